@@ -1,0 +1,390 @@
+//! Attributes: the key/value pairs that tell one series of an instrument from another.
+//!
+//! A recording names its attributes as a slice of `(key, value)` pairs borrowed from the caller
+//! ([`Attr`]). The registry turns that slice into a *canonical key*: pairs de-duplicated (the last
+//! occurrence of a key wins), sorted by key, limited in count and length, and written into a
+//! compact byte string. Two slices that differ only in order or in overwritten duplicates give the
+//! same canonical key, and therefore the same series.
+//!
+//! Owned attributes ([`KeyValue`]) appear only in the collected [`Batch`](crate::Batch) and in the
+//! resource; they are built once, when a series is created, and shared (`Arc`) from then on.
+
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+/// A borrowed attribute value, as passed to a recording.
+///
+/// Build it with `.into()` from `&str`, integers, `f64` or `bool`:
+///
+/// ```
+/// use edgemetrics::AttrValue;
+/// let v: AttrValue = "GET".into();
+/// let s: AttrValue = 200u16.into();
+/// assert_eq!(s, AttrValue::I64(200));
+/// # let _ = v;
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum AttrValue<'a> {
+    /// A UTF-8 string.
+    Str(&'a str),
+    /// A signed 64-bit integer.
+    I64(i64),
+    /// A double. NaN is accepted and compares equal to itself here (bitwise identity).
+    F64(f64),
+    /// A boolean.
+    Bool(bool),
+}
+
+/// A borrowed attribute: `(key, value)`.
+pub type Attr<'a> = (&'a str, AttrValue<'a>);
+
+impl<'a> From<&'a str> for AttrValue<'a> {
+    fn from(v: &'a str) -> Self {
+        AttrValue::Str(v)
+    }
+}
+impl<'a> From<&'a String> for AttrValue<'a> {
+    fn from(v: &'a String) -> Self {
+        AttrValue::Str(v.as_str())
+    }
+}
+impl From<bool> for AttrValue<'_> {
+    fn from(v: bool) -> Self {
+        AttrValue::Bool(v)
+    }
+}
+impl From<f64> for AttrValue<'_> {
+    fn from(v: f64) -> Self {
+        AttrValue::F64(v)
+    }
+}
+macro_rules! int_into_attr {
+    ($($t:ty),*) => {$(
+        impl From<$t> for AttrValue<'_> {
+            fn from(v: $t) -> Self { AttrValue::I64(v as i64) }
+        }
+    )*};
+}
+int_into_attr!(i8, i16, i32, i64, u8, u16, u32);
+
+/// An owned attribute value, as it appears in a collected batch.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// A UTF-8 string.
+    Str(String),
+    /// A signed 64-bit integer.
+    I64(i64),
+    /// A double.
+    F64(f64),
+    /// A boolean.
+    Bool(bool),
+}
+
+impl Value {
+    /// The borrowed form of this value.
+    pub fn as_ref(&self) -> AttrValue<'_> {
+        match self {
+            Value::Str(s) => AttrValue::Str(s),
+            Value::I64(v) => AttrValue::I64(*v),
+            Value::F64(v) => AttrValue::F64(*v),
+            Value::Bool(v) => AttrValue::Bool(*v),
+        }
+    }
+}
+
+impl From<AttrValue<'_>> for Value {
+    fn from(v: AttrValue<'_>) -> Self {
+        match v {
+            AttrValue::Str(s) => Value::Str(String::from(s)),
+            AttrValue::I64(v) => Value::I64(v),
+            AttrValue::F64(v) => Value::F64(v),
+            AttrValue::Bool(v) => Value::Bool(v),
+        }
+    }
+}
+
+/// An owned attribute.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyValue {
+    /// The key.
+    pub key: String,
+    /// The value.
+    pub value: Value,
+}
+
+impl KeyValue {
+    /// Builds an owned attribute.
+    ///
+    /// ```
+    /// use edgemetrics::{KeyValue, Value};
+    /// let kv = KeyValue::new("service.name", "checkout");
+    /// assert_eq!(kv.value, Value::Str("checkout".into()));
+    /// ```
+    pub fn new<'a>(key: &str, value: impl Into<AttrValue<'a>>) -> Self {
+        KeyValue { key: String::from(key), value: value.into().into() }
+    }
+}
+
+/// A shared, immutable, canonical (sorted, de-duplicated) attribute set.
+pub type Attributes = Arc<[KeyValue]>;
+
+/// Limits applied to every attribute set before it becomes a series key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttrLimits {
+    /// Most attributes kept per set (default 32). After de-duplication and sorting by key, the
+    /// pairs beyond this count are dropped, so the result does not depend on the order given.
+    pub max_attributes: usize,
+    /// Longest key in bytes (default 128). A longer key drops its attribute.
+    pub max_key_len: usize,
+    /// Longest string value in bytes (default 1024). A longer value is truncated at the last
+    /// UTF-8 character boundary within the limit (the OpenTelemetry rule).
+    pub max_value_len: usize,
+}
+
+impl Default for AttrLimits {
+    fn default() -> Self {
+        AttrLimits { max_attributes: 32, max_key_len: 128, max_value_len: 1024 }
+    }
+}
+
+/// What canonicalization had to change (each counted by the registry).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Adjustments {
+    /// Attributes dropped: over the count limit, key too long or empty.
+    pub dropped: u32,
+    /// String values truncated.
+    pub truncated: u32,
+}
+
+/// Hard cap on the attributes one recording may pass, whatever the limits say: the canonicalizer
+/// sorts indices in a fixed stack array so that the record path never allocates.
+pub const MAX_ATTRS_PER_CALL: usize = 64;
+
+const TAG_STR: u8 = 0;
+const TAG_I64: u8 = 1;
+const TAG_F64: u8 = 2;
+const TAG_BOOL: u8 = 3;
+
+/// Truncates `s` to at most `max` bytes at a character boundary.
+pub(crate) fn truncate_str(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    // Walk back to a char boundary; at most 3 steps for UTF-8.
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+fn push_len(out: &mut Vec<u8>, n: usize) {
+    // LEB128 varint; lengths are bounded by the limits so this is at most 3 bytes in practice.
+    let mut n = n as u64;
+    loop {
+        let b = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(b);
+            return;
+        }
+        out.push(b | 0x80);
+    }
+}
+
+/// Writes the canonical key of `attrs` into `out` (cleared first) and returns what had to change.
+///
+/// Canonical form: pairs sorted by key bytes, one per key (the last given wins), then each pair as
+/// `len key tag value`. Allocation-free once `out` has grown to its working size.
+pub(crate) fn canonicalize(attrs: &[Attr<'_>], limits: &AttrLimits, out: &mut Vec<u8>) -> Adjustments {
+    out.clear();
+    let mut adj = Adjustments::default();
+    let given = attrs.len();
+    let n = given.min(MAX_ATTRS_PER_CALL);
+    if given > n {
+        adj.dropped += (given - n) as u32;
+    }
+    // Indices of the pairs, sorted by key; ties keep the input order (stable insertion sort, which
+    // is also the fastest sort for the handful of attributes a recording carries).
+    let mut idx = [0u8; MAX_ATTRS_PER_CALL];
+    let mut len = 0usize;
+    for i in 0..n {
+        let k = attrs[i].0;
+        if k.is_empty() || k.len() > limits.max_key_len {
+            adj.dropped += 1;
+            continue;
+        }
+        let mut j = len;
+        while j > 0 && attrs[idx[j - 1] as usize].0 > k {
+            idx[j] = idx[j - 1];
+            j -= 1;
+        }
+        idx[j] = i as u8;
+        len += 1;
+    }
+    let mut kept = 0usize;
+    let mut i = 0usize;
+    while i < len {
+        // Skip to the last of a run of equal keys: last wins.
+        let mut last = i;
+        while last + 1 < len && attrs[idx[last + 1] as usize].0 == attrs[idx[i] as usize].0 {
+            last += 1;
+        }
+        adj.dropped += (last - i) as u32;
+        let (k, v) = attrs[idx[last] as usize];
+        i = last + 1;
+        if kept == limits.max_attributes {
+            adj.dropped += 1;
+            continue;
+        }
+        kept += 1;
+        push_len(out, k.len());
+        out.extend_from_slice(k.as_bytes());
+        match v {
+            AttrValue::Str(s) => {
+                let t = truncate_str(s, limits.max_value_len);
+                if t.len() != s.len() {
+                    adj.truncated += 1;
+                }
+                out.push(TAG_STR);
+                push_len(out, t.len());
+                out.extend_from_slice(t.as_bytes());
+            }
+            AttrValue::I64(x) => {
+                out.push(TAG_I64);
+                out.extend_from_slice(&x.to_le_bytes());
+            }
+            AttrValue::F64(x) => {
+                out.push(TAG_F64);
+                out.extend_from_slice(&x.to_bits().to_le_bytes());
+            }
+            AttrValue::Bool(x) => {
+                out.push(TAG_BOOL);
+                out.push(x as u8);
+            }
+        }
+    }
+    adj
+}
+
+/// Reads a canonical key back into owned attributes. Only keys written by [`canonicalize`] are
+/// ever passed here, so malformed input cannot occur; it still stops cleanly rather than panic.
+pub(crate) fn decode_key(mut key: &[u8]) -> Vec<KeyValue> {
+    fn len(b: &mut &[u8]) -> Option<usize> {
+        let mut n = 0usize;
+        let mut shift = 0;
+        loop {
+            let (&x, rest) = b.split_first()?;
+            *b = rest;
+            n |= ((x & 0x7f) as usize) << shift;
+            if x & 0x80 == 0 {
+                return Some(n);
+            }
+            shift += 7;
+            if shift > 28 {
+                return None;
+            }
+        }
+    }
+    fn take<'a>(b: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+        if b.len() < n {
+            return None;
+        }
+        let (h, t) = b.split_at(n);
+        *b = t;
+        Some(h)
+    }
+    fn one(b: &mut &[u8]) -> Option<KeyValue> {
+        let kl = len(b)?;
+        let k = core::str::from_utf8(take(b, kl)?).ok()?;
+        let (&tag, rest) = b.split_first()?;
+        *b = rest;
+        let value = match tag {
+            TAG_STR => {
+                let vl = len(b)?;
+                Value::Str(String::from(core::str::from_utf8(take(b, vl)?).ok()?))
+            }
+            TAG_I64 => Value::I64(i64::from_le_bytes(take(b, 8)?.try_into().ok()?)),
+            TAG_F64 => Value::F64(f64::from_bits(u64::from_le_bytes(take(b, 8)?.try_into().ok()?))),
+            TAG_BOOL => Value::Bool(take(b, 1)?[0] != 0),
+            _ => return None,
+        };
+        Some(KeyValue { key: String::from(k), value })
+    }
+    let mut out = Vec::new();
+    while !key.is_empty() {
+        match one(&mut key) {
+            Some(kv) => out.push(kv),
+            None => break,
+        }
+    }
+    out
+}
+
+/// 64-bit hash of a canonical key (FxHash-style multiply-rotate over 8-byte words). Not
+/// DoS-resistant by design: the table it feeds is bounded by the cardinality limit, so a
+/// collision flood can only cost probe steps within a table of at most a few thousand entries.
+#[inline]
+pub(crate) fn hash_key(instrument: u32, key: &[u8]) -> u64 {
+    const K: u64 = 0xf135_7aea_2e62_a9c5;
+    let mut h = (instrument as u64).wrapping_mul(K);
+    let mut chunks = key.chunks_exact(8);
+    for c in &mut chunks {
+        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        h = (h ^ w).wrapping_mul(K).rotate_left(26);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut buf = [0u8; 8];
+        buf[..rest.len()].copy_from_slice(rest);
+        h = (h ^ u64::from_le_bytes(buf) ^ ((rest.len() as u64) << 59)).wrapping_mul(K).rotate_left(26);
+    }
+    // Final avalanche so the low bits (used as the table index) depend on every input bit.
+    h ^= h >> 32;
+    h = h.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    h ^ (h >> 29)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn canon(a: &[Attr<'_>]) -> (Vec<u8>, Adjustments) {
+        let mut out = Vec::new();
+        let adj = canonicalize(a, &AttrLimits::default(), &mut out);
+        (out, adj)
+    }
+
+    #[test]
+    fn order_and_duplicates_do_not_change_identity() {
+        let a = canon(&[("b", 1.into()), ("a", "x".into())]).0;
+        let b = canon(&[("a", "y".into()), ("b", 1.into()), ("a", "x".into())]).0;
+        assert_eq!(a, b);
+        let kv = decode_key(&a);
+        assert_eq!(kv, alloc::vec![KeyValue::new("a", "x"), KeyValue::new("b", 1i64)]);
+    }
+
+    #[test]
+    fn limits_drop_and_truncate() {
+        let limits = AttrLimits { max_attributes: 2, max_key_len: 3, max_value_len: 4 };
+        let mut out = Vec::new();
+        let adj = canonicalize(
+            &[("c", "ééé".into()), ("toolong", 1.into()), ("a", true.into()), ("b", 2.5.into()), ("", 1.into())],
+            &limits,
+            &mut out,
+        );
+        assert_eq!(adj, Adjustments { dropped: 3, truncated: 0 });
+        assert_eq!(decode_key(&out), alloc::vec![KeyValue::new("a", true), KeyValue::new("b", 2.5)]);
+        let adj = canonicalize(&[("c", "ééé".into())], &limits, &mut out);
+        assert_eq!(adj.truncated, 1);
+        assert_eq!(decode_key(&out), alloc::vec![KeyValue::new("c", "éé")]);
+    }
+
+    #[test]
+    fn hash_depends_on_instrument_and_key() {
+        assert_ne!(hash_key(0, b"abc"), hash_key(1, b"abc"));
+        assert_ne!(hash_key(0, b"abc"), hash_key(0, b"abd"));
+        assert_ne!(hash_key(0, b""), hash_key(0, b"\0"));
+    }
+}

@@ -1,0 +1,239 @@
+//! The collected batch: what one invocation (or one warm-isolate window) hands to an encoder.
+//!
+//! A [`Batch`] is plain owned data with no references into the registry, so it can be encoded,
+//! kept for a retry, or merged into the next window. Its layout mirrors the OpenTelemetry data
+//! model (resource → scope → metrics → points) because every wire format we emit is either OTLP or
+//! a straightforward projection of it.
+
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use crate::attr::{Attributes, KeyValue};
+
+/// How sums and histograms relate to earlier batches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Temporality {
+    /// Each batch holds only what was recorded since the previous collect (one window per
+    /// invocation). The default, and what OTLP receivers prefer from short-lived writers.
+    #[default]
+    Delta,
+    /// Each batch holds running totals since the series' first recording, kept across collects in
+    /// a warm isolate. Required by Prometheus-family receivers, which compute `rate()` over
+    /// monotonically growing counters. Pair it with a per-isolate `service.instance.id` so that
+    /// every series has exactly one writer.
+    Cumulative,
+}
+
+/// The kind of an instrument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstrumentKind {
+    /// Monotonic sum: only non-negative increments.
+    Counter,
+    /// Non-monotonic sum: increments of either sign.
+    UpDownCounter,
+    /// Last value recorded in the window.
+    Gauge,
+    /// Distribution over explicit bucket bounds, with count, sum, min and max.
+    Histogram,
+}
+
+impl InstrumentKind {
+    /// A lower-case name for messages and self-metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InstrumentKind::Counter => "counter",
+            InstrumentKind::UpDownCounter => "up_down_counter",
+            InstrumentKind::Gauge => "gauge",
+            InstrumentKind::Histogram => "histogram",
+        }
+    }
+}
+
+/// One data point of a sum or gauge.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NumberPoint {
+    /// Canonical attributes of the series (sorted by key, unique keys).
+    pub attributes: Attributes,
+    /// Start of the interval this point covers, unix nanoseconds (delta: the window start;
+    /// cumulative: the series' first recording).
+    pub start_unix_nano: u64,
+    /// End of the interval, unix nanoseconds (the collect time).
+    pub time_unix_nano: u64,
+    /// The value: a sum for counters, the last value for gauges.
+    pub value: f64,
+}
+
+/// One data point of a histogram.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistogramPoint {
+    /// Canonical attributes of the series.
+    pub attributes: Attributes,
+    /// Start of the interval, unix nanoseconds.
+    pub start_unix_nano: u64,
+    /// End of the interval, unix nanoseconds.
+    pub time_unix_nano: u64,
+    /// Number of values recorded; equals the sum of `bucket_counts`.
+    pub count: u64,
+    /// Sum of the values recorded.
+    pub sum: f64,
+    /// Smallest value recorded (meaningful only when `count > 0`).
+    pub min: f64,
+    /// Largest value recorded (meaningful only when `count > 0`).
+    pub max: f64,
+    /// Per-bucket counts, `bounds.len() + 1` entries; bucket `i` holds `(bounds[i-1], bounds[i]]`,
+    /// the last one `(bounds[last], +inf)`.
+    pub bucket_counts: Vec<u64>,
+}
+
+/// The data of one metric.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MetricData {
+    /// A sum (counter or up-down counter).
+    Sum {
+        /// `true` for counters.
+        monotonic: bool,
+        /// Delta or cumulative.
+        temporality: Temporality,
+        /// One point per series.
+        points: Vec<NumberPoint>,
+    },
+    /// A gauge: last value per series.
+    Gauge {
+        /// One point per series.
+        points: Vec<NumberPoint>,
+    },
+    /// An explicit-bucket histogram.
+    Histogram {
+        /// Delta or cumulative.
+        temporality: Temporality,
+        /// Bucket upper bounds, finite and strictly increasing.
+        bounds: Arc<[f64]>,
+        /// One point per series.
+        points: Vec<HistogramPoint>,
+    },
+}
+
+impl MetricData {
+    /// Number of points.
+    pub fn len(&self) -> usize {
+        match self {
+            MetricData::Sum { points, .. } | MetricData::Gauge { points } => points.len(),
+            MetricData::Histogram { points, .. } => points.len(),
+        }
+    }
+    /// `true` when there are no points.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// One metric (instrument) with its points.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Metric {
+    /// Instrument name, validated (OpenTelemetry instrument-name rule).
+    pub name: Arc<str>,
+    /// Unit (UCUM string such as `ms`, `By`, `1`), possibly empty.
+    pub unit: Arc<str>,
+    /// Description, possibly empty.
+    pub description: Arc<str>,
+    /// The kind of instrument that produced it.
+    pub kind: InstrumentKind,
+    /// The points.
+    pub data: MetricData,
+}
+
+/// Counters the SDK keeps about itself, for one batch (delta) or since start (cumulative).
+/// They also appear in the batch as ordinary points named `edgemetrics.sdk.*` unless switched off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SdkStats {
+    /// Values refused because they were NaN or infinite.
+    pub rejected_non_finite: u64,
+    /// Values refused because a counter or histogram got a negative value.
+    pub rejected_negative: u64,
+    /// Values refused because the handle did not name a live instrument or series.
+    pub rejected_invalid_handle: u64,
+    /// Values recorded into an instrument's overflow series (cardinality or memory limit reached).
+    /// They are not lost: totals stay exact, only their attributes are replaced.
+    pub overflowed: u64,
+    /// Attributes dropped from recordings (over the count limit, empty or over-long key).
+    pub attributes_dropped: u64,
+    /// String attribute values truncated to the length limit.
+    pub attributes_truncated: u64,
+    /// Collects whose clock went backwards (the window end was clamped to the start).
+    pub clock_skew: u64,
+}
+
+impl SdkStats {
+    /// Total values that were refused and are therefore not in any point.
+    pub fn rejected(&self) -> u64 {
+        self.rejected_non_finite + self.rejected_negative + self.rejected_invalid_handle
+    }
+    /// Adds every counter of `other` into `self` (saturating).
+    pub fn merge(&mut self, other: &SdkStats) {
+        self.rejected_non_finite = self.rejected_non_finite.saturating_add(other.rejected_non_finite);
+        self.rejected_negative = self.rejected_negative.saturating_add(other.rejected_negative);
+        self.rejected_invalid_handle = self.rejected_invalid_handle.saturating_add(other.rejected_invalid_handle);
+        self.overflowed = self.overflowed.saturating_add(other.overflowed);
+        self.attributes_dropped = self.attributes_dropped.saturating_add(other.attributes_dropped);
+        self.attributes_truncated = self.attributes_truncated.saturating_add(other.attributes_truncated);
+        self.clock_skew = self.clock_skew.saturating_add(other.clock_skew);
+    }
+}
+
+/// Name and version of the instrumentation scope every batch carries.
+pub const SCOPE_NAME: &str = "edgemetrics";
+/// This crate's version, sent as the scope version.
+pub const SCOPE_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Everything collected in one window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Batch {
+    /// Resource attributes (at least `service.name`), in the order configured.
+    pub resource: Arc<[KeyValue]>,
+    /// Scope name (always [`SCOPE_NAME`]).
+    pub scope_name: &'static str,
+    /// Scope version (always [`SCOPE_VERSION`]).
+    pub scope_version: &'static str,
+    /// Temporality of every sum and histogram in the batch.
+    pub temporality: Temporality,
+    /// Window start, unix nanoseconds.
+    pub start_unix_nano: u64,
+    /// Window end (collect time), unix nanoseconds; never before `start_unix_nano`.
+    pub end_unix_nano: u64,
+    /// Metrics with at least one point, in instrument-creation order; SDK self-metrics last.
+    pub metrics: Vec<Metric>,
+    /// The SDK's own counters for this window (also present in `metrics` unless disabled).
+    pub stats: SdkStats,
+}
+
+impl Batch {
+    /// Total number of points in the batch.
+    pub fn point_count(&self) -> usize {
+        self.metrics.iter().map(|m| m.data.len()).sum()
+    }
+    /// `true` when the batch has no points: nothing to send.
+    pub fn is_empty(&self) -> bool {
+        self.metrics.iter().all(|m| m.data.is_empty())
+    }
+    /// The value of the resource attribute `key`, if it is a string.
+    pub fn resource_str(&self, key: &str) -> Option<&str> {
+        self.resource.iter().find(|kv| kv.key == key).and_then(|kv| match &kv.value {
+            crate::attr::Value::Str(s) => Some(s.as_str()),
+            _ => None,
+        })
+    }
+    /// Looks up a metric by name.
+    pub fn metric(&self, name: &str) -> Option<&Metric> {
+        self.metrics.iter().find(|m| &*m.name == name)
+    }
+}
+
+/// Renders an owned string for messages without pulling `format!` into minimal builds.
+pub(crate) fn concat(parts: &[&str]) -> String {
+    let mut s = String::new();
+    for p in parts {
+        s.push_str(p);
+    }
+    s
+}

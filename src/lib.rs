@@ -1,0 +1,26 @@
+#![doc = include_str!("../README.md")]
+#![no_std]
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+pub mod attr;
+pub mod batch;
+pub mod error;
+pub mod registry;
+pub mod request;
+
+pub use attr::{Attr, AttrLimits, AttrValue, Attributes, KeyValue, Value};
+pub use batch::{
+    Batch, HistogramPoint, InstrumentKind, Metric, MetricData, NumberPoint, SdkStats, Temporality, SCOPE_NAME,
+    SCOPE_VERSION,
+};
+pub use error::Error;
+pub use request::{Encoded, Method};
+pub use registry::{
+    Bound, Config, Counter, Gauge, Histogram, InstrumentId, InstrumentOptions, Limits, Registry, UpDownCounter,
+    DEFAULT_BOUNDS,
+};

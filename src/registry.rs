@@ -1,0 +1,881 @@
+//! The registry: instruments, the series table, limits, and collection.
+//!
+//! # Data path
+//!
+//! ```text
+//! record(instrument, value, attrs)
+//!   ├─ value checked for the kind (NaN/inf, negative counter) ── refused → counted
+//!   ├─ attrs → canonical key (sorted, deduplicated, limited) in a reused scratch buffer
+//!   ├─ hash → open-addressing index → series slot   (new slot only for a new attribute set)
+//!   │        └─ over the cardinality or memory limit → the instrument's overflow series
+//!   └─ aggregator update (sum / last value / buckets+count+sum+min+max)
+//! record_bound(handle, value)   — skips the middle three steps: an index and an f64
+//! collect(now) → Batch           — delta: emit and reset; cumulative: emit running totals
+//! ```
+//!
+//! Memory is bounded: at most [`Limits::max_instruments`] instruments, at most
+//! [`Limits::cardinality`] series per instrument (the overflow series included), at most
+//! [`Limits::max_series`] series in all, and at most [`Limits::max_attribute_bytes`] bytes of
+//! canonical attribute keys. With the defaults the series table stays under about 8 MiB even when
+//! every limit is reached; see [`Limits`].
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use crate::attr::{canonicalize, decode_key, hash_key, Attr, AttrLimits, Attributes, KeyValue, Value};
+use crate::batch::{
+    Batch, HistogramPoint, InstrumentKind, Metric, MetricData, NumberPoint, SdkStats, Temporality, SCOPE_NAME,
+    SCOPE_VERSION,
+};
+use crate::error::{cut, Error};
+
+/// The OpenTelemetry default explicit bucket bounds.
+pub const DEFAULT_BOUNDS: [f64; 15] =
+    [0.0, 5.0, 10.0, 25.0, 50.0, 75.0, 100.0, 250.0, 500.0, 750.0, 1000.0, 2500.0, 5000.0, 7500.0, 10000.0];
+
+/// Most bounds a histogram may have.
+pub const MAX_BOUNDS: usize = 256;
+
+/// The attribute that marks an instrument's overflow series.
+pub const OVERFLOW_KEY: &str = "otel.metric.overflow";
+
+/// Limits that bound the registry's memory. Everything refused by a limit is counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Series per instrument, the overflow series included (default 2000, the OpenTelemetry
+    /// default). When an instrument has `cardinality - 1` series, new attribute sets are recorded
+    /// into its overflow series (`otel.metric.overflow=true`) so totals stay exact.
+    pub cardinality: usize,
+    /// Instruments per registry (default 256). Creating one more is [`Error::TooManyInstruments`].
+    pub max_instruments: usize,
+    /// Series across all instruments, overflow series excluded (default 20 000). Past it, new
+    /// attribute sets go to their instrument's overflow series.
+    pub max_series: usize,
+    /// Bytes of canonical attribute keys across all series (default 4 MiB). Past it, new
+    /// attribute sets go to their instrument's overflow series.
+    pub max_attribute_bytes: usize,
+    /// Limits on each attribute set.
+    pub attributes: AttrLimits,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            cardinality: 2000,
+            max_instruments: 256,
+            max_series: 20_000,
+            max_attribute_bytes: 4 << 20,
+            attributes: AttrLimits::default(),
+        }
+    }
+}
+
+/// Registry configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Delta (default) or cumulative.
+    pub temporality: Temporality,
+    /// Resource attributes. `service.name` is added (`unknown_service`) when missing.
+    pub resource: Vec<KeyValue>,
+    /// Memory and cardinality limits.
+    pub limits: Limits,
+    /// Emit `edgemetrics.sdk.*` self-metrics in every batch (default `true`).
+    pub self_metrics: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config { temporality: Temporality::Delta, resource: Vec::new(), limits: Limits::default(), self_metrics: true }
+    }
+}
+
+impl Config {
+    /// A delta configuration for the given service name.
+    pub fn new(service_name: &str) -> Self {
+        Config { resource: vec![KeyValue::new("service.name", service_name)], ..Config::default() }
+    }
+    /// Sets the temporality.
+    pub fn temporality(mut self, t: Temporality) -> Self {
+        self.temporality = t;
+        self
+    }
+    /// Adds a resource attribute (replacing one with the same key).
+    pub fn resource_attr<'a>(mut self, key: &str, value: impl Into<crate::AttrValue<'a>>) -> Self {
+        self.resource.retain(|kv| kv.key != key);
+        self.resource.push(KeyValue::new(key, value));
+        self
+    }
+    /// Sets the limits.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+    /// Switches self-metrics on or off.
+    pub fn self_metrics(mut self, on: bool) -> Self {
+        self.self_metrics = on;
+        self
+    }
+}
+
+/// Name, unit and description of a new instrument, and bounds for histograms.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InstrumentOptions<'a> {
+    /// Unit (UCUM, e.g. `ms`, `By`, `{request}`); at most 63 printable ASCII characters.
+    pub unit: &'a str,
+    /// Description; at most 1023 bytes.
+    pub description: &'a str,
+    /// Histogram bucket bounds (ignored for other kinds); `None` means [`DEFAULT_BOUNDS`].
+    pub bounds: Option<&'a [f64]>,
+}
+
+impl<'a> InstrumentOptions<'a> {
+    /// Options with a unit.
+    pub fn unit(unit: &'a str) -> Self {
+        InstrumentOptions { unit, ..Default::default() }
+    }
+    /// Adds a description.
+    pub fn description(mut self, d: &'a str) -> Self {
+        self.description = d;
+        self
+    }
+    /// Sets histogram bounds.
+    pub fn bounds(mut self, b: &'a [f64]) -> Self {
+        self.bounds = Some(b);
+        self
+    }
+}
+
+/// Identifies an instrument inside its registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct InstrumentId(pub(crate) u32);
+
+impl InstrumentId {
+    /// The raw index (stable for the registry's lifetime; used by the JS bindings).
+    pub fn index(self) -> u32 {
+        self.0
+    }
+    /// Rebuilds an id from [`InstrumentId::index`]. An index the registry does not know makes
+    /// recordings count as `invalid_handle` rejections; nothing panics.
+    pub fn from_index(i: u32) -> Self {
+        InstrumentId(i)
+    }
+}
+
+macro_rules! typed_instrument {
+    ($(#[$m:meta])* $name:ident, $kind:expr) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub struct $name(pub(crate) InstrumentId);
+        impl $name {
+            /// The untyped id.
+            pub fn id(self) -> InstrumentId { self.0 }
+        }
+        impl From<$name> for InstrumentId {
+            fn from(v: $name) -> InstrumentId { v.0 }
+        }
+    };
+}
+typed_instrument!(
+    /// A monotonic counter: [`Counter::add`] takes non-negative values.
+    Counter, InstrumentKind::Counter);
+typed_instrument!(
+    /// A counter that may go down: [`UpDownCounter::add`] takes any finite value.
+    UpDownCounter, InstrumentKind::UpDownCounter);
+typed_instrument!(
+    /// A gauge: [`Gauge::set`] records the current value; the last one in the window is kept.
+    Gauge, InstrumentKind::Gauge);
+typed_instrument!(
+    /// An explicit-bucket histogram: [`Histogram::record`] takes non-negative values.
+    Histogram, InstrumentKind::Histogram);
+
+impl Counter {
+    /// Adds `value` (finite, ≥ 0) to the series named by `attrs`.
+    pub fn add(self, reg: &mut Registry, value: f64, attrs: &[Attr<'_>]) {
+        reg.record(self, value, attrs)
+    }
+}
+impl UpDownCounter {
+    /// Adds `value` (finite, any sign) to the series named by `attrs`.
+    pub fn add(self, reg: &mut Registry, value: f64, attrs: &[Attr<'_>]) {
+        reg.record(self, value, attrs)
+    }
+}
+impl Gauge {
+    /// Sets the series named by `attrs` to `value` (finite).
+    pub fn set(self, reg: &mut Registry, value: f64, attrs: &[Attr<'_>]) {
+        reg.record(self, value, attrs)
+    }
+}
+impl Histogram {
+    /// Records `value` (finite, ≥ 0) into the series named by `attrs`.
+    pub fn record(self, reg: &mut Registry, value: f64, attrs: &[Attr<'_>]) {
+        reg.record(self, value, attrs)
+    }
+}
+
+/// A handle to one series: recording through it does no hashing, no string work and no
+/// allocation. It stays valid across collects (a bound series is never evicted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Bound(pub(crate) u32);
+
+impl Bound {
+    /// The raw series index (used by the JS bindings).
+    pub fn index(self) -> u32 {
+        self.0
+    }
+    /// Rebuilds a handle from [`Bound::index`]; an unknown index is counted as `invalid_handle`.
+    pub fn from_index(i: u32) -> Self {
+        Bound(i)
+    }
+}
+
+const NONE: u32 = u32::MAX;
+
+struct Instrument {
+    name: Arc<str>,
+    unit: Arc<str>,
+    description: Arc<str>,
+    kind: InstrumentKind,
+    bounds: Arc<[f64]>,
+    /// Live series of this instrument, the overflow series excluded.
+    series: usize,
+    /// Slot of the overflow series, or `NONE`.
+    overflow: u32,
+}
+
+#[derive(Clone)]
+enum Agg {
+    Sum(f64),
+    Gauge(f64),
+    Hist { count: u64, sum: f64, min: f64, max: f64, buckets: Box<[u64]> },
+}
+
+struct Series {
+    instrument: u32,
+    kind: InstrumentKind,
+    /// `false` for a free slot.
+    live: bool,
+    /// Recorded since the last collect.
+    touched: bool,
+    /// Recorded at least once (cumulative output includes every such series).
+    has_data: bool,
+    /// Bound by a handle: never evicted.
+    pinned: bool,
+    overflow: bool,
+    hash: u64,
+    key: Box<[u8]>,
+    attrs: Attributes,
+    /// Registry time when the series was created (cumulative start time).
+    start: u64,
+    agg: Agg,
+    /// Histogram bounds (shared with the instrument).
+    bounds: Arc<[f64]>,
+}
+
+/// Validates an instrument name (OpenTelemetry rule).
+pub fn validate_name(name: &str) -> Result<(), Error> {
+    let bad = |reason| Err(Error::InvalidName { name: cut(name, 300), reason });
+    let b = name.as_bytes();
+    if b.is_empty() {
+        return bad("empty");
+    }
+    if b.len() > 255 {
+        return bad("longer than 255 characters");
+    }
+    if !b[0].is_ascii_alphabetic() {
+        return bad("must start with a letter");
+    }
+    if !b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-' | b'/')) {
+        return bad("only letters, digits, '_', '.', '-' and '/' are allowed");
+    }
+    Ok(())
+}
+
+/// Validates histogram bounds: finite, strictly increasing, at most [`MAX_BOUNDS`].
+pub fn validate_bounds(b: &[f64]) -> Result<(), Error> {
+    if b.len() > MAX_BOUNDS {
+        return Err(Error::InvalidBounds { reason: "more than 256 bounds" });
+    }
+    if b.iter().any(|x| !x.is_finite()) {
+        return Err(Error::InvalidBounds { reason: "bounds must be finite" });
+    }
+    if b.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(Error::InvalidBounds { reason: "bounds must be strictly increasing" });
+    }
+    Ok(())
+}
+
+/// The in-memory aggregator. One per isolate (or per invocation); not thread-safe by itself
+/// (wrap it in a mutex to share it between threads).
+///
+/// ```
+/// use edgemetrics::{Config, InstrumentOptions, Registry};
+///
+/// let mut reg = Registry::new(Config::new("checkout"));
+/// reg.begin(1_700_000_000_000_000_000);
+/// let requests = reg.counter("http.server.requests", InstrumentOptions::unit("{request}")).unwrap();
+/// let latency = reg.histogram("http.server.duration", InstrumentOptions::unit("ms")).unwrap();
+///
+/// requests.add(&mut reg, 1.0, &[("route", "/cart".into()), ("status", 200.into())]);
+/// latency.record(&mut reg, 12.5, &[("route", "/cart".into())]);
+///
+/// let batch = reg.collect(1_700_000_000_050_000_000);
+/// assert_eq!(batch.point_count(), 2);
+/// // Delta temporality (the default): the next window starts empty.
+/// assert!(reg.collect(1_700_000_000_060_000_000).is_empty());
+/// ```
+pub struct Registry {
+    config: Config,
+    resource: Arc<[KeyValue]>,
+    instruments: Vec<Instrument>,
+    series: Vec<Series>,
+    free: Vec<u32>,
+    /// Open-addressing index: slot numbers, `NONE` for empty; length a power of two.
+    index: Vec<u32>,
+    /// Live series, overflow series excluded.
+    live: usize,
+    /// Bytes of canonical keys held by live series.
+    key_bytes: usize,
+    scratch: Vec<u8>,
+    now: u64,
+    window_start: u64,
+    /// Recorded anything since the last collect.
+    dirty: bool,
+    stats: SdkStats,
+    stats_total: SdkStats,
+}
+
+impl Registry {
+    /// Creates a registry. Invalid limits are clamped to sane minimums (cardinality ≥ 2).
+    pub fn new(mut config: Config) -> Self {
+        if !config.resource.iter().any(|kv| kv.key == "service.name") {
+            config.resource.insert(0, KeyValue::new("service.name", "unknown_service"));
+        }
+        config.limits.cardinality = config.limits.cardinality.max(2);
+        let resource: Arc<[KeyValue]> = config.resource.clone().into();
+        Registry {
+            config,
+            resource,
+            instruments: Vec::new(),
+            series: Vec::new(),
+            free: Vec::new(),
+            index: vec![NONE; 64],
+            live: 0,
+            key_bytes: 0,
+            scratch: Vec::with_capacity(128),
+            now: 0,
+            window_start: 0,
+            dirty: false,
+            stats: SdkStats::default(),
+            stats_total: SdkStats::default(),
+        }
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Tells the registry the current time (unix nanoseconds), typically at the start of an
+    /// invocation. New series take it as their start time, and when nothing was recorded since the
+    /// last collect it also becomes the start of the current window.
+    pub fn begin(&mut self, now_unix_nano: u64) {
+        self.now = now_unix_nano;
+        if !self.dirty || self.window_start == 0 {
+            self.window_start = now_unix_nano;
+        }
+    }
+
+    /// Creates (or returns the existing) counter.
+    pub fn counter(&mut self, name: &str, opts: InstrumentOptions<'_>) -> Result<Counter, Error> {
+        self.instrument(name, InstrumentKind::Counter, &opts).map(Counter)
+    }
+    /// Creates (or returns the existing) up-down counter.
+    pub fn up_down_counter(&mut self, name: &str, opts: InstrumentOptions<'_>) -> Result<UpDownCounter, Error> {
+        self.instrument(name, InstrumentKind::UpDownCounter, &opts).map(UpDownCounter)
+    }
+    /// Creates (or returns the existing) gauge.
+    pub fn gauge(&mut self, name: &str, opts: InstrumentOptions<'_>) -> Result<Gauge, Error> {
+        self.instrument(name, InstrumentKind::Gauge, &opts).map(Gauge)
+    }
+    /// Creates (or returns the existing) histogram.
+    pub fn histogram(&mut self, name: &str, opts: InstrumentOptions<'_>) -> Result<Histogram, Error> {
+        self.instrument(name, InstrumentKind::Histogram, &opts).map(Histogram)
+    }
+
+    /// Creates an instrument of any kind, or returns the existing one with the same name
+    /// (compared ASCII-case-insensitively, as OpenTelemetry does) and kind. For an existing
+    /// instrument the first unit, description and bounds stay in force.
+    pub fn instrument(&mut self, name: &str, kind: InstrumentKind, opts: &InstrumentOptions<'_>) -> Result<InstrumentId, Error> {
+        validate_name(name)?;
+        if let Some((i, inst)) = self.instruments.iter().enumerate().find(|(_, i)| i.name.eq_ignore_ascii_case(name)) {
+            if inst.kind != kind {
+                return Err(Error::KindConflict { name: String::from(name), existing: inst.kind, requested: kind });
+            }
+            return Ok(InstrumentId(i as u32));
+        }
+        if opts.unit.len() > 63 || !opts.unit.bytes().all(|c| (0x20..0x7f).contains(&c)) {
+            return Err(Error::InvalidUnit { unit: cut(opts.unit, 100) });
+        }
+        if opts.description.len() > 1023 {
+            return Err(Error::DescriptionTooLong);
+        }
+        let bounds: Arc<[f64]> = match (kind, opts.bounds) {
+            (InstrumentKind::Histogram, Some(b)) => {
+                validate_bounds(b)?;
+                b.into()
+            }
+            (InstrumentKind::Histogram, None) => DEFAULT_BOUNDS[..].into(),
+            _ => Arc::new([]),
+        };
+        if self.instruments.len() >= self.config.limits.max_instruments {
+            return Err(Error::TooManyInstruments { limit: self.config.limits.max_instruments });
+        }
+        self.instruments.push(Instrument {
+            name: name.into(),
+            unit: opts.unit.into(),
+            description: opts.description.into(),
+            kind,
+            bounds,
+            series: 0,
+            overflow: NONE,
+        });
+        Ok(InstrumentId((self.instruments.len() - 1) as u32))
+    }
+
+    /// Number of instruments.
+    pub fn instrument_count(&self) -> usize {
+        self.instruments.len()
+    }
+
+    /// Number of live series (overflow series included).
+    pub fn series_count(&self) -> usize {
+        self.series.len() - self.free.len()
+    }
+
+    /// Counters for the current (not yet collected) window.
+    pub fn stats(&self) -> &SdkStats {
+        &self.stats
+    }
+
+    /// Records `value` into the series of `instrument` named by `attrs`: adds for counters,
+    /// sets for gauges, observes for histograms. Never fails: a refused value is counted in the
+    /// batch's [`SdkStats`] and the call returns normally.
+    pub fn record(&mut self, instrument: impl Into<InstrumentId>, value: f64, attrs: &[Attr<'_>]) {
+        let id = instrument.into().0;
+        let Some(kind) = self.instruments.get(id as usize).map(|i| i.kind) else {
+            self.stats.rejected_invalid_handle += 1;
+            return;
+        };
+        if !self.accept(kind, value) {
+            return;
+        }
+        let slot = self.lookup_or_create(id, attrs);
+        // `lookup_or_create` always yields a live slot of this instrument.
+        apply(&mut self.series[slot as usize], value);
+        self.dirty = true;
+    }
+
+    /// Binds an attribute set: returns a handle whose recordings skip all attribute work. The
+    /// series is created now (subject to the same limits: over them, the handle points at the
+    /// overflow series) and is never evicted.
+    pub fn bind(&mut self, instrument: impl Into<InstrumentId>, attrs: &[Attr<'_>]) -> Option<Bound> {
+        let id = instrument.into().0;
+        if id as usize >= self.instruments.len() {
+            self.stats.rejected_invalid_handle += 1;
+            return None;
+        }
+        let slot = self.lookup_or_create(id, attrs);
+        self.series[slot as usize].pinned = true;
+        Some(Bound(slot))
+    }
+
+    /// Records through a bound handle: one bounds check, one value check, one update.
+    #[inline]
+    pub fn record_bound(&mut self, handle: Bound, value: f64) {
+        let Some(s) = self.series.get_mut(handle.0 as usize) else {
+            self.stats.rejected_invalid_handle += 1;
+            return;
+        };
+        if !s.live {
+            self.stats.rejected_invalid_handle += 1;
+            return;
+        }
+        if !value.is_finite() {
+            self.stats.rejected_non_finite += 1;
+            return;
+        }
+        if value < 0.0 && matches!(s.kind, InstrumentKind::Counter | InstrumentKind::Histogram) {
+            self.stats.rejected_negative += 1;
+            return;
+        }
+        apply(s, value);
+        self.dirty = true;
+    }
+
+    #[inline]
+    fn accept(&mut self, kind: InstrumentKind, value: f64) -> bool {
+        if !value.is_finite() {
+            self.stats.rejected_non_finite += 1;
+            return false;
+        }
+        if value < 0.0 && matches!(kind, InstrumentKind::Counter | InstrumentKind::Histogram) {
+            self.stats.rejected_negative += 1;
+            return false;
+        }
+        true
+    }
+
+    fn lookup_or_create(&mut self, id: u32, attrs: &[Attr<'_>]) -> u32 {
+        let mut key = core::mem::take(&mut self.scratch);
+        let adj = canonicalize(attrs, &self.config.limits.attributes, &mut key);
+        self.stats.attributes_dropped += adj.dropped as u64;
+        self.stats.attributes_truncated += adj.truncated as u64;
+        let slot = self.find_or_insert(id, &key, false);
+        self.scratch = key;
+        slot
+    }
+
+    fn find(&self, hash: u64, key: &[u8], instrument: u32) -> Result<u32, usize> {
+        let mask = self.index.len() - 1;
+        let mut pos = hash as usize & mask;
+        loop {
+            let slot = self.index[pos];
+            if slot == NONE {
+                return Err(pos);
+            }
+            let s = &self.series[slot as usize];
+            if s.hash == hash && s.instrument == instrument && *s.key == *key {
+                return Ok(slot);
+            }
+            pos = (pos + 1) & mask;
+        }
+    }
+
+    fn find_or_insert(&mut self, id: u32, key: &[u8], is_overflow: bool) -> u32 {
+        let hash = hash_key(id, key);
+        let pos = match self.find(hash, key, id) {
+            Ok(slot) => return slot,
+            Err(pos) => pos,
+        };
+        let limits = &self.config.limits;
+        let inst = &self.instruments[id as usize];
+        if !is_overflow
+            && (inst.series + 1 >= limits.cardinality
+                || self.live >= limits.max_series
+                || self.key_bytes + key.len() > limits.max_attribute_bytes)
+        {
+            self.stats.overflowed += 1;
+            return self.overflow_slot(id);
+        }
+        let attrs: Attributes = decode_key(key).into();
+        let agg = match inst.kind {
+            InstrumentKind::Counter | InstrumentKind::UpDownCounter => Agg::Sum(0.0),
+            InstrumentKind::Gauge => Agg::Gauge(0.0),
+            InstrumentKind::Histogram => Agg::Hist {
+                count: 0,
+                sum: 0.0,
+                min: f64::INFINITY,
+                max: f64::NEG_INFINITY,
+                buckets: vec![0u64; inst.bounds.len() + 1].into_boxed_slice(),
+            },
+        };
+        let series = Series {
+            instrument: id,
+            kind: inst.kind,
+            live: true,
+            touched: false,
+            has_data: false,
+            pinned: false,
+            overflow: is_overflow,
+            hash,
+            key: key.into(),
+            attrs,
+            start: self.now,
+            agg,
+            bounds: inst.bounds.clone(),
+        };
+        let slot = match self.free.pop() {
+            Some(f) => {
+                self.series[f as usize] = series;
+                f
+            }
+            None => {
+                self.series.push(series);
+                (self.series.len() - 1) as u32
+            }
+        };
+        self.index[pos] = slot;
+        if is_overflow {
+            self.instruments[id as usize].overflow = slot;
+        } else {
+            self.instruments[id as usize].series += 1;
+            self.live += 1;
+            self.key_bytes += key.len();
+        }
+        // Keep the load factor at or below 1/2 so probe chains stay short.
+        if self.series_count() * 2 > self.index.len() {
+            self.rebuild_index(self.index.len() * 2);
+        }
+        slot
+    }
+
+    fn overflow_slot(&mut self, id: u32) -> u32 {
+        let existing = self.instruments[id as usize].overflow;
+        if existing != NONE {
+            return existing;
+        }
+        let mut key = Vec::new();
+        canonicalize(&[(OVERFLOW_KEY, crate::AttrValue::Bool(true))], &AttrLimits::default(), &mut key);
+        self.find_or_insert(id, &key, true)
+    }
+
+    fn rebuild_index(&mut self, size: usize) {
+        self.index.clear();
+        self.index.resize(size, NONE);
+        let mask = size - 1;
+        for (slot, s) in self.series.iter().enumerate() {
+            if !s.live {
+                continue;
+            }
+            let mut pos = s.hash as usize & mask;
+            while self.index[pos] != NONE {
+                pos = (pos + 1) & mask;
+            }
+            self.index[pos] = slot as u32;
+        }
+    }
+
+    /// Collects the current window into a [`Batch`] and starts the next one at `now_unix_nano`.
+    ///
+    /// Delta: the batch holds what was recorded since the previous collect; every series is reset,
+    /// and series that got nothing in the window (and are not bound) are evicted to free memory.
+    /// Cumulative: the batch holds running totals of every series that ever got a value.
+    ///
+    /// If the clock went backwards (`now` before the window start) the window end is clamped to
+    /// its start and the skew is counted.
+    pub fn collect(&mut self, now_unix_nano: u64) -> Batch {
+        if self.window_start == 0 {
+            self.window_start = now_unix_nano;
+        }
+        let start = self.window_start;
+        let end = if now_unix_nano < start {
+            self.stats.clock_skew += 1;
+            start
+        } else {
+            now_unix_nano
+        };
+        let temporality = self.config.temporality;
+        let delta = temporality == Temporality::Delta;
+
+        let mut per: Vec<Option<MetricData>> = (0..self.instruments.len()).map(|_| None).collect();
+        let mut evicted = false;
+        for slot in 0..self.series.len() {
+            let s = &mut self.series[slot];
+            if !s.live {
+                continue;
+            }
+            let emit = if delta { s.touched } else { s.has_data };
+            if emit {
+                let p_start = if delta { start } else { s.start.min(end) };
+                let data = per[s.instrument as usize].get_or_insert_with(|| {
+                    empty_data(s.kind, temporality, &self.instruments[s.instrument as usize].bounds)
+                });
+                push_point(data, s, p_start, end);
+            }
+            if delta {
+                if s.touched {
+                    s.touched = false;
+                    reset(&mut s.agg);
+                } else if !s.pinned {
+                    // Nothing recorded for a whole window: free the slot.
+                    s.live = false;
+                    s.attrs = Arc::new([]);
+                    let key = core::mem::take(&mut s.key);
+                    let inst = &mut self.instruments[s.instrument as usize];
+                    if s.overflow {
+                        inst.overflow = NONE;
+                    } else {
+                        inst.series -= 1;
+                        self.live -= 1;
+                        self.key_bytes -= key.len();
+                    }
+                    self.free.push(slot as u32);
+                    evicted = true;
+                }
+            }
+        }
+        if evicted {
+            self.rebuild_index(self.index.len());
+        }
+
+        let mut metrics: Vec<Metric> = Vec::new();
+        for (inst, data) in self.instruments.iter().zip(per) {
+            if let Some(data) = data {
+                metrics.push(Metric {
+                    name: inst.name.clone(),
+                    unit: inst.unit.clone(),
+                    description: inst.description.clone(),
+                    kind: inst.kind,
+                    data,
+                });
+            }
+        }
+
+        let window = self.stats;
+        self.stats_total.merge(&window);
+        self.stats = SdkStats::default();
+        let stats = if delta { window } else { self.stats_total };
+        if self.config.self_metrics {
+            self_metrics(&stats, temporality, if delta { start } else { self.first_start() }, end, &mut metrics);
+        }
+
+        self.window_start = end;
+        self.now = end;
+        self.dirty = false;
+        Batch {
+            resource: self.resource.clone(),
+            scope_name: SCOPE_NAME,
+            scope_version: SCOPE_VERSION,
+            temporality,
+            start_unix_nano: start,
+            end_unix_nano: end,
+            metrics,
+            stats,
+        }
+    }
+
+    /// Earliest start among live series (cumulative self-metrics start there).
+    fn first_start(&self) -> u64 {
+        self.series.iter().filter(|s| s.live).map(|s| s.start).min().unwrap_or(self.window_start)
+    }
+}
+
+#[inline]
+fn apply(s: &mut Series, value: f64) {
+    s.touched = true;
+    s.has_data = true;
+    match &mut s.agg {
+        Agg::Sum(x) => *x += value,
+        Agg::Gauge(x) => *x = value,
+        Agg::Hist { count, sum, min, max, buckets } => {
+            *count += 1;
+            *sum += value;
+            if value < *min {
+                *min = value;
+            }
+            if value > *max {
+                *max = value;
+            }
+            // Bucket i holds (b[i-1], b[i]]: the first bound >= value. Linear for the usual
+            // handful of bounds, binary beyond (both are the same partition point).
+            let b = &s.bounds;
+            let i = if b.len() <= 16 {
+                let mut i = 0;
+                while i < b.len() && b[i] < value {
+                    i += 1;
+                }
+                i
+            } else {
+                b.partition_point(|x| *x < value)
+            };
+            // `buckets.len() == bounds.len() + 1` and `i <= bounds.len()`.
+            if let Some(c) = buckets.get_mut(i) {
+                *c += 1;
+            }
+        }
+    }
+}
+
+fn reset(agg: &mut Agg) {
+    match agg {
+        Agg::Sum(x) | Agg::Gauge(x) => *x = 0.0,
+        Agg::Hist { count, sum, min, max, buckets } => {
+            *count = 0;
+            *sum = 0.0;
+            *min = f64::INFINITY;
+            *max = f64::NEG_INFINITY;
+            buckets.iter_mut().for_each(|b| *b = 0);
+        }
+    }
+}
+
+fn empty_data(kind: InstrumentKind, temporality: Temporality, bounds: &Arc<[f64]>) -> MetricData {
+    match kind {
+        InstrumentKind::Counter => MetricData::Sum { monotonic: true, temporality, points: Vec::new() },
+        InstrumentKind::UpDownCounter => MetricData::Sum { monotonic: false, temporality, points: Vec::new() },
+        InstrumentKind::Gauge => MetricData::Gauge { points: Vec::new() },
+        InstrumentKind::Histogram => MetricData::Histogram { temporality, bounds: bounds.clone(), points: Vec::new() },
+    }
+}
+
+fn push_point(data: &mut MetricData, s: &Series, start: u64, end: u64) {
+    match (data, &s.agg) {
+        (MetricData::Sum { points, .. } | MetricData::Gauge { points }, Agg::Sum(v) | Agg::Gauge(v)) => {
+            points.push(NumberPoint { attributes: s.attrs.clone(), start_unix_nano: start, time_unix_nano: end, value: *v })
+        }
+        (MetricData::Histogram { points, .. }, Agg::Hist { count, sum, min, max, buckets }) => {
+            points.push(HistogramPoint {
+                attributes: s.attrs.clone(),
+                start_unix_nano: start,
+                time_unix_nano: end,
+                count: *count,
+                sum: *sum,
+                min: *min,
+                max: *max,
+                bucket_counts: buckets.to_vec(),
+            })
+        }
+        // The aggregator always matches the instrument kind the data was created for.
+        _ => {}
+    }
+}
+
+/// Prefix of every self-metric name.
+pub const SELF_PREFIX: &str = "edgemetrics.sdk.";
+
+fn self_metrics(stats: &SdkStats, temporality: Temporality, start: u64, end: u64, out: &mut Vec<Metric>) {
+    let point = |value: u64, reason: Option<&str>| NumberPoint {
+        attributes: match reason {
+            Some(r) => Arc::from([KeyValue { key: String::from("reason"), value: Value::Str(String::from(r)) }]),
+            None => Arc::new([]),
+        },
+        start_unix_nano: start,
+        time_unix_nano: end,
+        value: value as f64,
+    };
+    let mut push = |name: &str, description: &str, points: Vec<NumberPoint>| {
+        if points.is_empty() {
+            return;
+        }
+        out.push(Metric {
+            name: crate::batch::concat(&[SELF_PREFIX, name]).into(),
+            unit: "1".into(),
+            description: description.into(),
+            kind: InstrumentKind::Counter,
+            data: MetricData::Sum { monotonic: true, temporality, points },
+        });
+    };
+    let mut rejected = Vec::new();
+    for (v, r) in [
+        (stats.rejected_non_finite, "non_finite"),
+        (stats.rejected_negative, "negative"),
+        (stats.rejected_invalid_handle, "invalid_handle"),
+    ] {
+        if v > 0 {
+            rejected.push(point(v, Some(r)));
+        }
+    }
+    push("values.rejected", "Values refused by the SDK, by reason", rejected);
+    for (v, name, d) in [
+        (stats.overflowed, "values.overflowed", "Values recorded into an overflow series (cardinality or memory limit)"),
+        (stats.attributes_dropped, "attributes.dropped", "Attributes dropped by the attribute limits"),
+        (stats.attributes_truncated, "attributes.truncated", "String attribute values truncated by the length limit"),
+        (stats.clock_skew, "clock_skew", "Collects whose clock went backwards"),
+    ] {
+        push(name, d, if v > 0 { vec![point(v, None)] } else { Vec::new() });
+    }
+}

@@ -1,0 +1,46 @@
+//! What an encoder hands to the delivery layer: a body plus the method, path and headers the
+//! receiver expects. No IO here: a host (JS `fetch`, `worker::Fetch`, a native client) sends it.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+/// HTTP method of a push.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// `POST`: OTLP, remote write, compact, Pushgateway "replace same-named metrics".
+    Post,
+    /// `PUT`: Pushgateway "replace the whole group".
+    Put,
+}
+
+impl Method {
+    /// The method as it appears on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Post => "POST",
+            Method::Put => "PUT",
+        }
+    }
+}
+
+/// An encoded batch, ready to be sent to `endpoint + path`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Encoded {
+    /// HTTP method.
+    pub method: Method,
+    /// Path (and for Pushgateway the grouping key) to append to the configured endpoint, starting
+    /// with `/`; empty when the endpoint is used as given.
+    pub path: String,
+    /// Headers the format requires (`Content-Type`, `Content-Encoding`, version headers), in the
+    /// order they should be sent.
+    pub headers: Vec<(&'static str, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Encoded {
+    /// The value of header `name` (ASCII-case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
