@@ -10,6 +10,7 @@ extern crate std;
 pub mod attr;
 pub mod batch;
 pub mod error;
+pub mod pb;
 pub mod registry;
 pub mod request;
 
