@@ -193,8 +193,10 @@ pub struct Batch {
     pub resource: Arc<[KeyValue]>,
     /// Scope name (always [`SCOPE_NAME`]).
     pub scope_name: &'static str,
-    /// Scope version (always [`SCOPE_VERSION`]).
-    pub scope_version: &'static str,
+    /// Scope version: [`SCOPE_VERSION`] (borrowed, no allocation) for batches this crate collects;
+    /// a decoded batch from another SDK version carries that version (owned), so a relay can
+    /// forward it unchanged. Use `&batch.scope_version` or `batch.scope_version.as_ref()` as a `&str`.
+    pub scope_version: alloc::borrow::Cow<'static, str>,
     /// Temporality of every sum and histogram in the batch.
     pub temporality: Temporality,
     /// Window start, unix nanoseconds.

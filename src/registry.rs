@@ -739,7 +739,7 @@ impl Registry {
         Batch {
             resource: self.resource.clone(),
             scope_name: SCOPE_NAME,
-            scope_version: SCOPE_VERSION,
+            scope_version: alloc::borrow::Cow::Borrowed(SCOPE_VERSION),
             temporality,
             start_unix_nano: start,
             end_unix_nano: end,
