@@ -1,0 +1,385 @@
+//! wasm-bindgen bindings of the edgemetrics core for the `edgemetrics` npm package (`js/`).
+//!
+//! The JS layer owns one [`Core`] per `Metrics` object. Everything crossing the boundary is a
+//! number or a string, so the generated glue stays small (no serde, no js-sys):
+//!
+//! * instruments are created once and identified by a `u32`;
+//! * attributes travel as one *attribute key* string (format below), which the JS layer also uses
+//!   as its `Map` key: a repeated attribute set costs one `Map` lookup plus one
+//!   [`Core::record_bound`] call carrying two numbers;
+//! * a flush is [`Core::prepare`] (collect + encode) followed by reads of the prepared request
+//!   ([`Core::body`], [`Core::method`], [`Core::path`], [`Core::headers`]).
+//!
+//! # Attribute key format
+//!
+//! A sequence of pairs, each `KLEN ':' KEY VALUE`, where `VALUE` is one of
+//!
+//! * `'s' VLEN ':' STRING` — a string,
+//! * `'i' DIGITS ';'` — a 64-bit integer,
+//! * `'d' NUMBER ';'` — a double, written as JS `String(number)` writes it,
+//! * `'t'` / `'f'` — a boolean.
+//!
+//! Lengths count UTF-16 code units, as JS `String.prototype.length` does, so that the JS side can
+//! build the key without encoding it; the length prefixes make the key injective (no escaping
+//! needed, any character may appear in keys and values). A malformed key records nothing extra:
+//! the pairs decoded before the error are kept and the rest dropped.
+
+use edgemetrics::{
+    Attr, AttrValue, Config, Encoded, Error, InstrumentId, InstrumentKind, InstrumentOptions, KeyValue, Registry,
+    Temporality,
+};
+use wasm_bindgen::prelude::*;
+
+/// Most pairs one attribute key may carry (the core caps a recording at 64 too).
+const MAX_PAIRS: usize = 64;
+
+/// Reads a length (decimal, terminated by `:`) from the front of `s`.
+fn take_len(s: &mut &str) -> Option<usize> {
+    let end = s.find(':')?;
+    let n = s[..end].parse().ok()?;
+    *s = &s[end + 1..];
+    Some(n)
+}
+
+/// Splits the first `units` UTF-16 code units off `s` (whole characters only).
+fn take_utf16<'a>(s: &mut &'a str, units: usize) -> Option<&'a str> {
+    let mut seen = 0usize;
+    let mut end = 0usize;
+    for c in s.chars() {
+        if seen == units {
+            break;
+        }
+        seen += c.len_utf16();
+        end += c.len_utf8();
+    }
+    if seen != units {
+        return None;
+    }
+    let (head, tail) = s.split_at(end);
+    *s = tail;
+    Some(head)
+}
+
+fn take_until_semicolon<'a>(s: &mut &'a str) -> Option<&'a str> {
+    let end = s.find(';')?;
+    let head = &s[..end];
+    *s = &s[end + 1..];
+    Some(head)
+}
+
+/// Decodes an attribute key (see the crate docs) into `out`; returns how many pairs were read.
+pub fn decode_attrs<'a>(mut s: &'a str, out: &mut [Attr<'a>; MAX_PAIRS]) -> usize {
+    let mut n = 0;
+    while !s.is_empty() && n < MAX_PAIRS {
+        let Some(pair) = decode_pair(&mut s) else { break };
+        out[n] = pair;
+        n += 1;
+    }
+    n
+}
+
+fn decode_pair<'a>(s: &mut &'a str) -> Option<Attr<'a>> {
+    let klen = take_len(s)?;
+    let key = take_utf16(s, klen)?;
+    let tag = s.as_bytes().first().copied()?;
+    *s = &s[1..];
+    let value = match tag {
+        b's' => {
+            let vlen = take_len(s)?;
+            AttrValue::Str(take_utf16(s, vlen)?)
+        }
+        b'i' => AttrValue::I64(take_until_semicolon(s)?.parse().ok()?),
+        b'd' => {
+            let t = take_until_semicolon(s)?;
+            // JS spells the infinities "Infinity"/"-Infinity", which Rust's parser accepts too.
+            AttrValue::F64(t.parse().ok()?)
+        }
+        b't' => AttrValue::Bool(true),
+        b'f' => AttrValue::Bool(false),
+        _ => return None,
+    };
+    Some((key, value))
+}
+
+/// Owned form of an attribute key, for the resource.
+fn decode_owned(s: &str) -> Vec<KeyValue> {
+    let mut buf = [("", AttrValue::Bool(false)); MAX_PAIRS];
+    let n = decode_attrs(s, &mut buf);
+    buf[..n].iter().map(|(k, v)| KeyValue::new(k, *v)).collect()
+}
+
+/// Wire formats, numbered as the JS layer numbers them.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Format {
+    OtlpProto = 0,
+    OtlpJson = 1,
+    RemoteWrite = 2,
+    Pushgateway = 3,
+    Compact = 4,
+}
+
+impl Format {
+    fn from_u32(v: u32) -> Option<Format> {
+        Some(match v {
+            0 => Format::OtlpProto,
+            1 => Format::OtlpJson,
+            2 => Format::RemoteWrite,
+            3 => Format::Pushgateway,
+            4 => Format::Compact,
+            _ => return None,
+        })
+    }
+    /// Whether this build contains the encoder.
+    fn built(self) -> bool {
+        match self {
+            Format::OtlpProto => cfg!(feature = "otlp-proto"),
+            Format::OtlpJson => cfg!(feature = "otlp-json"),
+            Format::RemoteWrite => cfg!(feature = "remote-write"),
+            Format::Pushgateway => cfg!(feature = "pushgateway"),
+            Format::Compact => cfg!(feature = "compact"),
+        }
+    }
+}
+
+/// Error class the JS layer throws: 1 = TypeError, 2 = RangeError.
+fn error_class(e: &Error) -> i32 {
+    match e {
+        Error::InvalidBounds { .. } | Error::TooManyInstruments { .. } | Error::InvalidConfig { .. } => -2,
+        _ => -1,
+    }
+}
+
+/// One registry plus the request prepared by the last flush.
+#[wasm_bindgen]
+pub struct Core {
+    reg: Registry,
+    format: Format,
+    /// Something was recorded (accepted or refused) since the last [`Core::prepare`]; refused
+    /// values count because they produce self-metrics.
+    dirty: bool,
+    /// Points in the prepared batch.
+    points: u32,
+    prepared: Option<Encoded>,
+    error: String,
+}
+
+#[wasm_bindgen]
+impl Core {
+    /// Creates a registry. `format`: 0 otlp-proto, 1 otlp-json, 2 remote-write, 3 pushgateway,
+    /// 4 compact. `cumulative`: temporality. `resource`: an attribute key. `limits`: cardinality,
+    /// max_instruments, max_series, max_attribute_bytes, max_attributes, max_key_len,
+    /// max_value_len (0 keeps the default). Throws (as a plain `Error` whose message starts with
+    /// `RangeError:`; the JS layer rethrows it typed) for a format not built in.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        format: u32,
+        service_name: &str,
+        resource: &str,
+        cumulative: bool,
+        self_metrics: bool,
+        limits: &[u32],
+    ) -> Result<Core, String> {
+        let format = match Format::from_u32(format) {
+            Some(f) if f.built() => f,
+            _ => return Err(format!("this build of edgemetrics has no encoder number {format}")),
+        };
+        let mut config = Config::new(service_name)
+            .temporality(if cumulative { Temporality::Cumulative } else { Temporality::Delta })
+            .self_metrics(self_metrics);
+        for kv in decode_owned(resource) {
+            config.resource.retain(|r| r.key != kv.key);
+            config.resource.push(kv);
+        }
+        let l = &mut config.limits;
+        let slots: [&mut usize; 7] = [
+            &mut l.cardinality,
+            &mut l.max_instruments,
+            &mut l.max_series,
+            &mut l.max_attribute_bytes,
+            &mut l.attributes.max_attributes,
+            &mut l.attributes.max_key_len,
+            &mut l.attributes.max_value_len,
+        ];
+        for (slot, v) in slots.into_iter().zip(limits) {
+            if *v != 0 {
+                *slot = *v as usize;
+            }
+        }
+        Ok(Core { reg: Registry::new(config), format, dirty: false, points: 0, prepared: None, error: String::new() })
+    }
+
+    /// Creates (or finds) an instrument. `kind`: 0 counter, 1 up-down counter, 2 gauge,
+    /// 3 histogram. Returns the id (≥ 0), or -1 (TypeError) / -2 (RangeError) with the message
+    /// in [`Core::error`]. `bounds` is used only for histograms, and only when `has_bounds`.
+    pub fn instrument(&mut self, kind: u32, name: &str, unit: &str, description: &str, has_bounds: bool, bounds: &[f64]) -> i32 {
+        let kind = match kind {
+            0 => InstrumentKind::Counter,
+            1 => InstrumentKind::UpDownCounter,
+            2 => InstrumentKind::Gauge,
+            _ => InstrumentKind::Histogram,
+        };
+        let opts = InstrumentOptions { unit, description, bounds: if has_bounds { Some(bounds) } else { None } };
+        match self.reg.instrument(name, kind, &opts) {
+            Ok(id) => id.index() as i32,
+            Err(e) => {
+                self.error = e.to_string();
+                error_class(&e)
+            }
+        }
+    }
+
+    /// The message of the last refused creation.
+    pub fn error(&self) -> String {
+        self.error.clone()
+    }
+
+    /// Tells the registry the time at the start of an invocation (unix milliseconds).
+    pub fn begin(&mut self, now_ms: f64) {
+        self.reg.begin(ms_to_ns(now_ms));
+    }
+
+    /// Records `value` with the attributes of `attrs` (an attribute key). Never throws.
+    pub fn record(&mut self, id: u32, value: f64, attrs: &str) {
+        let mut buf = [("", AttrValue::Bool(false)); MAX_PAIRS];
+        let n = decode_attrs(attrs, &mut buf);
+        self.reg.record(InstrumentId::from_index(id), value, &buf[..n]);
+        self.dirty = true;
+    }
+
+    /// Binds an attribute set of instrument `id`; returns the handle (≥ 0) or -1 for an unknown
+    /// instrument.
+    pub fn bind(&mut self, id: u32, attrs: &str) -> i32 {
+        let mut buf = [("", AttrValue::Bool(false)); MAX_PAIRS];
+        let n = decode_attrs(attrs, &mut buf);
+        match self.reg.bind(InstrumentId::from_index(id), &buf[..n]) {
+            Some(b) => b.index() as i32,
+            None => -1,
+        }
+    }
+
+    /// Records through a bound handle: the hot path, two numbers in, nothing out.
+    #[wasm_bindgen(js_name = recordBound)]
+    pub fn record_bound(&mut self, handle: u32, value: f64) {
+        self.reg.record_bound(edgemetrics::Bound::from_index(handle), value);
+        self.dirty = true;
+    }
+
+    /// Collects the window ending at `now_ms` and encodes it. Returns the number of points
+    /// (0: nothing to send, no request must be made).
+    pub fn prepare(&mut self, now_ms: f64) -> u32 {
+        self.prepared = None;
+        self.points = 0;
+        if !self.dirty {
+            // Still close the window so the next one starts now.
+            self.reg.begin(ms_to_ns(now_ms));
+            return 0;
+        }
+        self.dirty = false;
+        let batch = self.reg.collect(ms_to_ns(now_ms));
+        if batch.is_empty() {
+            return 0;
+        }
+        let points = batch.point_count() as u32;
+        match self.encode(&batch) {
+            Ok(enc) => {
+                self.prepared = Some(enc);
+                self.points = points;
+                points
+            }
+            Err(e) => {
+                self.error = e.to_string();
+                0
+            }
+        }
+    }
+
+    /// Body of the prepared request (copied out).
+    pub fn body(&self) -> Vec<u8> {
+        self.prepared.as_ref().map(|e| e.body.clone()).unwrap_or_default()
+    }
+
+    /// Method of the prepared request.
+    pub fn method(&self) -> String {
+        self.prepared.as_ref().map(|e| e.method.as_str()).unwrap_or("POST").into()
+    }
+
+    /// Path to append to the endpoint for the prepared request.
+    pub fn path(&self) -> String {
+        self.prepared.as_ref().map(|e| e.path.clone()).unwrap_or_default()
+    }
+
+    /// Headers of the prepared request as `name: value` lines separated by `\n`.
+    pub fn headers(&self) -> String {
+        let mut s = String::new();
+        if let Some(e) = &self.prepared {
+            for (k, v) in &e.headers {
+                s.push_str(k);
+                s.push_str(": ");
+                s.push_str(v);
+                s.push('\n');
+            }
+        }
+        s
+    }
+
+    /// Number of instruments (for tests and diagnostics).
+    #[wasm_bindgen(js_name = instrumentCount)]
+    pub fn instrument_count(&self) -> u32 {
+        self.reg.instrument_count() as u32
+    }
+
+    /// Number of live series (for tests and diagnostics).
+    #[wasm_bindgen(js_name = seriesCount)]
+    pub fn series_count(&self) -> u32 {
+        self.reg.series_count() as u32
+    }
+}
+
+impl Core {
+    fn encode(&self, batch: &edgemetrics::Batch) -> Result<Encoded, Error> {
+        let _ = batch;
+        match self.format {
+            _ => Err(Error::InvalidConfig { reason: "encoder not available yet in the core" }),
+        }
+    }
+}
+
+/// Unix milliseconds (a JS time value) to unix nanoseconds; negative and NaN become 0.
+fn ms_to_ns(ms: f64) -> u64 {
+    if ms > 0.0 {
+        (ms * 1_000_000.0) as u64
+    } else {
+        0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dec(s: &str) -> Vec<(String, String)> {
+        let mut buf = [("", AttrValue::Bool(false)); MAX_PAIRS];
+        let n = decode_attrs(s, &mut buf);
+        buf[..n].iter().map(|(k, v)| (k.to_string(), format!("{v:?}"))).collect()
+    }
+
+    #[test]
+    fn attribute_keys_decode() {
+        assert_eq!(
+            dec("5:routes6:/cart;2:okt1:ni200;1:xd1.5;"),
+            vec![
+                ("route".into(), "Str(\"/cart;\")".into()),
+                ("ok".into(), "Bool(true)".into()),
+                ("n".into(), "I64(200)".into()),
+                ("x".into(), "F64(1.5)".into()),
+            ]
+        );
+        // UTF-16 lengths: "é" is one unit, "😀" is two.
+        assert_eq!(dec("1:és2:😀"), vec![("é".into(), "Str(\"😀\")".into())]);
+        assert_eq!(dec("1:ad-Infinity;"), vec![("a".into(), "F64(-inf)".into())]);
+        // Malformed tails are dropped, what came before is kept.
+        assert_eq!(dec("1:at9:a"), vec![("a".into(), "Bool(true)".into())]);
+        assert_eq!(dec("x"), vec![]);
+        assert_eq!(dec(""), vec![]);
+    }
+}
