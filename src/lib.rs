@@ -10,9 +10,12 @@ extern crate std;
 pub mod attr;
 pub mod batch;
 pub mod error;
+pub mod otlp;
+pub mod otlp_json;
 pub mod pb;
 pub mod registry;
 pub mod request;
+pub mod text;
 
 pub use attr::{Attr, AttrLimits, AttrValue, Attributes, KeyValue, Value};
 pub use batch::{

@@ -1,0 +1,343 @@
+//! OTLP/HTTP protobuf encoder: a [`Batch`] as an `ExportMetricsServiceRequest`.
+//!
+//! # The format
+//!
+//! OTLP/HTTP sends one protobuf message, `opentelemetry.proto.collector.metrics.v1.
+//! ExportMetricsServiceRequest`, as the body of `POST {endpoint}/v1/metrics` with
+//! `Content-Type: application/x-protobuf`. A batch maps onto it one to one:
+//!
+//! ```text
+//! ExportMetricsServiceRequest
+//!  └─ resource_metrics (1)           one: this process
+//!      ├─ resource (1)               attributes (1): service.name, …
+//!      └─ scope_metrics (2)          one: scope {name (1) "edgemetrics", version (2)}
+//!          └─ metrics (2)            one per instrument: name (1), description (2), unit (3)
+//!              ├─ gauge (5)          data_points (1)
+//!              ├─ sum (7)            data_points (1), aggregation_temporality (2), is_monotonic (3)
+//!              └─ histogram (9)      data_points (1), aggregation_temporality (2)
+//!
+//! NumberDataPoint     start_time_unix_nano (2, fixed64), time_unix_nano (3, fixed64),
+//!                     as_double (4), attributes (7)
+//! HistogramDataPoint  start (2), time (3), count (4, fixed64), sum (5, optional double),
+//!                     bucket_counts (6, packed fixed64), explicit_bounds (7, packed double),
+//!                     attributes (9), min (11, optional double), max (12, optional double)
+//! KeyValue            key (1), value (2): AnyValue { string_value (1) | bool_value (2)
+//!                     | int_value (3) | double_value (4) }
+//! ```
+//!
+//! Temporality is `DELTA = 1` or `CUMULATIVE = 2` (never `UNSPECIFIED = 0`); counters are sums
+//! with `is_monotonic = true`, up-down counters sums with `false`. `bucket_counts` has one entry
+//! more than `explicit_bounds`. `min`/`max` are left out of points that hold no value.
+//!
+//! Fields are written in field-number order with minimal varints and proto3 defaults left out,
+//! so the bytes are *canonical*: the same bytes a generated encoder (prost) writes for the
+//! decoded message. Values of a `oneof` (the point value, the attribute value) and `optional`
+//! fields are written even when zero, because there presence carries meaning.
+//!
+//! The receiver answers `200` with an `ExportMetricsServiceResponse`, which may carry a
+//! `partial_success` naming how many points it rejected; [`parse_response`] reads it.
+//!
+//! # Example
+//!
+//! ```
+//! use edgemetrics::{otlp, Config, InstrumentOptions, Registry};
+//!
+//! let mut reg = Registry::new(Config::new("checkout"));
+//! reg.begin(1_700_000_000_000_000_000);
+//! let hits = reg.counter("http.requests", InstrumentOptions::unit("{request}")).unwrap();
+//! hits.add(&mut reg, 1.0, &[("route", "/cart".into())]);
+//! let batch = reg.collect(1_700_000_000_250_000_000);
+//!
+//! let req = otlp::request(&batch);
+//! assert_eq!(req.method.as_str(), "POST");
+//! assert_eq!(req.path, otlp::PATH);
+//! assert_eq!(req.header("content-type"), Some("application/x-protobuf"));
+//! assert_eq!(req.body, otlp::encode(&batch));
+//!
+//! // An empty 200 body means everything was accepted.
+//! assert_eq!(otlp::parse_response(b"").unwrap().rejected_data_points, 0);
+//! ```
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::attr::{KeyValue, Value};
+use crate::batch::{Batch, HistogramPoint, Metric, MetricData, NumberPoint, Temporality};
+use crate::error::Error;
+use crate::pb::{FieldValue, Reader, Writer, VARINT};
+use crate::request::{Encoded, Method};
+
+/// Path of the OTLP/HTTP metrics export, appended to the configured endpoint.
+pub const PATH: &str = "/v1/metrics";
+
+/// Content type of the protobuf encoding.
+pub const CONTENT_TYPE: &str = "application/x-protobuf";
+
+/// The `AggregationTemporality` enum value of `t` (`DELTA = 1`, `CUMULATIVE = 2`).
+pub fn temporality_value(t: Temporality) -> u64 {
+    match t {
+        Temporality::Delta => 1,
+        Temporality::Cumulative => 2,
+    }
+}
+
+/// `true` when a histogram point's `min`/`max` carry a value worth sending: the point holds at
+/// least one value and the extreme is a finite number.
+pub(crate) fn extreme_present(p: &HistogramPoint, v: f64) -> bool {
+    p.count > 0 && v.is_finite()
+}
+
+/// Encodes `batch` as a protobuf `ExportMetricsServiceRequest`.
+pub fn encode(batch: &Batch) -> Vec<u8> {
+    // Rough size: ~60 bytes per number point, ~250 per default-bounds histogram point, plus the
+    // attribute bytes; a good guess saves the reallocations of growing from empty.
+    let points = batch.point_count();
+    let mut w = Writer::with_capacity(256 + points * 96);
+
+    let rm = w.begin(1); // ExportMetricsServiceRequest.resource_metrics
+    let res = w.begin(1); // ResourceMetrics.resource
+    for kv in batch.resource.iter() {
+        key_value(&mut w, 1, kv); // Resource.attributes
+    }
+    w.end(res);
+    let sm = w.begin(2); // ResourceMetrics.scope_metrics
+    let scope = w.begin(1); // ScopeMetrics.scope
+    w.string(1, &batch.scope_name);
+    w.string(2, &batch.scope_version);
+    w.end(scope);
+    for m in &batch.metrics {
+        metric(&mut w, m);
+    }
+    w.end(sm);
+    w.end(rm);
+    w.buf
+}
+
+/// Encodes `batch` and names the method, path and headers of the export request.
+pub fn request(batch: &Batch) -> Encoded {
+    Encoded {
+        method: Method::Post,
+        path: String::from(PATH),
+        headers: alloc::vec![("Content-Type", String::from(CONTENT_TYPE))],
+        body: encode(batch),
+    }
+}
+
+fn metric(w: &mut Writer, m: &Metric) {
+    let mm = w.begin(2); // ScopeMetrics.metrics
+    w.string(1, &m.name);
+    w.string(2, &m.description);
+    w.string(3, &m.unit);
+    match &m.data {
+        MetricData::Gauge { points } => {
+            let g = w.begin(5);
+            for p in points {
+                number_point(w, p);
+            }
+            w.end(g);
+        }
+        MetricData::Sum { monotonic, temporality, points } => {
+            let s = w.begin(7);
+            for p in points {
+                number_point(w, p);
+            }
+            w.uint64(2, temporality_value(*temporality));
+            w.bool(3, *monotonic);
+            w.end(s);
+        }
+        MetricData::Histogram { temporality, bounds, points } => {
+            let h = w.begin(9);
+            for p in points {
+                histogram_point(w, p, bounds);
+            }
+            w.uint64(2, temporality_value(*temporality));
+            w.end(h);
+        }
+    }
+    w.end(mm);
+}
+
+fn number_point(w: &mut Writer, p: &NumberPoint) {
+    let dp = w.begin(1);
+    w.fixed64(2, p.start_unix_nano);
+    w.fixed64(3, p.time_unix_nano);
+    w.double_always(4, p.value); // oneof member: present even when 0
+    for kv in p.attributes.iter() {
+        key_value(w, 7, kv);
+    }
+    w.end(dp);
+}
+
+fn histogram_point(w: &mut Writer, p: &HistogramPoint, bounds: &[f64]) {
+    let dp = w.begin(1);
+    w.fixed64(2, p.start_unix_nano);
+    w.fixed64(3, p.time_unix_nano);
+    w.fixed64(4, p.count);
+    w.double_always(5, p.sum); // optional double: present even when 0
+    w.packed_fixed64(6, p.bucket_counts.iter().copied());
+    w.packed_double(7, bounds);
+    for kv in p.attributes.iter() {
+        key_value(w, 9, kv);
+    }
+    if extreme_present(p, p.min) {
+        w.double_always(11, p.min);
+    }
+    if extreme_present(p, p.max) {
+        w.double_always(12, p.max);
+    }
+    w.end(dp);
+}
+
+fn key_value(w: &mut Writer, field: u32, kv: &KeyValue) {
+    let m = w.begin(field);
+    w.string(1, &kv.key);
+    let v = w.begin(2); // KeyValue.value: AnyValue
+    // AnyValue.value is a oneof: the chosen member is written even when it is a default.
+    match &kv.value {
+        Value::Str(s) => w.bytes_always(1, s.as_bytes()),
+        Value::Bool(b) => {
+            w.tag(2, VARINT);
+            w.varint(*b as u64);
+        }
+        Value::I64(i) => {
+            w.tag(3, VARINT);
+            w.varint(*i as u64); // int64: two's complement, 10 bytes when negative
+        }
+        Value::F64(d) => w.double_always(4, *d),
+    }
+    w.end(v);
+    w.end(m);
+}
+
+/// What an OTLP receiver reported in `ExportMetricsServiceResponse.partial_success`.
+///
+/// A `200` response with no body, an empty body or no `partial_success` decodes to the default:
+/// nothing rejected, no message.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PartialSuccess {
+    /// Points the receiver refused (`rejected_data_points`). Never retry them: count them.
+    pub rejected_data_points: u64,
+    /// The receiver's explanation (`error_message`), possibly empty; may also be a warning sent
+    /// with `rejected_data_points == 0`.
+    pub error_message: String,
+}
+
+impl PartialSuccess {
+    /// `true` when the receiver neither rejected anything nor said anything.
+    pub fn is_full_success(&self) -> bool {
+        self.rejected_data_points == 0 && self.error_message.is_empty()
+    }
+}
+
+/// Longest `error_message` kept, in bytes; longer messages are cut at a character boundary.
+pub const MAX_ERROR_MESSAGE: usize = 1024;
+
+/// Builds the message the way both decoders keep it: lossy UTF-8, cut to [`MAX_ERROR_MESSAGE`].
+pub(crate) fn keep_message(raw: &[u8]) -> String {
+    let s = String::from_utf8_lossy(raw);
+    String::from(crate::attr::truncate_str(&s, MAX_ERROR_MESSAGE))
+}
+
+fn malformed(reason: &'static str) -> Error {
+    Error::Malformed { reason }
+}
+
+/// Decodes a protobuf `ExportMetricsServiceResponse` body (field 1: `partial_success`, holding
+/// `rejected_data_points` (1, int64) and `error_message` (2, string)).
+///
+/// Unknown fields are skipped, as protobuf requires; truncated or malformed input, a wrong wire
+/// type for a known field or a negative count is [`Error::Malformed`]. The reader is
+/// bounds-checked and allocation-free except for the message, so no input can make it panic.
+pub fn parse_response(body: &[u8]) -> Result<PartialSuccess, Error> {
+    let mut out = PartialSuccess::default();
+    let mut r = Reader::new(body);
+    loop {
+        match r.field().ok_or_else(|| malformed("OTLP response is not valid protobuf"))? {
+            None => return Ok(out),
+            Some((1, FieldValue::Len(ps))) => {
+                // A repeated occurrence of a message field merges into the previous one.
+                let mut pr = Reader::new(ps);
+                loop {
+                    match pr.field().ok_or_else(|| malformed("OTLP partial_success is not valid protobuf"))? {
+                        None => break,
+                        Some((1, FieldValue::Varint(n))) => {
+                            let n = n as i64; // int64 on the wire
+                            if n < 0 {
+                                return Err(malformed("negative rejected_data_points"));
+                            }
+                            out.rejected_data_points = n as u64;
+                        }
+                        Some((2, FieldValue::Len(msg))) => out.error_message = keep_message(msg),
+                        Some((1 | 2, _)) => return Err(malformed("wrong wire type in partial_success")),
+                        Some(_) => {}
+                    }
+                }
+            }
+            Some((1, _)) => return Err(malformed("wrong wire type for partial_success")),
+            Some(_) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pb_response(rejected: i64, msg: &str) -> Vec<u8> {
+        let mut w = Writer::default();
+        let ps = w.begin(1);
+        w.int64(1, rejected);
+        w.string(2, msg);
+        w.end(ps);
+        w.buf
+    }
+
+    #[test]
+    fn response_partial_success() {
+        let r = parse_response(&pb_response(3, "bad point")).unwrap();
+        assert_eq!(r, PartialSuccess { rejected_data_points: 3, error_message: "bad point".into() });
+        assert!(!r.is_full_success());
+        assert!(parse_response(b"").unwrap().is_full_success());
+        // An empty partial_success message.
+        assert!(parse_response(&[0x0a, 0x00]).unwrap().is_full_success());
+    }
+
+    #[test]
+    fn response_unknown_fields_are_skipped() {
+        let mut w = Writer::default();
+        w.string(7, "future");
+        w.fixed64(8, 99);
+        let ps = w.begin(1);
+        w.uint64(5, 1);
+        w.int64(1, 2);
+        w.end(ps);
+        assert_eq!(parse_response(&w.buf).unwrap().rejected_data_points, 2);
+    }
+
+    #[test]
+    fn response_malformed_is_an_error() {
+        let good = pb_response(3, "x");
+        // Every truncation of a valid response is either a valid prefix or an error, never a panic.
+        for n in 0..good.len() {
+            let _ = parse_response(&good[..n]);
+        }
+        assert!(parse_response(&good[..good.len() - 1]).is_err());
+        assert!(parse_response(&pb_response(-1, "")).is_err());
+        assert!(parse_response(&[0x08, 0x01]).is_err()); // partial_success as a varint
+        assert!(parse_response(&[0xff; 12]).is_err());
+        assert!(parse_response(&[0x0a, 0x02, 0x12, 0x05]).is_err()); // inner length overruns
+    }
+
+    #[test]
+    fn response_message_is_bounded_and_lossy() {
+        let long = "é".repeat(MAX_ERROR_MESSAGE);
+        let r = parse_response(&pb_response(0, &long)).unwrap();
+        assert!(r.error_message.len() <= MAX_ERROR_MESSAGE);
+        assert!(r.error_message.chars().all(|c| c == 'é'));
+        let mut w = Writer::default();
+        let ps = w.begin(1);
+        w.bytes(2, &[b'a', 0xff, b'b']);
+        w.end(ps);
+        assert_eq!(parse_response(&w.buf).unwrap().error_message, "a\u{fffd}b");
+    }
+}
