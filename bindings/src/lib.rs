@@ -161,6 +161,13 @@ pub struct Core {
     points: u32,
     prepared: Option<Encoded>,
     error: String,
+    #[cfg(feature = "remote-write")]
+    remote_write: edgemetrics::remote_write::RemoteWriteConfig,
+    /// Explicit grouping key; `None`: derived from the resource at each flush.
+    #[cfg(feature = "pushgateway")]
+    pushgateway: Option<edgemetrics::pushgateway::PushgatewayConfig>,
+    #[cfg(feature = "pushgateway")]
+    pushgateway_method: edgemetrics::Method,
 }
 
 #[wasm_bindgen]
@@ -205,7 +212,20 @@ impl Core {
                 *slot = *v as usize;
             }
         }
-        Ok(Core { reg: Registry::new(config), format, dirty: false, points: 0, prepared: None, error: String::new() })
+        Ok(Core {
+            reg: Registry::new(config),
+            format,
+            dirty: false,
+            points: 0,
+            prepared: None,
+            error: String::new(),
+            #[cfg(feature = "remote-write")]
+            remote_write: Default::default(),
+            #[cfg(feature = "pushgateway")]
+            pushgateway: None,
+            #[cfg(feature = "pushgateway")]
+            pushgateway_method: edgemetrics::Method::Put,
+        })
     }
 
     /// Creates (or finds) an instrument. `kind`: 0 counter, 1 up-down counter, 2 gauge,
@@ -226,6 +246,56 @@ impl Core {
                 error_class(&e)
             }
         }
+    }
+
+    /// Remote write: path appended to the endpoint (`None` keeps `/api/v1/write`) and external
+    /// labels (an attribute key of string values). Returns `false` with the message in
+    /// [`Core::error`] when a label name is invalid.
+    #[cfg(feature = "remote-write")]
+    #[wasm_bindgen(js_name = configureRemoteWrite)]
+    pub fn configure_remote_write(&mut self, path: Option<String>, labels: &str) -> bool {
+        let mut cfg = edgemetrics::remote_write::RemoteWriteConfig::default();
+        if let Some(p) = path {
+            cfg.path = p;
+        }
+        for kv in decode_owned(labels) {
+            let edgemetrics::Value::Str(v) = kv.value else { continue };
+            if !edgemetrics::prom::is_valid_label_name(&kv.key) {
+                self.error = format!("invalid external label name {:?}: must match [a-zA-Z_][a-zA-Z0-9_]* and not start with __", kv.key);
+                return false;
+            }
+            cfg.external_labels.push((kv.key, v));
+        }
+        self.remote_write = cfg;
+        true
+    }
+
+    /// Pushgateway: `job` (`None`: derived from the resource at each flush, with an `instance`
+    /// label from `service.instance.id`), grouping labels (an attribute key of string values),
+    /// and `put` (replace the group) or POST. Returns `false` with the message in
+    /// [`Core::error`] when the grouping key is invalid.
+    #[cfg(feature = "pushgateway")]
+    #[wasm_bindgen(js_name = configurePushgateway)]
+    pub fn configure_pushgateway(&mut self, job: Option<String>, grouping: &str, put: bool) -> bool {
+        let method = if put { edgemetrics::Method::Put } else { edgemetrics::Method::Post };
+        self.pushgateway_method = method;
+        let Some(job) = job else {
+            self.pushgateway = None;
+            return true;
+        };
+        let mut cfg = edgemetrics::pushgateway::PushgatewayConfig::new(&job);
+        cfg.method = method;
+        for kv in decode_owned(grouping) {
+            if let edgemetrics::Value::Str(v) = kv.value {
+                cfg.grouping.push((kv.key, v));
+            }
+        }
+        if let Err(e) = edgemetrics::pushgateway::group_path(&cfg) {
+            self.error = e.to_string();
+            return false;
+        }
+        self.pushgateway = Some(cfg);
+        true
     }
 
     /// The message of the last refused creation.
@@ -269,6 +339,7 @@ impl Core {
     pub fn prepare(&mut self, now_ms: f64) -> u32 {
         self.prepared = None;
         self.points = 0;
+        self.error.clear();
         if !self.dirty {
             // Still close the window so the next one starts now.
             self.reg.begin(ms_to_ns(now_ms));
@@ -337,9 +408,27 @@ impl Core {
 
 impl Core {
     fn encode(&self, batch: &edgemetrics::Batch) -> Result<Encoded, Error> {
-        let _ = batch;
         match self.format {
-            _ => Err(Error::InvalidConfig { reason: "encoder not available yet in the core" }),
+            #[cfg(feature = "otlp-proto")]
+            Format::OtlpProto => Ok(edgemetrics::otlp::request(batch)),
+            #[cfg(feature = "otlp-json")]
+            Format::OtlpJson => Ok(edgemetrics::otlp_json::request(batch)),
+            #[cfg(feature = "remote-write")]
+            Format::RemoteWrite => edgemetrics::remote_write::request(batch, &self.remote_write),
+            #[cfg(feature = "pushgateway")]
+            Format::Pushgateway => match &self.pushgateway {
+                Some(cfg) => edgemetrics::pushgateway::request(batch, cfg),
+                None => {
+                    let mut cfg = edgemetrics::pushgateway::PushgatewayConfig::from_batch(batch);
+                    cfg.method = self.pushgateway_method;
+                    edgemetrics::pushgateway::request(batch, &cfg)
+                }
+            },
+            #[cfg(feature = "compact")]
+            Format::Compact => Ok(edgemetrics::compact::request(batch)),
+            // Formats not built in are refused by the constructor.
+            #[allow(unreachable_patterns)]
+            _ => Err(Error::InvalidConfig { reason: "encoder not built in" }),
         }
     }
 }
@@ -347,7 +436,10 @@ impl Core {
 /// Unix milliseconds (a JS time value) to unix nanoseconds; negative and NaN become 0.
 fn ms_to_ns(ms: f64) -> u64 {
     if ms > 0.0 {
-        (ms * 1_000_000.0) as u64
+        // Whole milliseconds are multiplied as integers: `ms * 1e6` as an f64 would exceed 2^53
+        // and lose the low digits of a current timestamp.
+        let whole = ms.trunc();
+        (whole as u64).saturating_mul(1_000_000).saturating_add(((ms - whole) * 1_000_000.0) as u64)
     } else {
         0
     }

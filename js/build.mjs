@@ -1,0 +1,79 @@
+// Builds js/dist: the wasm module (cargo + wasm-bindgen + wasm-opt) and the JS entry points.
+//
+//   node build.mjs                         all encoders, into dist/
+//   node build.mjs --if-missing            only when dist/ is missing or older than the sources
+//   node build.mjs --features otlp-proto --out dist-min   smaller module with the listed encoders
+//   node build.mjs --opt-level s           override the release profile's opt-level (measuring)
+//
+// Needs: cargo with the wasm32-unknown-unknown target, wasm-bindgen-cli matching the
+// `wasm-bindgen` pin in bindings/Cargo.toml (on PATH, in ~/.cargo/bin, or $WASM_BINDGEN_BIN),
+// and npm's binaryen (devDependency) for wasm-opt.
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '..');
+const args = process.argv.slice(2);
+const arg = (name, dflt) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const out = resolve(here, arg('--out', 'dist'));
+const features = arg('--features', null);
+const optLevel = arg('--opt-level', null);
+
+function newest(dir) {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+if (args.includes('--if-missing') && existsSync(join(out, 'edgemetrics_wasm_bg.wasm'))) {
+  const built = statSync(join(out, 'edgemetrics_wasm_bg.wasm')).mtimeMs;
+  const src = Math.max(newest(join(here, 'src')), newest(join(root, 'src')), newest(join(root, 'bindings', 'src')));
+  if (built >= src) process.exit(0);
+}
+
+const run = (cmd, argv, env = {}) => {
+  console.log('+', cmd, argv.join(' '));
+  execFileSync(cmd, argv, { stdio: 'inherit', env: { ...process.env, ...env } });
+};
+
+const targetDir = process.env.CARGO_TARGET_DIR || join(root, 'target');
+const cargoArgs = ['build', '--release', '--target', 'wasm32-unknown-unknown', '-p', 'edgemetrics-wasm', '-j', process.env.CARGO_JOBS || '2'];
+if (features !== null) cargoArgs.push('--no-default-features', '--features', features);
+const env = {};
+if (optLevel) env.CARGO_PROFILE_RELEASE_OPT_LEVEL = optLevel;
+run('cargo', cargoArgs, env);
+const wasmIn = join(targetDir, 'wasm32-unknown-unknown', 'release', 'edgemetrics_wasm.wasm');
+
+function findWasmBindgen() {
+  if (process.env.WASM_BINDGEN_BIN) return process.env.WASM_BINDGEN_BIN;
+  const cargoBin = join(homedir(), '.cargo', 'bin', 'wasm-bindgen');
+  return existsSync(cargoBin) ? cargoBin : 'wasm-bindgen';
+}
+
+rmSync(out, { recursive: true, force: true });
+mkdirSync(out, { recursive: true });
+// --target web: an ES module with `initSync` (used by every entry point) that runs unchanged in
+// workerd, Node, Deno, Bun and browsers.
+run(findWasmBindgen(), ['--target', 'web', '--no-typescript', '--out-dir', out, '--out-name', 'edgemetrics_wasm', wasmIn]);
+
+const wasmOpt = join(here, 'node_modules', 'binaryen', 'bin', 'wasm-opt');
+const wasmOut = join(out, 'edgemetrics_wasm_bg.wasm');
+run(process.execPath, [
+  wasmOpt, '-Oz',
+  '--enable-bulk-memory', '--enable-sign-ext', '--enable-nontrapping-float-to-int',
+  '--enable-mutable-globals', '--enable-multivalue', '--enable-reference-types',
+  wasmOut, '-o', wasmOut,
+]);
+
+for (const f of readdirSync(join(here, 'src'))) copyFileSync(join(here, 'src', f), join(out, f));
+writeFileSync(join(out, 'BUILD_INFO.json'), JSON.stringify({ features: features ?? 'default', optLevel: optLevel ?? 'profile' }) + '\n');
+console.log(`built ${out}: wasm ${readFileSync(wasmOut).length} bytes`);

@@ -1,0 +1,13 @@
+// Browser / default entry: fetching the .wasm is IO, so it is never done at import time. Call
+// `await init()` (optionally with a URL, Response, bytes or WebAssembly.Module) before creating
+// a Metrics.
+import initWasm from './edgemetrics_wasm.js';
+import { markLoaded } from './metrics.js';
+
+let ready = null;
+/** Loads the wasm module (once). */
+export function init(input) {
+  ready ??= initWasm({ module_or_path: input ?? new URL('./edgemetrics_wasm_bg.wasm', import.meta.url) }).then(() => markLoaded());
+  return ready;
+}
+export { Metrics, withMetrics, wrapLambda, attributeKey } from './metrics.js';

@@ -1,0 +1,9 @@
+// Deno entry: the wasm file is read and compiled synchronously when the first Metrics is created.
+import { initSync } from './edgemetrics_wasm.js';
+import { setLoader } from './metrics.js';
+
+setLoader(() => initSync({ module: Deno.readFileSync(new URL('./edgemetrics_wasm_bg.wasm', import.meta.url)) }));
+
+/** Nothing to do here (the module loads synchronously on first use); kept for a uniform API. */
+export async function init() {}
+export { Metrics, withMetrics, wrapLambda, attributeKey } from './metrics.js';

@@ -1,0 +1,11 @@
+// Node and Bun entry: the wasm file is read and compiled synchronously when the first Metrics is
+// created (not at import time).
+import { readFileSync } from 'node:fs';
+import { initSync } from './edgemetrics_wasm.js';
+import { setLoader } from './metrics.js';
+
+setLoader(() => initSync({ module: readFileSync(new URL('./edgemetrics_wasm_bg.wasm', import.meta.url)) }));
+
+/** Nothing to do here (the module loads synchronously on first use); kept for a uniform API. */
+export async function init() {}
+export { Metrics, withMetrics, wrapLambda, attributeKey } from './metrics.js';

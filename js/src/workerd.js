@@ -1,0 +1,12 @@
+// Cloudflare Workers (workerd) entry: the .wasm is imported as a compiled WebAssembly.Module
+// (wrangler's and miniflare's default rule for *.wasm), instantiated synchronously when the first
+// Metrics is created.
+import wasmModule from './edgemetrics_wasm_bg.wasm';
+import { initSync } from './edgemetrics_wasm.js';
+import { setLoader } from './metrics.js';
+
+setLoader(() => initSync({ module: wasmModule }));
+
+/** Nothing to do here (the module loads synchronously on first use); kept for a uniform API. */
+export async function init() {}
+export { Metrics, withMetrics, wrapLambda, attributeKey } from './metrics.js';
