@@ -14,8 +14,12 @@ pub mod error;
 pub mod otlp;
 pub mod otlp_json;
 pub mod pb;
+pub mod prom;
+pub mod pushgateway;
 pub mod registry;
+pub mod remote_write;
 pub mod request;
+pub mod snappy;
 pub mod text;
 
 pub use attr::{Attr, AttrLimits, AttrValue, Attributes, KeyValue, Value};

@@ -1,0 +1,326 @@
+//! Prometheus remote write 1.0: a batch as a snappy-compressed protobuf `WriteRequest`.
+//!
+//! # The wire format
+//!
+//! ```text
+//! POST /api/v1/write
+//! Content-Encoding: snappy                      (block format, see crate::snappy)
+//! Content-Type: application/x-protobuf
+//! User-Agent: edgemetrics/<version>
+//! X-Prometheus-Remote-Write-Version: 0.1.0
+//!
+//! message WriteRequest { repeated TimeSeries timeseries = 1; }
+//! message TimeSeries   { repeated Label labels = 1; repeated Sample samples = 2; }
+//! message Label        { string name = 1; string value = 2; }
+//! message Sample       { double value = 1; int64 timestamp = 2; }   // timestamp: unix ms
+//! ```
+//!
+//! Every series carries its full label set: `__name__`, `job`/`instance` from the resource, then
+//! the point's attributes, **sorted by name**, without duplicate names and without empty values
+//! (Prometheus treats an empty value as an absent label). Names follow [`crate::prom`]. Each
+//! series gets one sample stamped with the batch end (milliseconds).
+//!
+//! | OpenTelemetry | Prometheus series |
+//! |---|---|
+//! | counter | `<name>_total` (running total) |
+//! | up-down counter, gauge | `<name>` (gauge) |
+//! | histogram | `<name>_bucket{le="<bound>"}` cumulative, `le="+Inf"` = count; `<name>_sum`; `<name>_count` |
+//!
+//! `le` values are written like Prometheus' own clients write them (`0.005`, `10`, `1e+06`,
+//! `+Inf`, see [`prom::push_f64`]), so `histogram_quantile` groups our buckets with theirs.
+//!
+//! # Temporality
+//!
+//! Prometheus stores what it receives as the value of the series at that time and computes
+//! `rate()`/`increase()` over running totals. A delta batch (what one invocation added) would be
+//! stored as a series that keeps dropping back, which `rate()` reads as counter resets: the results
+//! would be wrong without any error. [`request`] therefore refuses a batch whose temporality is
+//! [`Temporality::Delta`] with [`Error::InvalidConfig`]; configure the registry with
+//! [`Temporality::Cumulative`] and a per-isolate `service.instance.id` (the single-writer rule,
+//! see [`crate::prom`]).
+//!
+//! # Example
+//!
+//! ```
+//! use edgemetrics::{Config, InstrumentOptions, Registry, Temporality};
+//! use edgemetrics::remote_write::{request, RemoteWriteConfig};
+//!
+//! let mut reg = Registry::new(
+//!     Config::new("checkout")
+//!         .temporality(Temporality::Cumulative)
+//!         .resource_attr("service.instance.id", "isolate-7f3a"),
+//! );
+//! let requests = reg.counter("http.requests", InstrumentOptions::unit("{request}")).unwrap();
+//! requests.add(&mut reg, 1.0, &[("http.method", "GET".into())]);
+//! let batch = reg.collect(1_700_000_000_000_000_000);
+//!
+//! let req = request(&batch, &RemoteWriteConfig::default()).unwrap();
+//! assert_eq!(req.path, "/api/v1/write");
+//! assert_eq!(req.header("Content-Encoding"), Some("snappy"));
+//! let pb = edgemetrics::snappy::decompress(&req.body, 1 << 20).unwrap();
+//! assert!(pb.windows(19).any(|w| w == b"http_requests_total"));
+//! ```
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::batch::{Batch, Temporality};
+use crate::error::Error;
+use crate::pb::Writer;
+use crate::prom::{self, Family, FamilyOptions, Label, SeriesValue};
+use crate::request::{Encoded, Method};
+
+/// `User-Agent` sent with every request.
+pub const USER_AGENT: &str = concat!("edgemetrics/", env!("CARGO_PKG_VERSION"));
+/// The protocol version header value for remote write 1.0.
+pub const VERSION: &str = "0.1.0";
+
+/// Where and how to send remote write requests.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemoteWriteConfig {
+    /// Path appended to the endpoint (default `/api/v1/write`, Prometheus' receiver; many hosted
+    /// services use their own, e.g. `/api/prom/push`). Empty: the endpoint is the full URL.
+    pub path: String,
+    /// Labels added to every series ("external labels", e.g. `region`), sorted or not. They win
+    /// over point attributes of the same name; resource `job`/`instance` win over them.
+    pub external_labels: Vec<(String, String)>,
+}
+
+impl Default for RemoteWriteConfig {
+    fn default() -> Self {
+        RemoteWriteConfig { path: String::from("/api/v1/write"), external_labels: Vec::new() }
+    }
+}
+
+impl RemoteWriteConfig {
+    /// Adds an external label.
+    pub fn external_label(mut self, name: &str, value: &str) -> Self {
+        self.external_labels.push((String::from(name), String::from(value)));
+        self
+    }
+}
+
+fn check(batch: &Batch, cfg: &RemoteWriteConfig) -> Result<Vec<Label>, Error> {
+    if batch.temporality == Temporality::Delta {
+        return Err(Error::InvalidConfig {
+            reason: "remote write needs Temporality::Cumulative: Prometheus computes rate() over running \
+                     totals and would read per-invocation deltas as counter resets",
+        });
+    }
+    let mut ext: Vec<Label> = Vec::with_capacity(cfg.external_labels.len());
+    for (n, v) in &cfg.external_labels {
+        if !prom::is_valid_label_name(n) {
+            return Err(Error::InvalidConfig { reason: "external label name must match [a-zA-Z_][a-zA-Z0-9_]* and not start with __" });
+        }
+        if ext.iter().any(|(m, _)| m == n) {
+            return Err(Error::InvalidConfig { reason: "duplicate external label name" });
+        }
+        if !v.is_empty() {
+            ext.push((n.clone(), v.clone()));
+        }
+    }
+    ext.sort();
+    Ok(ext)
+}
+
+/// Encodes `batch` as an uncompressed `WriteRequest` protobuf (what [`request`] compresses).
+pub fn encode(batch: &Batch, cfg: &RemoteWriteConfig) -> Result<Vec<u8>, Error> {
+    let ext = check(batch, cfg)?;
+    let names: Vec<&str> = ext.iter().map(|(n, _)| n.as_str()).collect();
+    let fams = prom::families(batch, &FamilyOptions { resource_labels: true, reserved: &names })?;
+    let ts = (batch.end_unix_nano / 1_000_000) as i64;
+    let mut w = Writer::with_capacity(256 + batch.point_count() * 96);
+    let mut name = String::new();
+    let mut le = String::new();
+    for f in &fams {
+        write_family(&mut w, f, &ext, ts, &mut name, &mut le);
+    }
+    Ok(w.buf)
+}
+
+fn write_family(w: &mut Writer, f: &Family, ext: &[Label], ts: i64, name: &mut String, le: &mut String) {
+    for s in &f.series {
+        // Resource labels were merged into s.labels; external labels fill in names still free.
+        let labels = if ext.is_empty() { None } else { Some(prom::merge_sorted(&s.labels, ext)) };
+        let labels = labels.as_deref().unwrap_or(&s.labels);
+        match &s.value {
+            SeriesValue::Number(v) => series(w, &f.name, labels, None, *v, ts),
+            SeriesValue::Histogram { cumulative, count, sum } => {
+                name.clear();
+                name.push_str(&f.name);
+                name.push_str("_bucket");
+                for (b, c) in f.bounds.iter().zip(cumulative) {
+                    le.clear();
+                    prom::push_f64_str(le, *b);
+                    series(w, name, labels, Some(le), *c as f64, ts);
+                }
+                series(w, name, labels, Some("+Inf"), *count as f64, ts);
+                name.truncate(f.name.len());
+                name.push_str("_sum");
+                series(w, name, labels, None, *sum, ts);
+                name.truncate(f.name.len());
+                name.push_str("_count");
+                series(w, name, labels, None, *count as f64, ts);
+            }
+        }
+    }
+}
+
+fn label(w: &mut Writer, name: &str, value: &str) {
+    let l = w.begin(1);
+    w.string(1, name);
+    w.string(2, value);
+    w.end(l);
+}
+
+/// One `TimeSeries` with labels `__name__`, `labels` (sorted) and `le` merged in name order.
+fn series(w: &mut Writer, name: &str, labels: &[Label], le: Option<&str>, value: f64, ts: i64) {
+    let t = w.begin(1);
+    let mut extra: [(&str, &str); 2] = [("__name__", name), ("le", "")];
+    let extra: &[(&str, &str)] = match le {
+        Some(v) => {
+            extra[1].1 = v;
+            &extra
+        }
+        None => &extra[..1],
+    };
+    let mut j = 0;
+    for (n, v) in labels {
+        while j < extra.len() && extra[j].0 < n.as_str() {
+            label(w, extra[j].0, extra[j].1);
+            j += 1;
+        }
+        label(w, n, v);
+    }
+    for (n, v) in &extra[j..] {
+        label(w, n, v);
+    }
+    let s = w.begin(2);
+    w.double(1, value);
+    w.int64(2, ts);
+    w.end(s);
+    w.end(t);
+}
+
+/// Builds the remote write request for `batch`: snappy-compressed `WriteRequest`, `POST` to
+/// [`RemoteWriteConfig::path`], with the headers the protocol requires. Refuses delta batches and
+/// invalid external labels with a typed error (nothing to send).
+pub fn request(batch: &Batch, cfg: &RemoteWriteConfig) -> Result<Encoded, Error> {
+    let raw = encode(batch, cfg)?;
+    let mut body = Vec::new();
+    crate::snappy::compress_into(&raw, &mut body)?;
+    Ok(Encoded {
+        method: Method::Post,
+        path: cfg.path.clone(),
+        headers: alloc::vec![
+            ("Content-Encoding", String::from("snappy")),
+            ("Content-Type", String::from("application/x-protobuf")),
+            ("User-Agent", String::from(USER_AGENT)),
+            ("X-Prometheus-Remote-Write-Version", String::from(VERSION)),
+        ],
+        body,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pb::{FieldValue, Reader};
+    use crate::registry::{Config, InstrumentOptions, Registry};
+    use alloc::string::ToString;
+    use alloc::vec;
+
+    /// Decodes a WriteRequest into (labels, value, timestamp) rows with our bounds-checked reader.
+    fn decode(b: &[u8]) -> Vec<(Vec<(String, String)>, f64, i64)> {
+        let mut out = Vec::new();
+        let mut r = Reader::new(b);
+        while let Some(Some((1, FieldValue::Len(ts)))) = r.field() {
+            let mut labels = Vec::new();
+            let (mut v, mut t) = (0.0, 0);
+            let mut r2 = Reader::new(ts);
+            while let Some(Some((f, FieldValue::Len(m)))) = r2.field() {
+                let mut r3 = Reader::new(m);
+                if f == 1 {
+                    let (mut n, mut val) = (String::new(), String::new());
+                    while let Some(Some((g, x))) = r3.field() {
+                        match (g, x) {
+                            (1, FieldValue::Len(s)) => n = String::from_utf8(s.to_vec()).unwrap(),
+                            (2, FieldValue::Len(s)) => val = String::from_utf8(s.to_vec()).unwrap(),
+                            _ => panic!("unexpected label field"),
+                        }
+                    }
+                    labels.push((n, val));
+                } else {
+                    while let Some(Some((g, x))) = r3.field() {
+                        match (g, x) {
+                            (1, FieldValue::I64(d)) => v = f64::from_bits(d),
+                            (2, FieldValue::Varint(d)) => t = d as i64,
+                            _ => panic!("unexpected sample field"),
+                        }
+                    }
+                }
+            }
+            out.push((labels, v, t));
+        }
+        assert!(r.rest.is_empty());
+        out
+    }
+
+    #[test]
+    fn delta_is_refused() {
+        let mut reg = Registry::new(Config::new("svc"));
+        let c = reg.counter("c", InstrumentOptions::default()).unwrap();
+        c.add(&mut reg, 1.0, &[]);
+        let b = reg.collect(5_000_000);
+        assert!(matches!(request(&b, &RemoteWriteConfig::default()), Err(Error::InvalidConfig { .. })));
+    }
+
+    #[test]
+    fn series_labels_sorted_histogram_cumulative() {
+        let mut reg = Registry::new(
+            Config::new("svc").temporality(Temporality::Cumulative).resource_attr("service.instance.id", "i1").self_metrics(false),
+        );
+        let h = reg.histogram("lat", InstrumentOptions::unit("s").bounds(&[0.005, 10.0, 1e6])).unwrap();
+        for v in [0.001, 5.0, 7.0, 2e6] {
+            h.record(&mut reg, v, &[("Zone", "a".into()), ("method", "GET".into()), ("e", "".into())]);
+        }
+        let b = reg.collect(1_700_000_000_123_456_789);
+        let cfg = RemoteWriteConfig::default().external_label("region", "eu");
+        let rows = decode(&encode(&b, &cfg).unwrap());
+        let le: Vec<(String, f64)> = rows
+            .iter()
+            .filter(|r| r.0.iter().any(|(n, v)| n == "__name__" && v == "lat_seconds_bucket"))
+            .map(|r| (r.0.iter().find(|l| l.0 == "le").unwrap().1.clone(), r.1))
+            .collect();
+        assert_eq!(
+            le,
+            vec![("0.005".to_string(), 1.0), ("10".to_string(), 3.0), ("1e+06".to_string(), 3.0), ("+Inf".to_string(), 4.0)]
+        );
+        for (labels, _, t) in &rows {
+            assert_eq!(*t, 1_700_000_000_123);
+            let names: Vec<&str> = labels.iter().map(|l| l.0.as_str()).collect();
+            let mut sorted = names.clone();
+            sorted.sort();
+            sorted.dedup();
+            assert_eq!(names, sorted, "sorted and unique");
+            assert!(labels.iter().all(|l| !l.1.is_empty()));
+            assert!(names.contains(&"region") && names.contains(&"instance") && names.contains(&"job"));
+            assert_eq!(names[0], "Zone"); // upper case sorts before __name__
+        }
+        let sum = rows.iter().find(|r| r.0.iter().any(|l| l.1 == "lat_seconds_sum")).unwrap();
+        assert_eq!(sum.1, 0.001 + 5.0 + 7.0 + 2e6);
+        assert_eq!(rows.len(), 6);
+    }
+
+    #[test]
+    fn bad_external_labels() {
+        let mut reg = Registry::new(Config::new("svc").temporality(Temporality::Cumulative));
+        let g = reg.gauge("g", InstrumentOptions::default()).unwrap();
+        g.set(&mut reg, 1.0, &[]);
+        let b = reg.collect(1);
+        for n in ["", "__x", "a-b", "1a"] {
+            let cfg = RemoteWriteConfig::default().external_label(n, "v");
+            assert!(matches!(encode(&b, &cfg), Err(Error::InvalidConfig { .. })), "{n}");
+        }
+    }
+}
