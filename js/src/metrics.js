@@ -302,26 +302,47 @@ export class Metrics {
    * or none when nothing was recorded. Never rejects.
    * @param {{ deadline?: number }} [opts] unix ms by which the flush must be over
    */
+  /**
+   * Collects and encodes what was recorded since the last flush without sending it, for hosts
+   * with their own transport. Returns `null` when there is nothing to send. Never throws.
+   * @param {number} [nowMs] end of the window, unix ms (default `Date.now()`)
+   */
+  prepare(nowMs) {
+    try {
+      const points = this._core.prepare(typeof nowMs === 'number' ? nowMs : Date.now());
+      if (points === 0) return null;
+      const headers = {};
+      for (const line of this._core.headers().split('\n')) {
+        const i = line.indexOf(': ');
+        if (i > 0) headers[line.slice(0, i)] = line.slice(i + 2);
+      }
+      for (const [k, v] of this._headers) headers[k] = v;
+      return { method: this._core.method(), url: this.endpoint + this._core.path(), headers, body: this._core.body(), points };
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * Collects, encodes and sends what was recorded since the last flush: exactly one request,
+   * or none when nothing was recorded. Never rejects.
+   * @param {{ deadline?: number }} [opts] unix ms by which the flush must be over
+   */
   async flush(opts) {
     const result = { sent: false, status: 0, bytes: 0, attempts: 0, dropped: 0 };
     let points = 0;
     try {
       const now = Date.now();
-      points = this._core.prepare(now);
-      if (points === 0) {
+      const req = this.prepare(now);
+      if (req === null) {
         const err = this._core.error();
         if (err) result.error = err;
         return result;
       }
-      let body = this._core.body();
-      const method = this._core.method();
-      const url = this.endpoint + this._core.path();
-      const headers = new Headers();
-      for (const line of this._core.headers().split('\n')) {
-        const i = line.indexOf(': ');
-        if (i > 0) headers.set(line.slice(0, i), line.slice(i + 2));
-      }
-      for (const [k, v] of this._headers) headers.set(k, v);
+      points = req.points;
+      let body = req.body;
+      const { method, url } = req;
+      const headers = new Headers(req.headers);
       if (this._gzip && typeof CompressionStream === 'function') {
         body = new Uint8Array(await new Response(new Blob([body]).stream().pipeThrough(new CompressionStream('gzip'))).arrayBuffer());
         headers.set('Content-Encoding', 'gzip');

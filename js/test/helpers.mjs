@@ -1,0 +1,163 @@
+// Test helpers: a receiver on 127.0.0.1, OTLP decoding (JSON.parse for OTLP/JSON; the protobufjs
+// code that OpenTelemetry JS generated from the official .proto files for OTLP/protobuf), and the
+// expected content of one invocation of the shared scenario (fixtures/scenario.mjs).
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { createRequire } from 'node:module';
+import { gunzipSync } from 'node:zlib';
+
+const require = createRequire(import.meta.url);
+const root = require('@opentelemetry/otlp-transformer/build/src/generated/root.js');
+const ExportMetricsServiceRequest = root.opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceRequest;
+
+/**
+ * Starts an HTTP receiver on 127.0.0.1 (random port). `respond(req, body)` may return
+ * `{ status, body, delayMs }`; default 200 `{}`. Every request is kept in `requests`.
+ */
+export async function startReceiver(respond = () => ({})) {
+  const requests = [];
+  const sockets = new Set();
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      let body = Buffer.concat(chunks);
+      if (req.headers['content-encoding'] === 'gzip') body = gunzipSync(body);
+      const r = { method: req.method, url: req.url, headers: req.headers, body };
+      requests.push(r);
+      const out = respond(r) ?? {};
+      const send = () => {
+        res.writeHead(out.status ?? 200, { 'content-type': 'application/json' });
+        res.end(out.body ?? '{}');
+      };
+      if (out.never) return; // never answers (timeout tests)
+      if (out.delayMs) setTimeout(send, out.delayMs);
+      else send();
+    });
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = server.address().port;
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/** Waits (bounded) until `cond()` is true. */
+export async function waitFor(cond, { timeoutMs = 10_000, stepMs = 20 } = {}) {
+  const end = Date.now() + timeoutMs;
+  for (let i = 0; Date.now() < end && i < timeoutMs / stepMs + 1; i++) {
+    if (cond()) return true;
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+  return cond();
+}
+
+function anyValue(v) {
+  if (v.stringValue !== undefined && v.stringValue !== null) return v.stringValue;
+  if (v.intValue !== undefined && v.intValue !== null) return Number(v.intValue);
+  if (v.doubleValue !== undefined && v.doubleValue !== null) return v.doubleValue;
+  if (v.boolValue !== undefined && v.boolValue !== null) return v.boolValue;
+  return undefined;
+}
+function attrs(list) {
+  const o = {};
+  for (const kv of list ?? []) o[kv.key] = anyValue(kv.value);
+  return o;
+}
+
+/** Decodes an OTLP request body (JSON or protobuf by content type) into a plain summary. */
+export function decodeOtlp(req) {
+  const ct = req.headers['content-type'];
+  let msg;
+  if (ct === 'application/json') msg = JSON.parse(req.body.toString('utf8'));
+  else if (ct === 'application/x-protobuf') {
+    msg = ExportMetricsServiceRequest.toObject(ExportMetricsServiceRequest.decode(req.body), { longs: String, enums: Number, arrays: true });
+  } else throw new Error(`unexpected content type ${ct}`);
+  assert.equal(msg.resourceMetrics.length, 1);
+  const rm = msg.resourceMetrics[0];
+  const out = { resource: attrs(rm.resource.attributes), scope: rm.scopeMetrics[0].scope, metrics: {} };
+  for (const sm of rm.scopeMetrics) {
+    for (const m of sm.metrics) {
+      const e = { unit: m.unit ?? '', description: m.description ?? '', points: [] };
+      const num = (p) => ({ attrs: attrs(p.attributes), value: p.asDouble ?? Number(p.asInt), start: p.startTimeUnixNano, time: p.timeUnixNano });
+      if (m.sum) {
+        e.kind = m.sum.isMonotonic ? 'counter' : 'upDownCounter';
+        e.temporality = m.sum.aggregationTemporality;
+        e.points = m.sum.dataPoints.map(num);
+      } else if (m.gauge) {
+        e.kind = 'gauge';
+        e.points = m.gauge.dataPoints.map(num);
+      } else if (m.histogram) {
+        e.kind = 'histogram';
+        e.temporality = m.histogram.aggregationTemporality;
+        e.points = m.histogram.dataPoints.map((p) => ({
+          attrs: attrs(p.attributes),
+          count: Number(p.count),
+          sum: p.sum,
+          min: p.min,
+          max: p.max,
+          bounds: p.explicitBounds,
+          buckets: p.bucketCounts.map(Number),
+        }));
+      }
+      out.metrics[m.name] = e;
+    }
+  }
+  return out;
+}
+
+const byAttrs = (points) => Object.fromEntries(points.map((p) => [JSON.stringify(Object.entries(p.attrs).sort()), p]));
+
+/** Asserts that `req` holds exactly one invocation `i` of fixtures/scenario.mjs (delta). */
+export function assertScenario(req, i, { serviceName = 'scenario' } = {}) {
+  assert.equal(req.method, 'POST');
+  assert.equal(req.url, '/v1/metrics');
+  const d = decodeOtlp(req);
+  assert.equal(d.resource['service.name'], serviceName);
+  assert.equal(d.resource['deployment.environment'], 'test');
+  assert.equal(d.scope.name, 'edgemetrics');
+  const reqs = d.metrics['http.server.requests'];
+  assert.equal(reqs.kind, 'counter');
+  assert.equal(reqs.unit, '{request}');
+  assert.equal(reqs.temporality, 1, 'delta');
+  const rp = byAttrs(reqs.points);
+  assert.equal(Object.keys(rp).length, 3);
+  assert.equal(rp[JSON.stringify([['route', '/a'], ['status', 200]])].value, 3);
+  assert.equal(rp[JSON.stringify([['route', '/b'], ['status', 500]])].value, 2);
+  assert.equal(rp[JSON.stringify([['cold', i === 1], ['route', '/ü "x"\n']])].value, 1.5);
+  const lat = d.metrics['http.server.duration'];
+  assert.equal(lat.kind, 'histogram');
+  assert.equal(lat.points.length, 1);
+  const h = lat.points[0];
+  assert.deepEqual(h.attrs, { route: '/a' });
+  assert.deepEqual(h.bounds, [10, 100]);
+  assert.deepEqual(h.buckets, [1, 1, 1]);
+  assert.equal(h.count, 3);
+  assert.equal(h.sum, 555);
+  assert.equal(h.min, 5);
+  assert.equal(h.max, 500);
+  const g = d.metrics['inflight'];
+  assert.equal(g.kind, 'gauge');
+  assert.deepEqual(g.points.map((p) => p.value), [i]);
+  const q = d.metrics['queue.depth'];
+  assert.equal(q.kind, 'upDownCounter');
+  assert.deepEqual(q.points.map((p) => p.value), [-2.5]);
+  const rej = byAttrs(d.metrics['edgemetrics.sdk.values.rejected'].points);
+  assert.equal(rej[JSON.stringify([['reason', 'non_finite']])].value, 1);
+  assert.equal(rej[JSON.stringify([['reason', 'negative']])].value, 1);
+  // Start and end times are real clock times of this invocation (nanoseconds as decimal strings).
+  const t = BigInt(reqs.points[0].time);
+  const now = BigInt(Date.now()) * 1_000_000n;
+  assert.ok(t <= now && now - t < 120_000_000_000n, `point time ${t} is not recent (now ${now})`);
+  assert.ok(BigInt(reqs.points[0].start) <= t);
+}

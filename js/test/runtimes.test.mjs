@@ -1,0 +1,102 @@
+// The same scenario (fixtures/scenario.mjs) in workerd (miniflare), Node, Deno and Bun: each
+// invocation records, flushes, and the receiver started here sees exactly one request per
+// invocation whose decoded content matches what was recorded.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Miniflare } from 'miniflare';
+import { assertScenario, startReceiver, waitFor } from './helpers.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const pkg = join(here, '..');
+const bin = (name) => join(pkg, 'node_modules', '.bin', name);
+const INVOCATIONS = 3;
+
+/** Runs a command with a time bound; resolves { code, stdout, stderr }. */
+function runBounded(cmd, args, { timeoutMs = 60_000, env = {} } = {}) {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { cwd: here, env: { ...process.env, ...env }, detached: true });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }, timeoutMs);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+async function runtimeScenario(t, cmd, args, format) {
+  const rx = await startReceiver();
+  t.after(() => rx.close());
+  const r = await runBounded(cmd, [...args, rx.url, format, String(INVOCATIONS)]);
+  assert.equal(r.code, 0, `exit ${r.code} ${r.signal ?? ''}\n${r.stderr}`);
+  const results = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(results.length, INVOCATIONS);
+  for (const res of results) {
+    assert.equal(res.sent, true, JSON.stringify(res));
+    assert.equal(res.status, 200);
+    assert.equal(res.attempts, 1);
+    assert.equal(res.dropped, 0);
+    assert.ok(res.bytes > 100);
+  }
+  assert.equal(rx.requests.length, INVOCATIONS, 'exactly one request per invocation');
+  rx.requests.forEach((req, k) => {
+    assert.equal(Number(req.headers['content-length']), results[k].bytes);
+    assertScenario(req, k + 1);
+  });
+}
+
+const dist = (f) => pathToFileURL(join(pkg, 'dist', f)).href;
+
+for (const format of ['otlp-json', 'otlp-proto']) {
+  test(`node: scenario, ${format}`, (t) => runtimeScenario(t, process.execPath, ['fixtures/run.mjs', dist('node.js')], format));
+
+  test(`deno: scenario, ${format}`, (t) =>
+    runtimeScenario(
+      t,
+      bin('deno'),
+      ['run', '--no-config', '--no-lock', '--allow-net=127.0.0.1', `--allow-read=${pkg}`, 'fixtures/run.mjs', dist('deno.js')],
+      format,
+    ));
+
+  test(`bun: scenario, ${format}`, (t) => runtimeScenario(t, bin('bun'), ['fixtures/run.mjs', dist('node.js')], format));
+
+  test(`workerd (miniflare): scenario through withMetrics + ctx.waitUntil, ${format}`, async (t) => {
+    const rx = await startReceiver();
+    t.after(() => rx.close());
+    const mf = new Miniflare({
+      rootPath: pkg,
+      modulesRoot: pkg,
+      scriptPath: join(here, 'fixtures', 'worker.mjs'),
+      modules: true,
+      modulesRules: [
+        { type: 'ESModule', include: ['**/*.js', '**/*.mjs'] },
+        { type: 'CompiledWasm', include: ['**/*.wasm'] },
+      ],
+      compatibilityDate: '2025-01-01',
+      bindings: { ENDPOINT: rx.url, FORMAT: format },
+    });
+    t.after(() => mf.dispose());
+    for (let i = 1; i <= INVOCATIONS; i++) {
+      const res = await mf.dispatchFetch('http://localhost/');
+      assert.equal(await res.text(), `invocation ${i}`);
+      // The flush runs in waitUntil after the response: wait (bounded) for its request.
+      assert.ok(await waitFor(() => rx.requests.length >= i), `request ${i} never arrived`);
+    }
+    // No late extra request.
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(rx.requests.length, INVOCATIONS, 'exactly one request per invocation');
+    rx.requests.forEach((req, k) => assertScenario(req, k + 1));
+  });
+}
