@@ -1,0 +1,167 @@
+// Types of the `edgemetrics` npm package (every entry point exports the same API).
+
+/** An attribute value. Integers (safe) and bigints are sent as int, other numbers as double;
+ * other values are converted with `String(v)`; `null`/`undefined` drop the attribute. */
+export type AttributeValue = string | number | boolean | bigint;
+export type Attributes = Record<string, AttributeValue | null | undefined>;
+
+export type Format = 'otlp-proto' | 'otlp-json' | 'remote-write' | 'pushgateway' | 'compact';
+
+export interface Limits {
+  /** Series per instrument, the overflow series included (default 2000). */
+  cardinality?: number;
+  /** Instruments per Metrics (default 256). */
+  maxInstruments?: number;
+  /** Series across all instruments (default 20000). */
+  maxSeries?: number;
+  /** Bytes of attribute keys across all series (default 4 MiB). */
+  maxAttributeBytes?: number;
+  /** Attributes kept per set (default 32). */
+  maxAttributes?: number;
+  /** Longest attribute key in bytes (default 128). */
+  maxKeyLength?: number;
+  /** Longest string attribute value in bytes (default 1024; longer ones are truncated). */
+  maxValueLength?: number;
+}
+
+export interface MetricsOptions {
+  /** Receiver base URL (http or https). OTLP appends `/v1/metrics`, remote write
+   * `/api/v1/write` (see `remoteWrite.path`), Pushgateway `/metrics/job/...`. */
+  endpoint: string;
+  /** Wire format (default `'otlp-proto'`). */
+  format?: Format;
+  /** Extra request headers (e.g. `Authorization`). */
+  headers?: Record<string, string>;
+  /** Resource attributes (e.g. `service.instance.id`). */
+  resource?: Attributes;
+  /** `service.name` (default: `resource['service.name']`, else `unknown_service`). */
+  serviceName?: string;
+  /** Default `'delta'` for OTLP and compact, `'cumulative'` for remote write and Pushgateway. */
+  temporality?: 'delta' | 'cumulative';
+  limits?: Limits;
+  /** Emit `edgemetrics.sdk.*` self-metrics (default true). */
+  selfMetrics?: boolean;
+  /** `'gzip'` compresses OTLP bodies with CompressionStream (default `'none'`). */
+  compression?: 'none' | 'gzip';
+  /** Upper bound of one flush in ms (default 10000). */
+  timeoutMs?: number;
+  /** The fetch to use (default `globalThis.fetch`). */
+  fetch?: typeof globalThis.fetch;
+  remoteWrite?: { path?: string; externalLabels?: Record<string, string> };
+  /** Default grouping key: `job` from service.name, `instance` from service.instance.id. */
+  pushgateway?: { job?: string; grouping?: Record<string, string>; method?: 'PUT' | 'POST' };
+}
+
+export interface InstrumentOptions {
+  /** UCUM unit, e.g. `ms`, `By`, `{request}`. */
+  unit?: string;
+  description?: string;
+}
+export interface HistogramOptions extends InstrumentOptions {
+  /** Bucket upper bounds, finite and strictly increasing (default: the OpenTelemetry ones). */
+  bounds?: number[] | Float64Array;
+}
+
+/** A handle to one attribute set: each call is a single wasm call with numbers only. */
+export interface BoundInstrument {
+  add(value: number): void;
+  record(value: number): void;
+  set(value: number): void;
+}
+
+interface InstrumentBase {
+  readonly name: string;
+  /** Binds an attribute set once; use the handle on hot paths. */
+  bind(attributes?: Attributes): BoundInstrument;
+}
+export interface Counter extends InstrumentBase {
+  readonly kind: 'counter';
+  /** Adds a finite, non-negative value. Never throws; bad values are counted. */
+  add(value: number, attributes?: Attributes): void;
+}
+export interface UpDownCounter extends InstrumentBase {
+  readonly kind: 'upDownCounter';
+  add(value: number, attributes?: Attributes): void;
+}
+export interface Gauge extends InstrumentBase {
+  readonly kind: 'gauge';
+  set(value: number, attributes?: Attributes): void;
+  record(value: number, attributes?: Attributes): void;
+}
+export interface Histogram extends InstrumentBase {
+  readonly kind: 'histogram';
+  record(value: number, attributes?: Attributes): void;
+}
+
+export interface FlushResult {
+  /** The receiver acknowledged the batch (2xx). */
+  sent: boolean;
+  /** HTTP status of the last attempt (0: no response). */
+  status: number;
+  /** Body bytes sent (after compression). */
+  bytes: number;
+  /** Requests made (0 when there was nothing to send). */
+  attempts: number;
+  /** Points not delivered. */
+  dropped: number;
+  error?: string;
+}
+
+export interface PreparedRequest {
+  method: 'POST' | 'PUT';
+  url: string;
+  headers: Record<string, string>;
+  body: Uint8Array;
+  /** Points in the batch. */
+  points: number;
+}
+
+export class Metrics {
+  /** @throws TypeError / RangeError for bad options, with a message naming the option. */
+  constructor(options: MetricsOptions);
+  readonly endpoint: string;
+  readonly format: Format;
+  readonly temporality: 'delta' | 'cumulative';
+  /** @throws TypeError for a bad name, unit or a kind conflict. */
+  counter(name: string, options?: InstrumentOptions): Counter;
+  upDownCounter(name: string, options?: InstrumentOptions): UpDownCounter;
+  gauge(name: string, options?: InstrumentOptions): Gauge;
+  /** @throws RangeError for bad bounds. */
+  histogram(name: string, options?: HistogramOptions): Histogram;
+  /** Marks the start of an invocation (unix ms, default `Date.now()`). The wrappers call it. */
+  begin(nowMs?: number): void;
+  /** Collects and encodes without sending; `null` when there is nothing to send. */
+  prepare(nowMs?: number): PreparedRequest | null;
+  /** Sends what was recorded since the last flush: one request, or none. Never rejects. */
+  flush(options?: { deadline?: number }): Promise<FlushResult>;
+}
+
+/** Loads the wasm module. Required before `new Metrics()` only in the browser/default entry. */
+export function init(input?: string | URL | Response | BufferSource | WebAssembly.Module): Promise<void>;
+
+/** The attribute key used for caching and for the wasm boundary (exposed for tests). */
+export function attributeKey(attributes: Attributes): string;
+
+type WorkerHandler<E, Env, Ctx, R> = (event: E, env: Env, ctx: Ctx, metrics: Metrics) => R;
+export interface ExecutionContextLike {
+  waitUntil(promise: Promise<unknown>): void;
+}
+export interface ModuleWorker<Env = any> {
+  fetch?: WorkerHandler<Request, Env, ExecutionContextLike, Response | Promise<Response>>;
+  scheduled?: WorkerHandler<any, Env, ExecutionContextLike, void | Promise<void>>;
+  queue?: WorkerHandler<any, Env, ExecutionContextLike, void | Promise<void>>;
+  [handler: string]: any;
+}
+/** Wraps a module worker: `begin` at each invocation, flush via `ctx.waitUntil`. */
+export function withMetrics<Env = any>(
+  handler: ModuleWorker<Env>,
+  metricsOrOptions: Metrics | MetricsOptions | ((env: Env) => MetricsOptions),
+): ModuleWorker<Env> & { metrics?: Metrics };
+
+/** Wraps a `(event, context)` handler: flush awaited in `finally`, bounded by
+ * `context.getRemainingTimeInMillis()` less `marginMs` (default 100). */
+export function wrapLambda<E, C extends { getRemainingTimeInMillis?: () => number } | undefined, R>(
+  handler: (event: E, context: C, metrics: Metrics) => R | Promise<R>,
+  metricsOrOptions: Metrics | MetricsOptions,
+  options?: { marginMs?: number },
+): ((event: E, context: C) => Promise<R>) & { metrics?: Metrics };

@@ -1,0 +1,23 @@
+// Compiled with `tsc --noEmit` by test/types.test.mjs: the declarations accept the documented
+// usage and reject obvious misuse (the @ts-expect-error lines must be errors).
+import { Metrics, withMetrics, wrapLambda, type FlushResult } from 'edgemetrics';
+
+const metrics = new Metrics({ endpoint: 'https://otlp.example/', format: 'otlp-json', limits: { cardinality: 100 } });
+const c = metrics.counter('http.requests', { unit: '{request}' });
+c.add(1, { route: '/a', status: 200, ok: true });
+const bound = c.bind({ route: '/b' });
+bound.add(2);
+metrics.histogram('lat', { bounds: [1, 10] }).record(3);
+metrics.gauge('g').set(1);
+metrics.upDownCounter('q').add(-1);
+const r: Promise<FlushResult> = metrics.flush();
+void r;
+export default withMetrics<{ URL: string }>(
+  { async fetch(req, env, ctx, m) { m.counter('x').add(1); return new Response(env.URL); } },
+  (env) => ({ endpoint: env.URL }),
+);
+export const handler = wrapLambda(async (event: { n: number }, context: { getRemainingTimeInMillis(): number }) => event.n, metrics);
+// @ts-expect-error unknown format
+new Metrics({ endpoint: 'x', format: 'xml' });
+// @ts-expect-error counters take numbers
+c.add('1');
