@@ -14,6 +14,7 @@ pub mod error;
 pub mod otlp;
 pub mod otlp_json;
 pub mod pb;
+pub mod push;
 pub mod prom;
 pub mod pushgateway;
 pub mod registry;

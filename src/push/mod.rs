@@ -1,0 +1,806 @@
+//! Delivery: turning one [`Batch`] per invocation into HTTP attempts, and the host's responses
+//! into a decision. Sans-IO: no sockets, no clock, no global state, no platform randomness.
+//!
+//! # The state machine
+//!
+//! A [`Pusher`] lives as long as the isolate (keep it next to the [`Registry`](crate::Registry)).
+//! It delivers at most one batch at a time, and never more than one batch per invocation:
+//!
+//! ```text
+//!             start(batch, now, budget)
+//!   Idle/Done ─────────────────────────► Ready(at = now)
+//!                                          │ next(now ≥ at): enough time left?
+//!                       no: GiveUp(deadline) ◄─┤ yes: Send(&request), attempts += 1
+//!                                          ▼
+//!                                      Awaiting ── on_response / on_error ──┐
+//!   2xx ─────────────────────────────────────────────────► Done(Delivered)  │
+//!   401/403 ───────────────────────────► Done(Failed(Unauthorized)), dropped │
+//!   other non-retryable status ────────► Done(Failed(Rejected)), dropped     │
+//!   retryable (status or transport):                                         │
+//!     attempts == max ─────────────────► Done(Failed(Exhausted)), carried    │
+//!     retry time + min_attempt > deadline ► Done(Failed(Deadline)), carried  │
+//!     otherwise ───────────────────────► Ready(at = now + delay) ◄───────────┘
+//! ```
+//!
+//! `delay` is the response's `Retry-After` (seconds or IMF-fixdate) when present, otherwise
+//! exponential backoff with **full jitter**: uniform in `0..=min(cap, base·2^(attempts-1))`.
+//! The host's loop is the same everywhere:
+//!
+//! ```
+//! use edgemetrics::push::{Action, Config, Format, Pusher, Response};
+//! use edgemetrics::{InstrumentOptions, Registry};
+//!
+//! let mut reg = Registry::new(edgemetrics::Config::new("checkout"));
+//! let requests = reg.counter("requests", InstrumentOptions::unit("1")).unwrap();
+//! let cfg = Config::new("https://otlp.example.com", Format::OtlpProtobuf { gzip: false }).bearer("t0k3n");
+//! // 128 bits of real entropy from the host (crypto.getRandomValues, getrandom, ...).
+//! let mut pusher = Pusher::new(cfg, 0x1234_5678_9abc_def0_0fed_cba9_8765_4321).unwrap();
+//!
+//! // --- one invocation ---
+//! let mut now_ms = 1_700_000_000_000u64;
+//! reg.begin(now_ms * 1_000_000);
+//! requests.add(&mut reg, 1.0, &[("route", "/pay".into())]);
+//! let batch = reg.collect(now_ms * 1_000_000);
+//! pusher.start(batch, now_ms, 3_000).unwrap();
+//! let mut statuses = [503u16, 200].into_iter(); // what our pretend network answers
+//! let report = loop {
+//!     match pusher.next(now_ms) {
+//!         Action::Send(request) => {
+//!             assert_eq!(request.url, "https://otlp.example.com/v1/metrics");
+//!             // host: fetch(request) with request.timeout_ms, then report what happened:
+//!             let status = statuses.next().unwrap();
+//!             pusher.on_response(&Response::status(status), now_ms).unwrap();
+//!         }
+//!         Action::Wait { until_ms } => now_ms = until_ms, // host: sleep
+//!         Action::Done(report) => break report.clone(),
+//!         Action::Awaiting | Action::Idle => unreachable!(),
+//!     }
+//! };
+//! assert!(report.delivered());
+//! assert_eq!((report.attempts, report.retries), (2, 1));
+//! ```
+//!
+//! # Idempotency: the batch id
+//!
+//! Every batch gets a random 128-bit id from the host-seeded generator, sent as
+//! **`X-Edgemetrics-Batch-Id: <32 lower-case hex digits>`** ([`BATCH_ID_HEADER`]). It is identical
+//! on every attempt of that batch and new for the next one. A receiver (or a relay in front of
+//! one) deduplicates like this:
+//!
+//! 1. Read the header; if absent, accept as usual.
+//! 2. Look the id up in a set of ids seen in the last few minutes (longer than any client's
+//!    budget: 10 minutes is ample). If present, answer `200` without storing anything again.
+//! 3. Otherwise store the data, *then* insert the id, then answer `200`. (Insert after storing:
+//!    a crash in between leads to a retry that is stored once, not to a loss.)
+//!
+//! A timeout or reset after the receiver stored the batch is thus harmless. Carry-over (below)
+//! cannot be deduplicated this way, because carried data travels inside a *new* batch with a new
+//! id: when the last failure of a batch was ambiguous (reset, timeout or a retryable 5xx that a
+//! proxy may have produced after the backend stored it) the report says so
+//! ([`Report::ambiguous`]), and a carried point may then be counted twice.
+//!
+//! # Carry-over and drops
+//!
+//! A batch that finally fails for a retryable reason (attempts exhausted, deadline, transport
+//! errors) is kept (at most [`Config::max_carry_points`] points) and merged into the next
+//! invocation's batch by [`Pusher::start`] with [`merge`]; points beyond the limit are dropped.
+//! A batch refused with any other 4xx (401/403 included) is permanent: dropped. Every dropped
+//! point is counted ([`Report::dropped`], [`DropTally`]) and reported as a self-metric.
+//!
+//! # Self-metrics
+//!
+//! With [`Config::self_metrics`] on, [`Pusher::start`] adds to each batch what happened since the
+//! previous one ([`Pusher::annotate`]): `edgemetrics.sdk.push.attempts`, `.retries`,
+//! `.delivered`, `.failures{reason}`, `.malformed_responses`, `.last_status` (gauge),
+//! `edgemetrics.sdk.points.carried`, `.dropped{reason}`, `.rejected` (OTLP partial success).
+//! Delta sums for delta batches, running totals for cumulative ones.
+//!
+//! # Secrets
+//!
+//! Tokens, passwords and headers marked secret appear only in [`Request::headers`] (the host
+//! must send them). `Debug` of every type here prints `<redacted>` instead, a request's query
+//! string is not printed, and neither errors, reports nor self-metrics carry them.
+
+mod config;
+mod http;
+mod merge;
+mod rng;
+
+use alloc::borrow::Cow;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt;
+
+pub use config::{Auth, Config, Format, Protocol, Secret, StatusClass};
+pub use http::{parse_imf_fixdate, retry_after_ms, Header, Request, Response, TransportError};
+pub use merge::{merge, tally, trim, DropTally};
+
+use crate::attr::{KeyValue, Value};
+use crate::batch::{Batch, InstrumentKind, Metric, MetricData, NumberPoint, Temporality};
+use crate::registry::SELF_PREFIX;
+use rng::Rng;
+
+/// Name of the idempotency header (lower case; send it in any case).
+pub const BATCH_ID_HEADER: &str = "x-edgemetrics-batch-id";
+
+/// Why a batch was not delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// The next attempt could not finish before the deadline (or the budget was too small to
+    /// start one). Carried over.
+    Deadline,
+    /// Every allowed attempt failed with a retryable status or transport error. Carried over.
+    Exhausted,
+    /// 401 or 403: the credentials were refused. Never retried; dropped.
+    Unauthorized,
+    /// Another status the protocol does not retry (400, 413, OTLP 500, ...). Dropped.
+    Rejected,
+    /// A new batch was started before this one finished (the previous invocation was cut
+    /// short). Carried over.
+    Abandoned,
+    /// The format could not encode the batch (for example a delta batch for remote write).
+    /// Dropped.
+    Encode,
+}
+
+impl Reason {
+    const ALL: [Reason; 6] =
+        [Reason::Deadline, Reason::Exhausted, Reason::Unauthorized, Reason::Rejected, Reason::Abandoned, Reason::Encode];
+    /// A lower-case name for reports and self-metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Deadline => "deadline",
+            Reason::Exhausted => "exhausted",
+            Reason::Unauthorized => "unauthorized",
+            Reason::Rejected => "rejected",
+            Reason::Abandoned => "abandoned",
+            Reason::Encode => "encode",
+        }
+    }
+    /// `true` when the data is worth carrying into the next batch.
+    pub fn carries(self) -> bool {
+        matches!(self, Reason::Deadline | Reason::Exhausted | Reason::Abandoned)
+    }
+}
+
+/// Why points were dropped (self-metric `edgemetrics.sdk.points.dropped{reason}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DropReason {
+    /// Permanent rejection by status (not 401/403).
+    Rejected,
+    /// 401/403.
+    Unauthorized,
+    /// The batch could not be encoded.
+    Encode,
+    /// More points than [`Config::max_carry_points`] were to be carried.
+    CarryLimit,
+    /// A carried metric clashed with a newer one of the same name (kind, temporality, bounds).
+    Incompatible,
+    /// Retryable failure, but carry-over is switched off.
+    CarryOff,
+}
+
+impl DropReason {
+    const ALL: [DropReason; 6] = [
+        DropReason::Rejected,
+        DropReason::Unauthorized,
+        DropReason::Encode,
+        DropReason::CarryLimit,
+        DropReason::Incompatible,
+        DropReason::CarryOff,
+    ];
+    /// A lower-case name for self-metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropReason::Rejected => "rejected",
+            DropReason::Unauthorized => "unauthorized",
+            DropReason::Encode => "encode",
+            DropReason::CarryLimit => "carry_limit",
+            DropReason::Incompatible => "incompatible",
+            DropReason::CarryOff => "carry_off",
+        }
+    }
+}
+
+/// The end of one batch's delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// A 2xx response (possibly with points rejected in an OTLP partial success).
+    Delivered,
+    /// Nothing to send: the batch (after carry-over and self-metrics) had no points.
+    Empty,
+    /// Not delivered.
+    Failed(Reason),
+}
+
+/// What happened to one batch. Contains no credentials.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    /// The outcome.
+    pub outcome: Outcome,
+    /// The batch id sent in [`BATCH_ID_HEADER`] (0 for an empty batch: nothing was sent).
+    pub batch_id: u128,
+    /// Requests handed to the host.
+    pub attempts: u32,
+    /// Of those, repeats.
+    pub retries: u32,
+    /// Status of the last response, if any.
+    pub last_status: Option<u16>,
+    /// Last transport error, if the last attempt had one.
+    pub last_error: Option<TransportError>,
+    /// `true` when some failed attempt may have reached the receiver (reset, timeout, 5xx):
+    /// carried data could then be counted twice.
+    pub ambiguous: bool,
+    /// Points in the batch as sent (carried-in and self-metric points included).
+    pub points: usize,
+    /// Points merged in from the previous undelivered batch.
+    pub carried_in: usize,
+    /// Points kept for the next batch (failure with carry-over).
+    pub carried_out: usize,
+    /// What was dropped while handling this batch (the failed batch itself, carry-limit excess,
+    /// incompatible carried metrics).
+    pub dropped: DropTally,
+    /// Points the receiver refused in an OTLP `partial_success` (not retried, not carried).
+    pub rejected_points: u64,
+    /// When delivery started and ended (host clock, unix ms).
+    pub started_ms: u64,
+    /// See `started_ms`.
+    pub finished_ms: u64,
+}
+
+impl Report {
+    /// `true` for [`Outcome::Delivered`].
+    pub fn delivered(&self) -> bool {
+        self.outcome == Outcome::Delivered
+    }
+    /// The batch id as 32 lower-case hex digits (the header value).
+    pub fn batch_id_hex(&self) -> String {
+        http::hex128(self.batch_id)
+    }
+}
+
+/// What the host should do next.
+#[derive(Debug)]
+pub enum Action<'a> {
+    /// Send this request (with its `timeout_ms`), then call [`Pusher::on_response`] or
+    /// [`Pusher::on_error`].
+    Send(&'a Request),
+    /// Sleep until this time (unix ms), then call [`Pusher::next`] again.
+    Wait {
+        /// When to call `next` again.
+        until_ms: u64,
+    },
+    /// A request is out: report its result first.
+    Awaiting,
+    /// Delivery of the current batch is over.
+    Done(&'a Report),
+    /// No batch was started yet.
+    Idle,
+}
+
+/// A refused call.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum PushError {
+    /// The configuration is invalid (the text says which setting; never a value).
+    InvalidConfig(&'static str),
+    /// The batch could not be encoded (its points are dropped and counted).
+    Encode(crate::Error),
+    /// `on_response` / `on_error` without an outstanding request.
+    NotAwaiting,
+}
+
+impl fmt::Display for PushError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PushError::InvalidConfig(r) => {
+                f.write_str("invalid push configuration: ")?;
+                f.write_str(r)
+            }
+            PushError::Encode(e) => {
+                f.write_str("batch could not be encoded: ")?;
+                fmt::Display::fmt(e, f)
+            }
+            PushError::NotAwaiting => f.write_str("no request is awaiting a response"),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for PushError {}
+
+/// Counters behind the self-metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct PushStats {
+    /// Requests handed to the host.
+    pub attempts: u64,
+    /// Repeated requests.
+    pub retries: u64,
+    /// Batches delivered.
+    pub delivered: u64,
+    /// Batches not delivered, indexed like [`Reason`]'s declaration order.
+    pub failures: [u64; 6],
+    /// Points dropped, indexed like [`DropReason`]'s declaration order.
+    pub dropped: [u64; 6],
+    /// Points carried into a later batch.
+    pub carried: u64,
+    /// Points refused in OTLP partial successes.
+    pub rejected: u64,
+    /// 2xx responses whose body could not be parsed (still counted as delivered).
+    pub malformed_responses: u64,
+    /// Last status received, if any.
+    pub last_status: Option<u16>,
+}
+
+impl PushStats {
+    /// Failures for `reason`.
+    pub fn failures(&self, reason: Reason) -> u64 {
+        self.failures[Reason::ALL.iter().position(|r| *r == reason).unwrap_or(0)]
+    }
+    /// Points dropped for `reason`.
+    pub fn dropped(&self, reason: DropReason) -> u64 {
+        self.dropped[DropReason::ALL.iter().position(|r| *r == reason).unwrap_or(0)]
+    }
+    /// Total points dropped.
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped.iter().sum()
+    }
+    fn fail(&mut self, reason: Reason) {
+        if let Some(i) = Reason::ALL.iter().position(|r| *r == reason) {
+            self.failures[i] += 1;
+        }
+    }
+    fn drop_points(&mut self, reason: DropReason, n: u64) {
+        if let Some(i) = DropReason::ALL.iter().position(|r| *r == reason) {
+            self.dropped[i] += n;
+        }
+    }
+    fn is_zero(&self) -> bool {
+        let z = PushStats { last_status: self.last_status, ..PushStats::default() };
+        *self == z
+    }
+}
+
+#[derive(Debug)]
+struct Flight {
+    batch: Option<Batch>,
+    request: Request,
+    deadline_ms: u64,
+    next_at_ms: u64,
+    awaiting: bool,
+    report: Report,
+}
+
+/// The delivery state machine of one isolate. See the [module docs](self).
+pub struct Pusher {
+    config: Config,
+    rng: Rng,
+    flight: Option<Flight>,
+    done: Option<Report>,
+    carry: Option<Batch>,
+    window: PushStats,
+    total: PushStats,
+    first_start_nano: u64,
+}
+
+impl fmt::Debug for Pusher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pusher")
+            .field("config", &self.config)
+            .field("flight", &self.flight)
+            .field("done", &self.done)
+            .field("carried_points", &self.carry.as_ref().map(Batch::point_count))
+            .field("total", &self.total)
+            .finish()
+    }
+}
+
+impl Pusher {
+    /// Validates `config` and seeds the generator for batch ids and jitter with `seed`: 128 bits
+    /// of real entropy from the host (the core has no randomness source of its own).
+    pub fn new(config: Config, seed: u128) -> Result<Self, PushError> {
+        config.validate().map_err(PushError::InvalidConfig)?;
+        Ok(Pusher {
+            config,
+            rng: Rng::new(seed),
+            flight: None,
+            done: None,
+            carry: None,
+            window: PushStats::default(),
+            total: PushStats::default(),
+            first_start_nano: 0,
+        })
+    }
+
+    /// Stirs more host entropy into the generator (e.g. once per invocation).
+    pub fn add_entropy(&mut self, extra: u64) {
+        self.rng.add_entropy(extra);
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Counters since this pusher was created.
+    pub fn stats(&self) -> &PushStats {
+        &self.total
+    }
+
+    /// Points waiting to be carried into the next batch.
+    pub fn carried_points(&self) -> usize {
+        self.carry.as_ref().map_or(0, Batch::point_count)
+    }
+
+    /// Takes the carried-over batch out (e.g. to persist it elsewhere); it is then no longer
+    /// merged into the next batch.
+    pub fn take_carry(&mut self) -> Option<Batch> {
+        self.carry.take()
+    }
+
+    /// Starts delivering `batch` with `budget_ms` of time from `now_ms` (unix ms, host clock).
+    ///
+    /// Merges the previous undelivered batch in (carry-over), adds self-metrics (when
+    /// configured), encodes and plans the request. A delivery still in progress is abandoned
+    /// first (carried over). Then drive it with [`next`](Self::next).
+    pub fn start(&mut self, batch: Batch, now_ms: u64, budget_ms: u64) -> Result<(), PushError> {
+        let format = self.config.format.clone();
+        self.start_with(batch, now_ms, budget_ms, |b| format.encode(b))
+    }
+
+    /// [`start`](Self::start) with a caller-supplied encoder (the retry policy, response
+    /// parsing and gzip flag still follow [`Config::format`]).
+    pub fn start_with(
+        &mut self,
+        mut batch: Batch,
+        now_ms: u64,
+        budget_ms: u64,
+        encode: impl FnOnce(&Batch) -> Result<crate::request::Encoded, crate::Error>,
+    ) -> Result<(), PushError> {
+        if self.flight.is_some() {
+            self.finish(Outcome::Failed(Reason::Abandoned), now_ms);
+        }
+        let mut dropped = DropTally::default();
+        let mut carried_in = 0;
+        if let Some(old) = self.carry.take() {
+            carried_in = old.point_count();
+            let d = merge(&mut batch, old);
+            self.count_drop(DropReason::Incompatible, d.points);
+            dropped.add(&d);
+        }
+        if self.config.self_metrics {
+            self.annotate(&mut batch);
+        }
+        let mut report = Report {
+            outcome: Outcome::Empty,
+            batch_id: 0,
+            attempts: 0,
+            retries: 0,
+            last_status: None,
+            last_error: None,
+            ambiguous: false,
+            points: batch.point_count(),
+            carried_in,
+            carried_out: 0,
+            dropped,
+            rejected_points: 0,
+            started_ms: now_ms,
+            finished_ms: now_ms,
+        };
+        if batch.is_empty() {
+            self.done = Some(report);
+            return Ok(());
+        }
+        let encoded = match encode(&batch) {
+            Ok(e) => e,
+            Err(e) => {
+                let t = tally(&batch);
+                self.count_drop(DropReason::Encode, t.points);
+                report.dropped.add(&t);
+                report.outcome = Outcome::Failed(Reason::Encode);
+                self.window.fail(Reason::Encode);
+                self.total.fail(Reason::Encode);
+                self.done = Some(report);
+                return Err(PushError::Encode(e));
+            }
+        };
+        report.batch_id = (self.rng.next_u64() as u128) << 64 | self.rng.next_u64() as u128;
+        let request = self.plan(encoded, report.batch_id);
+        self.done = None;
+        self.flight = Some(Flight {
+            batch: Some(batch),
+            request,
+            deadline_ms: now_ms.saturating_add(budget_ms),
+            next_at_ms: now_ms,
+            awaiting: false,
+            report,
+        });
+        Ok(())
+    }
+
+    fn plan(&self, encoded: crate::request::Encoded, batch_id: u128) -> Request {
+        let gzip = self.config.format.gzip();
+        let mut headers: Vec<Header> = Vec::with_capacity(encoded.headers.len() + self.config.headers.len() + 3);
+        for (name, value) in encoded.headers {
+            headers.push(Header { name: Cow::Borrowed(name), value, secret: false });
+        }
+        if gzip {
+            headers.push(Header { name: Cow::Borrowed("Content-Encoding"), value: String::from("gzip"), secret: false });
+        }
+        match &self.config.auth {
+            Auth::None => {}
+            Auth::Bearer(t) => headers.push(Header {
+                name: Cow::Borrowed("Authorization"),
+                value: crate::batch::concat(&["Bearer ", t.expose()]),
+                secret: true,
+            }),
+            Auth::Basic { username, password } => {
+                let creds = crate::batch::concat(&[username, ":", password.expose()]);
+                headers.push(Header {
+                    name: Cow::Borrowed("Authorization"),
+                    value: crate::batch::concat(&["Basic ", &http::base64(creds.as_bytes())]),
+                    secret: true,
+                });
+            }
+        }
+        headers.extend(self.config.headers.iter().cloned());
+        headers.push(Header { name: Cow::Borrowed("X-Edgemetrics-Batch-Id"), value: http::hex128(batch_id), secret: false });
+        Request {
+            method: encoded.method,
+            url: http::join_url(&self.config.endpoint, &encoded.path),
+            headers,
+            body: encoded.body,
+            gzip,
+            timeout_ms: self.config.attempt_timeout_ms,
+        }
+    }
+
+    /// What to do now. Call it after [`start`](Self::start), after every response or error, and
+    /// after every wait.
+    pub fn next(&mut self, now_ms: u64) -> Action<'_> {
+        let Some(f) = self.flight.as_mut() else {
+            return match &self.done {
+                Some(r) => Action::Done(r),
+                None => Action::Idle,
+            };
+        };
+        if f.awaiting {
+            return Action::Awaiting;
+        }
+        if now_ms < f.next_at_ms {
+            return Action::Wait { until_ms: f.next_at_ms };
+        }
+        let left = f.deadline_ms.saturating_sub(now_ms);
+        if left < self.config.min_attempt_ms || left == 0 {
+            self.finish(Outcome::Failed(Reason::Deadline), now_ms);
+            return self.next(now_ms);
+        }
+        let Some(f) = self.flight.as_mut() else { return Action::Idle };
+        f.awaiting = true;
+        f.report.attempts += 1;
+        if f.report.attempts > 1 {
+            f.report.retries += 1;
+            self.window.retries += 1;
+            self.total.retries += 1;
+        }
+        self.window.attempts += 1;
+        self.total.attempts += 1;
+        f.request.timeout_ms = self.config.attempt_timeout_ms.min(left);
+        Action::Send(&f.request)
+    }
+
+    /// Reports the response to the outstanding request, received at `now_ms`.
+    pub fn on_response(&mut self, response: &Response<'_>, now_ms: u64) -> Result<(), PushError> {
+        let f = self.flight.as_mut().filter(|f| f.awaiting).ok_or(PushError::NotAwaiting)?;
+        f.awaiting = false;
+        f.report.last_status = Some(response.status);
+        f.report.last_error = None;
+        self.window.last_status = Some(response.status);
+        self.total.last_status = Some(response.status);
+        match self.config.format.protocol().classify(response.status) {
+            StatusClass::Success => {
+                if let Some(parsed) = self.config.format.rejected_points(response.body) {
+                    match parsed {
+                        Ok(n) => {
+                            if let Some(f) = self.flight.as_mut() {
+                                f.report.rejected_points = n;
+                            }
+                            self.window.rejected += n;
+                            self.total.rejected += n;
+                        }
+                        Err(()) => {
+                            self.window.malformed_responses += 1;
+                            self.total.malformed_responses += 1;
+                        }
+                    }
+                }
+                self.finish(Outcome::Delivered, now_ms);
+            }
+            StatusClass::Unauthorized => self.finish(Outcome::Failed(Reason::Unauthorized), now_ms),
+            StatusClass::Permanent => self.finish(Outcome::Failed(Reason::Rejected), now_ms),
+            StatusClass::Retryable => {
+                // A 5xx may come from a proxy after the backend stored the data.
+                f.report.ambiguous |= response.status >= 500;
+                let after = response.header("retry-after").and_then(|v| retry_after_ms(v, now_ms));
+                self.schedule_retry(after, now_ms);
+            }
+        }
+        Ok(())
+    }
+
+    /// Reports that the outstanding request got no response (`kind`) at `now_ms`.
+    pub fn on_error(&mut self, kind: TransportError, now_ms: u64) -> Result<(), PushError> {
+        let f = self.flight.as_mut().filter(|f| f.awaiting).ok_or(PushError::NotAwaiting)?;
+        f.awaiting = false;
+        f.report.last_status = None;
+        f.report.last_error = Some(kind);
+        f.report.ambiguous |= kind.ambiguous();
+        self.schedule_retry(None, now_ms);
+        Ok(())
+    }
+
+    fn schedule_retry(&mut self, retry_after: Option<u64>, now_ms: u64) {
+        let Some(f) = self.flight.as_mut() else { return };
+        if f.report.attempts >= self.config.max_attempts {
+            self.finish(Outcome::Failed(Reason::Exhausted), now_ms);
+            return;
+        }
+        let delay = match retry_after {
+            Some(d) => d,
+            None => {
+                rng::full_jitter(&mut self.rng, self.config.backoff_base_ms, self.config.backoff_cap_ms, f.report.attempts)
+            }
+        };
+        let at = now_ms.saturating_add(delay);
+        if at.saturating_add(self.config.min_attempt_ms) > f.deadline_ms {
+            self.finish(Outcome::Failed(Reason::Deadline), now_ms);
+            return;
+        }
+        f.next_at_ms = at;
+    }
+
+    fn count_drop(&mut self, reason: DropReason, points: u64) {
+        if points > 0 {
+            self.window.drop_points(reason, points);
+            self.total.drop_points(reason, points);
+        }
+    }
+
+    fn finish(&mut self, outcome: Outcome, now_ms: u64) {
+        let Some(mut f) = self.flight.take() else { return };
+        f.report.outcome = outcome;
+        f.report.finished_ms = now_ms;
+        let batch = f.batch.take();
+        match outcome {
+            Outcome::Delivered => {
+                self.window.delivered += 1;
+                self.total.delivered += 1;
+            }
+            Outcome::Empty => {}
+            Outcome::Failed(reason) => {
+                self.window.fail(reason);
+                self.total.fail(reason);
+                if let Some(mut batch) = batch {
+                    if reason.carries() && self.config.carry_over {
+                        let d = trim(&mut batch, self.config.max_carry_points);
+                        self.count_drop(DropReason::CarryLimit, d.points);
+                        f.report.dropped.add(&d);
+                        let n = batch.point_count();
+                        f.report.carried_out = n;
+                        self.window.carried += n as u64;
+                        self.total.carried += n as u64;
+                        if n > 0 {
+                            self.carry = Some(batch);
+                        }
+                    } else {
+                        let why = match reason {
+                            Reason::Unauthorized => DropReason::Unauthorized,
+                            Reason::Encode => DropReason::Encode,
+                            Reason::Rejected => DropReason::Rejected,
+                            _ => DropReason::CarryOff,
+                        };
+                        let t = tally(&batch);
+                        self.count_drop(why, t.points);
+                        f.report.dropped.add(&t);
+                    }
+                }
+            }
+        }
+        self.done = Some(f.report);
+    }
+
+    /// Adds the push self-metrics accumulated since the previous call to `batch` and resets the
+    /// window. [`start`](Self::start) calls it when [`Config::self_metrics`] is on; call it
+    /// yourself only with that switched off. Delta batches get the window's counts, cumulative
+    /// batches the totals since this pusher was created; `last_status` is a gauge.
+    pub fn annotate(&mut self, batch: &mut Batch) {
+        if self.first_start_nano == 0 {
+            self.first_start_nano = batch.start_unix_nano;
+        }
+        let temporality = batch.temporality;
+        let (stats, start) = match temporality {
+            Temporality::Delta => (self.window, batch.start_unix_nano),
+            Temporality::Cumulative => (self.total, self.first_start_nano.min(batch.start_unix_nano)),
+        };
+        self.window = PushStats::default();
+        if stats.is_zero() && stats.last_status.is_none() {
+            return;
+        }
+        let end = batch.end_unix_nano;
+        let point = |value: u64, label: Option<(&str, &str)>| NumberPoint {
+            attributes: match label {
+                Some((k, v)) => Arc::from([KeyValue { key: String::from(k), value: Value::Str(String::from(v)) }]),
+                None => Arc::new([]),
+            },
+            start_unix_nano: start,
+            time_unix_nano: end,
+            value: value as f64,
+        };
+        let mut metrics = Vec::new();
+        let mut sum = |name: &str, description: &str, points: Vec<NumberPoint>| {
+            if points.iter().any(|p| p.value != 0.0) {
+                metrics.push(Metric {
+                    name: crate::batch::concat(&[SELF_PREFIX, name]).into(),
+                    unit: "1".into(),
+                    description: description.into(),
+                    kind: InstrumentKind::Counter,
+                    data: MetricData::Sum {
+                        monotonic: true,
+                        temporality,
+                        points: points.into_iter().filter(|p| p.value != 0.0).collect(),
+                    },
+                });
+            }
+        };
+        sum("push.attempts", "Push requests handed to the host", alloc::vec![point(stats.attempts, None)]);
+        sum("push.retries", "Push requests that repeated a batch", alloc::vec![point(stats.retries, None)]);
+        sum("push.delivered", "Batches delivered", alloc::vec![point(stats.delivered, None)]);
+        sum(
+            "push.failures",
+            "Batches not delivered, by reason",
+            Reason::ALL.iter().zip(stats.failures).map(|(r, v)| point(v, Some(("reason", r.as_str())))).collect(),
+        );
+        sum(
+            "push.malformed_responses",
+            "2xx responses whose body could not be parsed",
+            alloc::vec![point(stats.malformed_responses, None)],
+        );
+        sum("points.carried", "Points carried into a later batch", alloc::vec![point(stats.carried, None)]);
+        sum(
+            "points.dropped",
+            "Points dropped by the delivery layer, by reason",
+            DropReason::ALL.iter().zip(stats.dropped).map(|(r, v)| point(v, Some(("reason", r.as_str())))).collect(),
+        );
+        sum("points.rejected", "Points refused by the receiver (OTLP partial success)", alloc::vec![point(stats.rejected, None)]);
+        if let Some(s) = stats.last_status {
+            metrics.push(Metric {
+                name: crate::batch::concat(&[SELF_PREFIX, "push.last_status"]).into(),
+                unit: "1".into(),
+                description: "HTTP status of the last push response".into(),
+                kind: InstrumentKind::Gauge,
+                data: MetricData::Gauge { points: alloc::vec![point(s as u64, None)] },
+            });
+        }
+        if metrics.is_empty() {
+            return;
+        }
+        let mini = Batch {
+            resource: batch.resource.clone(),
+            scope_name: batch.scope_name,
+            scope_version: batch.scope_version.clone(),
+            temporality,
+            start_unix_nano: batch.start_unix_nano,
+            end_unix_nano: end,
+            metrics,
+            // The batch's own stats are already in `batch`: merging must not count them twice.
+            stats: if temporality == Temporality::Delta { crate::SdkStats::default() } else { batch.stats },
+        };
+        // Self-metrics describe the newest state: they supersede carried cumulative totals.
+        let d = merge::merge_ordered(batch, mini, true);
+        self.count_drop(DropReason::Incompatible, d.points);
+    }
+}
+
+#[cfg(test)]
+mod tests;
