@@ -1,12 +1,862 @@
-//! Compact format: round trips, hostile input, size.
-use edgemetrics::{compact, Config, InstrumentOptions, Registry};
+//! Compact format: exact round trips (arbitrary batches and real registries), hostile input
+//! (truncation, random bytes, bit flips, forged counts, every validation rule), and size.
+//!
+//! Run: `cargo test --features decode --test compact`.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use edgemetrics::compact::{self, DecodeLimits};
+use edgemetrics::{
+    otlp, Attr, AttrValue, Batch, Config, Error, HistogramPoint, InstrumentKind, InstrumentOptions, KeyValue, Limits,
+    Metric, MetricData, NumberPoint, Registry, SdkStats, Temporality, Value, DEFAULT_BOUNDS, SCOPE_NAME, SCOPE_VERSION,
+};
+use proptest::prelude::*;
+use proptest::test_runner::{Config as PropConfig, TestRunner};
+
+// ---------------------------------------------------------------------------------------------
+// Bitwise comparison
+// ---------------------------------------------------------------------------------------------
+//
+// `Batch: PartialEq` compares doubles with `==`, which calls `-0.0 == 0.0` equal and `NaN`
+// unequal to itself. The format promises bit-exact doubles, so the round-trip check walks both
+// batches and compares every double by its bits (attribute doubles may be NaN: an attribute is
+// any value the user passed, and the registry keeps NaN attributes, so the strategy generates
+// them). `PartialEq` is asserted as well whenever the batch holds no NaN.
+
+fn same_f64(a: f64, b: f64, what: &str) -> Result<(), String> {
+    if a.to_bits() == b.to_bits() {
+        Ok(())
+    } else {
+        Err(format!("{what}: {a:?} ({:#x}) != {b:?} ({:#x})", a.to_bits(), b.to_bits()))
+    }
+}
+
+fn same_attrs(a: &[KeyValue], b: &[KeyValue]) -> Result<(), String> {
+    if a.len() != b.len() {
+        return Err(format!("attribute count {} != {}", a.len(), b.len()));
+    }
+    for (x, y) in a.iter().zip(b) {
+        if x.key != y.key {
+            return Err(format!("key {:?} != {:?}", x.key, y.key));
+        }
+        match (&x.value, &y.value) {
+            (Value::F64(p), Value::F64(q)) => same_f64(*p, *q, "attribute")?,
+            (p, q) if p == q => {}
+            (p, q) => return Err(format!("value {p:?} != {q:?}")),
+        }
+    }
+    Ok(())
+}
+
+fn same_batch(a: &Batch, b: &Batch) -> Result<(), String> {
+    same_attrs(&a.resource, &b.resource)?;
+    let head = |x: &Batch| {
+        (x.scope_name, x.scope_version.to_string(), x.temporality, x.start_unix_nano, x.end_unix_nano, x.stats)
+    };
+    if head(a) != head(b) {
+        return Err(format!("header {:?} != {:?}", head(a), head(b)));
+    }
+    if a.metrics.len() != b.metrics.len() {
+        return Err("metric count".into());
+    }
+    for (m, n) in a.metrics.iter().zip(&b.metrics) {
+        if (&m.name, &m.unit, &m.description, m.kind) != (&n.name, &n.unit, &n.description, n.kind) {
+            return Err(format!("metric header {:?} != {:?}", m.name, n.name));
+        }
+        match (&m.data, &n.data) {
+            (
+                MetricData::Sum { monotonic: ma, temporality: ta, points: pa },
+                MetricData::Sum { monotonic: mb, temporality: tb, points: pb },
+            ) if ma == mb && ta == tb => same_numbers(pa, pb)?,
+            (MetricData::Gauge { points: pa }, MetricData::Gauge { points: pb }) => same_numbers(pa, pb)?,
+            (
+                MetricData::Histogram { temporality: ta, bounds: ba, points: pa },
+                MetricData::Histogram { temporality: tb, bounds: bb, points: pb },
+            ) if ta == tb && ba.len() == bb.len() && pa.len() == pb.len() => {
+                for (x, y) in ba.iter().zip(bb.iter()) {
+                    same_f64(*x, *y, "bound")?;
+                }
+                for (p, q) in pa.iter().zip(pb) {
+                    same_attrs(&p.attributes, &q.attributes)?;
+                    if (p.start_unix_nano, p.time_unix_nano, p.count, &p.bucket_counts)
+                        != (q.start_unix_nano, q.time_unix_nano, q.count, &q.bucket_counts)
+                    {
+                        return Err("histogram point".into());
+                    }
+                    same_f64(p.sum, q.sum, "sum")?;
+                    same_f64(p.min, q.min, "min")?;
+                    same_f64(p.max, q.max, "max")?;
+                }
+            }
+            _ => return Err(format!("metric data of {:?}", m.name)),
+        }
+    }
+    Ok(())
+}
+
+fn same_numbers(a: &[NumberPoint], b: &[NumberPoint]) -> Result<(), String> {
+    if a.len() != b.len() {
+        return Err("point count".into());
+    }
+    for (p, q) in a.iter().zip(b) {
+        same_attrs(&p.attributes, &q.attributes)?;
+        if (p.start_unix_nano, p.time_unix_nano) != (q.start_unix_nano, q.time_unix_nano) {
+            return Err("point times".into());
+        }
+        same_f64(p.value, q.value, "value")?;
+    }
+    Ok(())
+}
+
+fn has_nan(b: &Batch) -> bool {
+    let attrs_nan = |kvs: &[KeyValue]| kvs.iter().any(|kv| matches!(kv.value, Value::F64(v) if v.is_nan()));
+    attrs_nan(&b.resource)
+        || b.metrics.iter().any(|m| match &m.data {
+            MetricData::Sum { points, .. } | MetricData::Gauge { points } => {
+                points.iter().any(|p| attrs_nan(&p.attributes) || p.value.is_nan())
+            }
+            MetricData::Histogram { points, .. } => points.iter().any(|p| attrs_nan(&p.attributes)),
+        })
+}
+
+/// Encodes, decodes, and checks the result is the same batch, bit for bit; also checks that
+/// encoding is deterministic and that re-encoding the decoded batch gives the same bytes.
+fn round_trip(batch: &Batch) -> Result<Vec<u8>, String> {
+    let bytes = compact::encode(batch);
+    let back = compact::decode(&bytes).map_err(|e| format!("decode failed: {e}"))?;
+    same_batch(batch, &back)?;
+    if !has_nan(batch) && back != *batch {
+        return Err("PartialEq differs".into());
+    }
+    if compact::encode(&back) != bytes {
+        return Err("re-encoding differs".into());
+    }
+    Ok(bytes)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Strategies: arbitrary batches
+// ---------------------------------------------------------------------------------------------
+
+fn text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just(String::new()),
+        "[a-z][a-z0-9._]{0,12}",
+        "\\PC{0,10}",                         // any printable Unicode, non-ASCII included
+        Just("ключ.名前.🚀".to_string()),
+        "[a-z]{300,400}",                     // long: multi-byte length varints
+    ]
+}
+
+/// Doubles that stress the number forms: signed zeros, subnormals, extremes, integers at the
+/// 2^53 edge, short decimals, and arbitrary bit patterns.
+fn edge_f64(nan: bool) -> BoxedStrategy<f64> {
+    let specials = prop_oneof![
+        Just(0.0),
+        Just(-0.0),
+        Just(5e-324),
+        Just(-5e-324),
+        Just(f64::MIN_POSITIVE / 3.0),
+        Just(f64::MAX),
+        Just(f64::MIN),
+        Just(f64::INFINITY),
+        Just(f64::NEG_INFINITY),
+        Just(9007199254740992.0),
+        Just(9007199254740993.0),
+        Just(-9007199254740992.0),
+        Just(18014398509481984.0),
+        Just(0.1 + 0.2),
+        Just(1e-7),
+        Just(123456.7),
+    ];
+    let s = prop_oneof![
+        specials,
+        any::<i64>().prop_map(|n| n as f64),
+        (-1_000_000i64..1_000_000).prop_map(|n| n as f64),
+        ((-10_000_000i64..10_000_000), 1u32..9).prop_map(|(n, k)| n as f64 / 10f64.powi(k as i32)),
+        any::<f64>(),
+        any::<u64>().prop_map(f64::from_bits),
+    ];
+    if nan {
+        s.boxed()
+    } else {
+        s.prop_filter("no NaN in points", |v| !v.is_nan()).boxed()
+    }
+}
+
+fn value() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        text().prop_map(Value::Str),
+        any::<i64>().prop_map(Value::I64),
+        prop_oneof![Just(0i64), Just(-1), Just(i64::MIN), Just(i64::MAX)].prop_map(Value::I64),
+        edge_f64(true).prop_map(Value::F64),
+        Just(Value::F64(f64::NAN)),
+        Just(Value::F64(f64::from_bits(0x7ff0_0000_dead_beef))),
+        any::<bool>().prop_map(Value::Bool),
+    ]
+}
+
+fn attrs(max: usize) -> impl Strategy<Value = Vec<KeyValue>> {
+    prop::collection::vec((text(), value()).prop_map(|(key, value)| KeyValue { key, value }), 0..max)
+}
+
+fn temporality() -> impl Strategy<Value = Temporality> {
+    prop_oneof![Just(Temporality::Delta), Just(Temporality::Cumulative)]
+}
+
+fn bounds() -> impl Strategy<Value = Vec<f64>> {
+    prop::collection::vec(edge_f64(false).prop_filter("finite", |v| v.is_finite()), 0..20).prop_map(|mut b| {
+        b.sort_by(|x, y| x.partial_cmp(y).unwrap());
+        b.dedup_by(|x, y| x == y); // also merges -0.0 and 0.0, which are not strictly increasing
+        b
+    })
+}
+
+/// Point times: mostly the window (the common, compact case), sometimes anything at all.
+fn times(start: u64, end: u64) -> impl Strategy<Value = (u64, u64)> {
+    prop_oneof![
+        3 => Just((start, end)),
+        1 => (any::<u64>(), any::<u64>()),
+        1 => (0..=start, Just(end)),
+    ]
+}
+
+#[derive(Debug, Clone)]
+enum Shape {
+    Counter,
+    UpDown,
+    Gauge,
+    Histogram(Vec<f64>),
+}
+
+fn shape() -> impl Strategy<Value = Shape> {
+    prop_oneof![Just(Shape::Counter), Just(Shape::UpDown), Just(Shape::Gauge), bounds().prop_map(Shape::Histogram)]
+}
+
+fn metric(sets: Vec<Arc<[KeyValue]>>, start: u64, end: u64) -> impl Strategy<Value = Metric> {
+    let n_sets = sets.len();
+    (text(), text(), text(), shape(), temporality(), 0usize..12).prop_flat_map(
+        move |(name, unit, description, shape, t, n_points)| {
+            let sets = sets.clone();
+            let set = move || {
+                let sets = sets.clone();
+                (0..n_sets.max(1)).prop_map(move |i| sets.get(i).cloned().unwrap_or_else(|| Arc::from(Vec::new())))
+            };
+            let (name, unit, description): (Arc<str>, Arc<str>, Arc<str>) =
+                (name.into(), unit.into(), description.into());
+            match shape {
+                Shape::Histogram(b) => {
+                    let nb = b.len() + 1;
+                    let point = (
+                        set(),
+                        times(start, end),
+                        prop::collection::vec(
+                            prop_oneof![3 => 0u64..10, 1 => any::<u64>().prop_map(|c| c >> 8)],
+                            nb,
+                        ),
+                        edge_f64(false),
+                        edge_f64(false),
+                        edge_f64(false),
+                    )
+                        .prop_map(|(attributes, (s, t), bucket_counts, sum, min, max)| HistogramPoint {
+                            attributes,
+                            start_unix_nano: s,
+                            time_unix_nano: t,
+                            count: bucket_counts.iter().sum(),
+                            sum,
+                            min,
+                            max,
+                            bucket_counts,
+                        });
+                    let bounds: Arc<[f64]> = b.into();
+                    prop::collection::vec(point, n_points)
+                        .prop_map(move |points| Metric {
+                            name: name.clone(),
+                            unit: unit.clone(),
+                            description: description.clone(),
+                            kind: InstrumentKind::Histogram,
+                            data: MetricData::Histogram { temporality: t, bounds: bounds.clone(), points },
+                        })
+                        .boxed()
+                }
+                shape => {
+                    let point = (set(), times(start, end), edge_f64(false)).prop_map(|(attributes, (s, t), value)| {
+                        NumberPoint { attributes, start_unix_nano: s, time_unix_nano: t, value }
+                    });
+                    prop::collection::vec(point, n_points)
+                        .prop_map(move |points| {
+                            let (kind, data) = match shape {
+                                Shape::Counter => (
+                                    InstrumentKind::Counter,
+                                    MetricData::Sum { monotonic: true, temporality: t, points },
+                                ),
+                                Shape::UpDown => (
+                                    InstrumentKind::UpDownCounter,
+                                    MetricData::Sum { monotonic: false, temporality: t, points },
+                                ),
+                                _ => (InstrumentKind::Gauge, MetricData::Gauge { points }),
+                            };
+                            Metric {
+                                name: name.clone(),
+                                unit: unit.clone(),
+                                description: description.clone(),
+                                kind,
+                                data,
+                            }
+                        })
+                        .boxed()
+                }
+            }
+        },
+    )
+}
+
+fn stats() -> impl Strategy<Value = SdkStats> {
+    prop::array::uniform7(prop_oneof![Just(0u64), 0u64..1000, any::<u64>()]).prop_map(|s| SdkStats {
+        rejected_non_finite: s[0],
+        rejected_negative: s[1],
+        rejected_invalid_handle: s[2],
+        overflowed: s[3],
+        attributes_dropped: s[4],
+        attributes_truncated: s[5],
+        clock_skew: s[6],
+    })
+}
+
+/// Arbitrary batches: every kind, temporality, value type and edge double; attribute sets drawn
+/// from a shared pool (as a counter and a histogram over the same series share them), some with
+/// up to 40 attributes.
+fn batch() -> impl Strategy<Value = Batch> {
+    let window = prop_oneof![
+        (0u64..u64::MAX / 2, 0u64..u64::MAX / 2),
+        (Just(1_700_000_000_000_000_000u64), 0u64..10_000_000_000),
+        (Just(0u64), Just(0u64)),
+        (Just(u64::MAX), Just(0u64)),
+    ];
+    let version = prop_oneof![
+        3 => Just(Cow::Borrowed(SCOPE_VERSION)),
+        1 => text().prop_map(Cow::Owned),
+    ];
+    let pool = prop::collection::vec(prop_oneof![4 => attrs(5), 1 => attrs(40)], 0..8);
+    (window, version, temporality(), stats(), attrs(6), pool).prop_flat_map(
+        |((start, len), scope_version, temporality, stats, resource, pool)| {
+            let end = start + len;
+            let sets: Vec<Arc<[KeyValue]>> = pool.into_iter().map(Arc::from).collect();
+            let resource: Arc<[KeyValue]> = resource.into();
+            prop::collection::vec(metric(sets, start, end), 0..6).prop_map(move |metrics| Batch {
+                resource: resource.clone(),
+                scope_name: SCOPE_NAME,
+                scope_version: scope_version.clone(),
+                temporality,
+                start_unix_nano: start,
+                end_unix_nano: end,
+                metrics,
+                stats,
+            })
+        },
+    )
+}
+
+fn runner(cases: u32) -> TestRunner {
+    TestRunner::new(PropConfig { cases, failure_persistence: None, ..PropConfig::default() })
+}
 
 #[test]
-fn registry_batch_round_trips() {
-    let mut reg = Registry::new(Config::new("svc"));
-    reg.begin(10);
-    let c = reg.counter("c", InstrumentOptions::default()).unwrap();
-    c.add(&mut reg, 2.0, &[("k", "v".into())]);
-    let batch = reg.collect(20);
-    assert_eq!(compact::decode(&compact::encode(&batch)).unwrap(), batch);
+fn arbitrary_batches_round_trip_bit_exactly() {
+    runner(768)
+        .run(&batch(), |b| {
+            round_trip(&b).map_err(TestCaseError::fail)?;
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[test]
+fn to_otlp_equals_otlp_of_the_batch() {
+    runner(128)
+        .run(&batch(), |b| {
+            let bytes = compact::encode(&b);
+            prop_assert_eq!(compact::to_otlp(&bytes).unwrap(), otlp::encode(&b));
+            Ok(())
+        })
+        .unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Batches from the real registry over random operation sequences
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+enum Op {
+    Create(u8, u8, bool),
+    Record(u8, f64, Vec<(u8, u8)>),
+    Collect(u64),
+}
+
+fn ops() -> impl Strategy<Value = (bool, Vec<Op>)> {
+    let attr = (0u8..6, 0u8..8);
+    let op = prop_oneof![
+        1 => (0u8..4, 0u8..6, any::<bool>()).prop_map(|(k, n, b)| Op::Create(k, n, b)),
+        6 => (0u8..6, edge_f64(true), prop::collection::vec(attr, 0..4)).prop_map(|(i, v, a)| Op::Record(i, v, a)),
+        1 => (0u64..5_000_000_000).prop_map(Op::Collect),
+    ];
+    (any::<bool>(), prop::collection::vec(op, 1..80))
+}
+
+const KEYS: [&str; 6] = ["route", "status", "region", "ключ", "", "http.request.method"];
+
+fn attr_value(v: u8) -> AttrValue<'static> {
+    match v {
+        0 => "/cart".into(),
+        1 => "/checkout/ü".into(),
+        2 => AttrValue::I64(-7),
+        3 => AttrValue::F64(-0.0),
+        4 => AttrValue::F64(f64::NAN),
+        5 => AttrValue::Bool(true),
+        6 => "".into(),
+        _ => AttrValue::I64(i64::MAX),
+    }
+}
+
+#[test]
+fn registry_batches_round_trip() {
+    runner(256)
+        .run(&ops(), |(cumulative, ops)| {
+            let t = if cumulative { Temporality::Cumulative } else { Temporality::Delta };
+            let limits = Limits { cardinality: 6, ..Limits::default() };
+            let mut reg = Registry::new(Config::new("prop").temporality(t).limits(limits).resource_attr("n", 3i64));
+            let mut now = 1_000u64;
+            reg.begin(now);
+            let mut ids = Vec::new();
+            let bounds = [1.0, 2.5, 10.0];
+            for op in ops {
+                match op {
+                    Op::Create(k, n, custom) => {
+                        let kind = [
+                            InstrumentKind::Counter,
+                            InstrumentKind::UpDownCounter,
+                            InstrumentKind::Gauge,
+                            InstrumentKind::Histogram,
+                        ][k as usize];
+                        let name = format!("m{n}.{}", kind.as_str());
+                        let mut o = InstrumentOptions::unit("ms").description("désc");
+                        if custom {
+                            o = o.bounds(&bounds);
+                        }
+                        if let Ok(id) = reg.instrument(&name, kind, &o) {
+                            ids.push(id);
+                        }
+                    }
+                    Op::Record(i, v, a) => {
+                        if let Some(&id) = ids.get(i as usize % ids.len().max(1)) {
+                            let a: Vec<Attr<'_>> = a.iter().map(|&(k, v)| (KEYS[k as usize], attr_value(v))).collect();
+                            reg.record(id, v, &a);
+                        }
+                    }
+                    Op::Collect(dt) => {
+                        now += dt;
+                        round_trip(&reg.collect(now)).map_err(TestCaseError::fail)?;
+                    }
+                }
+            }
+            round_trip(&reg.collect(now + 1)).map_err(TestCaseError::fail)?;
+            Ok(())
+        })
+        .unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hostile input
+// ---------------------------------------------------------------------------------------------
+
+fn sample_batch(cumulative: bool) -> Batch {
+    let t = if cumulative { Temporality::Cumulative } else { Temporality::Delta };
+    let mut reg = Registry::new(Config::new("checkout").temporality(t).resource_attr("cloud.region", "eu-west"));
+    reg.begin(1_700_000_000_000_000_000);
+    let c = reg.counter("http.requests", InstrumentOptions::unit("{request}").description("Requests")).unwrap();
+    let u = reg.up_down_counter("inflight", InstrumentOptions::default()).unwrap();
+    let g = reg.gauge("temp", InstrumentOptions::unit("Cel")).unwrap();
+    let h = reg.histogram("latency", InstrumentOptions::unit("ms").bounds(&[0.5, 1.0, 2.5, 10.0])).unwrap();
+    for i in 0..12 {
+        let a: [Attr<'_>; 3] = [("route", ["/a", "/b", "/ü"][i % 3].into()), ("ok", (i % 2 == 0).into()), ("n", (i as i64 % 4).into())];
+        c.add(&mut reg, 1.0, &a);
+        u.add(&mut reg, -(i as f64), &a[..1]);
+        g.set(&mut reg, 0.1 * i as f64, &a[1..]);
+        h.record(&mut reg, i as f64 * 0.75, &a);
+        c.add(&mut reg, f64::NAN, &[]); // refused and counted: non-zero stats in the batch
+    }
+    reg.collect(1_700_000_000_250_000_000)
+}
+
+fn malformed(r: Result<Batch, Error>) -> &'static str {
+    match r {
+        Err(Error::Malformed { reason }) => reason,
+        other => panic!("expected Malformed, got {other:?}"),
+    }
+}
+
+#[test]
+fn sample_batches_round_trip_and_carry_stats() {
+    for cumulative in [false, true] {
+        let b = sample_batch(cumulative);
+        assert!(b.stats.rejected_non_finite > 0);
+        assert!(b.metrics.len() >= 4);
+        round_trip(&b).unwrap();
+    }
+}
+
+#[test]
+fn every_prefix_is_refused() {
+    for cumulative in [false, true] {
+        let bytes = compact::encode(&sample_batch(cumulative));
+        for n in 0..bytes.len() {
+            malformed(compact::decode(&bytes[..n]));
+        }
+        assert!(compact::decode(&bytes).is_ok());
+    }
+}
+
+#[test]
+fn every_prefix_of_arbitrary_batches_is_refused() {
+    runner(48)
+        .run(&batch(), |b| {
+            let bytes = compact::encode(&b);
+            for n in 0..bytes.len() {
+                let refused = matches!(compact::decode(&bytes[..n]), Err(Error::Malformed { .. }));
+                prop_assert!(refused, "prefix of {} bytes accepted", n);
+            }
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[test]
+fn prefix_decoding_splits_a_stream_and_trailing_bytes_are_refused() {
+    let a = compact::encode(&sample_batch(false));
+    let b = compact::encode(&sample_batch(true));
+    let stream = [a.as_slice(), b.as_slice()].concat();
+    let limits = DecodeLimits::default();
+    let (first, used) = compact::decode_prefix(&stream, &limits).unwrap();
+    assert_eq!(used, a.len());
+    assert_eq!(first, sample_batch(false));
+    let (second, used2) = compact::decode_prefix(&stream[used..], &limits).unwrap();
+    assert_eq!((second, used2), (sample_batch(true), b.len()));
+    assert_eq!(malformed(compact::decode(&stream)), "trailing bytes after the message");
+}
+
+/// Whatever the decoder accepts is a valid batch: it encodes and decodes to itself.
+fn accepted_is_stable(bytes: &[u8]) -> Result<(), String> {
+    match compact::decode(bytes) {
+        Ok(b) => round_trip(&b).map(|_| ()),
+        Err(Error::Malformed { .. }) => Ok(()),
+        Err(e) => Err(format!("unexpected error kind {e:?}")),
+    }
+}
+
+#[test]
+fn every_single_bit_flip_is_handled() {
+    let bytes = compact::encode(&sample_batch(true));
+    let mut accepted = 0;
+    for i in 0..bytes.len() {
+        for bit in 0..8 {
+            let mut m = bytes.clone();
+            m[i] ^= 1 << bit;
+            accepted_is_stable(&m).unwrap();
+            accepted += compact::decode(&m).is_ok() as usize;
+        }
+    }
+    // Some flips land in values (a count, a timestamp) and give another valid batch; most break it.
+    assert!(accepted < bytes.len() * 8);
+}
+
+#[test]
+fn random_bytes_and_random_mutations_never_panic() {
+    let valid = compact::encode(&sample_batch(false));
+    let header = valid[..4].to_vec();
+    let strategy = prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..600),
+        // Past the magic and version, so the body parser sees the noise.
+        prop::collection::vec(any::<u8>(), 0..600).prop_map(move |tail| {
+            let mut m = header.clone();
+            let mut len = Vec::new();
+            let mut n = tail.len() as u64;
+            while n >= 0x80 {
+                len.push(n as u8 | 0x80);
+                n >>= 7;
+            }
+            len.push(n as u8);
+            m.extend_from_slice(&len);
+            m.extend_from_slice(&tail);
+            m
+        }),
+        // Valid encodings with a few bytes overwritten, inserted or removed.
+        (prop::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..3), 1..8)).prop_map(move |edits| {
+            let mut m = valid.clone();
+            for (at, byte, how) in edits {
+                if m.is_empty() {
+                    break;
+                }
+                let i = at.index(m.len());
+                match how {
+                    0 => m[i] = byte,
+                    1 => m.insert(i, byte),
+                    _ => {
+                        m.remove(i);
+                    }
+                }
+            }
+            m
+        }),
+    ];
+    runner(20_000)
+        .run(&strategy, |bytes| {
+            accepted_is_stable(&bytes).map_err(TestCaseError::fail)?;
+            Ok(())
+        })
+        .unwrap();
+}
+
+fn varint(mut n: u64) -> Vec<u8> {
+    let mut out = vec![];
+    while n >= 0x80 {
+        out.push(n as u8 | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+    out
+}
+
+/// A hand-built message: header, then a body from parts.
+fn message(body: &[u8]) -> Vec<u8> {
+    let mut m = b"EMC\x01".to_vec();
+    let mut n = body.len() as u64;
+    while n >= 0x80 {
+        m.push(n as u8 | 0x80);
+        n >>= 7;
+    }
+    m.push(n as u8);
+    m.extend_from_slice(body);
+    m
+}
+
+/// Body of an empty batch with the given string table suffix and extra sections.
+fn body_with(strings: &[&str], rest: &[u8]) -> Vec<u8> {
+    let mut b = vec![strings.len() as u8 + 2, 11];
+    b.extend_from_slice(b"edgemetrics");
+    b.push(SCOPE_VERSION.len() as u8);
+    b.extend_from_slice(SCOPE_VERSION.as_bytes());
+    for s in strings {
+        b.push(s.len() as u8);
+        b.extend_from_slice(s.as_bytes());
+    }
+    b.extend_from_slice(&[0, 1, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0]); // scope, flags, start, window, stats
+    b.extend_from_slice(rest);
+    b
+}
+
+#[test]
+fn hand_built_messages_decode_and_every_rule_is_enforced() {
+    // resource 0 attrs, sets 0, metrics 0.
+    let empty = message(&body_with(&[], &[0, 0, 0]));
+    let b = compact::decode(&empty).unwrap();
+    assert_eq!((b.start_unix_nano, b.end_unix_nano, b.metrics.len()), (0, 5, 0));
+
+    let mut bad_magic = empty.clone();
+    bad_magic[0] = b'X';
+    assert_eq!(malformed(compact::decode(&bad_magic)), "not a compact message (magic)");
+    let mut v2 = empty.clone();
+    v2[3] = 2;
+    assert_eq!(malformed(compact::decode(&v2)), "unsupported compact version");
+    assert_eq!(malformed(compact::decode(&[b'E', b'M', b'C', 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02])), "varint overflows 64 bits");
+
+    // A wrong scope name.
+    let mut other = body_with(&[], &[0, 0, 0]);
+    other[2] = b'E';
+    assert_eq!(malformed(compact::decode(&message(&other))), "scope name is not edgemetrics");
+
+    // Another SDK version is kept, owned.
+    let mut b = body_with(&["9.9.9"], &[0, 0, 0]);
+    b[2 + 11 + 1 + SCOPE_VERSION.len() + 1 + 5 + 1] = 2; // scope_version -> string 2
+    let d = compact::decode(&message(&b)).unwrap();
+    assert_eq!(d.scope_version, Cow::<str>::Owned("9.9.9".into()));
+
+    // Invalid UTF-8 in the string table.
+    let mut b = body_with(&["ab"], &[0, 0, 0]);
+    let at = 2 + 11 + 1 + SCOPE_VERSION.len() + 1;
+    b[at] = 0xff;
+    assert_eq!(malformed(compact::decode(&message(&b))), "string is not UTF-8");
+
+    // Resource attribute with a key index out of range / reserved type.
+    assert_eq!(malformed(compact::decode(&message(&body_with(&[], &[1, 9 << 3 | 3, 0, 0])))), "index out of range");
+    assert_eq!(malformed(compact::decode(&message(&body_with(&["k"], &[1, 2 << 3 | 5, 0, 0])))), "reserved attribute type");
+    let ok = compact::decode(&message(&body_with(&["k"], &[1, 2 << 3 | 4, 0, 0]))).unwrap();
+    assert_eq!(&*ok.resource, &[KeyValue::new("k", true)]);
+
+    // Forged counts: a million sets in a 3-byte rest.
+    assert_eq!(
+        malformed(compact::decode(&message(&body_with(&[], &[0, 0xc0, 0x84, 0x3d, 0])))),
+        "count larger than the remaining input can hold"
+    );
+    // Trailing bytes inside the body.
+    assert_eq!(malformed(compact::decode(&message(&body_with(&[], &[0, 0, 0, 7])))), "trailing bytes in the body");
+    // Reserved batch flag.
+    let mut b = body_with(&[], &[0, 0, 0]);
+    b[2 + 11 + 1 + SCOPE_VERSION.len() + 2] = 2;
+    assert_eq!(malformed(compact::decode(&message(&b))), "reserved batch flag set");
+
+    // One metric: name/unit/description = string 0, flags, ...
+    let metric = |flags: u8, rest: &[u8]| {
+        let mut r = vec![0, 0, 1, 0, 0, 0, flags];
+        r.extend_from_slice(rest);
+        message(&body_with(&[], &r))
+    };
+    // A counter with no points.
+    let d = compact::decode(&metric(0 | 1 << 4, &[0])).unwrap();
+    assert_eq!(d.metrics[0].kind, InstrumentKind::Counter);
+    assert_eq!(malformed(compact::decode(&metric(0, &[0]))), "metric kind and data disagree");
+    assert_eq!(malformed(compact::decode(&metric(2 | 1 << 2 | 1 << 5, &[0]))), "metric kind and data disagree");
+    assert_eq!(malformed(compact::decode(&metric(3 << 2, &[0]))), "reserved metric data type");
+    assert_eq!(malformed(compact::decode(&metric(0x80 | 1 << 4, &[0]))), "reserved metric flag set");
+    // Set reference into an empty set table.
+    assert_eq!(malformed(compact::decode(&metric(1 << 4, &[1, 0, 6]))), "index out of range");
+    // Reserved number form (k = 0 with more bits) and out-of-range decimal mantissa.
+    let with_set = |flags: u8, rest: &[u8]| {
+        let mut r = vec![0, 1, 0, 1, 0, 0, 0, flags];
+        r.extend_from_slice(rest);
+        message(&body_with(&[], &r))
+    };
+    // One counter point in set 0, in the window, value 3 (integer form: zigzag(3) << 1 = 12).
+    let d = compact::decode(&with_set(1 << 4, &[1, 0, 12])).unwrap();
+    assert_eq!(d.metrics[0].data, MetricData::Sum {
+        monotonic: true,
+        temporality: Temporality::Delta,
+        points: vec![NumberPoint { attributes: Arc::from(vec![]), start_unix_nano: 0, time_unix_nano: 5, value: 3.0 }]
+    });
+    assert_eq!(malformed(compact::decode(&with_set(1 << 4, &[1, 0, 17]))), "reserved number form");
+    let d = compact::decode(&with_set(1 << 4, &[1, 0, 0xa3, 0x1f])).unwrap(); // 12.5 as 125 / 10^1
+    assert!(matches!(&d.metrics[0].data, MetricData::Sum { points, .. } if points[0].value == 12.5));
+    let zz = |n: i64| ((n << 1) ^ (n >> 63)) as u64;
+    let big_decimal = varint(zz((1 << 53) + 1) << 4 | 1 << 1 | 1);
+    assert_eq!(malformed(compact::decode(&with_set(1 << 4, &[&[1u8, 0][..], &big_decimal].concat()))), "decimal number form beyond 2^53");
+    let big_int = varint(zz((1 << 53) + 1) << 1);
+    assert_eq!(malformed(compact::decode(&with_set(1 << 4, &[&[1u8, 0][..], &big_int].concat()))), "integer number form beyond 2^53");
+    // Explicit times (bit 6): start 0 - 1 wraps to u64::MAX, time 5 + 2.
+    let d = compact::decode(&with_set(1 << 4 | 1 << 6, &[1, 0, 1, 4, 12])).unwrap();
+    assert!(matches!(&d.metrics[0].data, MetricData::Sum { points, .. }
+        if (points[0].start_unix_nano, points[0].time_unix_nano) == (u64::MAX, 7)));
+
+    // Histograms: kind 3, data 2.
+    let hist = |bounds: &[u8], point: &[u8]| with_set(3 | 2 << 2, &[bounds, &[1], point].concat());
+    // bounds [1, 2] (numbers 4, 8), one point: set 0, count 3, sum 4 (16), min 1 (4), max 2 (8),
+    // 3 buckets 1 1 1.
+    let point = [0u8, 3, 16, 4, 8, 3, 1, 1, 1];
+    let good = hist(&[2, 4, 8], &point);
+    let d = compact::decode(&good).unwrap();
+    assert!(matches!(&d.metrics[0].data, MetricData::Histogram { bounds, points, .. }
+        if **bounds == [1.0, 2.0] && points[0].bucket_counts == [1, 1, 1] && points[0].sum == 4.0));
+    assert_eq!(malformed(compact::decode(&hist(&[2, 8, 4], &point))), "histogram bounds not strictly increasing");
+    assert_eq!(malformed(compact::decode(&hist(&[2, 4, 4], &point))), "histogram bounds not strictly increasing");
+    let inf = [&[2u8, 4, 1][..], &f64::INFINITY.to_le_bytes()].concat();
+    assert_eq!(malformed(compact::decode(&hist(&inf, &point))), "histogram bound not finite");
+    assert_eq!(malformed(compact::decode(&hist(&[2, 4, 8], &[0, 3, 16, 4, 8, 2, 1, 2, 9]))), "bucket count is not bounds + 1");
+    assert_eq!(malformed(compact::decode(&hist(&[2, 4, 8], &[0, 4, 16, 4, 8, 3, 1, 1, 1]))), "bucket counts do not add up to the point count");
+    let max = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
+    let overflow = [&[0u8, 0, 16, 4, 8, 3][..], &max, &max, &[1]].concat();
+    assert_eq!(malformed(compact::decode(&hist(&[2, 4, 8], &overflow))), "bucket counts overflow");
+}
+
+#[test]
+fn limits_bound_input_and_memory() {
+    let bytes = compact::encode(&sample_batch(false));
+    let tight = DecodeLimits { max_input: bytes.len() - 1, ..DecodeLimits::default() };
+    assert_eq!(malformed(compact::decode_with(&bytes, &tight)), "input larger than the configured limit");
+    assert!(compact::decode(&vec![0u8; 16 << 20 | 1]).is_err());
+
+    // One 60 KB string used as the value of 20 000 attributes: 1.2 GB if every copy were made.
+    // The budget stops it long before.
+    let big = "x".repeat(60_000);
+    let mut rest = vec![];
+    let n = 20_000u64;
+    let mut v = n;
+    while v >= 0x80 {
+        rest.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    rest.push(v as u8);
+    for _ in 0..n {
+        rest.extend_from_slice(&[2 << 3, 2]); // key "x…", string value "x…"
+    }
+    rest.extend_from_slice(&[0, 0]);
+    let mut body = vec![3, 11];
+    body.extend_from_slice(b"edgemetrics");
+    body.push(SCOPE_VERSION.len() as u8);
+    body.extend_from_slice(SCOPE_VERSION.as_bytes());
+    body.extend_from_slice(&[0xe0, 0xd4, 0x03]); // 60 000
+    body.extend_from_slice(big.as_bytes());
+    body.extend_from_slice(&[0, 1, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0]);
+    body.extend_from_slice(&rest);
+    let msg = message(&body);
+    assert!(msg.len() < 200_000);
+    assert_eq!(malformed(compact::decode(&msg)), "decoded batch exceeds the memory limit");
+    // The same message with 3 such attributes instead of 20 000 decodes: the budget, not a format
+    // error, refused the big one.
+    let mut small = body.clone();
+    let cut = small.len() - rest.len();
+    small.truncate(cut);
+    small.extend_from_slice(&[3, 2 << 3, 2, 2 << 3, 2, 2 << 3, 2, 0, 0]);
+    assert_eq!(compact::decode(&message(&small)).unwrap().resource.len(), 3);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Size
+// ---------------------------------------------------------------------------------------------
+
+/// The 1000-series batch: per series a counter and a 15-bound histogram; attributes route × 10,
+/// status × 5, region × 20. `fractional` records latencies with one decimal (their sums are
+/// seldom short decimals in binary floating point); otherwise whole milliseconds.
+fn thousand_series(fractional: bool) -> Batch {
+    let mut reg = Registry::new(Config::new("size-test").resource_attr("cloud.provider", "cloudflare"));
+    reg.begin(1_700_000_000_000_000_000);
+    let c = reg.counter("http.server.requests", InstrumentOptions::unit("{request}").description("Requests served")).unwrap();
+    let h = reg
+        .histogram("http.server.duration", InstrumentOptions::unit("ms").description("Request latency").bounds(&DEFAULT_BOUNDS))
+        .unwrap();
+    let routes: Vec<String> = (0..10).map(|i| format!("/api/v1/resource{i}")).collect();
+    let statuses = ["200", "201", "404", "500", "503"];
+    let regions: Vec<String> = (0..20).map(|i| format!("region-{i:02}")).collect();
+    for i in 0..1000usize {
+        let a: [Attr<'_>; 3] = [
+            ("http.route", routes[i % 10].as_str().into()),
+            ("http.status_code", statuses[(i / 10) % 5].into()),
+            ("cloud.region", regions[(i / 50) % 20].as_str().into()),
+        ];
+        for j in 0..(1 + i % 5) {
+            c.add(&mut reg, 1.0, &a);
+            let ms = ((i * 37 + j * 101) % 4000) as f64;
+            h.record(&mut reg, if fractional { ms / 10.0 + 0.1 } else { ms }, &a);
+        }
+    }
+    let b = reg.collect(1_700_000_000_250_000_000);
+    assert_eq!(b.metric("http.server.requests").unwrap().data.len(), 1000);
+    b
+}
+
+#[test]
+fn thousand_series_size() {
+    for fractional in [false, true] {
+        let b = thousand_series(fractional);
+        let compact_bytes = round_trip(&b).unwrap();
+        let otlp_bytes = otlp::encode(&b);
+        let (c, o) = (compact_bytes.len(), otlp_bytes.len());
+        eprintln!("1000-series batch (fractional latencies: {fractional}): compact {c} B, OTLP protobuf {o} B, ratio 1/{:.1}", o as f64 / c as f64);
+        if let Some(dir) = std::env::var_os("COMPACT_SIZE_DIR") {
+            let tag = if fractional { "fractional" } else { "integral" };
+            std::fs::write(std::path::Path::new(&dir).join(format!("compact-{tag}.bin")), &compact_bytes).unwrap();
+            std::fs::write(std::path::Path::new(&dir).join(format!("otlp-{tag}.bin")), &otlp_bytes).unwrap();
+        }
+        assert!(c * 8 <= o, "compact {c} B is more than 1/8 of OTLP {o} B");
+        assert!(c <= 60_000, "compact {c} B is over 60 KB");
+        assert_eq!(compact::to_otlp(&compact_bytes).unwrap(), otlp_bytes);
+    }
 }
