@@ -24,6 +24,7 @@
 //! needed, any character may appear in keys and values). A malformed key records nothing extra:
 //! the pairs decoded before the error are kept and the rest dropped.
 
+use edgemetrics::push::{self, Action, Outcome, Pusher, TransportError};
 use edgemetrics::{
     Attr, AttrValue, Config, Encoded, Error, InstrumentId, InstrumentKind, InstrumentOptions, KeyValue, Registry,
     Temporality,
@@ -168,6 +169,14 @@ pub struct Core {
     pushgateway: Option<edgemetrics::pushgateway::PushgatewayConfig>,
     #[cfg(feature = "pushgateway")]
     pushgateway_method: edgemetrics::Method,
+    /// Delivery state machine (retries, deadline, idempotency key, carry-over).
+    pusher: Pusher,
+    /// Settings the pusher is rebuilt from when the format configuration changes.
+    push_config: push::Config,
+    seed: u128,
+    /// The request of the last `Send` action, the time of the last `Wait` action.
+    current: Option<push::Request>,
+    wait_until: f64,
 }
 
 #[wasm_bindgen]
@@ -178,6 +187,7 @@ impl Core {
     /// max_value_len (0 keeps the default). Throws (as a plain `Error` whose message starts with
     /// `RangeError:`; the JS layer rethrows it typed) for a format not built in.
     #[wasm_bindgen(constructor)]
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         format: u32,
         service_name: &str,
@@ -185,6 +195,11 @@ impl Core {
         cumulative: bool,
         self_metrics: bool,
         limits: &[u32],
+        endpoint: &str,
+        headers: &str,
+        gzip: bool,
+        retry: &[u32],
+        seed: &[u32],
     ) -> Result<Core, String> {
         let format = match Format::from_u32(format) {
             Some(f) if f.built() => f,
@@ -212,7 +227,44 @@ impl Core {
                 *slot = *v as usize;
             }
         }
+        let mut push_config = push::Config::new(endpoint, push::Format::Compact).self_metrics(self_metrics);
+        for kv in decode_owned(headers) {
+            let edgemetrics::Value::Str(v) = kv.value else { continue };
+            push_config = if is_secret_header(&kv.key) {
+                push_config.secret_header(&kv.key, &v)
+            } else {
+                push_config.header(&kv.key, &v)
+            };
+        }
+        // retry: max_attempts, attempt_timeout_ms, backoff_base_ms, backoff_cap_ms (0 = default).
+        let r = |i: usize| retry.get(i).copied().filter(|v| *v != 0);
+        if let Some(n) = r(0) {
+            push_config = push_config.max_attempts(n);
+        }
+        if let Some(ms) = r(1) {
+            push_config = push_config.attempt_timeout_ms(ms as u64);
+        }
+        if r(2).is_some() || r(3).is_some() {
+            let base = r(2).map_or(push_config.backoff_base_ms, |v| v as u64);
+            let cap = r(3).map_or(push_config.backoff_cap_ms.max(base), |v| v as u64);
+            push_config = push_config.backoff_ms(base, cap);
+        }
+        let seed = seed.iter().fold(0u128, |acc, w| (acc << 32) | *w as u128);
+        let gzip = gzip && matches!(format, Format::OtlpProto | Format::OtlpJson);
+        push_config.format = match format {
+            Format::OtlpProto => push::Format::OtlpProtobuf { gzip },
+            Format::OtlpJson => push::Format::OtlpJson { gzip },
+            Format::RemoteWrite => push::Format::RemoteWrite(Default::default()),
+            Format::Pushgateway => push::Format::Pushgateway(None),
+            Format::Compact => push::Format::Compact,
+        };
+        let pusher = Pusher::new(push_config.clone(), seed).map_err(|e| e.to_string())?;
         Ok(Core {
+            pusher,
+            push_config,
+            seed,
+            current: None,
+            wait_until: 0.0,
             reg: Registry::new(config),
             format,
             dirty: false,
@@ -266,8 +318,9 @@ impl Core {
             }
             cfg.external_labels.push((kv.key, v));
         }
+        self.push_config.format = push::Format::RemoteWrite(cfg.clone());
         self.remote_write = cfg;
-        true
+        self.rebuild_pusher()
     }
 
     /// Pushgateway: `job` (`None`: derived from the resource at each flush, with an `instance`
@@ -281,7 +334,8 @@ impl Core {
         self.pushgateway_method = method;
         let Some(job) = job else {
             self.pushgateway = None;
-            return true;
+            self.push_config.format = push::Format::Pushgateway(None);
+            return self.rebuild_pusher();
         };
         let mut cfg = edgemetrics::pushgateway::PushgatewayConfig::new(&job);
         cfg.method = method;
@@ -294,8 +348,9 @@ impl Core {
             self.error = e.to_string();
             return false;
         }
+        self.push_config.format = push::Format::Pushgateway(Some(cfg.clone()));
         self.pushgateway = Some(cfg);
-        true
+        self.rebuild_pusher()
     }
 
     /// The message of the last refused creation.
@@ -393,6 +448,195 @@ impl Core {
         s
     }
 
+    /// Starts delivering what was recorded since the last flush (plus what a failed earlier flush
+    /// carried over): collects the window ending at `now_ms` and hands it to the push plan with
+    /// `budget_ms` to finish. Returns `false` when there is nothing to send (or the batch could not
+    /// be encoded: then [`Core::error`] says why and [`Core::report`] counts the drop). After
+    /// `true`, drive the plan with [`Core::next`].
+    pub fn start(&mut self, now_ms: f64, budget_ms: f64) -> bool {
+        self.error.clear();
+        self.current = None;
+        let now = now_ms.max(0.0) as u64;
+        if !self.dirty && self.pusher.carried_points() == 0 {
+            self.reg.begin(ms_to_ns(now_ms));
+            return false;
+        }
+        self.dirty = false;
+        let batch = self.reg.collect(ms_to_ns(now_ms));
+        // Our own feature-gated encoder (not `push::Format::encode`) so that a build with fewer
+        // formats links fewer encoders. Disjoint field borrows: the encoder settings are read
+        // while `pusher` is borrowed mutably.
+        let format = self.format;
+        #[cfg(feature = "remote-write")]
+        let rw = &self.remote_write;
+        #[cfg(feature = "pushgateway")]
+        let pg = (&self.pushgateway, self.pushgateway_method);
+        let result = self.pusher.start_with(batch, now, budget_ms.max(0.0) as u64, |b| {
+            encode_with(
+                format,
+                b,
+                #[cfg(feature = "remote-write")]
+                rw,
+                #[cfg(feature = "pushgateway")]
+                pg,
+            )
+        });
+        match result {
+            // An empty batch (after merging carried data) finishes at once: `next` then says
+            // `done` with an `empty` outcome and no request is made.
+            Ok(()) => true,
+            Err(e) => {
+                self.error = e.to_string();
+                false
+            }
+        }
+    }
+
+    /// The next step of the push plan at `now_ms`: 0 idle, 1 send (read the request with the
+    /// `req*` getters, then call [`Core::on_response`] or [`Core::on_error`]), 2 wait until
+    /// [`Core::wait_until`], 3 done (read [`Core::report`]), 4 a response is awaited.
+    pub fn next(&mut self, now_ms: f64) -> u32 {
+        match self.pusher.next(now_ms.max(0.0) as u64) {
+            Action::Idle => 0,
+            Action::Send(req) => {
+                self.current = Some(req.clone());
+                1
+            }
+            Action::Wait { until_ms } => {
+                self.wait_until = until_ms as f64;
+                2
+            }
+            Action::Done(_) => 3,
+            Action::Awaiting => 4,
+        }
+    }
+
+    /// Time (unix ms) until which the host must wait after a `2` from [`Core::next`].
+    #[wasm_bindgen(js_name = waitUntil)]
+    pub fn wait_until(&self) -> f64 {
+        self.wait_until
+    }
+
+    /// URL of the request to send.
+    #[wasm_bindgen(js_name = reqUrl)]
+    pub fn req_url(&self) -> String {
+        self.current.as_ref().map(|r| r.url.clone()).unwrap_or_default()
+    }
+
+    /// Method of the request to send.
+    #[wasm_bindgen(js_name = reqMethod)]
+    pub fn req_method(&self) -> String {
+        self.current.as_ref().map_or("POST", |r| r.method.as_str()).into()
+    }
+
+    /// Headers of the request to send, as `name: value` lines separated by `\n`.
+    #[wasm_bindgen(js_name = reqHeaders)]
+    pub fn req_headers(&self) -> String {
+        let mut s = String::new();
+        for h in self.current.iter().flat_map(|r| r.headers.iter()) {
+            s.push_str(&h.name);
+            s.push_str(": ");
+            s.push_str(&h.value);
+            s.push('\n');
+        }
+        s
+    }
+
+    /// Body of the request to send (uncompressed; gzip it when [`Core::req_gzip`]).
+    #[wasm_bindgen(js_name = reqBody)]
+    pub fn req_body(&self) -> Vec<u8> {
+        self.current.as_ref().map(|r| r.body.clone()).unwrap_or_default()
+    }
+
+    /// Whether the host must gzip the body (the `Content-Encoding` header is already set).
+    #[wasm_bindgen(js_name = reqGzip)]
+    pub fn req_gzip(&self) -> bool {
+        self.current.as_ref().is_some_and(|r| r.gzip)
+    }
+
+    /// Time limit of this attempt in ms (already cut to the time left before the deadline).
+    #[wasm_bindgen(js_name = reqTimeout)]
+    pub fn req_timeout(&self) -> f64 {
+        self.current.as_ref().map_or(0.0, |r| r.timeout_ms as f64)
+    }
+
+    /// Reports the response to the request sent: its status, its `Retry-After` header if any,
+    /// and its body (OTLP partial success is read from it).
+    #[wasm_bindgen(js_name = onResponse)]
+    pub fn on_response(&mut self, status: u16, retry_after: Option<String>, body: &[u8], now_ms: f64) {
+        let headers: [(&str, &str); 1];
+        let hs: &[(&str, &str)] = match &retry_after {
+            Some(v) => {
+                headers = [("retry-after", v.as_str())];
+                &headers
+            }
+            None => &[],
+        };
+        let resp = push::Response { status, headers: hs, body };
+        if let Err(e) = self.pusher.on_response(&resp, now_ms.max(0.0) as u64) {
+            self.error = e.to_string();
+        }
+    }
+
+    /// Reports that the request got no response: 0 connection refused, 1 reset, 2 timeout,
+    /// 3 other.
+    #[wasm_bindgen(js_name = onError)]
+    pub fn on_error(&mut self, kind: u32, now_ms: f64) {
+        let kind = match kind {
+            0 => TransportError::Refused,
+            1 => TransportError::Reset,
+            2 => TransportError::Timeout,
+            _ => TransportError::Other,
+        };
+        if let Err(e) = self.pusher.on_error(kind, now_ms.max(0.0) as u64) {
+            self.error = e.to_string();
+        }
+    }
+
+    /// The report of the last finished delivery: `[outcome, attempts, retries, last_status,
+    /// dropped_points, carried_out, rejected_points, points, carried_in, ambiguous]` where outcome
+    /// is 0 none, 1 delivered, 2 empty, 3 failed (reason in [`Core::report_reason`]).
+    pub fn report(&mut self) -> Vec<f64> {
+        let Action::Done(r) = self.pusher.next(0) else { return vec![0.0; 10] };
+        vec![
+            match r.outcome {
+                Outcome::Delivered => 1.0,
+                Outcome::Empty => 2.0,
+                Outcome::Failed(_) => 3.0,
+            },
+            r.attempts as f64,
+            r.retries as f64,
+            r.last_status.unwrap_or(0) as f64,
+            r.dropped.points as f64,
+            r.carried_out as f64,
+            r.rejected_points as f64,
+            r.points as f64,
+            r.carried_in as f64,
+            r.ambiguous as u8 as f64,
+        ]
+    }
+
+    /// Why the last delivery failed (`deadline`, `exhausted`, `unauthorized`, `rejected`,
+    /// `abandoned`, `encode`), with the last transport error if any; empty when it did not fail.
+    #[wasm_bindgen(js_name = reportReason)]
+    pub fn report_reason(&mut self) -> String {
+        let Action::Done(r) = self.pusher.next(0) else { return String::new() };
+        let mut s = String::new();
+        if let Outcome::Failed(reason) = r.outcome {
+            s.push_str(reason.as_str());
+            if let Some(t) = r.last_error {
+                s.push_str(" (");
+                s.push_str(t.as_str());
+                s.push(')');
+            } else if let Some(st) = r.last_status {
+                s.push_str(" (HTTP ");
+                s.push_str(&st.to_string());
+                s.push(')');
+            }
+        }
+        s
+    }
+
     /// Number of instruments (for tests and diagnostics).
     #[wasm_bindgen(js_name = instrumentCount)]
     pub fn instrument_count(&self) -> u32 {
@@ -408,28 +652,64 @@ impl Core {
 
 impl Core {
     fn encode(&self, batch: &edgemetrics::Batch) -> Result<Encoded, Error> {
-        match self.format {
-            #[cfg(feature = "otlp-proto")]
-            Format::OtlpProto => Ok(edgemetrics::otlp::request(batch)),
-            #[cfg(feature = "otlp-json")]
-            Format::OtlpJson => Ok(edgemetrics::otlp_json::request(batch)),
+        encode_with(
+            self.format,
+            batch,
             #[cfg(feature = "remote-write")]
-            Format::RemoteWrite => edgemetrics::remote_write::request(batch, &self.remote_write),
+            &self.remote_write,
             #[cfg(feature = "pushgateway")]
-            Format::Pushgateway => match &self.pushgateway {
-                Some(cfg) => edgemetrics::pushgateway::request(batch, cfg),
-                None => {
-                    let mut cfg = edgemetrics::pushgateway::PushgatewayConfig::from_batch(batch);
-                    cfg.method = self.pushgateway_method;
-                    edgemetrics::pushgateway::request(batch, &cfg)
-                }
-            },
-            #[cfg(feature = "compact")]
-            Format::Compact => Ok(edgemetrics::compact::request(batch)),
-            // Formats not built in are refused by the constructor.
-            #[allow(unreachable_patterns)]
-            _ => Err(Error::InvalidConfig { reason: "encoder not built in" }),
+            (&self.pushgateway, self.pushgateway_method),
+        )
+    }
+
+    fn rebuild_pusher(&mut self) -> bool {
+        match Pusher::new(self.push_config.clone(), self.seed) {
+            Ok(p) => {
+                self.pusher = p;
+                true
+            }
+            Err(e) => {
+                self.error = e.to_string();
+                false
+            }
         }
+    }
+}
+
+/// Headers whose values are credentials: kept out of `Debug` output by the push plan.
+fn is_secret_header(name: &str) -> bool {
+    ["authorization", "proxy-authorization", "x-api-key", "api-key", "x-auth-token"].iter().any(|h| name.eq_ignore_ascii_case(h))
+}
+
+/// Encodes with the encoders compiled in (each behind its cargo feature, so that a build with
+/// fewer formats does not link the others).
+fn encode_with(
+    format: Format,
+    batch: &edgemetrics::Batch,
+    #[cfg(feature = "remote-write")] remote_write: &edgemetrics::remote_write::RemoteWriteConfig,
+    #[cfg(feature = "pushgateway")] pushgateway: (&Option<edgemetrics::pushgateway::PushgatewayConfig>, edgemetrics::Method),
+) -> Result<Encoded, Error> {
+    match format {
+        #[cfg(feature = "otlp-proto")]
+        Format::OtlpProto => Ok(edgemetrics::otlp::request(batch)),
+        #[cfg(feature = "otlp-json")]
+        Format::OtlpJson => Ok(edgemetrics::otlp_json::request(batch)),
+        #[cfg(feature = "remote-write")]
+        Format::RemoteWrite => edgemetrics::remote_write::request(batch, remote_write),
+        #[cfg(feature = "pushgateway")]
+        Format::Pushgateway => match pushgateway.0 {
+            Some(cfg) => edgemetrics::pushgateway::request(batch, cfg),
+            None => {
+                let mut cfg = edgemetrics::pushgateway::PushgatewayConfig::from_batch(batch);
+                cfg.method = pushgateway.1;
+                edgemetrics::pushgateway::request(batch, &cfg)
+            }
+        },
+        #[cfg(feature = "compact")]
+        Format::Compact => Ok(edgemetrics::compact::request(batch)),
+        // Formats not built in are refused by the constructor.
+        #[allow(unreachable_patterns)]
+        _ => Err(Error::InvalidConfig { reason: "encoder not built in" }),
     }
 }
 

@@ -26,6 +26,13 @@ function ensureLoaded() {
 
 const FORMATS = { 'otlp-proto': 0, 'otlp-json': 1, 'remote-write': 2, pushgateway: 3, compact: 4 };
 const KIND = { counter: 0, upDownCounter: 1, gauge: 2, histogram: 3 };
+const RETRY_KEYS = ['maxAttempts', 'attemptTimeoutMs', 'backoffBaseMs', 'backoffCapMs'];
+/** 128 bits for the push plan's generator (batch ids, jitter). */
+function seed() {
+  const w = new Uint32Array(4);
+  globalThis.crypto.getRandomValues(w);
+  return w;
+}
 const LIMIT_KEYS = ['cardinality', 'maxInstruments', 'maxSeries', 'maxAttributeBytes', 'maxAttributes', 'maxKeyLength', 'maxValueLength'];
 /** Attribute sets cached per instrument (each one is bound, i.e. pinned, in the core). */
 const DEFAULT_CACHE = 1000;
@@ -218,19 +225,40 @@ export class Metrics {
     if (compression !== 'none' && compression !== 'gzip') {
       throw new RangeError(`edgemetrics: options.compression must be 'none' or 'gzip'; got ${JSON.stringify(compression)}`);
     }
-    this._gzip = compression === 'gzip' && (format === 'otlp-proto' || format === 'otlp-json');
     const timeoutMs = options.timeoutMs ?? 10_000;
     if (typeof timeoutMs !== 'number' || !(timeoutMs > 0)) throw new RangeError(`edgemetrics: options.timeoutMs must be a positive number; got ${String(timeoutMs)}`);
     this._timeoutMs = timeoutMs;
     if (options.fetch !== undefined && typeof options.fetch !== 'function') throw new TypeError('edgemetrics: options.fetch must be a function');
     this._fetch = options.fetch;
     this._cacheMax = Math.min(DEFAULT_CACHE, lim[0] || DEFAULT_CACHE);
+    const retryOpts = checkAttrs('options.retry', options.retry);
+    const retry = new Uint32Array(RETRY_KEYS.length);
+    for (const k in retryOpts) {
+      const i = RETRY_KEYS.indexOf(k);
+      if (i < 0) throw new RangeError(`edgemetrics: unknown retry option ${JSON.stringify(k)}; known: ${RETRY_KEYS.join(', ')}`);
+      const v = retryOpts[k];
+      if (!Number.isSafeInteger(v) || v < 1 || v > 0xffffffff) throw new RangeError(`edgemetrics: retry.${k} must be a positive integer; got ${String(v)}`);
+      retry[i] = v;
+    }
     ensureLoaded();
     const { 'service.name': _ignored, ...rest } = resource;
     try {
-      this._core = new Core(FORMATS[format], serviceName, attributeKey(rest), temporality === 'cumulative', options.selfMetrics ?? true, lim);
+      this._core = new Core(
+        FORMATS[format],
+        serviceName,
+        attributeKey(rest),
+        temporality === 'cumulative',
+        options.selfMetrics ?? true,
+        lim,
+        this.endpoint,
+        attributeKey(Object.fromEntries(this._headers)),
+        compression === 'gzip',
+        retry,
+        seed(),
+      );
     } catch (e) {
-      throw new RangeError(`edgemetrics: ${typeof e === 'string' ? e : e?.message}`);
+      const msg = typeof e === 'string' ? e : String(e?.message ?? e);
+      throw msg.startsWith('invalid push configuration') ? new TypeError(`edgemetrics: ${msg}`) : new RangeError(`edgemetrics: ${msg}`);
     }
     if (format === 'remote-write' && options.remoteWrite !== undefined) {
       const rw = checkAttrs('options.remoteWrite', options.remoteWrite);
@@ -298,13 +326,9 @@ export class Metrics {
   }
 
   /**
-   * Collects, encodes and sends what was recorded since the last flush: exactly one request,
-   * or none when nothing was recorded. Never rejects.
-   * @param {{ deadline?: number }} [opts] unix ms by which the flush must be over
-   */
-  /**
    * Collects and encodes what was recorded since the last flush without sending it, for hosts
-   * with their own transport. Returns `null` when there is nothing to send. Never throws.
+   * with their own transport (no retries, no idempotency header: the push plan is bypassed).
+   * Returns `null` when there is nothing to send. Never throws.
    * @param {number} [nowMs] end of the window, unix ms (default `Date.now()`)
    */
   prepare(nowMs) {
@@ -324,67 +348,108 @@ export class Metrics {
   }
 
   /**
-   * Collects, encodes and sends what was recorded since the last flush: exactly one request,
-   * or none when nothing was recorded. Never rejects.
+   * Collects, encodes and delivers what was recorded since the last flush (plus data a failed
+   * earlier flush carried over): one batch, or nothing when nothing was recorded. The core's push
+   * plan decides everything (retry on 429/5xx/transport errors with backoff and jitter or
+   * `Retry-After`, same idempotency key on every attempt, give up before the deadline, carry the
+   * batch over or drop it); JS only fetches, sleeps and gzips. Never rejects.
    * @param {{ deadline?: number }} [opts] unix ms by which the flush must be over
    */
   async flush(opts) {
-    const result = { sent: false, status: 0, bytes: 0, attempts: 0, dropped: 0 };
-    let points = 0;
+    const result = { sent: false, status: 0, bytes: 0, attempts: 0, dropped: 0, carried: 0 };
+    const core = this._core;
     try {
       const now = Date.now();
-      const req = this.prepare(now);
-      if (req === null) {
-        const err = this._core.error();
-        if (err) result.error = err;
+      const deadline = Math.min(now + this._timeoutMs, typeof opts?.deadline === 'number' ? opts.deadline : Infinity);
+      if (!core.start(now, Math.max(0, Math.floor(deadline - now)))) {
+        const err = core.error();
+        if (err) {
+          result.error = err;
+          readReport(core, result);
+        }
         return result;
       }
-      points = req.points;
-      let body = req.body;
-      const { method, url } = req;
-      const headers = new Headers(req.headers);
-      if (this._gzip && typeof CompressionStream === 'function') {
-        body = new Uint8Array(await new Response(new Blob([body]).stream().pipeThrough(new CompressionStream('gzip'))).arrayBuffer());
-        headers.set('Content-Encoding', 'gzip');
+      let gzipped = null;
+      // Bounded: the plan allows a few attempts and waits only within the deadline; the step cap
+      // is a second fence against a plan that would never finish.
+      for (let step = 0; step < 100; step++) {
+        const action = core.next(Date.now());
+        if (action === 1) {
+          const body = core.reqGzip() ? (gzipped ??= await gzip(core.reqBody())) : core.reqBody();
+          const headers = new Headers();
+          for (const line of core.reqHeaders().split('\n')) {
+            const i = line.indexOf(': ');
+            if (i > 0) headers.set(line.slice(0, i), line.slice(i + 2));
+          }
+          if (core.reqGzip() && body === null) headers.delete('Content-Encoding');
+          const sent = body ?? core.reqBody();
+          result.bytes = sent.length;
+          try {
+            const res = await this._send(core.reqUrl(), core.reqMethod(), headers, sent, core.reqTimeout());
+            let resBody = new Uint8Array(0);
+            try {
+              resBody = new Uint8Array(await res.arrayBuffer());
+            } catch {
+              // an unreadable body is judged as empty
+            }
+            core.onResponse(res.status, res.headers.get('retry-after') ?? undefined, resBody, Date.now());
+          } catch (e) {
+            core.onError(transportErrorKind(e), Date.now());
+            result.error = String(e?.message ?? e);
+          }
+        } else if (action === 2) {
+          const ms = Math.max(0, core.waitUntil() - Date.now());
+          await new Promise((r) => setTimeout(r, ms));
+        } else break;
       }
-      result.bytes = body.length;
-      const deadline = Math.min(now + this._timeoutMs, opts?.deadline ?? Infinity);
-      // --- delivery -------------------------------------------------------------------------
-      // Single attempt. When the core's push plan (src/push.rs) is available, this block
-      // becomes: loop { fetch; decision = core.judge(status, retryAfter, now);
-      // done | retry at T (sleep until T, within the deadline) | give up }.
-      result.attempts = 1;
-      const res = await this._send(url, method, headers, body, deadline - Date.now());
-      result.status = res.status;
-      try {
-        await res.arrayBuffer();
-      } catch {
-        // the body is not needed for a single attempt
-      }
-      result.sent = res.status >= 200 && res.status < 300;
-      if (!result.sent) {
-        result.dropped = points;
-        result.error = `HTTP ${res.status}`;
-      }
+      readReport(core, result);
       return result;
     } catch (e) {
-      result.dropped = points;
       result.error = String(e?.message ?? e);
       return result;
     }
   }
 
-  async _send(url, method, headers, body, budgetMs) {
-    if (!(budgetMs > 0)) throw new Error('deadline passed before sending');
+  async _send(url, method, headers, body, timeoutMs) {
     const f = this._fetch ?? globalThis.fetch;
     const ac = new AbortController();
-    const timer = setTimeout(() => ac.abort(new Error(`timed out after ${Math.round(budgetMs)} ms`)), budgetMs);
+    const timer = setTimeout(() => ac.abort(new TimeoutError(`timed out after ${Math.round(timeoutMs)} ms`)), timeoutMs);
     try {
-      return await f(url, { method, headers, body, signal: ac.signal });
+      const res = await f(url, { method, headers, body, signal: ac.signal });
+      if (!res || typeof res.status !== 'number') throw new Error('fetch returned no response');
+      return res;
     } finally {
       clearTimeout(timer);
     }
   }
+}
+
+class TimeoutError extends Error {}
+
+/** Maps a failed fetch to the core's transport error kinds: 0 refused, 1 reset, 2 timeout, 3 other. */
+function transportErrorKind(e) {
+  if (e instanceof TimeoutError || e?.name === 'TimeoutError' || e?.name === 'AbortError') return 2;
+  const text = `${e?.message ?? ''} ${e?.cause?.code ?? ''} ${e?.cause?.message ?? ''} ${e?.code ?? ''}`;
+  if (/ECONNREFUSED|refused/i.test(text)) return 0;
+  if (/ECONNRESET|reset|socket hang up|UND_ERR_SOCKET|other side closed/i.test(text)) return 1;
+  return 3;
+}
+
+async function gzip(bytes) {
+  if (typeof CompressionStream !== 'function') return null;
+  return new Uint8Array(await new Response(new Blob([bytes]).stream().pipeThrough(new CompressionStream('gzip'))).arrayBuffer());
+}
+
+function readReport(core, result) {
+  const r = core.report();
+  result.attempts = r[1];
+  result.status = r[3];
+  result.dropped = r[4];
+  result.carried = r[5];
+  if (r[6] > 0) result.rejected = r[6];
+  result.sent = r[0] === 1;
+  if (r[0] === 3) result.error = core.reportReason();
+  else if (r[0] === 1) delete result.error;
 }
 
 function metricsFor(m, env) {
