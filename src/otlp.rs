@@ -29,6 +29,9 @@
 //! with `is_monotonic = true`, up-down counters sums with `false`. `bucket_counts` has one entry
 //! more than `explicit_bounds`. `min`/`max` are left out of points that hold no value.
 //!
+//! The encoder sizes every nested message before writing it, so the body is produced in one
+//! forward pass into a buffer allocated once at its exact size.
+//!
 //! Fields are written in field-number order with minimal varints and proto3 defaults left out,
 //! so the bytes are *canonical*: the same bytes a generated encoder (prost) writes for the
 //! decoded message. Values of a `oneof` (the point value, the attribute value) and `optional`
@@ -64,7 +67,7 @@ use alloc::vec::Vec;
 use crate::attr::{KeyValue, Value};
 use crate::batch::{Batch, HistogramPoint, Metric, MetricData, NumberPoint, Temporality};
 use crate::error::Error;
-use crate::pb::{FieldValue, Reader, Writer, VARINT};
+use crate::pb::{varint_len, FieldValue, Reader, Writer, LEN, VARINT};
 use crate::request::{Encoded, Method};
 
 /// Path of the OTLP/HTTP metrics export, appended to the configured endpoint.
@@ -88,28 +91,35 @@ pub(crate) fn extreme_present(p: &HistogramPoint, v: f64) -> bool {
 }
 
 /// Encodes `batch` as a protobuf `ExportMetricsServiceRequest`.
+///
+/// One forward pass with no copying: the exact size of every nested message is computed first
+/// (plain arithmetic over lengths), so each length prefix is written before its message and the
+/// output buffer is allocated once, at its final size.
 pub fn encode(batch: &Batch) -> Vec<u8> {
-    // Rough size: ~60 bytes per number point, ~250 per default-bounds histogram point, plus the
-    // attribute bytes; a good guess saves the reallocations of growing from empty.
-    let points = batch.point_count();
-    let mut w = Writer::with_capacity(256 + points * 96);
+    // Sizes of the metrics, computed once; points are sized again while they are written, which
+    // is cheaper than storing a size per point.
+    let metric_sizes: Vec<usize> = batch.metrics.iter().map(metric_size).collect();
+    let resource = batch.resource.iter().map(|kv| len_field(1, key_value_size(kv))).sum::<usize>();
+    let scope = str_size(1, &batch.scope_name) + str_size(2, &batch.scope_version);
+    let scope_metrics = len_field(1, scope) + metric_sizes.iter().map(|&n| len_field(2, n)).sum::<usize>();
+    let resource_metrics = len_field(1, resource) + len_field(2, scope_metrics);
+    let total = len_field(1, resource_metrics);
 
-    let rm = w.begin(1); // ExportMetricsServiceRequest.resource_metrics
-    let res = w.begin(1); // ResourceMetrics.resource
+    let mut w = Writer::with_capacity(total);
+    head(&mut w, 1, resource_metrics); // ExportMetricsServiceRequest.resource_metrics
+    head(&mut w, 1, resource); // ResourceMetrics.resource
     for kv in batch.resource.iter() {
         key_value(&mut w, 1, kv); // Resource.attributes
     }
-    w.end(res);
-    let sm = w.begin(2); // ResourceMetrics.scope_metrics
-    let scope = w.begin(1); // ScopeMetrics.scope
+    head(&mut w, 2, scope_metrics); // ResourceMetrics.scope_metrics
+    head(&mut w, 1, scope); // ScopeMetrics.scope
     w.string(1, &batch.scope_name);
     w.string(2, &batch.scope_version);
-    w.end(scope);
-    for m in &batch.metrics {
+    for (m, &size) in batch.metrics.iter().zip(&metric_sizes) {
+        head(&mut w, 2, size); // ScopeMetrics.metrics
         metric(&mut w, m);
     }
-    w.end(sm);
-    w.end(rm);
+    debug_assert_eq!(w.buf.len(), total, "size pass and write pass disagree");
     w.buf
 }
 
@@ -123,53 +133,159 @@ pub fn request(batch: &Batch) -> Encoded {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Size pass: bytes each field and message takes, mirroring the write pass below exactly (a debug
+// assertion after every message checks it).
+
+/// Bytes of a field key.
+fn tag_size(field: u32) -> usize {
+    varint_len((field as u64) << 3)
+}
+
+/// Bytes of a length-delimited field whose body is `n` bytes.
+fn len_field(field: u32, n: usize) -> usize {
+    tag_size(field) + varint_len(n as u64) + n
+}
+
+/// Bytes of a string field (left out when empty).
+fn str_size(field: u32, s: &str) -> usize {
+    if s.is_empty() {
+        0
+    } else {
+        len_field(field, s.len())
+    }
+}
+
+/// Bytes of a `fixed64` field (left out when zero).
+fn fixed_size(field: u32, v: u64) -> usize {
+    if v == 0 {
+        0
+    } else {
+        tag_size(field) + 8
+    }
+}
+
+/// Bytes of a packed repeated 8-byte field with `n` elements (left out when empty).
+fn packed8_size(field: u32, n: usize) -> usize {
+    if n == 0 {
+        0
+    } else {
+        len_field(field, 8 * n)
+    }
+}
+
+fn any_value_size(v: &Value) -> usize {
+    match v {
+        Value::Str(s) => len_field(1, s.len()),
+        Value::Bool(_) => 2,
+        Value::I64(i) => 1 + varint_len(*i as u64),
+        Value::F64(_) => 9,
+    }
+}
+
+fn key_value_size(kv: &KeyValue) -> usize {
+    str_size(1, &kv.key) + len_field(2, any_value_size(&kv.value))
+}
+
+fn attrs_size(field: u32, attrs: &[KeyValue]) -> usize {
+    attrs.iter().map(|kv| len_field(field, key_value_size(kv))).sum()
+}
+
+fn number_point_size(p: &NumberPoint) -> usize {
+    fixed_size(2, p.start_unix_nano) + fixed_size(3, p.time_unix_nano) + 9 + attrs_size(7, &p.attributes)
+}
+
+fn histogram_point_size(p: &HistogramPoint, bounds: &[f64]) -> usize {
+    fixed_size(2, p.start_unix_nano)
+        + fixed_size(3, p.time_unix_nano)
+        + fixed_size(4, p.count)
+        + 9
+        + packed8_size(6, p.bucket_counts.len())
+        + packed8_size(7, bounds.len())
+        + attrs_size(9, &p.attributes)
+        + if extreme_present(p, p.min) { tag_size(11) + 8 } else { 0 }
+        + if extreme_present(p, p.max) { tag_size(12) + 8 } else { 0 }
+}
+
+/// Size of the `gauge`/`sum`/`histogram` message body of `data`.
+fn data_size(data: &MetricData) -> usize {
+    match data {
+        MetricData::Gauge { points } => points.iter().map(|p| len_field(1, number_point_size(p))).sum(),
+        MetricData::Sum { monotonic, points, .. } => {
+            points.iter().map(|p| len_field(1, number_point_size(p))).sum::<usize>() + 2 + if *monotonic { 2 } else { 0 }
+        }
+        MetricData::Histogram { bounds, points, .. } => {
+            points.iter().map(|p| len_field(1, histogram_point_size(p, bounds))).sum::<usize>() + 2
+        }
+    }
+}
+
+fn data_field(data: &MetricData) -> u32 {
+    match data {
+        MetricData::Gauge { .. } => 5,
+        MetricData::Sum { .. } => 7,
+        MetricData::Histogram { .. } => 9,
+    }
+}
+
+fn metric_size(m: &Metric) -> usize {
+    str_size(1, &m.name) + str_size(2, &m.description) + str_size(3, &m.unit) + len_field(data_field(&m.data), data_size(&m.data))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Write pass
+
+/// Writes the key and length prefix of a length-delimited field whose body follows.
+#[inline]
+fn head(w: &mut Writer, field: u32, len: usize) {
+    w.tag(field, LEN);
+    w.varint(len as u64);
+}
+
 fn metric(w: &mut Writer, m: &Metric) {
-    let mm = w.begin(2); // ScopeMetrics.metrics
     w.string(1, &m.name);
     w.string(2, &m.description);
     w.string(3, &m.unit);
+    head(w, data_field(&m.data), data_size(&m.data));
     match &m.data {
         MetricData::Gauge { points } => {
-            let g = w.begin(5);
             for p in points {
                 number_point(w, p);
             }
-            w.end(g);
         }
         MetricData::Sum { monotonic, temporality, points } => {
-            let s = w.begin(7);
             for p in points {
                 number_point(w, p);
             }
             w.uint64(2, temporality_value(*temporality));
             w.bool(3, *monotonic);
-            w.end(s);
         }
         MetricData::Histogram { temporality, bounds, points } => {
-            let h = w.begin(9);
             for p in points {
                 histogram_point(w, p, bounds);
             }
             w.uint64(2, temporality_value(*temporality));
-            w.end(h);
         }
     }
-    w.end(mm);
 }
 
 fn number_point(w: &mut Writer, p: &NumberPoint) {
-    let dp = w.begin(1);
+    let size = number_point_size(p);
+    head(w, 1, size);
+    let start = w.buf.len();
     w.fixed64(2, p.start_unix_nano);
     w.fixed64(3, p.time_unix_nano);
     w.double_always(4, p.value); // oneof member: present even when 0
     for kv in p.attributes.iter() {
         key_value(w, 7, kv);
     }
-    w.end(dp);
+    debug_assert_eq!(w.buf.len() - start, size);
 }
 
 fn histogram_point(w: &mut Writer, p: &HistogramPoint, bounds: &[f64]) {
-    let dp = w.begin(1);
+    let size = histogram_point_size(p, bounds);
+    head(w, 1, size);
+    let start = w.buf.len();
     w.fixed64(2, p.start_unix_nano);
     w.fixed64(3, p.time_unix_nano);
     w.fixed64(4, p.count);
@@ -185,13 +301,13 @@ fn histogram_point(w: &mut Writer, p: &HistogramPoint, bounds: &[f64]) {
     if extreme_present(p, p.max) {
         w.double_always(12, p.max);
     }
-    w.end(dp);
+    debug_assert_eq!(w.buf.len() - start, size);
 }
 
 fn key_value(w: &mut Writer, field: u32, kv: &KeyValue) {
-    let m = w.begin(field);
+    head(w, field, key_value_size(kv));
     w.string(1, &kv.key);
-    let v = w.begin(2); // KeyValue.value: AnyValue
+    head(w, 2, any_value_size(&kv.value)); // KeyValue.value: AnyValue
     // AnyValue.value is a oneof: the chosen member is written even when it is a default.
     match &kv.value {
         Value::Str(s) => w.bytes_always(1, s.as_bytes()),
@@ -205,8 +321,6 @@ fn key_value(w: &mut Writer, field: u32, kv: &KeyValue) {
         }
         Value::F64(d) => w.double_always(4, *d),
     }
-    w.end(v);
-    w.end(m);
 }
 
 /// What an OTLP receiver reported in `ExportMetricsServiceResponse.partial_success`.
