@@ -111,7 +111,10 @@ mod tests {
         let mut rng = Rng::new(7);
         assert_eq!(full_jitter(&mut rng, 0, 1_000, 5), 0);
         assert_eq!(full_jitter(&mut rng, 100, 0, 5), 0);
-        assert!(full_jitter(&mut rng, u64::MAX / 2, u64::MAX, 64) <= u64::MAX);
+        // A ceiling that would overflow saturates at the cap instead of wrapping to something small.
+        let big: [u64; 64] = core::array::from_fn(|_| full_jitter(&mut rng, u64::MAX / 2, u64::MAX, 64));
+        assert!(big.iter().any(|v| *v > u64::MAX / 2));
+        assert!(full_jitter(&mut rng, 1, 1_000, u32::MAX) <= 1_000);
     }
 
     #[test]

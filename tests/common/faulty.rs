@@ -91,7 +91,12 @@ pub struct Faulty {
 impl Faulty {
     /// Starts the receiver; connections beyond the script get `Fault::Ok`.
     pub fn start() -> Faulty {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+        Faulty::start_on(0)
+    }
+
+    /// Starts the receiver on a given port (0: any free port).
+    pub fn start_on(port: u16) -> Faulty {
+        let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind 127.0.0.1");
         let port = listener.local_addr().unwrap().port();
         let state = Arc::new(Mutex::new(State::default()));
         let stop = Arc::new(AtomicBool::new(false));
