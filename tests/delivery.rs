@@ -431,3 +431,31 @@ fn soak_10k_invocations_with_injected_failures() {
     assert!(sdk_attempts > 0.9 * requests as f64 && sdk_attempts <= requests as f64);
     assert!(sdk_retries <= retries as f64);
 }
+
+#[test]
+fn flush_policy_aggregates_across_invocations() {
+    let rx = Faulty::start();
+    let mut f = Fn::new(&rx.endpoint(), |c| c.self_metrics(false));
+    let mut policy = edgemetrics::push::FlushPolicy::new(4, 60_000);
+    let mut flushed = 0;
+    for i in 0..10u64 {
+        let mut now = unix_ms();
+        if i == 0 {
+            f.reg.begin(now * 1_000_000);
+        }
+        f.jobs.add(&mut f.reg, (i + 1) as f64, &[]);
+        f.recorded += (i + 1) as f64;
+        // The last invocation forces a flush (e.g. the host knows the isolate is going away).
+        if policy.should_flush(now) || i == 9 {
+            policy.reset();
+            let batch = f.reg.collect(now * 1_000_000);
+            f.pusher.start(batch, now, 2_000).unwrap();
+            let flush = drive(&mut f.pusher, Clock::Real, &mut now);
+            assert!(flush.report.delivered());
+            flushed += 1;
+        }
+    }
+    assert_eq!(flushed, 3, "invocations 4, 8 and the forced 10th");
+    assert_eq!(rx.connections(), 3, "one request per flushing invocation, none otherwise");
+    assert_eq!(received_total(&rx), f.recorded);
+}

@@ -95,6 +95,12 @@
 //! `edgemetrics.sdk.points.carried`, `.dropped{reason}`, `.rejected` (OTLP partial success).
 //! Delta sums for delta batches, running totals for cumulative ones.
 //!
+//! # Aggregating across invocations
+//!
+//! In a warm isolate a [`FlushPolicy`] can spread one push over several invocations (every N
+//! invocations or T milliseconds): the host asks it at the end of each invocation and only then
+//! collects and starts a push. Still at most one request per invocation.
+//!
 //! # Secrets
 //!
 //! Tokens, passwords and headers marked secret appear only in [`Request::headers`] (the host
@@ -104,6 +110,7 @@
 mod config;
 mod http;
 mod merge;
+mod policy;
 mod rng;
 
 use alloc::borrow::Cow;
@@ -115,6 +122,7 @@ use core::fmt;
 pub use config::{Auth, Config, Format, Protocol, Secret, StatusClass};
 pub use http::{parse_imf_fixdate, retry_after_ms, Header, Request, Response, TransportError};
 pub use merge::{merge, tally, trim, DropTally};
+pub use policy::FlushPolicy;
 
 use crate::attr::{KeyValue, Value};
 use crate::batch::{Batch, InstrumentKind, Metric, MetricData, NumberPoint, Temporality};
