@@ -98,10 +98,10 @@ pub(crate) fn extreme_present(p: &HistogramPoint, v: f64) -> bool {
 pub fn encode(batch: &Batch) -> Vec<u8> {
     // Sizes of the metrics, computed once; points are sized again while they are written, which
     // is cheaper than storing a size per point.
-    let metric_sizes: Vec<usize> = batch.metrics.iter().map(metric_size).collect();
+    let metric_sizes: Vec<(usize, usize)> = batch.metrics.iter().map(metric_size).collect();
     let resource = batch.resource.iter().map(|kv| len_field(1, key_value_size(kv))).sum::<usize>();
     let scope = str_size(1, &batch.scope_name) + str_size(2, &batch.scope_version);
-    let scope_metrics = len_field(1, scope) + metric_sizes.iter().map(|&n| len_field(2, n)).sum::<usize>();
+    let scope_metrics = len_field(1, scope) + metric_sizes.iter().map(|&(n, _)| len_field(2, n)).sum::<usize>();
     let resource_metrics = len_field(1, resource) + len_field(2, scope_metrics);
     let total = len_field(1, resource_metrics);
 
@@ -115,9 +115,9 @@ pub fn encode(batch: &Batch) -> Vec<u8> {
     head(&mut w, 1, scope); // ScopeMetrics.scope
     w.string(1, &batch.scope_name);
     w.string(2, &batch.scope_version);
-    for (m, &size) in batch.metrics.iter().zip(&metric_sizes) {
+    for (m, &(size, data)) in batch.metrics.iter().zip(&metric_sizes) {
         head(&mut w, 2, size); // ScopeMetrics.metrics
-        metric(&mut w, m);
+        metric(&mut w, m, data);
     }
     debug_assert_eq!(w.buf.len(), total, "size pass and write pass disagree");
     w.buf
@@ -228,8 +228,10 @@ fn data_field(data: &MetricData) -> u32 {
     }
 }
 
-fn metric_size(m: &Metric) -> usize {
-    str_size(1, &m.name) + str_size(2, &m.description) + str_size(3, &m.unit) + len_field(data_field(&m.data), data_size(&m.data))
+/// Sizes of a metric message and of its `gauge`/`sum`/`histogram` body.
+fn metric_size(m: &Metric) -> (usize, usize) {
+    let data = data_size(&m.data);
+    (str_size(1, &m.name) + str_size(2, &m.description) + str_size(3, &m.unit) + len_field(data_field(&m.data), data), data)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -242,11 +244,11 @@ fn head(w: &mut Writer, field: u32, len: usize) {
     w.varint(len as u64);
 }
 
-fn metric(w: &mut Writer, m: &Metric) {
+fn metric(w: &mut Writer, m: &Metric, data_size: usize) {
     w.string(1, &m.name);
     w.string(2, &m.description);
     w.string(3, &m.unit);
-    head(w, data_field(&m.data), data_size(&m.data));
+    head(w, data_field(&m.data), data_size);
     match &m.data {
         MetricData::Gauge { points } => {
             for p in points {
@@ -261,8 +263,11 @@ fn metric(w: &mut Writer, m: &Metric) {
             w.bool(3, *monotonic);
         }
         MetricData::Histogram { temporality, bounds, points } => {
+            // Every point repeats the metric's bounds: encode the packed field once, copy it.
+            let mut packed = Writer::with_capacity(packed8_size(7, bounds.len()));
+            packed.packed_double(7, bounds);
             for p in points {
-                histogram_point(w, p, bounds);
+                histogram_point(w, p, bounds, &packed.buf);
             }
             w.uint64(2, temporality_value(*temporality));
         }
@@ -282,7 +287,8 @@ fn number_point(w: &mut Writer, p: &NumberPoint) {
     debug_assert_eq!(w.buf.len() - start, size);
 }
 
-fn histogram_point(w: &mut Writer, p: &HistogramPoint, bounds: &[f64]) {
+/// `packed_bounds` is `bounds` already encoded as field 7.
+fn histogram_point(w: &mut Writer, p: &HistogramPoint, bounds: &[f64], packed_bounds: &[u8]) {
     let size = histogram_point_size(p, bounds);
     head(w, 1, size);
     let start = w.buf.len();
@@ -291,7 +297,7 @@ fn histogram_point(w: &mut Writer, p: &HistogramPoint, bounds: &[f64]) {
     w.fixed64(4, p.count);
     w.double_always(5, p.sum); // optional double: present even when 0
     w.packed_fixed64(6, p.bucket_counts.iter().copied());
-    w.packed_double(7, bounds);
+    w.buf.extend_from_slice(packed_bounds);
     for kv in p.attributes.iter() {
         key_value(w, 9, kv);
     }

@@ -209,11 +209,23 @@ fn metric(o: &mut Vec<u8>, m: &Metric) {
         MetricData::Histogram { temporality, bounds, points } => {
             key(o, &mut first, b"histogram");
             o.extend_from_slice(b"{\"dataPoints\":[");
+            // Every point repeats the metric's bounds: render them once, copy them.
+            let mut rendered = Vec::new();
+            if !bounds.is_empty() {
+                rendered.extend_from_slice(b",\"explicitBounds\":[");
+                for (i, b) in bounds.iter().enumerate() {
+                    if i > 0 {
+                        rendered.push(b',');
+                    }
+                    double(&mut rendered, *b);
+                }
+                rendered.push(b']');
+            }
             for (i, p) in points.iter().enumerate() {
                 if i > 0 {
                     o.push(b',');
                 }
-                histogram_point(o, p, bounds);
+                histogram_point(o, p, &rendered);
             }
             o.extend_from_slice(b"],\"aggregationTemporality\":");
             push_u64(o, temporality_value(*temporality));
@@ -239,7 +251,8 @@ fn number_points(o: &mut Vec<u8>, points: &[NumberPoint]) {
     }
 }
 
-fn histogram_point(o: &mut Vec<u8>, p: &HistogramPoint, bounds: &[f64]) {
+/// `bounds` is the rendered `,"explicitBounds":[…]` member (empty when there are no bounds).
+fn histogram_point(o: &mut Vec<u8>, p: &HistogramPoint, bounds: &[u8]) {
     o.push(b'{');
     let mut first = true;
     u64_field(o, &mut first, b"startTimeUnixNano", p.start_unix_nano);
@@ -257,16 +270,7 @@ fn histogram_point(o: &mut Vec<u8>, p: &HistogramPoint, bounds: &[f64]) {
         }
         o.push(b']');
     }
-    if !bounds.is_empty() {
-        o.extend_from_slice(b",\"explicitBounds\":[");
-        for (i, b) in bounds.iter().enumerate() {
-            if i > 0 {
-                o.push(b',');
-            }
-            double(o, *b);
-        }
-        o.push(b']');
-    }
+    o.extend_from_slice(bounds);
     attributes(o, &p.attributes, true);
     if extreme_present(p, p.min) {
         o.extend_from_slice(b",\"min\":");
