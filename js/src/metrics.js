@@ -93,45 +93,84 @@ class Bound {
   }
 }
 
+/** Marks the handle stored in a trie node. */
+const LEAF = Symbol('handle');
+
 class Instrument {
   constructor(metrics, id, name, kind) {
     this.name = name;
     this.kind = kind;
     this._c = metrics._core;
     this._id = id;
-    this._cache = new Map();
+    // Attribute-set cache: a trie of Maps, attribute key → Map(value → next node), the bound
+    // handle under LEAF. A hit costs two Map lookups per attribute with the caller's own
+    // (usually interned) strings and numbers as keys: no string is built, nothing allocated.
+    this._trie = new Map();
+    this._cached = 0;
     this._cacheMax = metrics._cacheMax;
   }
-  /** Handle for `attrs`, or -1 when the cache is full (then record by key). */
+  /** Bound handle for `attrs`, binding on a miss; -1 when the cache is full. */
+  _handle(attrs) {
+    let node = this._trie;
+    if (attrs !== undefined && attrs !== null && typeof attrs === 'object') {
+      for (const k in attrs) {
+        const v = attrs[k];
+        // Objects and functions would be cached by identity: build their key instead.
+        if ((typeof v === 'object' && v !== null) || typeof v === 'function') return this._miss(attrs);
+        const values = node.get(k);
+        if (values === undefined) return this._miss(attrs);
+        node = values.get(v);
+        if (node === undefined) return this._miss(attrs);
+      }
+    }
+    const h = node.get(LEAF);
+    return h === undefined ? this._miss(attrs) : h;
+  }
+  _miss(attrs) {
+    const key = keyOf(attrs);
+    if (this._cached >= this._cacheMax) return -1;
+    const h = this._c.bind(this._id, key);
+    let cacheable = true;
+    let node = this._trie;
+    if (attrs !== undefined && attrs !== null && typeof attrs === 'object') {
+      for (const k in attrs) {
+        const v = attrs[k];
+        if ((typeof v === 'object' && v !== null) || typeof v === 'function') {
+          cacheable = false;
+          break;
+        }
+        let values = node.get(k);
+        if (values === undefined) node.set(k, (values = new Map()));
+        let next = values.get(v);
+        if (next === undefined) values.set(v, (next = new Map()));
+        node = next;
+      }
+    }
+    if (cacheable && !node.has(LEAF)) {
+      node.set(LEAF, h);
+      this._cached++;
+    }
+    return h;
+  }
   _rec(value, attrs) {
     try {
       if (typeof value !== 'number') value = num(value);
-      const key = attrs === undefined || attrs === null || typeof attrs !== 'object' ? '' : attributeKey(attrs);
-      let h = this._cache.get(key);
-      if (h === undefined) {
-        if (this._cache.size >= this._cacheMax) {
-          this._c.record(this._id, value, key);
-          return;
-        }
-        h = this._c.bind(this._id, key);
-        this._cache.set(key, h);
-      }
-      this._c.recordBound(h, value);
+      const h = this._handle(attrs);
+      if (h >= 0) this._c.recordBound(h, value);
+      else this._c.record(this._id, value, keyOf(attrs));
     } catch {
       // Recording never throws.
     }
   }
   /** Binds an attribute set; the returned handle's calls skip all attribute work. */
   bind(attrs) {
-    const key = attrs === undefined || attrs === null || typeof attrs !== 'object' ? '' : attributeKey(attrs);
-    let h = this._cache.get(key);
-    if (h === undefined) {
-      h = this._c.bind(this._id, key);
-      if (this._cache.size < this._cacheMax) this._cache.set(key, h);
-    }
+    let h = this._handle(attrs);
+    if (h < 0) h = this._c.bind(this._id, keyOf(attrs));
     return new Bound(this._c, h);
   }
 }
+
+const keyOf = (attrs) => (attrs === undefined || attrs === null || typeof attrs !== 'object' ? '' : attributeKey(attrs));
 
 class Counter extends Instrument {
   add(value, attrs) {
