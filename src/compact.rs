@@ -3,8 +3,8 @@
 //! OTLP protobuf repeats every attribute key and value in every point and spends 8 bytes on every
 //! count. The compact format writes each distinct string once, each distinct attribute set once,
 //! and every number as a varint. A 1000-series batch (a counter and a 15-bound histogram per
-//! series) takes about a tenth of its OTLP size. A relay decodes it ([`decode`], feature
-//! `decode`) and forwards it anywhere, for example as OTLP ([`to_otlp`]).
+//! series) takes about a tenth of its OTLP size. A relay decodes it (`decode`, feature
+//! `decode`) and forwards it anywhere, for example as OTLP (`to_otlp`).
 //!
 //! It is sent as `POST {endpoint}`[`PATH`] with `Content-Type: `[`CONTENT_TYPE`].
 //!
@@ -77,14 +77,14 @@
 //!
 //! ## Decoding hostile input
 //!
-//! [`decode`] refuses anything the grammar does not produce with
+//! `decode` refuses anything the grammar does not produce with
 //! [`Error::Malformed`](crate::Error::Malformed): bad magic or version, truncation, trailing
 //! bytes, over-long varints, out-of-range indices, invalid UTF-8, reserved bits, kind/data
 //! disagreement, bounds that are not finite and strictly increasing, a bucket count that is not
 //! bounds + 1, bucket counts that do not add up to the point count, a scope other than
 //! `edgemetrics`. Before it allocates room for `n` items it checks that the input still holds at
 //! least the smallest encoding of `n` items, and it charges every allocation against
-//! [`DecodeLimits::max_memory`], so memory is bounded by the limits whatever a count claims.
+//! `DecodeLimits::max_memory`, so memory is bounded by the limits whatever a count claims.
 //! Strings are shared where the data model allows it (`Arc<str>` names, `Arc<[KeyValue]>` sets),
 //! so one string referenced a million times is not copied a million times unless the batch model
 //! requires an owned copy (attribute keys and values), and then the budget counts each copy.
@@ -297,7 +297,7 @@ fn put_set(out: &mut Vec<u8>, sets: &mut Interner, strings: &mut Interner, scrat
 
 /// Encodes `batch` in the compact format (see the module docs for the layout).
 ///
-/// Every field round-trips through [`decode`] exactly, provided the batch keeps the invariants
+/// Every field round-trips through `decode` exactly, provided the batch keeps the invariants
 /// its type documents (window end not before its start, kind matching data, histogram bounds
 /// finite and increasing with one more bucket than bounds, count equal to the bucket total). A
 /// batch that breaks them still encodes without panicking, but the decoder refuses the result.
@@ -435,7 +435,7 @@ pub fn request(batch: &Batch) -> Encoded {
 #[cfg(feature = "decode")]
 mod decode;
 #[cfg(feature = "decode")]
-pub use decode::{decode, decode_prefix, decode_with, to_otlp, DecodeLimits};
+pub use decode::{decode, decode_prefix, decode_with, to_otlp, DecodeLimits, DEFAULT_MAX_INPUT, DEFAULT_MAX_MEMORY};
 
 #[cfg(test)]
 mod tests {
