@@ -95,8 +95,33 @@ impl Protocol {
     }
 }
 
-/// The wire format of the push, with its settings. Each variant calls its encoder module's
-/// `request` function.
+/// A wire format as the delivery layer sees it: how to encode a batch, which retry policy
+/// applies, whether the host must gzip, and how to read a 2xx body.
+///
+/// [`Format`] implements it for every format, chosen at run time; the types in
+/// [`wire`](super::wire) implement it for one format each. A [`Pusher`](super::Pusher) is generic
+/// over its wire, so `Pusher<wire::OtlpProtobuf>` links only the OTLP encoder (what a small
+/// wasm module wants), while `Pusher<Format>` (the default) links them all.
+pub trait Wire {
+    /// The protocol family (retry policy).
+    fn protocol(&self) -> Protocol;
+    /// `true` when the host must gzip the body (`Content-Encoding: gzip` is then set).
+    fn gzip(&self) -> bool {
+        false
+    }
+    /// Encodes `batch`.
+    fn encode(&self, batch: &Batch) -> Result<Encoded, Error>;
+    /// Points the receiver refused, read from a 2xx body (OTLP `partial_success`). `Ok(0)` for
+    /// formats without partial success; a body that cannot be parsed is an error (the batch still
+    /// counts as delivered: the status said so).
+    fn rejected_points(&self, body: &[u8]) -> Result<u64, Error> {
+        let _ = body;
+        Ok(0)
+    }
+}
+
+/// The wire format of the push, with its settings, chosen at run time. Each variant calls its
+/// encoder module's `request` function (through the matching [`wire`](super::wire) type).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Format {
@@ -119,9 +144,8 @@ pub enum Format {
     Compact,
 }
 
-impl Format {
-    /// The protocol family (retry policy, response parsing).
-    pub fn protocol(&self) -> Protocol {
+impl Wire for Format {
+    fn protocol(&self) -> Protocol {
         match self {
             Format::OtlpProtobuf { .. } | Format::OtlpJson { .. } => Protocol::Otlp,
             Format::RemoteWrite(_) => Protocol::RemoteWrite,
@@ -129,37 +153,28 @@ impl Format {
             Format::Compact => Protocol::Compact,
         }
     }
-    /// `true` when the host must gzip the body.
-    pub fn gzip(&self) -> bool {
+    fn gzip(&self) -> bool {
         match self {
             Format::OtlpProtobuf { gzip } | Format::OtlpJson { gzip } => *gzip,
             _ => false,
         }
     }
-    /// Encodes `batch` with this format's encoder.
-    pub fn encode(&self, batch: &Batch) -> Result<Encoded, Error> {
+    fn encode(&self, batch: &Batch) -> Result<Encoded, Error> {
+        use super::wire;
         match self {
-            Format::OtlpProtobuf { .. } => Ok(crate::otlp::request(batch)),
-            Format::OtlpJson { .. } => Ok(crate::otlp_json::request(batch)),
+            Format::OtlpProtobuf { gzip } => wire::OtlpProtobuf { gzip: *gzip }.encode(batch),
+            Format::OtlpJson { gzip } => wire::OtlpJson { gzip: *gzip }.encode(batch),
             Format::RemoteWrite(cfg) => crate::remote_write::request(batch, cfg),
-            Format::Pushgateway(Some(cfg)) => crate::pushgateway::request(batch, cfg),
-            Format::Pushgateway(None) => {
-                crate::pushgateway::request(batch, &crate::pushgateway::PushgatewayConfig::from_batch(batch))
-            }
-            Format::Compact => Ok(crate::compact::request(batch)),
+            Format::Pushgateway(cfg) => wire::pushgateway_request(batch, cfg.as_ref()),
+            Format::Compact => wire::Compact.encode(batch),
         }
     }
-    /// Reads OTLP `partial_success` from a 2xx body: `Some(Ok(rejected_points))`, `Some(Err(()))`
-    /// for a malformed body, `None` for formats without partial success.
-    pub(crate) fn rejected_points(&self, body: &[u8]) -> Option<Result<u64, ()>> {
+    fn rejected_points(&self, body: &[u8]) -> Result<u64, Error> {
+        use super::wire;
         match self {
-            Format::OtlpProtobuf { .. } => {
-                Some(crate::otlp::parse_response(body).map(|p| p.rejected_data_points).map_err(|_| ()))
-            }
-            Format::OtlpJson { .. } => {
-                Some(crate::otlp_json::parse_response(body).map(|p| p.rejected_data_points).map_err(|_| ()))
-            }
-            _ => None,
+            Format::OtlpProtobuf { gzip } => wire::OtlpProtobuf { gzip: *gzip }.rejected_points(body),
+            Format::OtlpJson { gzip } => wire::OtlpJson { gzip: *gzip }.rejected_points(body),
+            _ => Ok(0),
         }
     }
 }
@@ -168,11 +183,11 @@ impl Format {
 ///
 /// Its `Debug` output redacts credentials and the endpoint's query string.
 #[derive(Clone)]
-pub struct Config {
+pub struct Config<W = Format> {
     /// Base URL of the receiver; the format's path is appended (`/v1/metrics` for OTLP).
     pub endpoint: String,
-    /// Wire format and its settings.
-    pub format: Format,
+    /// Wire format and its settings ([`Format`], or one [`wire`](super::wire) type).
+    pub format: W,
     /// Authentication.
     pub auth: Auth,
     /// Extra headers (tenant ids, API keys). Mark credentials `secret`.
@@ -198,7 +213,7 @@ pub struct Config {
     pub self_metrics: bool,
 }
 
-impl fmt::Debug for Config {
+impl<W: fmt::Debug> fmt::Debug for Config<W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
             .field("endpoint", &super::http::RedactedUrl(&self.endpoint))
@@ -217,9 +232,9 @@ impl fmt::Debug for Config {
     }
 }
 
-impl Config {
+impl<W> Config<W> {
     /// Defaults for `endpoint` and `format`.
-    pub fn new(endpoint: &str, format: Format) -> Self {
+    pub fn new(endpoint: &str, format: W) -> Self {
         Config {
             endpoint: String::from(endpoint),
             format,

@@ -112,6 +112,7 @@ mod http;
 mod merge;
 mod policy;
 mod rng;
+pub mod wire;
 
 use alloc::borrow::Cow;
 use alloc::string::String;
@@ -119,7 +120,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 
-pub use config::{Auth, Config, Format, Protocol, Secret, StatusClass};
+pub use config::{Auth, Config, Format, Protocol, Secret, StatusClass, Wire};
 pub use http::{parse_imf_fixdate, retry_after_ms, Header, Request, Response, TransportError};
 pub use merge::{merge, tally, trim, DropTally};
 pub use policy::FlushPolicy;
@@ -381,8 +382,8 @@ struct Flight {
 }
 
 /// The delivery state machine of one isolate. See the [module docs](self).
-pub struct Pusher {
-    config: Config,
+pub struct Pusher<W = Format> {
+    config: Config<W>,
     rng: Rng,
     flight: Option<Flight>,
     done: Option<Report>,
@@ -392,7 +393,7 @@ pub struct Pusher {
     first_start_nano: u64,
 }
 
-impl fmt::Debug for Pusher {
+impl<W: fmt::Debug> fmt::Debug for Pusher<W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pusher")
             .field("config", &self.config)
@@ -404,10 +405,10 @@ impl fmt::Debug for Pusher {
     }
 }
 
-impl Pusher {
+impl<W: Wire> Pusher<W> {
     /// Validates `config` and seeds the generator for batch ids and jitter with `seed`: 128 bits
     /// of real entropy from the host (the core has no randomness source of its own).
-    pub fn new(config: Config, seed: u128) -> Result<Self, PushError> {
+    pub fn new(config: Config<W>, seed: u128) -> Result<Self, PushError> {
         config.validate().map_err(PushError::InvalidConfig)?;
         Ok(Pusher {
             config,
@@ -427,7 +428,7 @@ impl Pusher {
     }
 
     /// The configuration.
-    pub fn config(&self) -> &Config {
+    pub fn config(&self) -> &Config<W> {
         &self.config
     }
 
@@ -453,18 +454,27 @@ impl Pusher {
     /// configured), encodes and plans the request. A delivery still in progress is abandoned
     /// first (carried over). Then drive it with [`next`](Self::next).
     pub fn start(&mut self, batch: Batch, now_ms: u64, budget_ms: u64) -> Result<(), PushError> {
-        let format = self.config.format.clone();
-        self.start_with(batch, now_ms, budget_ms, |b| format.encode(b))
+        self.start_inner(batch, now_ms, budget_ms, None::<fn(&Batch) -> Result<crate::request::Encoded, crate::Error>>)
     }
 
     /// [`start`](Self::start) with a caller-supplied encoder (the retry policy, response
     /// parsing and gzip flag still follow [`Config::format`]).
     pub fn start_with(
         &mut self,
-        mut batch: Batch,
+        batch: Batch,
         now_ms: u64,
         budget_ms: u64,
         encode: impl FnOnce(&Batch) -> Result<crate::request::Encoded, crate::Error>,
+    ) -> Result<(), PushError> {
+        self.start_inner(batch, now_ms, budget_ms, Some(encode))
+    }
+
+    fn start_inner(
+        &mut self,
+        mut batch: Batch,
+        now_ms: u64,
+        budget_ms: u64,
+        encode: Option<impl FnOnce(&Batch) -> Result<crate::request::Encoded, crate::Error>>,
     ) -> Result<(), PushError> {
         if self.flight.is_some() {
             self.finish(Outcome::Failed(Reason::Abandoned), now_ms);
@@ -500,7 +510,11 @@ impl Pusher {
             self.done = Some(report);
             return Ok(());
         }
-        let encoded = match encode(&batch) {
+        let encoded = match encode {
+            Some(f) => f(&batch),
+            None => self.config.format.encode(&batch),
+        };
+        let encoded = match encoded {
             Ok(e) => e,
             Err(e) => {
                 let t = tally(&batch);
@@ -608,19 +622,17 @@ impl Pusher {
         self.total.last_status = Some(response.status);
         match self.config.format.protocol().classify(response.status) {
             StatusClass::Success => {
-                if let Some(parsed) = self.config.format.rejected_points(response.body) {
-                    match parsed {
-                        Ok(n) => {
-                            if let Some(f) = self.flight.as_mut() {
-                                f.report.rejected_points = n;
-                            }
-                            self.window.rejected += n;
-                            self.total.rejected += n;
+                match self.config.format.rejected_points(response.body) {
+                    Ok(n) => {
+                        if let Some(f) = self.flight.as_mut() {
+                            f.report.rejected_points = n;
                         }
-                        Err(()) => {
-                            self.window.malformed_responses += 1;
-                            self.total.malformed_responses += 1;
-                        }
+                        self.window.rejected += n;
+                        self.total.rejected += n;
+                    }
+                    Err(_) => {
+                        self.window.malformed_responses += 1;
+                        self.total.malformed_responses += 1;
                     }
                 }
                 self.finish(Outcome::Delivered, now_ms);

@@ -5,6 +5,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use super::*;
+use crate::Temporality;
 use crate::{InstrumentOptions, MetricData, Registry};
 
 const T0: u64 = 1_700_000_000_000;
@@ -705,4 +706,42 @@ mod prop {
             prop_assert!(b.point_count() <= limit);
         }
     }
+}
+
+#[test]
+fn wire_types_match_the_run_time_format() {
+    use crate::pushgateway::PushgatewayConfig;
+    use crate::remote_write::RemoteWriteConfig;
+    let mut reg = Registry::new(
+        crate::Config::new("svc").temporality(Temporality::Cumulative).resource_attr("service.instance.id", "i-1"),
+    );
+    let c = reg.counter("jobs", InstrumentOptions::default()).unwrap();
+    c.add(&mut reg, 2.0, &[]);
+    let b = reg.collect(T0 * 1_000_000);
+    let pairs: [(Format, &dyn Wire, Protocol); 6] = [
+        (Format::OtlpProtobuf { gzip: true }, &wire::OtlpProtobuf { gzip: true }, Protocol::Otlp),
+        (Format::OtlpJson { gzip: false }, &wire::OtlpJson { gzip: false }, Protocol::Otlp),
+        (Format::RemoteWrite(RemoteWriteConfig::default()), &wire::RemoteWrite(RemoteWriteConfig::default()), Protocol::RemoteWrite),
+        (Format::Pushgateway(None), &wire::Pushgateway(None), Protocol::Pushgateway),
+        (
+            Format::Pushgateway(Some(PushgatewayConfig::new("j"))),
+            &wire::Pushgateway(Some(PushgatewayConfig::new("j"))),
+            Protocol::Pushgateway,
+        ),
+        (Format::Compact, &wire::Compact, Protocol::Compact),
+    ];
+    for (format, w, protocol) in pairs {
+        assert_eq!(format.protocol(), protocol);
+        assert_eq!(w.protocol(), protocol);
+        assert_eq!(format.gzip(), w.gzip());
+        assert_eq!(format.encode(&b).unwrap(), w.encode(&b).unwrap(), "{format:?}");
+    }
+    // A single-format pusher drives the same state machine.
+    let mut p = Pusher::new(Config::new("http://h", wire::Compact).self_metrics(false), 1).unwrap();
+    p.start(b.clone(), T0, 1_000).unwrap();
+    let Action::Send(req) = p.next(T0) else { panic!() };
+    assert_eq!(req.url, "http://h/v1/compact");
+    assert_eq!(req.body, crate::compact::request(&b).body);
+    p.on_response(&Response::status(500), T0).unwrap();
+    assert!(matches!(p.next(T0), Action::Wait { .. } | Action::Send(_)), "compact retries 500");
 }
