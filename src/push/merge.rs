@@ -97,8 +97,20 @@ pub fn trim(batch: &mut Batch, max_points: usize) -> DropTally {
 }
 
 /// Merges `from`, an **older** batch that was not delivered, into `into`, the batch about to be
-/// sent, following the rules in the [module docs](self). Returns what could not be merged
-/// (incompatible metrics), which is dropped.
+/// sent. Returns what could not be merged (incompatible metrics), which is dropped.
+///
+/// Rules, per metric (matched by name) and point (matched by attribute set):
+///
+/// | data | delta | cumulative |
+/// |---|---|---|
+/// | sum (counter, up-down counter) | values add | the newer point supersedes |
+/// | histogram | counts, sum and buckets add; min/max combine | the newer point supersedes |
+/// | gauge | the point with the later timestamp wins (tie: the newer batch) | same |
+///
+/// A merged delta point covers the union of both windows (earliest start, latest end). Points and
+/// metrics present on one side only are kept. A metric that cannot be merged (same name but
+/// another kind, monotonicity, temporality or histogram bounds) keeps the newer batch's version;
+/// the older side's points are dropped and counted, never silently mixed.
 ///
 /// ```
 /// use edgemetrics::{Config, InstrumentOptions, Registry};

@@ -95,6 +95,19 @@
 //! `edgemetrics.sdk.points.carried`, `.dropped{reason}`, `.rejected` (OTLP partial success).
 //! Delta sums for delta batches, running totals for cumulative ones.
 //!
+//! # Randomness
+//!
+//! Batch ids and jitter come from a xoshiro256\*\* generator seeded with the 128 bits the host
+//! passes to [`Pusher::new`] (JS: `crypto.getRandomValues`; native: `getrandom` or
+//! `/dev/urandom`); [`Pusher::add_entropy`] stirs in more. The core never asks the platform for
+//! randomness, so it needs no `getrandom` (and no JS backend for it on wasm32). The generator is
+//! not cryptographic: ids need uniqueness, not secrecy.
+//!
+//! # One wire or many
+//!
+//! `Pusher<Format>` (the default) picks the encoder at run time and so links every encoder;
+//! `Pusher<wire::OtlpProtobuf>` (or any other [`wire`] type, or your own [`Wire`]) links one.
+//!
 //! # Aggregating across invocations
 //!
 //! In a warm isolate a [`FlushPolicy`] can spread one push over several invocations (every N

@@ -1,25 +1,25 @@
 //! Aggregation across invocations in a warm isolate: flush every N invocations or every T
 //! milliseconds, whichever comes first.
-//!
-//! The host asks the policy once per invocation, at its end: "flush now?". When the answer is
-//! no, the host simply does not collect: the registry keeps aggregating (delta windows grow
-//! across invocations, cumulative totals keep running), so fewer, larger batches are sent. Still
-//! at most one request per invocation.
-//!
-//! The trade-off belongs to the user: an isolate that is evicted between flushes loses what it
-//! aggregated since the last one, and nothing can count that loss (the process is gone). Keep
-//! `max_age_ms` short (a few seconds) and flush on every invocation when the platform gives no
-//! warm-isolate guarantee.
-//!
-//! ```
-//! use edgemetrics::push::FlushPolicy;
-//! let mut policy = FlushPolicy::new(3, 10_000);
-//! let flushes: Vec<bool> = [0u64, 100, 200, 300, 20_000].iter().map(|t| policy.should_flush(*t)).collect();
-//! // 3rd invocation (count), then 4th is the start of a new window, 5th is over 10 s old.
-//! assert_eq!(flushes, [false, false, true, false, true]);
-//! ```
 
 /// "Flush now?" — counts invocations and the age of the unflushed window.
+///
+/// The host asks the policy once per invocation, at its end: "flush now?". When the answer is
+/// no, the host simply does not collect: the registry keeps aggregating (delta windows grow
+/// across invocations, cumulative totals keep running), so fewer, larger batches are sent. Still
+/// at most one request per invocation.
+///
+/// The trade-off belongs to the user: an isolate that is evicted between flushes loses what it
+/// aggregated since the last one, and nothing can count that loss (the process is gone). Keep
+/// `max_age_ms` short (a few seconds) and flush on every invocation when the platform gives no
+/// warm-isolate guarantee.
+///
+/// ```
+/// use edgemetrics::push::FlushPolicy;
+/// let mut policy = FlushPolicy::new(3, 10_000);
+/// let flushes: Vec<bool> = [0u64, 100, 200, 300, 20_000].iter().map(|t| policy.should_flush(*t)).collect();
+/// // 3rd invocation (count), then 4th is the start of a new window, 5th is over 10 s old.
+/// assert_eq!(flushes, [false, false, true, false, true]);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FlushPolicy {
     every_invocations: u32,
