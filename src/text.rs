@@ -20,7 +20,7 @@
 //! text::push_i64(&mut out, -42);
 //! out.push(b' ');
 //! text::push_json_str(&mut out, "a\"b\\c\nd\u{1}é");
-//! assert_eq!(out, br#"0.1 250 -42 "a\"b\\c\nd\u0001é""#);
+//! assert_eq!(String::from_utf8(out).unwrap(), r#"0.1 250 -42 "a\"b\\c\nd\u0001é""#);
 //! ```
 
 use alloc::vec::Vec;
