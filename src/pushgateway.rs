@@ -215,7 +215,7 @@ enum Num {
     U(u64),
 }
 
-fn push_sample(out: &mut Vec<u8>, name: &str, suffix: &str, labels: &[Label], le: Option<f64>, value: Num) {
+fn push_sample(out: &mut Vec<u8>, name: &str, suffix: &str, labels: &[Label], le: Option<&[u8]>, value: Num) {
     out.extend_from_slice(name.as_bytes());
     out.extend_from_slice(suffix.as_bytes());
     if !labels.is_empty() || le.is_some() {
@@ -234,7 +234,7 @@ fn push_sample(out: &mut Vec<u8>, name: &str, suffix: &str, labels: &[Label], le
                 out.push(b',');
             }
             out.extend_from_slice(b"le=\"");
-            prom::push_f64(out, b);
+            out.extend_from_slice(b);
             out.push(b'"');
         }
         out.push(b'}');
@@ -263,14 +263,24 @@ fn write_family(out: &mut Vec<u8>, f: &Family) {
     out.push(b' ');
     out.extend_from_slice(f.kind.as_str().as_bytes());
     out.push(b'\n');
+    // `le` values are the same for every series of a family: format them once.
+    let les: Vec<Vec<u8>> = f
+        .bounds
+        .iter()
+        .map(|b| {
+            let mut s = Vec::new();
+            prom::push_f64(&mut s, *b);
+            s
+        })
+        .collect();
     for s in &f.series {
         match &s.value {
             SeriesValue::Number(v) => push_sample(out, &f.name, "", &s.labels, None, Num::F(*v)),
             SeriesValue::Histogram { cumulative, count, sum } => {
-                for (b, c) in f.bounds.iter().zip(cumulative) {
-                    push_sample(out, &f.name, "_bucket", &s.labels, Some(*b), Num::U(*c));
+                for (le, c) in les.iter().zip(cumulative) {
+                    push_sample(out, &f.name, "_bucket", &s.labels, Some(le), Num::U(*c));
                 }
-                push_sample(out, &f.name, "_bucket", &s.labels, Some(f64::INFINITY), Num::U(*count));
+                push_sample(out, &f.name, "_bucket", &s.labels, Some(b"+Inf"), Num::U(*count));
                 push_sample(out, &f.name, "_sum", &s.labels, None, Num::F(*sum));
                 push_sample(out, &f.name, "_count", &s.labels, None, Num::U(*count));
             }

@@ -66,7 +66,7 @@ use alloc::vec::Vec;
 
 use crate::batch::{Batch, Temporality};
 use crate::error::Error;
-use crate::pb::Writer;
+use crate::pb::{self, varint_len, Writer};
 use crate::prom::{self, Family, FamilyOptions, Label, SeriesValue};
 use crate::request::{Encoded, Method};
 
@@ -130,40 +130,75 @@ pub fn encode(batch: &Batch, cfg: &RemoteWriteConfig) -> Result<Vec<u8>, Error> 
     let fams = prom::families(batch, &FamilyOptions { resource_labels: true, reserved: &names })?;
     let ts = (batch.end_unix_nano / 1_000_000) as i64;
     let mut w = Writer::with_capacity(256 + batch.point_count() * 96);
-    let mut name = String::new();
-    let mut le = String::new();
+    let mut scratch = Scratch::default();
     for f in &fams {
-        write_family(&mut w, f, &ext, ts, &mut name, &mut le);
+        write_family(&mut w, f, &ext, ts, &mut scratch);
     }
     Ok(w.buf)
 }
 
-fn write_family(w: &mut Writer, f: &Family, ext: &[Label], ts: i64, name: &mut String, le: &mut String) {
+/// Reused buffers: a series' labels encoded once (a histogram repeats them in `buckets + 3`
+/// series) and the current metric name.
+#[derive(Default)]
+struct Scratch {
+    /// `Label` messages (tag, length and body) of the current series, back to back.
+    pre: Vec<u8>,
+    /// End offset in `pre` of each label.
+    ends: Vec<usize>,
+    name: String,
+}
+
+fn write_family(w: &mut Writer, f: &Family, ext: &[Label], ts: i64, sc: &mut Scratch) {
+    // `le` values are the same for every series of a family: format them once.
+    let les: Vec<String> = f
+        .bounds
+        .iter()
+        .map(|b| {
+            let mut s = String::new();
+            prom::push_f64_str(&mut s, *b);
+            s
+        })
+        .collect();
     for s in &f.series {
         // Resource labels were merged into s.labels; external labels fill in names still free.
-        let labels = if ext.is_empty() { None } else { Some(prom::merge_sorted(&s.labels, ext)) };
-        let labels = labels.as_deref().unwrap_or(&s.labels);
+        let merged = if ext.is_empty() { None } else { Some(prom::merge_sorted(&s.labels, ext)) };
+        let labels = merged.as_deref().unwrap_or(&s.labels);
+        let mut lw = Writer { buf: core::mem::take(&mut sc.pre) };
+        lw.buf.clear();
+        sc.ends.clear();
+        for (n, v) in labels {
+            label(&mut lw, n, v);
+            sc.ends.push(lw.buf.len());
+        }
+        sc.pre = lw.buf;
+        let pre = Pre { labels, bytes: &sc.pre, ends: &sc.ends };
         match &s.value {
-            SeriesValue::Number(v) => series(w, &f.name, labels, None, *v, ts),
+            SeriesValue::Number(v) => series(w, &f.name, &pre, None, *v, ts),
             SeriesValue::Histogram { cumulative, count, sum } => {
+                let name = &mut sc.name;
                 name.clear();
                 name.push_str(&f.name);
                 name.push_str("_bucket");
-                for (b, c) in f.bounds.iter().zip(cumulative) {
-                    le.clear();
-                    prom::push_f64_str(le, *b);
-                    series(w, name, labels, Some(le), *c as f64, ts);
+                for (le, c) in les.iter().zip(cumulative) {
+                    series(w, name, &pre, Some(le), *c as f64, ts);
                 }
-                series(w, name, labels, Some("+Inf"), *count as f64, ts);
+                series(w, name, &pre, Some("+Inf"), *count as f64, ts);
                 name.truncate(f.name.len());
                 name.push_str("_sum");
-                series(w, name, labels, None, *sum, ts);
+                series(w, name, &pre, None, *sum, ts);
                 name.truncate(f.name.len());
                 name.push_str("_count");
-                series(w, name, labels, None, *count as f64, ts);
+                series(w, name, &pre, None, *count as f64, ts);
             }
         }
     }
+}
+
+/// A series' labels with their pre-encoded `Label` messages.
+struct Pre<'a> {
+    labels: &'a [Label],
+    bytes: &'a [u8],
+    ends: &'a [usize],
 }
 
 fn label(w: &mut Writer, name: &str, value: &str) {
@@ -173,9 +208,20 @@ fn label(w: &mut Writer, name: &str, value: &str) {
     w.end(l);
 }
 
-/// One `TimeSeries` with labels `__name__`, `labels` (sorted) and `le` merged in name order.
-fn series(w: &mut Writer, name: &str, labels: &[Label], le: Option<&str>, value: f64, ts: i64) {
-    let t = w.begin(1);
+/// One `TimeSeries` with labels `__name__`, the series' labels (sorted) and `le` merged in name
+/// order.
+fn series(w: &mut Writer, name: &str, pre: &Pre<'_>, le: Option<&str>, value: f64, ts: i64) {
+    // The message is written with its exact length up front: no placeholder to patch and no
+    // body to shift (a TimeSeries is usually over 127 bytes, where `Writer::end` must move it).
+    let sample_inner = if value.to_bits() != 0 { 9 } else { 0 } + if ts != 0 { 1 + varint_len(ts as u64) } else { 0 };
+    let mut len = pre.bytes.len() + label_len("__name__", name) + 1 + varint_len(sample_inner as u64) + sample_inner;
+    if let Some(v) = le {
+        len += label_len("le", v);
+    }
+    w.tag(1, pb::LEN);
+    w.varint(len as u64);
+    #[cfg(debug_assertions)]
+    let body_start = w.buf.len();
     let mut extra: [(&str, &str); 2] = [("__name__", name), ("le", "")];
     let extra: &[(&str, &str)] = match le {
         Some(v) => {
@@ -185,21 +231,32 @@ fn series(w: &mut Writer, name: &str, labels: &[Label], le: Option<&str>, value:
         None => &extra[..1],
     };
     let mut j = 0;
-    for (n, v) in labels {
+    let mut start = 0;
+    for (i, (n, _)) in pre.labels.iter().enumerate() {
         while j < extra.len() && extra[j].0 < n.as_str() {
             label(w, extra[j].0, extra[j].1);
             j += 1;
         }
-        label(w, n, v);
+        let end = pre.ends[i];
+        w.buf.extend_from_slice(&pre.bytes[start..end]);
+        start = end;
     }
     for (n, v) in &extra[j..] {
         label(w, n, v);
     }
-    let s = w.begin(2);
+    w.tag(2, pb::LEN);
+    w.varint(sample_inner as u64);
     w.double(1, value);
     w.int64(2, ts);
-    w.end(s);
-    w.end(t);
+    #[cfg(debug_assertions)]
+    debug_assert_eq!(w.buf.len() - body_start, len);
+}
+
+/// Encoded size of a `Label` message field (tag and length prefix included).
+fn label_len(name: &str, value: &str) -> usize {
+    let field = |n: usize| if n == 0 { 0 } else { 1 + varint_len(n as u64) + n };
+    let inner = field(name.len()) + field(value.len());
+    1 + varint_len(inner as u64) + inner
 }
 
 /// Builds the remote write request for `batch`: snappy-compressed `WriteRequest`, `POST` to

@@ -59,6 +59,13 @@ fn load32(b: &[u8], i: usize) -> u32 {
 }
 
 #[inline]
+fn load64(b: &[u8], i: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[i..i + 8]);
+    u64::from_le_bytes(w)
+}
+
+#[inline]
 fn hash(v: u32) -> usize {
     (v.wrapping_mul(0x1e35_a7bd) >> (32 - TABLE_BITS)) as usize
 }
@@ -156,8 +163,20 @@ fn compress_block(src: &[u8], table: &mut [u16], out: &mut Vec<u8>) {
         if cand != 0 && cand - 1 < i && load32(src, cand - 1) == v {
             let c = cand - 1;
             let mut len = 4;
-            while i + len < n && src[c + len] == src[i + len] {
-                len += 1;
+            // Extend 8 bytes at a time; the first differing byte is found from the XOR's
+            // trailing zeros (little-endian: lowest address = lowest bits).
+            while i + len + 8 <= n {
+                let x = load64(src, c + len) ^ load64(src, i + len);
+                if x != 0 {
+                    len += (x.trailing_zeros() / 8) as usize;
+                    break;
+                }
+                len += 8;
+            }
+            if i + len + 8 > n {
+                while i + len < n && src[c + len] == src[i + len] {
+                    len += 1;
+                }
             }
             emit_literal(out, &src[lit_start..i]);
             emit_copy(out, i - c, len);
