@@ -117,7 +117,9 @@ fn has_nan(b: &Batch) -> bool {
             MetricData::Sum { points, .. } | MetricData::Gauge { points } => {
                 points.iter().any(|p| attrs_nan(&p.attributes) || p.value.is_nan())
             }
-            MetricData::Histogram { points, .. } => points.iter().any(|p| attrs_nan(&p.attributes)),
+            MetricData::Histogram { points, .. } => points
+                .iter()
+                .any(|p| attrs_nan(&p.attributes) || p.sum.is_nan() || p.min.is_nan() || p.max.is_nan()),
         })
 }
 
