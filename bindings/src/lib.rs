@@ -16,7 +16,7 @@
 //!
 //! * `'s' VLEN ':' STRING` — a string,
 //! * `'i' DIGITS ';'` — a 64-bit integer,
-//! * `'d' NUMBER ';'` — a double, written as JS `String(number)` writes it,
+//! * `'d' HEX16` — a double: its IEEE-754 bits as 16 hex digits (big-endian),
 //! * `'t'` / `'f'` — a boolean.
 //!
 //! Lengths count UTF-16 code units, as JS `String.prototype.length` does, so that the JS side can
@@ -91,9 +91,10 @@ fn decode_pair<'a>(s: &mut &'a str) -> Option<Attr<'a>> {
         }
         b'i' => AttrValue::I64(take_until_semicolon(s)?.parse().ok()?),
         b'd' => {
-            let t = take_until_semicolon(s)?;
-            // JS spells the infinities "Infinity"/"-Infinity", which Rust's parser accepts too.
-            AttrValue::F64(t.parse().ok()?)
+            // The IEEE-754 bits as 16 hex digits: exact, and no decimal float parser linked in.
+            let hex = s.get(..16)?;
+            *s = &s[16..];
+            AttrValue::F64(f64::from_bits(u64::from_str_radix(hex, 16).ok()?))
         }
         b't' => AttrValue::Bool(true),
         b'f' => AttrValue::Bool(false),
@@ -154,7 +155,6 @@ fn error_class(e: &Error) -> i32 {
 #[wasm_bindgen]
 pub struct Core {
     reg: Registry,
-    format: Format,
     /// Something was recorded (accepted or refused) since the last [`Core::prepare`]; refused
     /// values count because they produce self-metrics.
     dirty: bool,
@@ -162,17 +162,11 @@ pub struct Core {
     points: u32,
     prepared: Option<Encoded>,
     error: String,
-    #[cfg(feature = "remote-write")]
-    remote_write: edgemetrics::remote_write::RemoteWriteConfig,
-    /// Explicit grouping key; `None`: derived from the resource at each flush.
-    #[cfg(feature = "pushgateway")]
-    pushgateway: Option<edgemetrics::pushgateway::PushgatewayConfig>,
-    #[cfg(feature = "pushgateway")]
-    pushgateway_method: edgemetrics::Method,
     /// Delivery state machine (retries, deadline, idempotency key, carry-over).
-    pusher: Pusher,
-    /// Settings the pusher is rebuilt from when the format configuration changes.
-    push_config: push::Config,
+    pusher: Pusher<JsWire>,
+    /// Settings the pusher is rebuilt from when the format configuration changes; its `format`
+    /// is the wire ([`JsWire`]) that also encodes for [`Core::prepare`].
+    push_config: push::Config<JsWire>,
     seed: u128,
     /// The request of the last `Send` action, the time of the last `Wait` action.
     current: Option<push::Request>,
@@ -227,7 +221,18 @@ impl Core {
                 *slot = *v as usize;
             }
         }
-        let mut push_config = push::Config::new(endpoint, push::Format::Compact).self_metrics(self_metrics);
+        let gzip = gzip && matches!(format, Format::OtlpProto | Format::OtlpJson);
+        let wire = JsWire {
+            format,
+            gzip,
+            #[cfg(feature = "remote-write")]
+            remote_write: Default::default(),
+            #[cfg(feature = "pushgateway")]
+            pushgateway: None,
+            #[cfg(feature = "pushgateway")]
+            pushgateway_method: edgemetrics::Method::Put,
+        };
+        let mut push_config = push::Config::new(endpoint, wire).self_metrics(self_metrics);
         for kv in decode_owned(headers) {
             let edgemetrics::Value::Str(v) = kv.value else { continue };
             push_config = if is_secret_header(&kv.key) {
@@ -250,14 +255,6 @@ impl Core {
             push_config = push_config.backoff_ms(base, cap);
         }
         let seed = seed.iter().fold(0u128, |acc, w| (acc << 32) | *w as u128);
-        let gzip = gzip && matches!(format, Format::OtlpProto | Format::OtlpJson);
-        push_config.format = match format {
-            Format::OtlpProto => push::Format::OtlpProtobuf { gzip },
-            Format::OtlpJson => push::Format::OtlpJson { gzip },
-            Format::RemoteWrite => push::Format::RemoteWrite(Default::default()),
-            Format::Pushgateway => push::Format::Pushgateway(None),
-            Format::Compact => push::Format::Compact,
-        };
         let pusher = Pusher::new(push_config.clone(), seed).map_err(|e| e.to_string())?;
         Ok(Core {
             pusher,
@@ -266,17 +263,10 @@ impl Core {
             current: None,
             wait_until: 0.0,
             reg: Registry::new(config),
-            format,
             dirty: false,
             points: 0,
             prepared: None,
             error: String::new(),
-            #[cfg(feature = "remote-write")]
-            remote_write: Default::default(),
-            #[cfg(feature = "pushgateway")]
-            pushgateway: None,
-            #[cfg(feature = "pushgateway")]
-            pushgateway_method: edgemetrics::Method::Put,
         })
     }
 
@@ -313,13 +303,12 @@ impl Core {
         for kv in decode_owned(labels) {
             let edgemetrics::Value::Str(v) = kv.value else { continue };
             if !edgemetrics::prom::is_valid_label_name(&kv.key) {
-                self.error = format!("invalid external label name {:?}: must match [a-zA-Z_][a-zA-Z0-9_]* and not start with __", kv.key);
+                self.error = ["invalid external label name \"", &kv.key, "\": must match [a-zA-Z_][a-zA-Z0-9_]* and not start with __"].concat();
                 return false;
             }
             cfg.external_labels.push((kv.key, v));
         }
-        self.push_config.format = push::Format::RemoteWrite(cfg.clone());
-        self.remote_write = cfg;
+        self.push_config.format.remote_write = cfg;
         self.rebuild_pusher()
     }
 
@@ -331,10 +320,9 @@ impl Core {
     #[wasm_bindgen(js_name = configurePushgateway)]
     pub fn configure_pushgateway(&mut self, job: Option<String>, grouping: &str, put: bool) -> bool {
         let method = if put { edgemetrics::Method::Put } else { edgemetrics::Method::Post };
-        self.pushgateway_method = method;
+        self.push_config.format.pushgateway_method = method;
         let Some(job) = job else {
-            self.pushgateway = None;
-            self.push_config.format = push::Format::Pushgateway(None);
+            self.push_config.format.pushgateway = None;
             return self.rebuild_pusher();
         };
         let mut cfg = edgemetrics::pushgateway::PushgatewayConfig::new(&job);
@@ -348,8 +336,7 @@ impl Core {
             self.error = e.to_string();
             return false;
         }
-        self.push_config.format = push::Format::Pushgateway(Some(cfg.clone()));
-        self.pushgateway = Some(cfg);
+        self.push_config.format.pushgateway = Some(cfg);
         self.rebuild_pusher()
     }
 
@@ -463,24 +450,7 @@ impl Core {
         }
         self.dirty = false;
         let batch = self.reg.collect(ms_to_ns(now_ms));
-        // Our own feature-gated encoder (not `push::Format::encode`) so that a build with fewer
-        // formats links fewer encoders. Disjoint field borrows: the encoder settings are read
-        // while `pusher` is borrowed mutably.
-        let format = self.format;
-        #[cfg(feature = "remote-write")]
-        let rw = &self.remote_write;
-        #[cfg(feature = "pushgateway")]
-        let pg = (&self.pushgateway, self.pushgateway_method);
-        let result = self.pusher.start_with(batch, now, budget_ms.max(0.0) as u64, |b| {
-            encode_with(
-                format,
-                b,
-                #[cfg(feature = "remote-write")]
-                rw,
-                #[cfg(feature = "pushgateway")]
-                pg,
-            )
-        });
+        let result = self.pusher.start(batch, now, budget_ms.max(0.0) as u64);
         match result {
             // An empty batch (after merging carried data) finishes at once: `next` then says
             // `done` with an `empty` outcome and no request is made.
@@ -652,14 +622,8 @@ impl Core {
 
 impl Core {
     fn encode(&self, batch: &edgemetrics::Batch) -> Result<Encoded, Error> {
-        encode_with(
-            self.format,
-            batch,
-            #[cfg(feature = "remote-write")]
-            &self.remote_write,
-            #[cfg(feature = "pushgateway")]
-            (&self.pushgateway, self.pushgateway_method),
-        )
+        use push::Wire;
+        self.push_config.format.encode(batch)
     }
 
     fn rebuild_pusher(&mut self) -> bool {
@@ -681,35 +645,69 @@ fn is_secret_header(name: &str) -> bool {
     ["authorization", "proxy-authorization", "x-api-key", "api-key", "x-auth-token"].iter().any(|h| name.eq_ignore_ascii_case(h))
 }
 
-/// Encodes with the encoders compiled in (each behind its cargo feature, so that a build with
-/// fewer formats does not link the others).
-fn encode_with(
+/// The wire of this module: the format chosen at run time among the encoders compiled in (each
+/// behind its cargo feature, so that a build with fewer formats does not link the others; the
+/// core's `push::Format` would link every encoder).
+#[derive(Debug, Clone)]
+struct JsWire {
     format: Format,
-    batch: &edgemetrics::Batch,
-    #[cfg(feature = "remote-write")] remote_write: &edgemetrics::remote_write::RemoteWriteConfig,
-    #[cfg(feature = "pushgateway")] pushgateway: (&Option<edgemetrics::pushgateway::PushgatewayConfig>, edgemetrics::Method),
-) -> Result<Encoded, Error> {
-    match format {
-        #[cfg(feature = "otlp-proto")]
-        Format::OtlpProto => Ok(edgemetrics::otlp::request(batch)),
-        #[cfg(feature = "otlp-json")]
-        Format::OtlpJson => Ok(edgemetrics::otlp_json::request(batch)),
-        #[cfg(feature = "remote-write")]
-        Format::RemoteWrite => edgemetrics::remote_write::request(batch, remote_write),
-        #[cfg(feature = "pushgateway")]
-        Format::Pushgateway => match pushgateway.0 {
-            Some(cfg) => edgemetrics::pushgateway::request(batch, cfg),
-            None => {
-                let mut cfg = edgemetrics::pushgateway::PushgatewayConfig::from_batch(batch);
-                cfg.method = pushgateway.1;
-                edgemetrics::pushgateway::request(batch, &cfg)
-            }
-        },
-        #[cfg(feature = "compact")]
-        Format::Compact => Ok(edgemetrics::compact::request(batch)),
-        // Formats not built in are refused by the constructor.
-        #[allow(unreachable_patterns)]
-        _ => Err(Error::InvalidConfig { reason: "encoder not built in" }),
+    gzip: bool,
+    #[cfg(feature = "remote-write")]
+    remote_write: edgemetrics::remote_write::RemoteWriteConfig,
+    /// Explicit grouping key; `None`: derived from the resource at each flush.
+    #[cfg(feature = "pushgateway")]
+    pushgateway: Option<edgemetrics::pushgateway::PushgatewayConfig>,
+    #[cfg(feature = "pushgateway")]
+    pushgateway_method: edgemetrics::Method,
+}
+
+impl push::Wire for JsWire {
+    fn protocol(&self) -> push::Protocol {
+        match self.format {
+            Format::OtlpProto | Format::OtlpJson => push::Protocol::Otlp,
+            Format::RemoteWrite => push::Protocol::RemoteWrite,
+            Format::Pushgateway => push::Protocol::Pushgateway,
+            Format::Compact => push::Protocol::Compact,
+        }
+    }
+
+    fn gzip(&self) -> bool {
+        self.gzip
+    }
+
+    fn encode(&self, batch: &edgemetrics::Batch) -> Result<Encoded, Error> {
+        match self.format {
+            #[cfg(feature = "otlp-proto")]
+            Format::OtlpProto => Ok(edgemetrics::otlp::request(batch)),
+            #[cfg(feature = "otlp-json")]
+            Format::OtlpJson => Ok(edgemetrics::otlp_json::request(batch)),
+            #[cfg(feature = "remote-write")]
+            Format::RemoteWrite => edgemetrics::remote_write::request(batch, &self.remote_write),
+            #[cfg(feature = "pushgateway")]
+            Format::Pushgateway => match &self.pushgateway {
+                Some(cfg) => edgemetrics::pushgateway::request(batch, cfg),
+                None => {
+                    let mut cfg = edgemetrics::pushgateway::PushgatewayConfig::from_batch(batch);
+                    cfg.method = self.pushgateway_method;
+                    edgemetrics::pushgateway::request(batch, &cfg)
+                }
+            },
+            #[cfg(feature = "compact")]
+            Format::Compact => Ok(edgemetrics::compact::request(batch)),
+            // Formats not built in are refused by the constructor.
+            #[allow(unreachable_patterns)]
+            _ => Err(Error::InvalidConfig { reason: "encoder not built in" }),
+        }
+    }
+
+    fn rejected_points(&self, body: &[u8]) -> Result<u64, Error> {
+        match self.format {
+            #[cfg(feature = "otlp-proto")]
+            Format::OtlpProto => edgemetrics::otlp::parse_response(body).map(|p| p.rejected_data_points),
+            #[cfg(feature = "otlp-json")]
+            Format::OtlpJson => edgemetrics::otlp_json::parse_response(body).map(|p| p.rejected_data_points),
+            _ => Ok(0),
+        }
     }
 }
 
@@ -738,7 +736,7 @@ mod tests {
     #[test]
     fn attribute_keys_decode() {
         assert_eq!(
-            dec("5:routes6:/cart;2:okt1:ni200;1:xd1.5;"),
+            dec("5:routes6:/cart;2:okt1:ni200;1:xd3ff8000000000000"),
             vec![
                 ("route".into(), "Str(\"/cart;\")".into()),
                 ("ok".into(), "Bool(true)".into()),
@@ -748,7 +746,8 @@ mod tests {
         );
         // UTF-16 lengths: "é" is one unit, "😀" is two.
         assert_eq!(dec("1:és2:😀"), vec![("é".into(), "Str(\"😀\")".into())]);
-        assert_eq!(dec("1:ad-Infinity;"), vec![("a".into(), "F64(-inf)".into())]);
+        assert_eq!(dec("1:adfff0000000000000"), vec![("a".into(), "F64(-inf)".into())]);
+        assert_eq!(dec("1:ad3ff8"), vec![]);
         // Malformed tails are dropped, what came before is kept.
         assert_eq!(dec("1:at9:a"), vec![("a".into(), "Bool(true)".into())]);
         assert_eq!(dec("x"), vec![]);

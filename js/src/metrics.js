@@ -50,7 +50,7 @@ export function attributeKey(attrs) {
         s += k.length + ':' + k + 's' + v.length + ':' + v;
         break;
       case 'number':
-        s += k.length + ':' + k + (Number.isSafeInteger(v) ? 'i' : 'd') + v + ';';
+        s += k.length + ':' + k + (Number.isSafeInteger(v) ? 'i' + v + ';' : 'd' + doubleHex(v));
         break;
       case 'boolean':
         s += k.length + ':' + k + (v ? 't' : 'f');
@@ -68,6 +68,13 @@ export function attributeKey(attrs) {
     }
   }
   return s;
+}
+
+const f64view = new DataView(new ArrayBuffer(8));
+/** IEEE-754 bits of `v` as 16 hex digits (big-endian): exact, and cheap for the core to read. */
+function doubleHex(v) {
+  f64view.setFloat64(0, v);
+  return f64view.getUint32(0).toString(16).padStart(8, '0') + f64view.getUint32(4).toString(16).padStart(8, '0');
 }
 
 const num = (v) => (typeof v === 'bigint' ? Number(v) : NaN);
