@@ -22,6 +22,8 @@ pub mod remote_write;
 pub mod request;
 pub mod snappy;
 pub mod text;
+#[cfg(feature = "worker")]
+pub mod worker;
 
 pub use attr::{Attr, AttrLimits, AttrValue, Attributes, KeyValue, Value};
 pub use batch::{

@@ -1,0 +1,672 @@
+//! workers-rs host (feature `worker`): record during a request, push one batch at its end with
+//! [`worker::Fetch`] inside [`Context::wait_until`], so the response is never delayed.
+//!
+//! One [`WorkerMetrics`] lives per isolate (keep it in a `thread_local!`: wasm isolates are single
+//! threaded). It owns the [`Registry`] and the delivery state machine ([`Pusher`]); this module
+//! only supplies what the core cannot have: the clock (`Date.now()`), entropy
+//! (`crypto.getRandomValues`), timers ([`worker::Delay`]) and the network ([`worker::Fetch`]).
+//!
+//! ```no_run
+//! use std::cell::OnceCell;
+//! use edgemetrics::worker::{Setup, WorkerMetrics};
+//! use edgemetrics::{Counter, InstrumentOptions};
+//! use worker::{event, Context, Env, Request, Response, Result};
+//!
+//! struct App { metrics: WorkerMetrics, requests: Counter }
+//!
+//! thread_local! { static APP: OnceCell<Option<App>> = const { OnceCell::new() }; }
+//!
+//! fn app(env: &Env) -> Option<App> {
+//!     // A bad metrics configuration disables metrics; it never fails the request.
+//!     let metrics = Setup::from_env(env, "checkout").build().ok()?;
+//!     let requests = metrics.counter("http.server.requests", InstrumentOptions::unit("{request}")).ok()?;
+//!     Some(App { metrics, requests })
+//! }
+//!
+//! #[event(fetch)]
+//! async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+//!     let resp = Response::ok("hello")?;
+//!     APP.with(|cell| {
+//!         if let Some(app) = cell.get_or_init(|| app(&env)) {
+//!             app.metrics.begin();
+//!             app.metrics.add(app.requests, 1.0, &[("http.route", "/".into())]);
+//!             app.metrics.flush(&ctx); // spawns the push with ctx.wait_until, returns at once
+//!         }
+//!     });
+//!     Ok(resp)
+//! }
+//! ```
+//!
+//! # Concurrency inside an isolate
+//!
+//! workerd may run several requests of one isolate concurrently. The [`Pusher`] delivers one batch
+//! at a time, so a [`flush`](WorkerMetrics::flush) that finds a delivery in flight does not start
+//! a second one: its data stays in the registry and the in-flight task sends it in one follow-up
+//! batch when it is done ([`Flush::Coalesced`]). Each invocation therefore causes at most one
+//! batch (retries of that batch aside), and under load several invocations share one.
+//! A delivery whose task was cancelled by the runtime (its `waitUntil` cut short) is detected by
+//! age and abandoned; the pusher carries its data into the next batch.
+//!
+//! # Failures
+//!
+//! Nothing here returns an error to the request path after [`Setup::build`]: push failures are
+//! counted by the pusher ([`WorkerMetrics::push_stats`]) and reported as `edgemetrics.sdk.*`
+//! self-metrics in the next batch that gets through.
+
+use std::cell::RefCell;
+use std::future::{poll_fn, Future};
+use std::pin::pin;
+use std::rc::Rc;
+use std::string::{String, ToString};
+use std::task::Poll;
+use std::time::Duration;
+use std::vec::Vec;
+
+use worker::js_sys::{self, Reflect, Uint8Array};
+use worker::wasm_bindgen::{JsCast, JsValue};
+use worker::{AbortController, Context, Delay, Env, Fetch, Headers, RequestInit};
+
+use crate::batch::{SdkStats, Temporality};
+use crate::push::{self, Action, Format, PushStats, Pusher, Report, TransportError};
+use crate::registry::{Config, Counter, Gauge, Histogram, InstrumentOptions, Registry, UpDownCounter};
+use crate::{Attr, Error};
+
+/// Default time a delivery (all its attempts) may take after the response was sent.
+pub const DEFAULT_BUDGET_MS: u64 = 10_000;
+
+/// Follow-up batches one delivery task sends for invocations that flushed while it was busy.
+const MAX_FOLLOW_UPS: u32 = 16;
+
+/// Largest response body read from a receiver (OTLP partial success is tiny).
+const MAX_RESPONSE_BODY: usize = 64 * 1024;
+
+/// What [`WorkerMetrics`] is built from: the registry configuration, where to push, and the
+/// time budget of a delivery.
+///
+/// ```no_run
+/// use edgemetrics::push::{Config as PushConfig, Format};
+/// use edgemetrics::worker::Setup;
+/// use edgemetrics::Temporality;
+///
+/// let metrics = Setup::new("checkout")
+///     .push(PushConfig::new("https://otlp.example.com", Format::OtlpProtobuf { gzip: false }).bearer("t0k3n"))
+///     .budget_ms(5_000)
+///     .build()
+///     .expect("valid metrics configuration");
+/// # let _ = (metrics, Temporality::Delta);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Setup {
+    /// Registry configuration (resource, temporality, limits).
+    pub registry: Config,
+    /// Delivery configuration; `None` records but sends nothing (metrics switched off).
+    pub push: Option<push::Config>,
+    /// Time a delivery may take, counted from [`WorkerMetrics::flush`] (default
+    /// [`DEFAULT_BUDGET_MS`]). Keep it well under the platform's `waitUntil` limit (30 s).
+    pub budget_ms: u64,
+    /// Tag every series with a random per-isolate `service.instance.id` (default: on for
+    /// cumulative temporality, where each series needs a single writer).
+    pub instance_id: Option<bool>,
+}
+
+impl Setup {
+    /// Delta temporality, no endpoint, for `service_name`.
+    pub fn new(service_name: &str) -> Self {
+        Setup { registry: Config::new(service_name), push: None, budget_ms: DEFAULT_BUDGET_MS, instance_id: None }
+    }
+
+    /// Reads the configuration from wrangler vars and secrets; unset means default.
+    ///
+    /// | var | meaning |
+    /// |---|---|
+    /// | `METRICS_ENDPOINT` | receiver base URL; unset or empty: metrics are not pushed |
+    /// | `METRICS_FORMAT` | `otlp` (protobuf, default), `otlp-json`, `remote-write`, `pushgateway`, `compact` |
+    /// | `METRICS_TOKEN` (secret or var) | `Authorization: Bearer …` |
+    /// | `METRICS_SERVICE` | `service.name` (default: `service_name`) |
+    /// | `METRICS_BUDGET_MS` | delivery budget |
+    /// | `METRICS_TIMEOUT_MS` | per-attempt timeout |
+    /// | `METRICS_MAX_ATTEMPTS` | attempts per batch |
+    ///
+    /// `remote-write` and `pushgateway` switch to cumulative temporality (with a per-isolate
+    /// instance id): Prometheus expects running totals with one writer per series. An unknown
+    /// format makes [`build`](Self::build) fail.
+    pub fn from_env(env: &Env, service_name: &str) -> Self {
+        let var = |name: &str| -> Option<String> {
+            env.var(name).ok().map(|v| v.to_string()).or_else(|| env.secret(name).ok().map(|v| v.to_string()))
+        };
+        let service = var("METRICS_SERVICE").filter(|s| !s.is_empty()).unwrap_or_else(|| service_name.to_string());
+        let mut setup = Setup::new(&service);
+        let format = var("METRICS_FORMAT").unwrap_or_default();
+        let endpoint = var("METRICS_ENDPOINT").unwrap_or_default();
+        if let Some(ms) = var("METRICS_BUDGET_MS").and_then(|v| v.parse().ok()) {
+            setup.budget_ms = ms;
+        }
+        if endpoint.is_empty() {
+            return setup;
+        }
+        let Some(format) = parse_format(&format) else {
+            // Keep an impossible endpoint so build() reports the unknown format.
+            setup.push = Some(push::Config::new("unknown METRICS_FORMAT", Format::Compact));
+            return setup;
+        };
+        if matches!(format, Format::RemoteWrite(_) | Format::Pushgateway(_)) {
+            setup.registry.temporality = Temporality::Cumulative;
+        }
+        let mut cfg = push::Config::new(&endpoint, format);
+        if let Some(token) = var("METRICS_TOKEN").filter(|t| !t.is_empty()) {
+            cfg = cfg.bearer(&token);
+        }
+        if let Some(ms) = var("METRICS_TIMEOUT_MS").and_then(|v| v.parse().ok()) {
+            cfg = cfg.attempt_timeout_ms(ms);
+        }
+        if let Some(n) = var("METRICS_MAX_ATTEMPTS").and_then(|v| v.parse().ok()) {
+            cfg = cfg.max_attempts(n);
+        }
+        setup.push = Some(cfg);
+        setup
+    }
+
+    /// Sets where and how to push.
+    pub fn push(mut self, cfg: push::Config) -> Self {
+        self.push = Some(cfg);
+        self
+    }
+
+    /// Sets the temporality (remote write and Pushgateway need [`Temporality::Cumulative`]).
+    pub fn temporality(mut self, t: Temporality) -> Self {
+        self.registry.temporality = t;
+        self
+    }
+
+    /// Sets the delivery budget.
+    pub fn budget_ms(mut self, ms: u64) -> Self {
+        self.budget_ms = ms;
+        self
+    }
+
+    /// Forces the per-isolate `service.instance.id` on or off.
+    pub fn instance_id(mut self, on: bool) -> Self {
+        self.instance_id = Some(on);
+        self
+    }
+
+    /// Validates the configuration and creates the isolate's metrics.
+    ///
+    /// Fails with [`Error::InvalidConfig`] for an invalid push configuration (endpoint, attempts,
+    /// backoff, unknown `METRICS_FORMAT`), or a delta batch aimed at remote write.
+    pub fn build(mut self) -> Result<WorkerMetrics, Error> {
+        let mut seed = [0u8; 16];
+        fill_random(&mut seed);
+        let seed = u128::from_le_bytes(seed);
+        let cumulative = self.registry.temporality == Temporality::Cumulative;
+        let instance_id = hex64(seed as u64 ^ (seed >> 64) as u64);
+        if self.instance_id.unwrap_or(cumulative) && !self.registry.resource.iter().any(|kv| kv.key == "service.instance.id")
+        {
+            self.registry = self.registry.resource_attr("service.instance.id", instance_id.as_str());
+        }
+        let pusher = match self.push {
+            None => None,
+            Some(cfg) => {
+                if matches!(cfg.format, Format::RemoteWrite(_)) && !cumulative {
+                    return Err(Error::InvalidConfig { reason: "remote write needs cumulative temporality" });
+                }
+                Some(Pusher::new(cfg, seed).map_err(|e| match e {
+                    push::PushError::InvalidConfig(reason) => Error::InvalidConfig { reason },
+                    push::PushError::Encode(e) => e,
+                    _ => Error::InvalidConfig { reason: "invalid push configuration" },
+                })?)
+            }
+        };
+        Ok(WorkerMetrics {
+            inner: Rc::new(RefCell::new(Inner {
+                registry: Registry::new(self.registry),
+                pusher,
+                budget_ms: self.budget_ms,
+                generation: 0,
+                flight_started_ms: None,
+                pending: false,
+                host: HostStats::default(),
+                last_report: None,
+                instance_id,
+            })),
+        })
+    }
+}
+
+fn parse_format(s: &str) -> Option<Format> {
+    Some(match s.trim().to_ascii_lowercase().as_str() {
+        "" | "otlp" | "otlp-proto" | "otlp-protobuf" => Format::OtlpProtobuf { gzip: false },
+        "otlp-gzip" => Format::OtlpProtobuf { gzip: true },
+        "otlp-json" => Format::OtlpJson { gzip: false },
+        "remote-write" | "remote_write" | "prometheus" => Format::RemoteWrite(Default::default()),
+        "pushgateway" => Format::Pushgateway(None),
+        "compact" => Format::Compact,
+        _ => return None,
+    })
+}
+
+/// What [`WorkerMetrics::flush`] did. None of these is an error for the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flush {
+    /// A delivery task was handed to `ctx.wait_until`.
+    Started,
+    /// A delivery is in flight; its task sends this invocation's data in a follow-up batch.
+    Coalesced,
+    /// No endpoint configured: the window was collected and discarded (memory stays bounded).
+    Disabled,
+    /// Nothing to send.
+    Empty,
+    /// The batch could not be encoded; its points were dropped and counted.
+    Dropped,
+}
+
+/// What the host did, beyond the pusher's own counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HostStats {
+    /// Calls to [`WorkerMetrics::flush`].
+    pub flushes: u64,
+    /// Delivery tasks handed to `wait_until`.
+    pub tasks: u64,
+    /// Flushes that found a delivery in flight (their data went in a follow-up batch).
+    pub coalesced: u64,
+    /// Follow-up batches sent by a running task.
+    pub follow_ups: u64,
+    /// Deliveries abandoned because their task had stopped (cancelled `waitUntil`).
+    pub stale_flights: u64,
+    /// Batches that could not be encoded.
+    pub encode_failures: u64,
+}
+
+struct Inner {
+    registry: Registry,
+    pusher: Option<Pusher>,
+    budget_ms: u64,
+    /// Bumped whenever a delivery is started; a task whose generation is stale stops.
+    generation: u64,
+    /// When the in-flight delivery started (`None`: idle).
+    flight_started_ms: Option<u64>,
+    /// Some invocation flushed while a delivery was in flight.
+    pending: bool,
+    host: HostStats,
+    last_report: Option<Report>,
+    instance_id: String,
+}
+
+/// The metrics of one isolate: typed instruments, recording, and [`flush`](Self::flush).
+///
+/// Cloning is cheap (a reference-counted handle to the same state).
+#[derive(Clone)]
+pub struct WorkerMetrics {
+    inner: Rc<RefCell<Inner>>,
+}
+
+impl std::fmt::Debug for WorkerMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.inner.try_borrow() {
+            Ok(g) => f
+                .debug_struct("WorkerMetrics")
+                .field("pusher", &g.pusher)
+                .field("host", &g.host)
+                .field("series", &g.registry.series_count())
+                .finish(),
+            Err(_) => f.write_str("WorkerMetrics { <busy> }"),
+        }
+    }
+}
+
+impl WorkerMetrics {
+    /// Creates (or returns the existing) counter. See [`Registry::counter`].
+    pub fn counter(&self, name: &str, opts: InstrumentOptions<'_>) -> Result<Counter, Error> {
+        self.inner.borrow_mut().registry.counter(name, opts)
+    }
+    /// Creates (or returns the existing) up-down counter.
+    pub fn up_down_counter(&self, name: &str, opts: InstrumentOptions<'_>) -> Result<UpDownCounter, Error> {
+        self.inner.borrow_mut().registry.up_down_counter(name, opts)
+    }
+    /// Creates (or returns the existing) gauge.
+    pub fn gauge(&self, name: &str, opts: InstrumentOptions<'_>) -> Result<Gauge, Error> {
+        self.inner.borrow_mut().registry.gauge(name, opts)
+    }
+    /// Creates (or returns the existing) histogram.
+    pub fn histogram(&self, name: &str, opts: InstrumentOptions<'_>) -> Result<Histogram, Error> {
+        self.inner.borrow_mut().registry.histogram(name, opts)
+    }
+
+    /// Marks the start of an invocation: new series and a new delta window start now.
+    pub fn begin(&self) {
+        let now = now_ms();
+        self.inner.borrow_mut().registry.begin(now.saturating_mul(1_000_000));
+    }
+
+    /// Adds `value` to a counter (refused values are counted, never an error).
+    pub fn add(&self, c: Counter, value: f64, attrs: &[Attr<'_>]) {
+        if let Ok(mut g) = self.inner.try_borrow_mut() {
+            c.add(&mut g.registry, value, attrs)
+        }
+    }
+    /// Adds `value` (either sign) to an up-down counter.
+    pub fn add_up_down(&self, c: UpDownCounter, value: f64, attrs: &[Attr<'_>]) {
+        if let Ok(mut g) = self.inner.try_borrow_mut() {
+            c.add(&mut g.registry, value, attrs)
+        }
+    }
+    /// Sets a gauge.
+    pub fn set(&self, gauge: Gauge, value: f64, attrs: &[Attr<'_>]) {
+        if let Ok(mut g) = self.inner.try_borrow_mut() {
+            gauge.set(&mut g.registry, value, attrs)
+        }
+    }
+    /// Records a histogram value.
+    pub fn record(&self, h: Histogram, value: f64, attrs: &[Attr<'_>]) {
+        if let Ok(mut g) = self.inner.try_borrow_mut() {
+            h.record(&mut g.registry, value, attrs)
+        }
+    }
+
+    /// Collects the window and pushes it from a task handed to `ctx.wait_until`; returns at once.
+    ///
+    /// Call it once, at the end of the request (after building the response). See
+    /// [`Flush`] for the outcomes; none of them needs handling.
+    pub fn flush(&self, ctx: &Context) -> Flush {
+        let now = now_ms();
+        let Ok(mut g) = self.inner.try_borrow_mut() else { return Flush::Empty };
+        g.host.flushes += 1;
+        if g.pusher.is_none() {
+            let _ = g.registry.collect(now.saturating_mul(1_000_000));
+            return Flush::Disabled;
+        }
+        if let Some(started) = g.flight_started_ms {
+            // A task whose wait_until was cut short never finishes: after twice the budget, stop
+            // waiting for it (start() below carries its batch over as "abandoned").
+            let stale_after = g.budget_ms.saturating_mul(2).max(1_000);
+            if now.saturating_sub(started) <= stale_after {
+                g.pending = true;
+                g.host.coalesced += 1;
+                return Flush::Coalesced;
+            }
+            g.host.stale_flights += 1;
+            g.flight_started_ms = None;
+        }
+        match g.start(now) {
+            Ok(true) => {}
+            Ok(false) => return Flush::Empty,
+            Err(()) => return Flush::Dropped,
+        }
+        g.host.tasks += 1;
+        let generation = g.generation;
+        drop(g);
+        ctx.wait_until(drive(self.inner.clone(), generation));
+        Flush::Started
+    }
+
+    /// The pusher's counters since the isolate started (zero when pushing is off).
+    pub fn push_stats(&self) -> PushStats {
+        self.inner.try_borrow().ok().and_then(|g| g.pusher.as_ref().map(|p| *p.stats())).unwrap_or_default()
+    }
+    /// The host's counters since the isolate started.
+    pub fn host_stats(&self) -> HostStats {
+        self.inner.try_borrow().map(|g| g.host).unwrap_or_default()
+    }
+    /// The registry's counters (rejected values, overflow) since the last collect.
+    pub fn registry_stats(&self) -> SdkStats {
+        self.inner.try_borrow().map(|g| *g.registry.stats()).unwrap_or_default()
+    }
+    /// The report of the last finished delivery.
+    pub fn last_report(&self) -> Option<Report> {
+        self.inner.try_borrow().ok().and_then(|g| g.last_report.clone())
+    }
+    /// This isolate's random id (the `service.instance.id` when enabled), 16 hex digits.
+    pub fn instance_id(&self) -> String {
+        self.inner.try_borrow().map(|g| g.instance_id.clone()).unwrap_or_default()
+    }
+    /// Points waiting to be carried into the next batch.
+    pub fn carried_points(&self) -> usize {
+        self.inner.try_borrow().ok().and_then(|g| g.pusher.as_ref().map(Pusher::carried_points)).unwrap_or(0)
+    }
+    /// `true` while a delivery is in flight.
+    pub fn in_flight(&self) -> bool {
+        self.inner.try_borrow().map(|g| g.flight_started_ms.is_some()).unwrap_or(false)
+    }
+}
+
+impl Inner {
+    /// Collects and starts a delivery. `Ok(false)`: nothing to send.
+    fn start(&mut self, now: u64) -> Result<bool, ()> {
+        let batch = self.registry.collect(now.saturating_mul(1_000_000));
+        let budget = self.budget_ms;
+        let Some(pusher) = self.pusher.as_mut() else { return Ok(false) };
+        if batch.is_empty() && pusher.carried_points() == 0 {
+            return Ok(false);
+        }
+        let mut extra = [0u8; 8];
+        fill_random(&mut extra);
+        pusher.add_entropy(u64::from_le_bytes(extra));
+        self.generation = self.generation.wrapping_add(1);
+        match pusher.start(batch, now, budget) {
+            Ok(()) => {
+                self.flight_started_ms = Some(now);
+                Ok(true)
+            }
+            Err(_) => {
+                // The pusher counted the dropped points; remember the report.
+                self.host.encode_failures += 1;
+                if let Action::Done(r) = pusher.next(now) {
+                    self.last_report = Some(r.clone());
+                }
+                self.flight_started_ms = None;
+                Err(())
+            }
+        }
+    }
+}
+
+enum Step {
+    Send(push::Request),
+    Wait(u64),
+    Done,
+}
+
+/// The delivery task: runs the pusher's loop, then the follow-up batches of coalesced flushes.
+async fn drive(inner: Rc<RefCell<Inner>>, mut generation: u64) {
+    for _round in 0..=MAX_FOLLOW_UPS {
+        // Every attempt is at most two steps (send, wait); +4 covers the final Done.
+        let max_steps = inner.borrow().pusher.as_ref().map_or(0, |p| p.config().max_attempts as usize * 2 + 4);
+        for _ in 0..max_steps {
+            let step = {
+                let Ok(mut g) = inner.try_borrow_mut() else { return };
+                if g.generation != generation {
+                    return;
+                }
+                let now = now_ms();
+                match g.pusher.as_mut().map(|p| p.next(now)) {
+                    Some(Action::Send(r)) => Step::Send(r.clone()),
+                    Some(Action::Wait { until_ms }) => Step::Wait(until_ms.saturating_sub(now).max(1)),
+                    _ => Step::Done,
+                }
+            };
+            match step {
+                Step::Done => break,
+                Step::Wait(ms) => Delay::from(Duration::from_millis(ms)).await,
+                Step::Send(req) => {
+                    let result = send(&req).await;
+                    let now = now_ms();
+                    let Ok(mut g) = inner.try_borrow_mut() else { return };
+                    if g.generation != generation {
+                        return;
+                    }
+                    let Some(p) = g.pusher.as_mut() else { return };
+                    let _ = match &result {
+                        Ok(resp) => {
+                            let headers: Vec<(&str, &str)> =
+                                resp.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                            p.on_response(
+                                &push::Response { status: resp.status, headers: &headers, body: &resp.body },
+                                now,
+                            )
+                        }
+                        Err(kind) => p.on_error(*kind, now),
+                    };
+                }
+            }
+        }
+        let Ok(mut g) = inner.try_borrow_mut() else { return };
+        if g.generation != generation {
+            return;
+        }
+        let now = now_ms();
+        if let Some(Action::Done(r)) = g.pusher.as_mut().map(|p| p.next(now)) {
+            g.last_report = Some(r.clone());
+        }
+        g.flight_started_ms = None;
+        if !g.pending {
+            return;
+        }
+        g.pending = false;
+        match g.start(now) {
+            Ok(true) => {
+                g.host.follow_ups += 1;
+                generation = g.generation;
+            }
+            _ => return,
+        }
+    }
+    // Out of follow-up rounds: the current delivery stays "in flight" until it is found stale;
+    // make it idle instead so the next flush starts a fresh task (its batch is carried over).
+    if let Ok(mut g) = inner.try_borrow_mut() {
+        if g.generation == generation {
+            g.flight_started_ms = None;
+            g.pending = true;
+        }
+    }
+}
+
+struct Received {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+/// Sends one attempt with `worker::Fetch`, aborted after `req.timeout_ms`.
+async fn send(req: &push::Request) -> Result<Received, TransportError> {
+    let controller = AbortController::default();
+    let signal = controller.signal();
+    let exchange = async {
+        let headers = Headers::new();
+        for h in &req.headers {
+            headers.set(&h.name, &h.value).map_err(|_| TransportError::Other)?;
+        }
+        let body: JsValue = if req.gzip { gzip(&req.body).await? } else { Uint8Array::from(&req.body[..]).into() };
+        let mut init = RequestInit::new();
+        init.with_method(match req.method {
+            crate::Method::Post => worker::Method::Post,
+            crate::Method::Put => worker::Method::Put,
+        })
+        .with_headers(headers)
+        .with_body(Some(body));
+        let request = worker::Request::new_with_init(&req.url, &init).map_err(|_| TransportError::Other)?;
+        let mut resp = Fetch::Request(request).send_with_signal(&signal).await.map_err(|e| classify(&e))?;
+        let status = resp.status_code();
+        let mut headers = Vec::new();
+        for name in ["retry-after", "content-type"] {
+            if let Ok(Some(v)) = resp.headers().get(name) {
+                headers.push((String::from(name), v));
+            }
+        }
+        // Only OTLP reads the body (partial success); others skip it.
+        let wants_body = matches!(status, 200..=299)
+            && headers.iter().any(|(k, v)| k == "content-type" && (v.contains("protobuf") || v.contains("json")));
+        let mut body = if wants_body { resp.bytes().await.map_err(|_| TransportError::Reset)? } else { Vec::new() };
+        body.truncate(MAX_RESPONSE_BODY);
+        Ok::<Received, TransportError>(Received { status, headers, body })
+    };
+    let timeout = Delay::from(Duration::from_millis(req.timeout_ms.max(1)));
+    let mut exchange = pin!(exchange);
+    let mut timeout = pin!(timeout);
+    let first = poll_fn(|cx| {
+        if let Poll::Ready(r) = exchange.as_mut().poll(cx) {
+            return Poll::Ready(Some(r));
+        }
+        if timeout.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        Poll::Pending
+    })
+    .await;
+    match first {
+        Some(r) => r,
+        None => {
+            controller.abort();
+            Err(TransportError::Timeout)
+        }
+    }
+}
+
+/// Maps a fetch rejection to a transport error. workerd's messages are not a stable API, so only
+/// a clear "refused" counts as [`TransportError::Refused`] (certainly not delivered).
+fn classify(e: &worker::Error) -> TransportError {
+    let msg = e.to_string().to_ascii_lowercase();
+    if msg.contains("refused") {
+        TransportError::Refused
+    } else if msg.contains("reset") || msg.contains("lost") || msg.contains("closed") {
+        TransportError::Reset
+    } else if msg.contains("abort") {
+        TransportError::Timeout
+    } else {
+        TransportError::Other
+    }
+}
+
+/// Compresses `body` with the runtime's `CompressionStream("gzip")`.
+async fn gzip(body: &[u8]) -> Result<JsValue, TransportError> {
+    let err = |_| TransportError::Other;
+    let global = js_sys::global();
+    let ctor: js_sys::Function = Reflect::get(&global, &"CompressionStream".into())
+        .map_err(err)?
+        .dyn_into()
+        .map_err(|_| TransportError::Other)?;
+    let args = js_sys::Array::of1(&"gzip".into());
+    let cs = Reflect::construct(&ctor, &args).map_err(err)?;
+    let input = worker::web_sys::Response::new_with_opt_u8_array(Some(&mut body.to_vec())).map_err(err)?;
+    let stream = input.body().ok_or(TransportError::Other)?;
+    let pipe: js_sys::Function =
+        Reflect::get(&stream, &"pipeThrough".into()).map_err(err)?.dyn_into().map_err(|_| TransportError::Other)?;
+    let compressed = pipe.call1(&stream, &cs).map_err(err)?;
+    let out = worker::web_sys::Response::new_with_opt_readable_stream(Some(compressed.unchecked_ref()))
+        .map_err(err)?;
+    let buf = worker::wasm_bindgen_futures::JsFuture::from(out.array_buffer().map_err(err)?).await.map_err(err)?;
+    Ok(Uint8Array::new(&buf).into())
+}
+
+/// Host clock: `Date.now()` in unix milliseconds. (In Workers it advances only across IO.)
+pub fn now_ms() -> u64 {
+    let t = js_sys::Date::now();
+    if t.is_finite() && t > 0.0 {
+        t as u64
+    } else {
+        0
+    }
+}
+
+/// Fills `buf` from `crypto.getRandomValues`, falling back to `Math.random` if that is missing.
+fn fill_random(buf: &mut [u8]) {
+    let arr = Uint8Array::new_with_length(buf.len() as u32);
+    let ok = (|| -> Option<()> {
+        let crypto = Reflect::get(&js_sys::global(), &"crypto".into()).ok()?;
+        let f: js_sys::Function = Reflect::get(&crypto, &"getRandomValues".into()).ok()?.dyn_into().ok()?;
+        f.call1(&crypto, &arr).ok()?;
+        Some(())
+    })()
+    .is_some();
+    if ok {
+        arr.copy_to(buf);
+    } else {
+        for b in buf.iter_mut() {
+            *b = (js_sys::Math::random() * 256.0) as u8;
+        }
+    }
+}
+
+fn hex64(v: u64) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    (0..16).rev().map(|i| HEX[((v >> (i * 4)) & 0xf) as usize] as char).collect()
+}
