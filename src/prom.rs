@@ -401,7 +401,8 @@ pub fn attribute_labels(attrs: &[KeyValue], reserved: &[&str]) -> Vec<Label> {
         push_value(&mut v, &kv.value);
         tmp.push((name, &kv.key, v));
     }
-    tmp.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
+    // Keys are unique within a point, so (name, key) is a total order.
+    sort_by(&mut tmp, |a, b| (&a.0, a.1) < (&b.0, b.1));
     let mut out: Vec<Label> = Vec::with_capacity(tmp.len());
     for (name, _, value) in tmp {
         match out.last_mut() {
@@ -582,10 +583,40 @@ pub fn families(batch: &Batch, opts: &FamilyOptions<'_>) -> Result<Vec<Family>, 
     Ok(out)
 }
 
+/// Heapsort by a strict "less than": O(n log n), no allocation, and a few hundred bytes of wasm
+/// per use, where `slice::sort_by` instantiates several kilobytes of driftsort. Not stable:
+/// callers give it a total order.
+pub(crate) fn sort_by<T>(v: &mut [T], mut less: impl FnMut(&T, &T) -> bool) {
+    let n = v.len();
+    let mut sift = |v: &mut [T], mut node: usize, end: usize| loop {
+        let mut child = 2 * node + 1;
+        if child >= end {
+            break;
+        }
+        if child + 1 < end && less(&v[child], &v[child + 1]) {
+            child += 1;
+        }
+        if !less(&v[node], &v[child]) {
+            break;
+        }
+        v.swap(node, child);
+        node = child;
+    };
+    for i in (0..n / 2).rev() {
+        sift(v, i, n);
+    }
+    for end in (1..n).rev() {
+        v.swap(0, end);
+        sift(v, 0, end);
+    }
+}
+
 /// Sorts a family's series by labels and merges series with identical labels.
 fn dedup(f: &mut Family) {
-    // Stable sort: among equal label sets the batch order is kept ("later" is well defined).
-    f.series.sort_by(|a, b| a.labels.cmp(&b.labels));
+    // Sorted by labels, then by batch order, so that "later" is well defined among equals.
+    let mut keyed: Vec<(usize, Series)> = core::mem::take(&mut f.series).into_iter().enumerate().collect();
+    sort_by(&mut keyed, |a, b| (&a.1.labels, a.0) < (&b.1.labels, b.0));
+    f.series = keyed.into_iter().map(|(_, s)| s).collect();
     let kind = f.kind;
     f.series.dedup_by(|later, earlier| {
         if later.labels != earlier.labels {
@@ -671,6 +702,25 @@ mod tests {
             let s = f(v);
             let back: f64 = s.parse().unwrap();
             assert_eq!(back.to_bits(), v.to_bits(), "{s}");
+        }
+    }
+
+    #[test]
+    fn heapsort_sorts() {
+        let mut x = 12345u64;
+        for n in [0usize, 1, 2, 3, 10, 257] {
+            let mut v: Vec<u64> = (0..n)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x % 50
+                })
+                .collect();
+            let mut want = v.clone();
+            want.sort();
+            sort_by(&mut v, |a, b| a < b);
+            assert_eq!(v, want);
         }
     }
 

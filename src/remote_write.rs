@@ -119,7 +119,7 @@ fn check(batch: &Batch, cfg: &RemoteWriteConfig) -> Result<Vec<Label>, Error> {
             ext.push((n.clone(), v.clone()));
         }
     }
-    ext.sort();
+    prom::sort_by(&mut ext, |a, b| a.0 < b.0);
     Ok(ext)
 }
 
