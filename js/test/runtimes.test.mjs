@@ -70,6 +70,14 @@ for (const format of ['otlp-json', 'otlp-proto']) {
       format,
     ));
 
+  test(`deno: scenario through the browser entry (await init()), ${format}`, (t) =>
+    runtimeScenario(
+      t,
+      bin('deno'),
+      ['run', '--no-config', '--no-lock', '--allow-net=127.0.0.1', `--allow-read=${pkg}`, 'fixtures/run.mjs', dist('browser.js')],
+      format,
+    ));
+
   test(`bun: scenario, ${format}`, (t) => runtimeScenario(t, bin('bun'), ['fixtures/run.mjs', dist('node.js')], format));
 
   test(`workerd (miniflare): scenario through withMetrics + ctx.waitUntil, ${format}`, async (t) => {
@@ -100,3 +108,49 @@ for (const format of ['otlp-json', 'otlp-proto']) {
     rx.requests.forEach((req, k) => assertScenario(req, k + 1));
   });
 }
+
+test('workerd (wrangler dev): scenario through withMetrics, otlp-proto', async (t) => {
+  const rx = await startReceiver();
+  t.after(() => rx.close());
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const child = spawn(
+    bin('wrangler'),
+    ['dev', '--config', join(here, 'fixtures', 'wrangler.toml'), '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(port + 1),
+      '--var', `ENDPOINT:${rx.url}`, '--var', 'FORMAT:otlp-proto'],
+    { cwd: join(here, 'fixtures'), detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' } },
+  );
+  let log = '';
+  child.stdout.on('data', (d) => (log += d));
+  child.stderr.on('data', (d) => (log += d));
+  const exited = new Promise((r) => child.on('exit', r));
+  t.after(async () => {
+    try {
+      process.kill(-child.pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  });
+  let up = false;
+  for (let i = 0; i < 150 && !up; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    up = await fetch(`http://127.0.0.1:${port}/`).then(async (r) => (await r.text()).startsWith('invocation'), () => false);
+  }
+  assert.ok(up, `wrangler dev did not start:\n${log}`);
+  // The readiness probe was invocation 1 (it may have taken several tries to get an answer, but
+  // only answered requests reach the worker).
+  assert.ok(await waitFor(() => rx.requests.length >= 1), 'batch of the readiness probe');
+  for (let i = 2; i <= INVOCATIONS; i++) {
+    const res = await fetch(`http://127.0.0.1:${port}/`);
+    assert.equal(await res.text(), `invocation ${i}`);
+    assert.ok(await waitFor(() => rx.requests.length >= i), `request ${i} never arrived`);
+  }
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(rx.requests.length, INVOCATIONS, 'exactly one request per invocation');
+  rx.requests.forEach((req, k) => assertScenario(req, k + 1));
+});
