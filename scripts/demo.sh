@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The main job: builds the example Rust worker, starts the dev receiver and the worker in local
+# workerd, drives a few hundred requests through it, and prints what the receiver got.
+# METRICS_ENDPOINT=<url> (and METRICS_FORMAT) push to a real endpoint instead.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+exec bash examples/rust-worker/run-demo.sh "$@"

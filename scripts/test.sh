@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Runs every test: Rust unit/property/doc tests, conformance tests against real Prometheus and
+# Pushgateway and the official OTLP decoders, the delivery fault-injection suite and soak, the
+# wasm build with its size budget, the JS package in Node/Deno/Bun/workerd, and the workers-rs
+# end-to-end tests in local workerd. Installs what it needs first (scripts/setup.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+export CARGO_BUILD_JOBS=${CARGO_BUILD_JOBS:-2}
+export CARGO_TERM_COLOR=never
+
+bash scripts/setup.sh
+
+passed=0
+failed=0
+failures=()
+step() {
+  local name=$1; shift
+  printf '\n\033[1;34m[test]\033[0m %s\n' "$name"
+  local t0=$SECONDS
+  if "$@"; then
+    passed=$((passed + 1))
+    printf '\033[1;32m[ok]\033[0m %s (%ds)\n' "$name" $((SECONDS - t0))
+  else
+    failed=$((failed + 1))
+    failures+=("$name")
+    printf '\033[1;31m[FAILED]\033[0m %s (%ds)\n' "$name" $((SECONDS - t0))
+  fi
+}
+
+step "rust: format check" cargo fmt --all -- --check
+step "rust: core tests (unit, property, conformance, real servers, delivery, doc)" \
+  cargo test -p edgemetrics --all-features
+step "rust: core builds for wasm32 with default features off" \
+  cargo build --release --target wasm32-unknown-unknown -p edgemetrics --no-default-features
+step "size: wasm budgets" bash scripts/size.sh --check
+step "js: package tests (node --test: API, Node, Deno, Bun, workerd)" bash -c 'cd js && npm test'
+if [ -x examples/rust-worker/e2e.sh ]; then
+  step "workers-rs: end-to-end in workerd against real Prometheus" bash examples/rust-worker/e2e.sh
+fi
+
+echo
+if [ "$failed" -gt 0 ]; then
+  printf 'failed steps: %s\n' "${failures[*]}"
+fi
+echo "steps: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
