@@ -1,0 +1,724 @@
+//! The edgemetrics dev receiver: a small HTTP/1.1 server on 127.0.0.1 that accepts every format
+//! edgemetrics pushes, decodes it into series, prints a readable line per push and serves its
+//! totals as JSON at `GET /summary` (and as text with bar charts at `GET /summary.txt`).
+//!
+//! | route | format |
+//! |---|---|
+//! | `POST /v1/metrics` `application/x-protobuf` | OTLP protobuf |
+//! | `POST /v1/metrics` `application/json` | OTLP JSON |
+//! | `POST /api/v1/write` | Prometheus remote write 1.0 (snappy + protobuf) |
+//! | `PUT`/`POST /metrics/job/...` | Pushgateway text |
+//! | `POST /v1/compact` | edgemetrics compact |
+//! | `POST /reset` | clears the totals |
+//!
+//! Bounded: bodies over [`MAX_BODY`] get 413, at most [`MAX_SERIES`] series are stored (the
+//! rest is counted), at most [`MAX_IDS`] batch ids are remembered.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use edgemetrics::pb::{FieldValue, Reader};
+use edgemetrics::{Batch, MetricData, Value};
+use serde_json::{json, Value as Json};
+
+/// Largest accepted body.
+pub const MAX_BODY: usize = 8 << 20;
+/// Most series kept.
+pub const MAX_SERIES: usize = 10_000;
+/// Most batch ids remembered (for duplicate detection).
+pub const MAX_IDS: usize = 100_000;
+
+/// One series: a number (sum or gauge) or a histogram.
+#[derive(Debug, Clone, Default)]
+pub struct Series {
+    /// `sum`, `gauge` or `histogram`.
+    pub kind: &'static str,
+    /// Running total for delta sums, last value for cumulative sums and gauges.
+    pub value: f64,
+    /// Histogram count.
+    pub count: u64,
+    /// Histogram sum.
+    pub sum: f64,
+    /// Histogram upper bounds (`+Inf` last).
+    pub bounds: Vec<f64>,
+    /// Per-bucket counts (not cumulative).
+    pub buckets: Vec<u64>,
+}
+
+/// Everything received.
+#[derive(Debug, Default)]
+pub struct State {
+    /// Requests accepted (2xx).
+    pub pushes: u64,
+    /// Requests refused (4xx).
+    pub refused: u64,
+    /// Body bytes received (as sent, compressed or not).
+    pub bytes: u64,
+    /// Pushes per format.
+    pub per_format: BTreeMap<String, u64>,
+    /// Pushes with a batch id already seen (retries that did arrive twice).
+    pub duplicate_ids: u64,
+    /// Pushes without a batch id.
+    pub missing_ids: u64,
+    ids: HashSet<String>,
+    /// Series by `name{labels}`.
+    pub series: BTreeMap<String, Series>,
+    /// Series not stored because of [`MAX_SERIES`].
+    pub series_dropped: u64,
+    /// Body size of each push (the last 10 000).
+    pub sizes: Vec<usize>,
+}
+
+/// A decoded point, format-independent.
+enum Point {
+    Sum { delta: bool, value: f64 },
+    Gauge(f64),
+    Hist { delta: bool, count: u64, sum: f64, bounds: Vec<f64>, buckets: Vec<u64> },
+}
+
+impl State {
+    fn apply(&mut self, key: String, p: Point) {
+        if !self.series.contains_key(&key) && self.series.len() >= MAX_SERIES {
+            self.series_dropped += 1;
+            return;
+        }
+        let s = self.series.entry(key).or_default();
+        match p {
+            Point::Sum { delta, value } => {
+                s.kind = "sum";
+                s.value = if delta { s.value + value } else { value };
+            }
+            Point::Gauge(v) => {
+                s.kind = "gauge";
+                s.value = v;
+            }
+            Point::Hist { delta, count, sum, bounds, buckets } => {
+                s.kind = "histogram";
+                if delta && s.buckets.len() == buckets.len() && s.bounds == bounds {
+                    s.count += count;
+                    s.sum += sum;
+                    for (a, b) in s.buckets.iter_mut().zip(&buckets) {
+                        *a += b;
+                    }
+                } else {
+                    s.count = count;
+                    s.sum = sum;
+                    s.bounds = bounds;
+                    s.buckets = buckets;
+                }
+            }
+        }
+    }
+
+    /// Totals as JSON (what `GET /summary` returns).
+    pub fn to_json(&self) -> Json {
+        let series: serde_json::Map<String, Json> = self
+            .series
+            .iter()
+            .map(|(k, s)| {
+                let v = if s.kind == "histogram" {
+                    json!({"kind": s.kind, "count": s.count, "sum": s.sum,
+                           "bounds": s.bounds.iter().map(|b| if b.is_finite() { json!(b) } else { json!("+Inf") }).collect::<Vec<_>>(),
+                           "buckets": s.buckets})
+                } else {
+                    json!({"kind": s.kind, "value": s.value})
+                };
+                (k.clone(), v)
+            })
+            .collect();
+        let avg = if self.sizes.is_empty() { 0 } else { self.sizes.iter().sum::<usize>() / self.sizes.len() };
+        json!({
+            "pushes": self.pushes, "refused": self.refused, "bytes": self.bytes,
+            "bytes_per_push_avg": avg, "bytes_per_push_max": self.sizes.iter().max().copied().unwrap_or(0),
+            "per_format": self.per_format, "unique_batch_ids": self.ids.len(),
+            "duplicate_batch_ids": self.duplicate_ids, "missing_batch_ids": self.missing_ids,
+            "series_count": self.series.len(), "series_dropped": self.series_dropped, "series": series,
+        })
+    }
+
+    /// A readable summary with a text bar chart per histogram.
+    pub fn to_text(&self) -> String {
+        let mut o = String::new();
+        let avg = if self.sizes.is_empty() { 0 } else { self.sizes.iter().sum::<usize>() / self.sizes.len() };
+        o += &format!(
+            "pushes {}  refused {}  bytes {} (avg {} B/push)  unique batch ids {}  duplicates {}  formats {:?}\n",
+            self.pushes, self.refused, self.bytes, avg, self.ids.len(), self.duplicate_ids, self.per_format
+        );
+        for (k, s) in &self.series {
+            if s.kind != "histogram" {
+                o += &format!("  {:<90} {}\n", k, fmt_num(s.value));
+                continue;
+            }
+            o += &format!("  {}  count {}  sum {}\n", k, s.count, fmt_num(s.sum));
+            let max = s.buckets.iter().copied().max().unwrap_or(0).max(1);
+            for (i, c) in s.buckets.iter().enumerate() {
+                if *c == 0 {
+                    continue;
+                }
+                let le = s.bounds.get(i).map_or("+Inf".to_string(), |b| fmt_num(*b));
+                let bar = "#".repeat(((*c as f64 / max as f64) * 40.0).ceil() as usize);
+                o += &format!("      le {:>8} {:>7} {}\n", le, c, bar);
+            }
+        }
+        o
+    }
+}
+
+fn fmt_num(v: f64) -> String {
+    if v.is_finite() && v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+fn series_key(name: &str, mut labels: Vec<(String, String)>) -> String {
+    labels.sort();
+    let inner: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+    format!("{name}{{{}}}", inner.join(","))
+}
+
+fn value_str(v: &Value) -> String {
+    match v {
+        Value::Str(s) => s.clone(),
+        Value::I64(i) => i.to_string(),
+        Value::F64(f) => f.to_string(),
+        Value::Bool(b) => b.to_string(),
+    }
+}
+
+/// Points of a decoded [`Batch`] (compact).
+fn from_batch(b: &Batch) -> Vec<(String, Point)> {
+    let delta = b.temporality == edgemetrics::Temporality::Delta;
+    let mut out = Vec::new();
+    for m in &b.metrics {
+        let labels = |attrs: &[edgemetrics::KeyValue]| -> Vec<(String, String)> {
+            attrs.iter().map(|kv| (kv.key.clone(), value_str(&kv.value))).collect()
+        };
+        match &m.data {
+            MetricData::Sum { points, .. } => {
+                for p in points {
+                    out.push((series_key(&m.name, labels(&p.attributes)), Point::Sum { delta, value: p.value }))
+                }
+            }
+            MetricData::Gauge { points } => {
+                for p in points {
+                    out.push((series_key(&m.name, labels(&p.attributes)), Point::Gauge(p.value)))
+                }
+            }
+            MetricData::Histogram { bounds, points, .. } => {
+                let mut bs: Vec<f64> = bounds.to_vec();
+                bs.push(f64::INFINITY);
+                for p in points {
+                    out.push((
+                        series_key(&m.name, labels(&p.attributes)),
+                        Point::Hist { delta, count: p.count, sum: p.sum, bounds: bs.clone(), buckets: p.bucket_counts.clone() },
+                    ))
+                }
+            }
+        }
+    }
+    out
+}
+
+fn fields(b: &[u8]) -> Result<Vec<(u32, FieldValue<'_>)>, String> {
+    let mut r = Reader::new(b);
+    let mut v = Vec::new();
+    loop {
+        match r.field() {
+            Some(Some(f)) => v.push(f),
+            Some(None) => return Ok(v),
+            None => return Err("malformed protobuf".into()),
+        }
+    }
+}
+
+fn f64_of(v: &FieldValue<'_>) -> f64 {
+    match v {
+        FieldValue::I64(x) => f64::from_bits(*x),
+        _ => 0.0,
+    }
+}
+
+fn packed_u64(v: &FieldValue<'_>) -> Vec<u64> {
+    match v {
+        FieldValue::Len(b) => b.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect(),
+        FieldValue::I64(x) => vec![*x],
+        _ => Vec::new(),
+    }
+}
+
+fn otlp_attr(b: &[u8]) -> Result<(String, String), String> {
+    let (mut k, mut val) = (String::new(), String::new());
+    for (n, v) in fields(b)? {
+        match (n, v) {
+            (1, FieldValue::Len(s)) => k = String::from_utf8_lossy(s).into_owned(),
+            (2, FieldValue::Len(any)) => {
+                for (an, av) in fields(any)? {
+                    val = match (an, av) {
+                        (1, FieldValue::Len(s)) => String::from_utf8_lossy(s).into_owned(),
+                        (2, FieldValue::Varint(x)) => (x != 0).to_string(),
+                        (3, FieldValue::Varint(x)) => (x as i64).to_string(),
+                        (4, FieldValue::I64(x)) => f64::from_bits(x).to_string(),
+                        _ => val,
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok((k, val))
+}
+
+/// OTLP protobuf `ExportMetricsServiceRequest` → points.
+fn from_otlp_proto(body: &[u8]) -> Result<Vec<(String, Point)>, String> {
+    let mut out = Vec::new();
+    for (n, rm) in fields(body)? {
+        let (1, FieldValue::Len(rm)) = (n, rm) else { continue };
+        for (n, sm) in fields(rm)? {
+            let (2, FieldValue::Len(sm)) = (n, sm) else { continue };
+            for (n, m) in fields(sm)? {
+                let (2, FieldValue::Len(m)) = (n, m) else { continue };
+                let mut name = String::new();
+                for (n, v) in fields(m)? {
+                    match (n, v) {
+                        (1, FieldValue::Len(s)) => name = String::from_utf8_lossy(s).into_owned(),
+                        (5 | 7 | 9, FieldValue::Len(data)) => {
+                            let df = fields(data)?;
+                            let delta = df.iter().any(|(n, v)| *n == 2 && *v == FieldValue::Varint(1));
+                            for (dn, dp) in &df {
+                                let (1, FieldValue::Len(dp)) = (dn, dp) else { continue };
+                                let mut labels = Vec::new();
+                                let (mut value, mut count, mut sum) = (0.0, 0u64, 0.0);
+                                let (mut buckets, mut bounds) = (Vec::new(), Vec::new());
+                                for (pn, pv) in fields(dp)? {
+                                    match (n, pn, pv) {
+                                        (5 | 7, 7, FieldValue::Len(a)) | (9, 9, FieldValue::Len(a)) => labels.push(otlp_attr(a)?),
+                                        (5 | 7, 4, v) => value = f64_of(&v),
+                                        (5 | 7, 6, FieldValue::I64(x)) => value = x as i64 as f64,
+                                        (9, 4, FieldValue::I64(x)) => count = x,
+                                        (9, 5, v) => sum = f64_of(&v),
+                                        (9, 6, v) => buckets.extend(packed_u64(&v)),
+                                        (9, 7, v) => bounds.extend(packed_u64(&v).into_iter().map(f64::from_bits)),
+                                        _ => {}
+                                    }
+                                }
+                                let key = series_key(&name, labels);
+                                out.push((
+                                    key,
+                                    match n {
+                                        5 => Point::Gauge(value),
+                                        7 => Point::Sum { delta, value },
+                                        _ => {
+                                            bounds.push(f64::INFINITY);
+                                            Point::Hist { delta, count, sum, bounds, buckets }
+                                        }
+                                    },
+                                ));
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn json_num(v: &Json) -> f64 {
+    match v {
+        Json::Number(n) => n.as_f64().unwrap_or(0.0),
+        Json::String(s) => s.parse().unwrap_or(0.0),
+        _ => 0.0,
+    }
+}
+
+/// OTLP JSON → points.
+fn from_otlp_json(body: &[u8]) -> Result<Vec<(String, Point)>, String> {
+    let v: Json = serde_json::from_slice(body).map_err(|e| format!("bad JSON: {e}"))?;
+    let arr = |v: &Json, k: &str| v.get(k).and_then(Json::as_array).cloned().unwrap_or_default();
+    let mut out = Vec::new();
+    for rm in arr(&v, "resourceMetrics") {
+        for sm in arr(&rm, "scopeMetrics") {
+            for m in arr(&sm, "metrics") {
+                let name = m.get("name").and_then(Json::as_str).unwrap_or("").to_string();
+                for (kind, data) in ["gauge", "sum", "histogram"].iter().filter_map(|k| m.get(*k).map(|d| (*k, d))) {
+                    let delta = data.get("aggregationTemporality").map(json_num) == Some(1.0);
+                    for dp in arr(data, "dataPoints") {
+                        let labels: Vec<(String, String)> = arr(&dp, "attributes")
+                            .iter()
+                            .map(|a| {
+                                let k = a.get("key").and_then(Json::as_str).unwrap_or("").to_string();
+                                let val = a
+                                    .get("value")
+                                    .and_then(|v| v.as_object())
+                                    .and_then(|o| o.values().next())
+                                    .map(|x| x.as_str().map(String::from).unwrap_or_else(|| x.to_string()))
+                                    .unwrap_or_default();
+                                (k, val)
+                            })
+                            .collect();
+                        let value = dp.get("asDouble").or_else(|| dp.get("asInt")).map(json_num).unwrap_or(0.0);
+                        let p = match kind {
+                            "gauge" => Point::Gauge(value),
+                            "sum" => Point::Sum { delta, value },
+                            _ => {
+                                let mut bounds: Vec<f64> = arr(&dp, "explicitBounds").iter().map(json_num).collect();
+                                bounds.push(f64::INFINITY);
+                                Point::Hist {
+                                    delta,
+                                    count: dp.get("count").map(json_num).unwrap_or(0.0) as u64,
+                                    sum: dp.get("sum").map(json_num).unwrap_or(0.0),
+                                    bounds,
+                                    buckets: arr(&dp, "bucketCounts").iter().map(|c| json_num(c) as u64).collect(),
+                                }
+                            }
+                        };
+                        out.push((series_key(&name, labels), p));
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Prometheus samples (`name`, labels, value) → points: `_bucket` series regrouped into
+/// histograms, everything else a cumulative value.
+fn from_prom_samples(samples: Vec<(String, Vec<(String, String)>, f64)>) -> Vec<(String, Point)> {
+    let mut hists: BTreeMap<String, (String, Vec<(String, String)>, Vec<(f64, f64)>, f64, f64)> = BTreeMap::new();
+    let mut out = Vec::new();
+    for (name, labels, value) in &samples {
+        if let Some(base) = name.strip_suffix("_bucket") {
+            let le = labels.iter().find(|(k, _)| k == "le").map(|(_, v)| v.clone()).unwrap_or_default();
+            let rest: Vec<(String, String)> = labels.iter().filter(|(k, _)| k != "le").cloned().collect();
+            let key = series_key(base, rest.clone());
+            let b = if le == "+Inf" { f64::INFINITY } else { le.parse().unwrap_or(f64::INFINITY) };
+            hists.entry(key).or_insert_with(|| (base.to_string(), rest, Vec::new(), 0.0, 0.0)).2.push((b, *value));
+        }
+    }
+    for (name, labels, value) in samples {
+        let base = name.strip_suffix("_sum").or_else(|| name.strip_suffix("_count"));
+        if let Some(h) = base.and_then(|b| hists.get_mut(&series_key(b, labels.clone()))) {
+            if name.ends_with("_sum") {
+                h.3 = value;
+            } else {
+                h.4 = value;
+            }
+            continue;
+        }
+        if name.ends_with("_bucket") {
+            continue;
+        }
+        out.push((series_key(&name, labels), Point::Sum { delta: false, value }));
+    }
+    for (key, (_, _, mut cum, sum, count)) in hists {
+        cum.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut prev = 0.0;
+        let mut buckets = Vec::new();
+        for (_, c) in &cum {
+            buckets.push((c - prev).max(0.0) as u64);
+            prev = *c;
+        }
+        let bounds = cum.iter().map(|(b, _)| *b).collect();
+        out.push((key, Point::Hist { delta: false, count: count as u64, sum, bounds, buckets }));
+    }
+    out
+}
+
+/// Remote write (snappy block + `WriteRequest`) → points.
+fn from_remote_write(body: &[u8]) -> Result<Vec<(String, Point)>, String> {
+    let raw = edgemetrics::snappy::decompress(body, MAX_BODY * 4).map_err(|e| format!("snappy: {e:?}"))?;
+    let mut samples = Vec::new();
+    for (n, ts) in fields(&raw)? {
+        let (1, FieldValue::Len(ts)) = (n, ts) else { continue };
+        let (mut labels, mut last) = (Vec::new(), None);
+        for (n, v) in fields(ts)? {
+            match (n, v) {
+                (1, FieldValue::Len(l)) => {
+                    let (mut k, mut val) = (String::new(), String::new());
+                    for (ln, lv) in fields(l)? {
+                        if let FieldValue::Len(s) = lv {
+                            let s = String::from_utf8_lossy(s).into_owned();
+                            if ln == 1 { k = s } else if ln == 2 { val = s }
+                        }
+                    }
+                    labels.push((k, val));
+                }
+                (2, FieldValue::Len(s)) => {
+                    for (sn, sv) in fields(s)? {
+                        if sn == 1 {
+                            last = Some(f64_of(&sv));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        let name = labels.iter().find(|(k, _)| k == "__name__").map(|(_, v)| v.clone()).unwrap_or_default();
+        labels.retain(|(k, _)| k != "__name__");
+        if let Some(v) = last {
+            samples.push((name, labels, v));
+        }
+    }
+    Ok(from_prom_samples(samples))
+}
+
+/// Pushgateway text exposition → points.
+fn from_text(body: &[u8]) -> Result<Vec<(String, Point)>, String> {
+    let text = std::str::from_utf8(body).map_err(|_| "body is not UTF-8".to_string())?;
+    let mut samples = Vec::new();
+    for line in text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+        let (head, value) = line.rsplit_once(' ').ok_or("line without value")?;
+        let value: f64 = match value {
+            "+Inf" => f64::INFINITY,
+            "-Inf" => f64::NEG_INFINITY,
+            v => v.parse().map_err(|_| format!("bad value in {line:?}"))?,
+        };
+        let (name, labels) = match head.split_once('{') {
+            None => (head.to_string(), Vec::new()),
+            Some((n, rest)) => {
+                let rest = rest.strip_suffix('}').ok_or("unclosed labels")?;
+                let mut labels = Vec::new();
+                let mut it = rest.chars().peekable();
+                loop {
+                    let k: String = it.by_ref().take_while(|c| *c != '=').collect();
+                    if k.is_empty() {
+                        break;
+                    }
+                    if it.next() != Some('"') {
+                        return Err("label value not quoted".into());
+                    }
+                    let mut v = String::new();
+                    while let Some(c) = it.next() {
+                        match c {
+                            '\\' => match it.next() {
+                                Some('n') => v.push('\n'),
+                                Some(c) => v.push(c),
+                                None => {}
+                            },
+                            '"' => break,
+                            c => v.push(c),
+                        }
+                    }
+                    labels.push((k.trim_start_matches(',').to_string(), v));
+                    if it.peek() == Some(&',') {
+                        it.next();
+                    }
+                }
+                (n.to_string(), labels)
+            }
+        };
+        samples.push((name, labels, value));
+    }
+    Ok(from_prom_samples(samples))
+}
+
+/// A received request.
+struct Req {
+    method: String,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Req {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+fn read_request(s: &mut TcpStream) -> Result<Req, (u16, String)> {
+    let mut r = BufReader::new(s);
+    let mut line = String::new();
+    r.read_line(&mut line).map_err(|e| (400, e.to_string()))?;
+    let mut parts = line.split_whitespace();
+    let method = parts.next().unwrap_or("").to_string();
+    let path = parts.next().unwrap_or("").to_string();
+    let mut headers = Vec::new();
+    for _ in 0..100 {
+        let mut h = String::new();
+        r.read_line(&mut h).map_err(|e| (400, e.to_string()))?;
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+        }
+    }
+    let get = |k: &str| headers.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let mut body = Vec::new();
+    if get("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+        loop {
+            let mut sz = String::new();
+            r.read_line(&mut sz).map_err(|e| (400, e.to_string()))?;
+            let n = usize::from_str_radix(sz.trim().split(';').next().unwrap_or(""), 16).map_err(|_| (400, "bad chunk".into()))?;
+            if body.len() + n > MAX_BODY {
+                return Err((413, "body too large".into()));
+            }
+            if n == 0 {
+                let mut end = String::new();
+                let _ = r.read_line(&mut end);
+                break;
+            }
+            let mut chunk = vec![0; n + 2];
+            r.read_exact(&mut chunk).map_err(|e| (400, e.to_string()))?;
+            body.extend_from_slice(&chunk[..n]);
+        }
+    } else {
+        let n: usize = get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+        if n > MAX_BODY {
+            return Err((413, "body too large".into()));
+        }
+        body.resize(n, 0);
+        r.read_exact(&mut body).map_err(|e| (400, e.to_string()))?;
+    }
+    Ok(Req { method, path, headers, body })
+}
+
+fn respond(s: &mut TcpStream, status: u16, ctype: &str, body: &[u8]) {
+    let reason = match status {
+        200 => "OK",
+        400 => "Bad Request",
+        404 => "Not Found",
+        413 => "Payload Too Large",
+        415 => "Unsupported Media Type",
+        _ => "Status",
+    };
+    let head = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = s.write_all(head.as_bytes());
+    let _ = s.write_all(body);
+}
+
+/// Decodes one push; `Err((status, message))` when refused.
+fn ingest(state: &Mutex<State>, req: &Req, quiet: bool) -> Result<(), (u16, String)> {
+    if req.header("content-encoding").is_some_and(|e| e.eq_ignore_ascii_case("gzip")) {
+        return Err((415, "gzip bodies are not supported by the dev receiver: push uncompressed".into()));
+    }
+    let ctype = req.header("content-type").unwrap_or("");
+    let path = req.path.split('?').next().unwrap_or("");
+    let (format, points) = if path == "/v1/metrics" && ctype.contains("json") {
+        ("otlp-json", from_otlp_json(&req.body))
+    } else if path == "/v1/metrics" {
+        ("otlp-protobuf", from_otlp_proto(&req.body))
+    } else if path == "/api/v1/write" {
+        ("remote-write", from_remote_write(&req.body))
+    } else if path.starts_with("/metrics/job/") && (req.method == "PUT" || req.method == "POST") {
+        ("pushgateway", from_text(&req.body))
+    } else if path == edgemetrics::compact::PATH {
+        (
+            "compact",
+            edgemetrics::compact::decode(&req.body).map(|b| from_batch(&b)).map_err(|e| format!("compact: {e:?}")),
+        )
+    } else {
+        return Err((404, format!("no format at {} {}", req.method, path)));
+    };
+    let points = points.map_err(|e| (400, e))?;
+    let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
+    st.pushes += 1;
+    st.bytes += req.body.len() as u64;
+    if st.sizes.len() < 10_000 {
+        st.sizes.push(req.body.len());
+    }
+    *st.per_format.entry(format.to_string()).or_default() += 1;
+    match req.header(edgemetrics::push::BATCH_ID_HEADER) {
+        None => st.missing_ids += 1,
+        Some(id) if st.ids.contains(id) => st.duplicate_ids += 1,
+        Some(id) => {
+            if st.ids.len() < MAX_IDS {
+                st.ids.insert(id.to_string());
+            }
+        }
+    }
+    let n = points.len();
+    for (k, p) in points {
+        st.apply(k, p);
+    }
+    if !quiet {
+        println!(
+            "push #{:<5} {:<13} {:>6} B  {:>3} points  batch {}  (series {})",
+            st.pushes,
+            format,
+            req.body.len(),
+            n,
+            req.header(edgemetrics::push::BATCH_ID_HEADER).unwrap_or("-"),
+            st.series.len()
+        );
+    }
+    Ok(())
+}
+
+fn handle(state: &Mutex<State>, mut s: TcpStream, quiet: bool) {
+    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+    let req = match read_request(&mut s) {
+        Ok(r) => r,
+        Err((st, msg)) => return respond(&mut s, st, "text/plain", msg.as_bytes()),
+    };
+    match (req.method.as_str(), req.path.as_str()) {
+        ("GET", "/summary") => {
+            let body = state.lock().unwrap_or_else(|p| p.into_inner()).to_json().to_string();
+            respond(&mut s, 200, "application/json", body.as_bytes())
+        }
+        ("GET", "/summary.txt") => {
+            let body = state.lock().unwrap_or_else(|p| p.into_inner()).to_text();
+            respond(&mut s, 200, "text/plain; charset=utf-8", body.as_bytes())
+        }
+        ("GET", "/-/ready") => respond(&mut s, 200, "text/plain", b"ready\n"),
+        ("POST", "/reset") => {
+            *state.lock().unwrap_or_else(|p| p.into_inner()) = State::default();
+            respond(&mut s, 200, "text/plain", b"reset\n")
+        }
+        _ => match ingest(state, &req, quiet) {
+            Ok(()) => respond(&mut s, 200, "text/plain", b""),
+            Err((st, msg)) => {
+                state.lock().unwrap_or_else(|p| p.into_inner()).refused += 1;
+                if !quiet {
+                    eprintln!("refused {} {}: {st} {msg}", req.method, req.path);
+                }
+                respond(&mut s, st, "text/plain", msg.as_bytes())
+            }
+        },
+    }
+}
+
+/// A running receiver.
+pub struct Receiver {
+    /// The bound port on 127.0.0.1.
+    pub port: u16,
+    /// Shared totals.
+    pub state: Arc<Mutex<State>>,
+}
+
+/// Binds 127.0.0.1:`port` (0: any free port) and serves on background threads (at most 8
+/// connections handled at once).
+pub fn start(port: u16, quiet: bool) -> std::io::Result<Receiver> {
+    let listener = TcpListener::bind(("127.0.0.1", port))?;
+    let port = listener.local_addr()?.port();
+    let state = Arc::new(Mutex::new(State::default()));
+    let st = state.clone();
+    let active = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { continue };
+            let started = Instant::now();
+            while active.load(std::sync::atomic::Ordering::SeqCst) >= 8 && started.elapsed() < Duration::from_secs(10) {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            active.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let (st, active) = (st.clone(), active.clone());
+            std::thread::spawn(move || {
+                handle(&st, conn, quiet);
+                active.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            });
+        }
+    });
+    Ok(Receiver { port, state })
+}
