@@ -100,7 +100,7 @@ pub fn encode(batch: &Batch) -> Vec<u8> {
     // is cheaper than storing a size per point.
     let metric_sizes: Vec<(usize, usize)> = batch.metrics.iter().map(metric_size).collect();
     let resource = batch.resource.iter().map(|kv| len_field(1, key_value_size(kv))).sum::<usize>();
-    let scope = str_size(1, &batch.scope_name) + str_size(2, &batch.scope_version);
+    let scope = str_size(1, batch.scope_name) + str_size(2, &batch.scope_version);
     let scope_metrics = len_field(1, scope) + metric_sizes.iter().map(|&(n, _)| len_field(2, n)).sum::<usize>();
     let resource_metrics = len_field(1, resource) + len_field(2, scope_metrics);
     let total = len_field(1, resource_metrics);
@@ -113,7 +113,7 @@ pub fn encode(batch: &Batch) -> Vec<u8> {
     }
     head(&mut w, 2, scope_metrics); // ResourceMetrics.scope_metrics
     head(&mut w, 1, scope); // ScopeMetrics.scope
-    w.string(1, &batch.scope_name);
+    w.string(1, batch.scope_name);
     w.string(2, &batch.scope_version);
     for (m, &(size, data)) in batch.metrics.iter().zip(&metric_sizes) {
         head(&mut w, 2, size); // ScopeMetrics.metrics
@@ -212,7 +212,9 @@ fn data_size(data: &MetricData) -> usize {
     match data {
         MetricData::Gauge { points } => points.iter().map(|p| len_field(1, number_point_size(p))).sum(),
         MetricData::Sum { monotonic, points, .. } => {
-            points.iter().map(|p| len_field(1, number_point_size(p))).sum::<usize>() + 2 + if *monotonic { 2 } else { 0 }
+            points.iter().map(|p| len_field(1, number_point_size(p))).sum::<usize>()
+                + 2
+                + if *monotonic { 2 } else { 0 }
         }
         MetricData::Histogram { bounds, points, .. } => {
             points.iter().map(|p| len_field(1, histogram_point_size(p, bounds))).sum::<usize>() + 2
@@ -231,7 +233,13 @@ fn data_field(data: &MetricData) -> u32 {
 /// Sizes of a metric message and of its `gauge`/`sum`/`histogram` body.
 fn metric_size(m: &Metric) -> (usize, usize) {
     let data = data_size(&m.data);
-    (str_size(1, &m.name) + str_size(2, &m.description) + str_size(3, &m.unit) + len_field(data_field(&m.data), data), data)
+    (
+        str_size(1, &m.name)
+            + str_size(2, &m.description)
+            + str_size(3, &m.unit)
+            + len_field(data_field(&m.data), data),
+        data,
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -314,7 +322,7 @@ fn key_value(w: &mut Writer, field: u32, kv: &KeyValue) {
     head(w, field, key_value_size(kv));
     w.string(1, &kv.key);
     head(w, 2, any_value_size(&kv.value)); // KeyValue.value: AnyValue
-    // AnyValue.value is a oneof: the chosen member is written even when it is a default.
+                                           // AnyValue.value is a oneof: the chosen member is written even when it is a default.
     match &kv.value {
         Value::Str(s) => w.bytes_always(1, s.as_bytes()),
         Value::Bool(b) => {

@@ -75,7 +75,7 @@ pub fn encode(batch: &Batch) -> Vec<u8> {
     attributes(&mut o, &batch.resource, false);
     o.extend_from_slice(b"},\"scopeMetrics\":[{\"scope\":{");
     let mut first = true;
-    str_field(&mut o, &mut first, b"name", &batch.scope_name);
+    str_field(&mut o, &mut first, b"name", batch.scope_name);
     str_field(&mut o, &mut first, b"version", &batch.scope_version);
     o.extend_from_slice(b"},\"metrics\":[");
     for (i, m) in batch.metrics.iter().enumerate() {
@@ -455,7 +455,11 @@ impl<'a> Scan<'a> {
 
     /// Walks an object, calling `member(scanner, key)` with the scanner positioned at each value;
     /// the callback must consume the value.
-    fn object(&mut self, depth: u32, mut member: impl FnMut(&mut Self, &[u8]) -> Result<(), Error>) -> Result<(), Error> {
+    fn object(
+        &mut self,
+        depth: u32,
+        mut member: impl FnMut(&mut Self, &[u8]) -> Result<(), Error>,
+    ) -> Result<(), Error> {
         if depth > MAX_DEPTH {
             return Err(malformed("OTLP JSON response: nested too deeply"));
         }
@@ -559,13 +563,21 @@ mod tests {
         assert_eq!(ok(r#"{"partialSuccess":{}}"#), PartialSuccess::default());
         assert_eq!(ok(r#"{"partialSuccess":null}"#), PartialSuccess::default());
         let want = PartialSuccess { rejected_data_points: 3, error_message: "bad \"x\"\n\u{e9}😀".into() };
-        assert_eq!(ok(r#"{"partialSuccess":{"rejectedDataPoints":"3","errorMessage":"bad \"x\"\n\u00e9\ud83d\ude00"}}"#), want);
         assert_eq!(
-            ok(r#" { "other" : [1, {"a": [true, false, null, -1.5e3]}, "s"], "partial_success" : { "rejected_data_points" : 3 , "error_message":"bad \"x\"\n\u00e9😀" , "x": {} } } "#),
+            ok(r#"{"partialSuccess":{"rejectedDataPoints":"3","errorMessage":"bad \"x\"\n\u00e9\ud83d\ude00"}}"#),
+            want
+        );
+        assert_eq!(
+            ok(
+                r#" { "other" : [1, {"a": [true, false, null, -1.5e3]}, "s"], "partial_success" : { "rejected_data_points" : 3 , "error_message":"bad \"x\"\n\u00e9😀" , "x": {} } } "#
+            ),
             want
         );
         assert_eq!(ok(r#"{"partialSuccess":{"errorMessage":"warn only"}}"#).rejected_data_points, 0);
-        assert_eq!(ok(r#"{"partialSuccess":{"rejectedDataPoints":"9223372036854775807"}}"#).rejected_data_points, i64::MAX as u64);
+        assert_eq!(
+            ok(r#"{"partialSuccess":{"rejectedDataPoints":"9223372036854775807"}}"#).rejected_data_points,
+            i64::MAX as u64
+        );
         // Lone surrogate → U+FFFD.
         assert_eq!(ok(r#"{"partialSuccess":{"errorMessage":"\ud800x"}}"#).error_message, "\u{fffd}x");
     }

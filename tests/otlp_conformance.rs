@@ -130,7 +130,11 @@ fn assert_matches(batch: &Batch, req: &ExportMetricsServiceRequest) {
     }
 }
 
-fn number_points_eq(points: &[NumberPoint], dps: &[opentelemetry_proto::tonic::metrics::v1::NumberDataPoint], what: &str) {
+fn number_points_eq(
+    points: &[NumberPoint],
+    dps: &[opentelemetry_proto::tonic::metrics::v1::NumberDataPoint],
+    what: &str,
+) {
     assert_eq!(dps.len(), points.len(), "{what}: point count");
     for (p, dp) in points.iter().zip(dps) {
         assert_eq!(dp.start_time_unix_nano, p.start_unix_nano, "{what}");
@@ -158,14 +162,16 @@ fn rich_batch(t: Temporality) -> Batch {
     let mut reg = Registry::new(cfg);
     reg.begin(T0);
     let requests = reg
-        .counter("http.server.requests", InstrumentOptions::unit("{request}").description("Requests \"served\"\nper route"))
+        .counter(
+            "http.server.requests",
+            InstrumentOptions::unit("{request}").description("Requests \"served\"\nper route"),
+        )
         .unwrap();
     let depth = reg.up_down_counter("queue.depth", InstrumentOptions::unit("{item}")).unwrap();
     let ratio = reg.gauge("cache.hit_ratio", InstrumentOptions::unit("1").description("ratio")).unwrap();
     let latency = reg.histogram("http.server.duration", InstrumentOptions::unit("ms").description("latency")).unwrap();
-    let sizes = reg
-        .histogram("payload.size", InstrumentOptions::unit("By").bounds(&[-1.5, 0.0, 1024.0, 1e300]))
-        .unwrap();
+    let sizes =
+        reg.histogram("payload.size", InstrumentOptions::unit("By").bounds(&[-1.5, 0.0, 1024.0, 1e300])).unwrap();
 
     requests.add(&mut reg, 1.0, &[("route", "/cart".into()), ("status", 200.into())]);
     latency.record(&mut reg, 12.5, &[("route", "/cart".into())]);
@@ -209,12 +215,16 @@ fn json_roundtrip(batch: &Batch) -> ExportMetricsServiceRequest {
     let text = std::str::from_utf8(&body).expect("OTLP/JSON is UTF-8");
     // Plain JSON first (rejects bare NaN/Infinity tokens and bad escapes).
     let _: serde_json::Value = serde_json::from_str(text).expect("valid JSON");
-    let decoded: ExportMetricsServiceRequest = serde_json::from_str(text).expect("official serde types accept our JSON");
+    let decoded: ExportMetricsServiceRequest =
+        serde_json::from_str(text).expect("official serde types accept our JSON");
     assert_matches(batch, &decoded);
     decoded
 }
 
-fn find_metric<'a>(req: &'a ExportMetricsServiceRequest, name: &str) -> &'a opentelemetry_proto::tonic::metrics::v1::Metric {
+fn find_metric<'a>(
+    req: &'a ExportMetricsServiceRequest,
+    name: &str,
+) -> &'a opentelemetry_proto::tonic::metrics::v1::Metric {
     req.resource_metrics[0].scope_metrics[0].metrics.iter().find(|m| m.name == name).unwrap_or_else(|| panic!("{name}"))
 }
 
@@ -248,7 +258,11 @@ fn protobuf_and_json_decode_to_the_same_message_both_temporalities() {
         assert_eq!(cart.time_unix_nano, T3);
         assert_eq!(cart.start_time_unix_nano, if t == Temporality::Delta { T2 } else { T0 });
         for (i, n) in NASTY.iter().enumerate() {
-            let p = s.data_points.iter().find(|p| str_attr(&p.attributes, "route") == Some(n)).unwrap_or_else(|| panic!("{n:?}"));
+            let p = s
+                .data_points
+                .iter()
+                .find(|p| str_attr(&p.attributes, "route") == Some(n))
+                .unwrap_or_else(|| panic!("{n:?}"));
             assert_eq!(p.value, Some(number_data_point::Value::AsDouble(i as f64 + 0.25)));
         }
         let zero = s.data_points.iter().find(|p| p.attributes.iter().any(|a| a.key == "zero")).unwrap();
@@ -281,7 +295,10 @@ fn protobuf_and_json_decode_to_the_same_message_both_temporalities() {
         let edge = g.data_points.iter().find(|p| str_attr(&p.attributes, "tier") == Some("edge")).unwrap();
         assert_eq!(edge.value, Some(number_data_point::Value::AsDouble(1.0 / 3.0)));
         // Self-metrics travel as ordinary points.
-        assert!(req.resource_metrics[0].scope_metrics[0].metrics.iter().any(|m| m.name.starts_with("edgemetrics.sdk.")));
+        assert!(req.resource_metrics[0].scope_metrics[0]
+            .metrics
+            .iter()
+            .any(|m| m.name.starts_with("edgemetrics.sdk.")));
     }
 }
 
@@ -293,7 +310,8 @@ fn kv(k: &str, v: Value) -> KeyValue {
 /// point (min = +inf, max = -inf), non-finite values, no metrics at all.
 fn edge_batch() -> Batch {
     let mut b = Registry::new(Config::new("edge").self_metrics(false)).collect(T1);
-    let attrs: Attributes = vec![kv("s", Value::Str(String::new())), kv("b", Value::Bool(false)), kv("i", Value::I64(0))].into();
+    let attrs: Attributes =
+        vec![kv("s", Value::Str(String::new())), kv("b", Value::Bool(false)), kv("i", Value::I64(0))].into();
     b.metrics.push(Metric {
         name: "empty.hist".into(),
         unit: "".into(),
@@ -372,7 +390,11 @@ fn non_finite_values_never_become_bare_json_tokens() {
     // JSON spells them as proto3 JSON strings; the document stays valid JSON.
     let text = String::from_utf8(otlp_json::encode(&batch)).unwrap();
     let _: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
-    assert!(text.contains(r#""asDouble":"Infinity""#) && text.contains(r#""asDouble":"-Infinity""#) && text.contains(r#""asDouble":"NaN""#));
+    assert!(
+        text.contains(r#""asDouble":"Infinity""#)
+            && text.contains(r#""asDouble":"-Infinity""#)
+            && text.contains(r#""asDouble":"NaN""#)
+    );
     // …which Python's official json_format accepts (checked in python_json_format_accepts_our_json).
 }
 
@@ -391,21 +413,33 @@ fn requests_name_method_path_and_content_type() {
 
 #[test]
 fn responses_from_the_official_encoders_are_understood() {
-    for (rejected, msg) in [(0i64, ""), (3, "3 points had no value"), (i64::MAX, "ü \"q\"\n\u{1}"), (0, "warning only")] {
+    for (rejected, msg) in [(0i64, ""), (3, "3 points had no value"), (i64::MAX, "ü \"q\"\n\u{1}"), (0, "warning only")]
+    {
         let resp = ExportMetricsServiceResponse {
-            partial_success: Some(ExportMetricsPartialSuccess { rejected_data_points: rejected, error_message: msg.into() }),
+            partial_success: Some(ExportMetricsPartialSuccess {
+                rejected_data_points: rejected,
+                error_message: msg.into(),
+            }),
         };
         let ps = otlp::parse_response(&resp.encode_to_vec()).unwrap();
         assert_eq!((ps.rejected_data_points, ps.error_message.as_str()), (rejected as u64, msg));
         let json = serde_json::to_vec(&resp).unwrap();
         let ps = otlp_json::parse_response(&json).unwrap();
-        assert_eq!((ps.rejected_data_points, ps.error_message.as_str()), (rejected as u64, msg), "{}", String::from_utf8_lossy(&json));
+        assert_eq!(
+            (ps.rejected_data_points, ps.error_message.as_str()),
+            (rejected as u64, msg),
+            "{}",
+            String::from_utf8_lossy(&json)
+        );
     }
     let none = ExportMetricsServiceResponse { partial_success: None };
     assert!(otlp::parse_response(&none.encode_to_vec()).unwrap().is_full_success());
     assert!(otlp_json::parse_response(&serde_json::to_vec(&none).unwrap()).unwrap().is_full_success());
     // Count as a JSON number is accepted too.
-    assert_eq!(otlp_json::parse_response(br#"{"partialSuccess":{"rejectedDataPoints":7}}"#).unwrap().rejected_data_points, 7);
+    assert_eq!(
+        otlp_json::parse_response(br#"{"partialSuccess":{"rejectedDataPoints":7}}"#).unwrap().rejected_data_points,
+        7
+    );
 }
 
 #[test]
@@ -423,7 +457,10 @@ fn golden_vectors_replay_the_scenario() {
     let Some(Data::Sum(c)) = &find_metric(&req, "http.server.requests").data else { panic!() };
     let cart = c.data_points.iter().find(|p| str_attr(&p.attributes, "route") == Some("/cart")).unwrap();
     assert_eq!(cart.value, Some(number_data_point::Value::AsDouble(3.0)));
-    assert_eq!((cart.start_time_unix_nano, cart.time_unix_nano), (1_700_000_060_000_000_000, 1_700_000_060_180_000_000));
+    assert_eq!(
+        (cart.start_time_unix_nano, cart.time_unix_nano),
+        (1_700_000_060_000_000_000, 1_700_000_060_180_000_000)
+    );
     assert!(c.data_points.iter().any(|p| str_attr(&p.attributes, "route") == Some("/produit/é\"\\\n\t\u{1}")));
     let Some(Data::Histogram(h)) = &find_metric(&req, "payload.size").data else { panic!() };
     assert_eq!(h.data_points[0].bucket_counts, vec![0, 1, 1, 0, 1]);
@@ -448,7 +485,13 @@ fn expectations(batch: &Batch) -> serde_json::Value {
         if v.is_finite() {
             json!(v)
         } else {
-            json!(if v.is_nan() { "nan" } else if v > 0.0 { "inf" } else { "-inf" })
+            json!(if v.is_nan() {
+                "nan"
+            } else if v > 0.0 {
+                "inf"
+            } else {
+                "-inf"
+            })
         }
     }
     fn attrs(a: &[KeyValue]) -> serde_json::Value {

@@ -8,9 +8,7 @@
 
 use std::path::PathBuf;
 
-use edgemetrics::{
-    AttrValue, Batch, Config, InstrumentId, InstrumentKind, InstrumentOptions, Registry, Temporality,
-};
+use edgemetrics::{AttrValue, Batch, Config, InstrumentId, InstrumentKind, InstrumentOptions, Registry, Temporality};
 use serde_json::Value as J;
 
 /// Environment variable that makes [`check_vector`] rewrite the stored vector instead of comparing.
@@ -124,9 +122,10 @@ pub fn replay(s: &J, temporality: Option<Temporality>) -> Vec<Batch> {
     let mut ids: Vec<(String, InstrumentId)> = Vec::new();
     for inst in s["instruments"].as_array().expect("\"instruments\" must be an array") {
         let name = str_of(inst, "name");
-        let bounds: Option<Vec<f64>> = inst.get("bounds").and_then(J::as_array).map(|b| {
-            b.iter().map(|x| x.as_f64().unwrap_or_else(|| panic!("bound of {name}: {x}"))).collect()
-        });
+        let bounds: Option<Vec<f64>> = inst
+            .get("bounds")
+            .and_then(J::as_array)
+            .map(|b| b.iter().map(|x| x.as_f64().unwrap_or_else(|| panic!("bound of {name}: {x}"))).collect());
         let mut opts = InstrumentOptions::unit(str_of(inst, "unit")).description(str_of(inst, "description"));
         if let Some(b) = &bounds {
             opts = opts.bounds(b);
@@ -145,10 +144,17 @@ pub fn replay(s: &J, temporality: Option<Temporality>) -> Vec<Batch> {
             "collect" => batches.push(reg.collect(nanos(&step["time"], &what))),
             "record" => {
                 let name = str_of(step, "instrument");
-                let id = ids.iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("{what}: unknown instrument {name}")).1;
+                let id = ids
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .unwrap_or_else(|| panic!("{what}: unknown instrument {name}"))
+                    .1;
                 let value = step["value"].as_f64().unwrap_or_else(|| panic!("{what}: value must be a number"));
-                let owned: Vec<(String, Owned)> =
-                    step.get("attributes").and_then(J::as_array).map(|a| a.iter().map(attr).collect()).unwrap_or_default();
+                let owned: Vec<(String, Owned)> = step
+                    .get("attributes")
+                    .and_then(J::as_array)
+                    .map(|a| a.iter().map(attr).collect())
+                    .unwrap_or_default();
                 let attrs: Vec<(&str, AttrValue<'_>)> = owned.iter().map(|(k, v)| (k.as_str(), v.as_attr())).collect();
                 reg.record(id, value, &attrs);
             }
