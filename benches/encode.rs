@@ -116,6 +116,8 @@ fn bench_prom(c: &mut Criterion) {
     g.bench_function("remote_write_protobuf", |b| b.iter(|| remote_write::encode(black_box(&batch), &rw).unwrap()));
     g.bench_function("remote_write_snappy", |b| b.iter(|| remote_write::request(black_box(&batch), &rw).unwrap()));
     g.bench_function("snappy_only", |b| b.iter(|| snappy::compress(black_box(&raw))));
+    // Reference point: the `snap` crate (dev-dependency) compressing the same bytes.
+    g.bench_function("snappy_snap_crate_reference", |b| b.iter(|| snap::raw::Encoder::new().compress_vec(black_box(&raw)).unwrap()));
     g.bench_function("pushgateway_text", |b| b.iter(|| pushgateway::encode(black_box(&batch), &pg).unwrap()));
     g.finish();
 }
