@@ -79,6 +79,9 @@
 //! type). Two series of a family that end up with identical labels (e.g. attributes `a.b=x` and
 //! `a_b=x` on different points) are merged: counters and histogram buckets add, gauges (up-down
 //! counters included) keep the later point — so the output never holds a duplicate series, which receivers reject.
+//!
+//! A histogram's derived names (`x_bucket`, `x_sum`, `x_count`) are not checked against other
+//! instruments' names: do not name a counter or gauge `x_count` next to a histogram `x`.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -703,6 +706,38 @@ mod tests {
             let back: f64 = s.parse().unwrap();
             assert_eq!(back.to_bits(), v.to_bits(), "{s}");
         }
+    }
+
+    #[test]
+    fn families_merge_duplicates_and_refuse_kind_clashes() {
+        use crate::registry::{Config, InstrumentOptions, Registry};
+        use crate::Temporality;
+        let mut reg = Registry::new(Config::new("s").temporality(Temporality::Cumulative).self_metrics(false));
+        let c = reg.counter("req", InstrumentOptions::default()).unwrap();
+        let c2 = reg.counter("req_total", InstrumentOptions::default()).unwrap();
+        let g = reg.gauge("temp", InstrumentOptions::default()).unwrap();
+        // Different attribute keys that translate to the same label set: one series, summed.
+        c.add(&mut reg, 2.0, &[("a.b", "x".into())]);
+        c.add(&mut reg, 3.0, &[("a_b", "x".into())]);
+        // Another instrument of the same kind with the same Prometheus name: same family.
+        c2.add(&mut reg, 4.0, &[("a-b", "x".into())]);
+        g.set(&mut reg, 1.0, &[("k", "1".into())]);
+        g.set(&mut reg, 7.0, &[("k", 1i64.into())]);
+        let b = reg.collect(10);
+        let fams = families(&b, &FamilyOptions::default()).unwrap();
+        assert_eq!(fams.len(), 2);
+        assert_eq!(fams[0].name, "req_total");
+        assert_eq!(fams[0].series.len(), 1);
+        assert_eq!(fams[0].series[0].value, SeriesValue::Number(9.0));
+        assert_eq!(fams[0].series[0].labels, vec![("a_b".to_string(), "x".to_string())]);
+        // Gauges: the later point wins (the int attribute's series was created second).
+        assert_eq!(fams[1].series.len(), 1);
+        assert_eq!(fams[1].series[0].value, SeriesValue::Number(7.0));
+
+        let clash = reg.gauge("req.total", InstrumentOptions::default()).unwrap();
+        clash.set(&mut reg, 1.0, &[]);
+        let b = reg.collect(20);
+        assert!(matches!(families(&b, &FamilyOptions::default()), Err(Error::InvalidName { .. })));
     }
 
     #[test]

@@ -287,8 +287,11 @@ mod tests {
     use alloc::string::ToString;
     use alloc::vec;
 
-    /// Decodes a WriteRequest into (labels, value, timestamp) rows with our bounds-checked reader.
-    fn decode(b: &[u8]) -> Vec<(Vec<(String, String)>, f64, i64)> {
+    /// (labels, value, timestamp) of one decoded series.
+    type Row = (Vec<(String, String)>, f64, i64);
+
+    /// Decodes a WriteRequest into rows with our bounds-checked reader.
+    fn decode(b: &[u8]) -> Vec<Row> {
         let mut out = Vec::new();
         let mut r = Reader::new(b);
         while let Some(Some((1, FieldValue::Len(ts)))) = r.field() {

@@ -79,7 +79,8 @@ fn remote_write_vectors() {
         };
     }
     assert_eq!(wr.timeseries.len(), expected_series);
-    let mut by_name: BTreeMap<String, Vec<(BTreeMap<String, String>, f64)>> = BTreeMap::new();
+    type Rows = Vec<(BTreeMap<String, String>, f64)>;
+    let mut by_name: BTreeMap<String, Rows> = BTreeMap::new();
     for t in &wr.timeseries {
         let names: Vec<&str> = t.labels.iter().map(|l| l.name.as_str()).collect();
         let mut sorted = names.clone();
