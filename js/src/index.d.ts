@@ -43,8 +43,11 @@ export interface MetricsOptions {
   selfMetrics?: boolean;
   /** `'gzip'` compresses OTLP bodies with CompressionStream (default `'none'`). */
   compression?: 'none' | 'gzip';
-  /** Upper bound of one flush in ms (default 10000). */
+  /** Upper bound of one flush in ms, retries included (default 10000). */
   timeoutMs?: number;
+  /** Delivery plan settings (defaults: 3 attempts, 5000 ms per attempt, backoff 100..2000 ms
+   * with full jitter; `Retry-After` wins). */
+  retry?: { maxAttempts?: number; attemptTimeoutMs?: number; backoffBaseMs?: number; backoffCapMs?: number };
   /** The fetch to use (default `globalThis.fetch`). */
   fetch?: typeof globalThis.fetch;
   remoteWrite?: { path?: string; externalLabels?: Record<string, string> };
@@ -102,8 +105,13 @@ export interface FlushResult {
   bytes: number;
   /** Requests made (0 when there was nothing to send). */
   attempts: number;
-  /** Points not delivered. */
+  /** Points dropped for good (permanent rejection, 401/403, encode failure, carry limit). */
   dropped: number;
+  /** Points kept for the next flush after a retryable failure (deadline, attempts exhausted). */
+  carried: number;
+  /** Points the receiver refused in a 2xx answer (OTLP partial success). */
+  rejected?: number;
+  /** Why the batch was not delivered, e.g. `exhausted (refused)`, `rejected (HTTP 400)`. */
   error?: string;
 }
 

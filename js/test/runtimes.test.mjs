@@ -137,18 +137,21 @@ test('workerd (wrangler dev): scenario through withMetrics, otlp-proto', async (
     }
   });
   let up = false;
-  for (let i = 0; i < 150 && !up; i++) {
+  let first = '';
+  for (let i = 0; i < 300 && !up; i++) {
     await new Promise((r) => setTimeout(r, 200));
-    up = await fetch(`http://127.0.0.1:${port}/`).then(async (r) => (await r.text()).startsWith('invocation'), () => false);
+    first = await fetch(`http://127.0.0.1:${port}/`).then((r) => r.text(), () => '');
+    up = first.startsWith('invocation');
   }
-  assert.ok(up, `wrangler dev did not start:\n${log}`);
+  assert.ok(up, `wrangler dev did not start within 60 s:\n${log}`);
+  assert.equal(first, 'invocation 1');
   // The readiness probe was invocation 1 (it may have taken several tries to get an answer, but
   // only answered requests reach the worker).
-  assert.ok(await waitFor(() => rx.requests.length >= 1), 'batch of the readiness probe');
+  assert.ok(await waitFor(() => rx.requests.length >= 1, { timeoutMs: 20_000 }), `batch of the readiness probe never arrived:\n${log}`);
   for (let i = 2; i <= INVOCATIONS; i++) {
     const res = await fetch(`http://127.0.0.1:${port}/`);
     assert.equal(await res.text(), `invocation ${i}`);
-    assert.ok(await waitFor(() => rx.requests.length >= i), `request ${i} never arrived`);
+    assert.ok(await waitFor(() => rx.requests.length >= i, { timeoutMs: 20_000 }), `request ${i} never arrived:\n${log}`);
   }
   await new Promise((r) => setTimeout(r, 200));
   assert.equal(rx.requests.length, INVOCATIONS, 'exactly one request per invocation');

@@ -10,7 +10,9 @@ bound.add(2);
 metrics.histogram('lat', { bounds: [1, 10] }).record(3);
 metrics.gauge('g').set(1);
 metrics.upDownCounter('q').add(-1);
-const r: Promise<FlushResult> = metrics.flush();
+const r: Promise<FlushResult> = metrics.flush({ deadline: Date.now() + 1000 });
+void new Metrics({ endpoint: 'http://x', retry: { maxAttempts: 2 } });
+void r.then((x) => x.carried + x.dropped);
 void r;
 export default withMetrics<{ URL: string }>(
   { async fetch(req, env, ctx, m) { m.counter('x').add(1); return new Response(env.URL); } },
