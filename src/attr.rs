@@ -193,63 +193,102 @@ fn push_len(out: &mut Vec<u8>, n: usize) {
     }
 }
 
+/// The attributes of one recording after de-duplication, sorting and limits: indices into the
+/// caller's slice, in key order. Built on the stack; the record path never allocates for it.
+pub(crate) struct Sorted {
+    idx: [u8; MAX_ATTRS_PER_CALL],
+    len: usize,
+    /// What had to change.
+    pub adj: Adjustments,
+}
+
+impl Sorted {
+    /// Sorts, de-duplicates (last given wins) and limits `attrs`.
+    pub fn new(attrs: &[Attr<'_>], limits: &AttrLimits) -> Sorted {
+        let mut adj = Adjustments::default();
+        let given = attrs.len();
+        let n = given.min(MAX_ATTRS_PER_CALL);
+        if given > n {
+            adj.dropped += (given - n) as u32;
+        }
+        // Stable insertion sort of indices by key (ties keep input order): the fastest sort for
+        // the handful of attributes a recording carries, and allocation-free.
+        let mut idx = [0u8; MAX_ATTRS_PER_CALL];
+        let mut len = 0usize;
+        for (i, (k, _)) in attrs[..n].iter().enumerate() {
+            if k.is_empty() || k.len() > limits.max_key_len {
+                adj.dropped += 1;
+                continue;
+            }
+            let mut j = len;
+            while j > 0 && attrs[idx[j - 1] as usize].0 > *k {
+                idx[j] = idx[j - 1];
+                j -= 1;
+            }
+            idx[j] = i as u8;
+            len += 1;
+        }
+        // Keep the last of each run of equal keys, then at most `max_attributes`.
+        let mut kept = 0usize;
+        let mut i = 0usize;
+        while i < len {
+            let mut last = i;
+            while last + 1 < len && attrs[idx[last + 1] as usize].0 == attrs[idx[i] as usize].0 {
+                last += 1;
+            }
+            adj.dropped += (last - i) as u32;
+            i = last + 1;
+            if kept == limits.max_attributes {
+                adj.dropped += 1;
+                continue;
+            }
+            if let AttrValue::Str(v) = attrs[idx[last] as usize].1 {
+                if v.len() > limits.max_value_len {
+                    adj.truncated += 1;
+                }
+            }
+            idx[kept] = idx[last];
+            kept += 1;
+        }
+        Sorted { idx, len: kept, adj }
+    }
+
+    /// The kept attributes in key order, string values truncated to the limit.
+    #[inline]
+    pub fn iter<'s, 'a>(&'s self, attrs: &'s [Attr<'a>], limits: &'s AttrLimits) -> impl Iterator<Item = (&'a str, AttrValue<'a>)> + 's {
+        self.idx[..self.len].iter().map(move |&i| {
+            let (k, v) = attrs[i as usize];
+            let v = match v {
+                AttrValue::Str(s) => AttrValue::Str(truncate_str(s, limits.max_value_len)),
+                other => other,
+            };
+            (k, v)
+        })
+    }
+}
+
 /// Writes the canonical key of `attrs` into `out` (cleared first) and returns what had to change.
 ///
 /// Canonical form: pairs sorted by key bytes, one per key (the last given wins), then each pair as
-/// `len key tag value`. Allocation-free once `out` has grown to its working size.
+/// `len key tag value`.
+#[cfg(test)]
 pub(crate) fn canonicalize(attrs: &[Attr<'_>], limits: &AttrLimits, out: &mut Vec<u8>) -> Adjustments {
+    let sorted = Sorted::new(attrs, limits);
+    write_key(sorted.iter(attrs, limits), out);
+    sorted.adj
+}
+
+/// Writes the canonical key of already sorted, limited pairs into `out` (cleared first).
+pub(crate) fn write_key<'a>(pairs: impl Iterator<Item = (&'a str, AttrValue<'a>)>, out: &mut Vec<u8>) {
     out.clear();
-    let mut adj = Adjustments::default();
-    let given = attrs.len();
-    let n = given.min(MAX_ATTRS_PER_CALL);
-    if given > n {
-        adj.dropped += (given - n) as u32;
-    }
-    // Indices of the pairs, sorted by key; ties keep the input order (stable insertion sort, which
-    // is also the fastest sort for the handful of attributes a recording carries).
-    let mut idx = [0u8; MAX_ATTRS_PER_CALL];
-    let mut len = 0usize;
-    for i in 0..n {
-        let k = attrs[i].0;
-        if k.is_empty() || k.len() > limits.max_key_len {
-            adj.dropped += 1;
-            continue;
-        }
-        let mut j = len;
-        while j > 0 && attrs[idx[j - 1] as usize].0 > k {
-            idx[j] = idx[j - 1];
-            j -= 1;
-        }
-        idx[j] = i as u8;
-        len += 1;
-    }
-    let mut kept = 0usize;
-    let mut i = 0usize;
-    while i < len {
-        // Skip to the last of a run of equal keys: last wins.
-        let mut last = i;
-        while last + 1 < len && attrs[idx[last + 1] as usize].0 == attrs[idx[i] as usize].0 {
-            last += 1;
-        }
-        adj.dropped += (last - i) as u32;
-        let (k, v) = attrs[idx[last] as usize];
-        i = last + 1;
-        if kept == limits.max_attributes {
-            adj.dropped += 1;
-            continue;
-        }
-        kept += 1;
+    for (k, v) in pairs {
         push_len(out, k.len());
         out.extend_from_slice(k.as_bytes());
         match v {
             AttrValue::Str(s) => {
-                let t = truncate_str(s, limits.max_value_len);
-                if t.len() != s.len() {
-                    adj.truncated += 1;
-                }
                 out.push(TAG_STR);
-                push_len(out, t.len());
-                out.extend_from_slice(t.as_bytes());
+                push_len(out, s.len());
+                out.extend_from_slice(s.as_bytes());
             }
             AttrValue::I64(x) => {
                 out.push(TAG_I64);
@@ -265,7 +304,94 @@ pub(crate) fn canonicalize(attrs: &[Attr<'_>], limits: &AttrLimits, out: &mut Ve
             }
         }
     }
-    adj
+}
+
+/// `true` when the canonical key `stored` encodes exactly `pairs` (compared without writing).
+pub(crate) fn key_matches<'a>(mut stored: &[u8], pairs: impl Iterator<Item = (&'a str, AttrValue<'a>)>) -> bool {
+    fn take<'b>(b: &mut &'b [u8], n: usize) -> Option<&'b [u8]> {
+        if b.len() < n {
+            return None;
+        }
+        let (h, t) = b.split_at(n);
+        *b = t;
+        Some(h)
+    }
+    fn len(b: &mut &[u8]) -> Option<usize> {
+        let mut n = 0usize;
+        let mut shift = 0;
+        loop {
+            let (&x, rest) = b.split_first()?;
+            *b = rest;
+            n |= ((x & 0x7f) as usize) << shift;
+            if x & 0x80 == 0 {
+                return Some(n);
+            }
+            shift += 7;
+            if shift > 28 {
+                return None;
+            }
+        }
+    }
+    fn one(b: &mut &[u8], k: &str, v: AttrValue<'_>) -> Option<bool> {
+        let kl = len(b)?;
+        if take(b, kl)? != k.as_bytes() {
+            return Some(false);
+        }
+        let tag = take(b, 1)?[0];
+        Some(match v {
+            AttrValue::Str(s) => tag == TAG_STR && {
+                let vl = len(b)?;
+                take(b, vl)? == s.as_bytes()
+            },
+            AttrValue::I64(x) => tag == TAG_I64 && take(b, 8)? == x.to_le_bytes(),
+            AttrValue::F64(x) => tag == TAG_F64 && take(b, 8)? == x.to_bits().to_le_bytes(),
+            AttrValue::Bool(x) => tag == TAG_BOOL && take(b, 1)?[0] == x as u8,
+        })
+    }
+    for (k, v) in pairs {
+        if one(&mut stored, k, v) != Some(true) {
+            return false;
+        }
+    }
+    stored.is_empty()
+}
+
+/// Streaming 64-bit hash of sorted, limited pairs for instrument `instrument` (FxHash-style
+/// multiply-rotate). Not DoS-resistant by design: the table it feeds is bounded by the
+/// cardinality limit, so a collision flood only costs probe steps within a bounded table.
+#[inline]
+pub(crate) fn hash_pairs<'a>(instrument: u32, pairs: impl Iterator<Item = (&'a str, AttrValue<'a>)>) -> u64 {
+    const K: u64 = 0xf135_7aea_2e62_a9c5;
+    #[inline(always)]
+    fn mix(h: u64, w: u64) -> u64 {
+        (h ^ w).wrapping_mul(K).rotate_left(26)
+    }
+    #[inline(always)]
+    fn bytes(mut h: u64, b: &[u8]) -> u64 {
+        let mut chunks = b.chunks_exact(8);
+        for c in &mut chunks {
+            h = mix(h, u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]));
+        }
+        let rest = chunks.remainder();
+        let mut buf = [0u8; 8];
+        buf[..rest.len()].copy_from_slice(rest);
+        // The length goes into the last word so "ab"+"c" and "a"+"bc" differ.
+        mix(h, u64::from_le_bytes(buf) ^ ((b.len() as u64) << 56))
+    }
+    let mut h = (instrument as u64 + 1).wrapping_mul(K);
+    for (k, v) in pairs {
+        h = bytes(h, k.as_bytes());
+        h = match v {
+            AttrValue::Str(s) => bytes(mix(h, TAG_STR as u64), s.as_bytes()),
+            AttrValue::I64(x) => mix(mix(h, TAG_I64 as u64), x as u64),
+            AttrValue::F64(x) => mix(mix(h, TAG_F64 as u64), x.to_bits()),
+            AttrValue::Bool(x) => mix(h, ((TAG_BOOL as u64) << 8) | x as u64),
+        };
+    }
+    // Final avalanche so the low bits (used as the table index) depend on every input bit.
+    h ^= h >> 32;
+    h = h.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    h ^ (h >> 29)
 }
 
 /// Reads a canonical key back into owned attributes. Only keys written by [`canonicalize`] are

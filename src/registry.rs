@@ -25,7 +25,7 @@ use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use crate::attr::{canonicalize, decode_key, hash_key, Attr, AttrLimits, Attributes, KeyValue, Value};
+use crate::attr::{decode_key, hash_pairs, key_matches, write_key, Attr, AttrLimits, Attributes, KeyValue, Sorted, Value};
 use crate::batch::{
     Batch, HistogramPoint, InstrumentKind, Metric, MetricData, NumberPoint, SdkStats, Temporality, SCOPE_NAME,
     SCOPE_VERSION,
@@ -530,16 +530,16 @@ impl Registry {
     }
 
     fn lookup_or_create(&mut self, id: u32, attrs: &[Attr<'_>]) -> u32 {
-        let mut key = core::mem::take(&mut self.scratch);
-        let adj = canonicalize(attrs, &self.config.limits.attributes, &mut key);
-        self.stats.attributes_dropped += adj.dropped as u64;
-        self.stats.attributes_truncated += adj.truncated as u64;
-        let slot = self.find_or_insert(id, &key, false);
-        self.scratch = key;
-        slot
+        let limits = self.config.limits.attributes;
+        let sorted = Sorted::new(attrs, &limits);
+        self.stats.attributes_dropped += sorted.adj.dropped as u64;
+        self.stats.attributes_truncated += sorted.adj.truncated as u64;
+        self.find_or_insert(id, attrs, &sorted, &limits, false)
     }
 
-    fn find(&self, hash: u64, key: &[u8], instrument: u32) -> Result<u32, usize> {
+    /// Probes the index. The hit path compares the stored canonical key with the caller's sorted
+    /// pairs in place: no key is written unless a series has to be created.
+    fn find(&self, hash: u64, instrument: u32, attrs: &[Attr<'_>], sorted: &Sorted, limits: &AttrLimits) -> Result<u32, usize> {
         let mask = self.index.len() - 1;
         let mut pos = hash as usize & mask;
         loop {
@@ -548,19 +548,27 @@ impl Registry {
                 return Err(pos);
             }
             let s = &self.series[slot as usize];
-            if s.hash == hash && s.instrument == instrument && *s.key == *key {
+            if s.hash == hash && s.instrument == instrument && key_matches(&s.key, sorted.iter(attrs, limits)) {
                 return Ok(slot);
             }
             pos = (pos + 1) & mask;
         }
     }
 
-    fn find_or_insert(&mut self, id: u32, key: &[u8], is_overflow: bool) -> u32 {
-        let hash = hash_key(id, key);
-        let pos = match self.find(hash, key, id) {
+    fn find_or_insert(&mut self, id: u32, attrs: &[Attr<'_>], sorted: &Sorted, alimits: &AttrLimits, is_overflow: bool) -> u32 {
+        let hash = hash_pairs(id, sorted.iter(attrs, alimits));
+        let pos = match self.find(hash, id, attrs, sorted, alimits) {
             Ok(slot) => return slot,
             Err(pos) => pos,
         };
+        let mut key = core::mem::take(&mut self.scratch);
+        write_key(sorted.iter(attrs, alimits), &mut key);
+        let slot = self.insert(id, hash, pos, &key, is_overflow);
+        self.scratch = key;
+        slot
+    }
+
+    fn insert(&mut self, id: u32, hash: u64, pos: usize, key: &[u8], is_overflow: bool) -> u32 {
         let limits = &self.config.limits;
         let inst = &self.instruments[id as usize];
         if !is_overflow
@@ -628,9 +636,10 @@ impl Registry {
         if existing != NONE {
             return existing;
         }
-        let mut key = Vec::new();
-        canonicalize(&[(OVERFLOW_KEY, crate::AttrValue::Bool(true))], &AttrLimits::default(), &mut key);
-        self.find_or_insert(id, &key, true)
+        let attrs = [(OVERFLOW_KEY, crate::AttrValue::Bool(true))];
+        let limits = AttrLimits::default();
+        let sorted = Sorted::new(&attrs, &limits);
+        self.find_or_insert(id, &attrs, &sorted, &limits, true)
     }
 
     fn rebuild_index(&mut self, size: usize) {
