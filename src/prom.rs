@@ -74,7 +74,7 @@
 //! # Families
 //!
 //! [`families`] turns a [`Batch`] into Prometheus metric families: one per translated name, series
-//! sorted by labels. Two instruments of the same kind that translate to the same name share one
+//! in batch order (deterministic: the registry's creation order). Two instruments of the same kind that translate to the same name share one
 //! family; if their kinds differ the later one is refused with a typed error (a family has one
 //! type). Two series of a family that end up with identical labels (e.g. attributes `a.b=x` and
 //! `a_b=x` on different points) are merged: counters and histogram buckets add, gauges (up-down
@@ -486,7 +486,7 @@ pub struct Series {
     pub value: SeriesValue,
 }
 
-/// A metric family: one name, one type, its series sorted by labels.
+/// A metric family: one name, one type, its series in batch order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Family {
     /// Prometheus metric name (for histograms, the base of `_bucket`, `_sum`, `_count`).
@@ -497,7 +497,7 @@ pub struct Family {
     pub kind: FamilyType,
     /// Histogram upper bounds (empty for other types).
     pub bounds: Vec<f64>,
-    /// Series sorted by labels, no duplicates.
+    /// Series in batch order, no two with the same labels.
     pub series: Vec<Series>,
 }
 
@@ -614,39 +614,88 @@ pub(crate) fn sort_by<T>(v: &mut [T], mut less: impl FnMut(&T, &T) -> bool) {
     }
 }
 
-/// Sorts a family's series by labels and merges series with identical labels.
+/// FNV-1a over a label set, with separators so that `("ab","c")` and `("a","bc")` differ.
+fn labels_hash(labels: &[Label]) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    let mut eat = |bytes: &[u8], sep: u8| {
+        for &b in bytes.iter().chain(core::iter::once(&sep)) {
+            h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    for (n, v) in labels {
+        // 0xff and 0xfe never occur in UTF-8, so they cannot be confused with label bytes.
+        eat(n.as_bytes(), 0xff);
+        eat(v.as_bytes(), 0xfe);
+    }
+    h
+}
+
+/// Merges series of a family with identical labels into the first of them (batch order is
+/// kept). Only series with equal label hashes are compared, so the usual case — no duplicates —
+/// costs one hash per series and a sort of integers.
 fn dedup(f: &mut Family) {
-    // Sorted by labels, then by batch order, so that "later" is well defined among equals.
-    let mut keyed: Vec<(usize, Series)> = core::mem::take(&mut f.series).into_iter().enumerate().collect();
-    sort_by(&mut keyed, |a, b| (&a.1.labels, a.0) < (&b.1.labels, b.0));
-    f.series = keyed.into_iter().map(|(_, s)| s).collect();
+    if f.series.len() < 2 {
+        return;
+    }
+    let mut keys: Vec<(u64, usize)> = f.series.iter().enumerate().map(|(i, s)| (labels_hash(&s.labels), i)).collect();
+    sort_by(&mut keys, |a, b| a < b);
+    let mut remove = alloc::vec![false; f.series.len()];
     let kind = f.kind;
-    f.series.dedup_by(|later, earlier| {
-        if later.labels != earlier.labels {
-            return false;
+    let mut run = 0;
+    while run < keys.len() {
+        let mut end = run + 1;
+        while end < keys.len() && keys[end].0 == keys[run].0 {
+            end += 1;
         }
-        match (&mut earlier.value, &later.value) {
-            (SeriesValue::Number(e), SeriesValue::Number(l)) => {
-                if kind == FamilyType::Counter {
-                    *e += *l;
-                } else {
-                    *e = *l;
-                }
+        // Within a run of equal hashes (ascending index), fold each series into the first
+        // earlier one with the same labels.
+        for a in run..end {
+            let ia = keys[a].1;
+            if remove[ia] {
+                continue;
             }
-            (
-                SeriesValue::Histogram { cumulative: ec, count: en, sum: es },
-                SeriesValue::Histogram { cumulative: lc, count: ln, sum: ls },
-            ) => {
-                for (e, l) in ec.iter_mut().zip(lc) {
-                    *e = e.saturating_add(*l);
+            for b in a + 1..end {
+                let ib = keys[b].1;
+                if remove[ib] || f.series[ia].labels != f.series[ib].labels {
+                    continue;
                 }
-                *en = en.saturating_add(*ln);
-                *es += *ls;
+                let later = f.series[ib].value.clone();
+                merge_value(&mut f.series[ia].value, &later, kind);
+                remove[ib] = true;
             }
-            _ => {}
         }
-        true
+        run = end;
+    }
+    let mut i = 0;
+    f.series.retain(|_| {
+        i += 1;
+        !remove[i - 1]
     });
+}
+
+/// Folds the value of a later duplicate series into the earlier one: counters and histograms
+/// add, gauges take the later value.
+fn merge_value(earlier: &mut SeriesValue, later: &SeriesValue, kind: FamilyType) {
+    match (earlier, later) {
+        (SeriesValue::Number(e), SeriesValue::Number(l)) => {
+            if kind == FamilyType::Counter {
+                *e += *l;
+            } else {
+                *e = *l;
+            }
+        }
+        (
+            SeriesValue::Histogram { cumulative: ec, count: en, sum: es },
+            SeriesValue::Histogram { cumulative: lc, count: ln, sum: ls },
+        ) => {
+            for (e, l) in ec.iter_mut().zip(lc) {
+                *e = e.saturating_add(*l);
+            }
+            *en = en.saturating_add(*ln);
+            *es += *ls;
+        }
+        _ => {}
+    }
 }
 
 #[cfg(test)]
@@ -731,6 +780,7 @@ mod tests {
         assert_eq!(fams[0].series[0].value, SeriesValue::Number(9.0));
         assert_eq!(fams[0].series[0].labels, vec![("a_b".to_string(), "x".to_string())]);
         // Gauges: the later point wins (the int attribute's series was created second).
+        // (The string "1" and the int 1 give the same label value.)
         assert_eq!(fams[1].series.len(), 1);
         assert_eq!(fams[1].series[0].value, SeriesValue::Number(7.0));
 
