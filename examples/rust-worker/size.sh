@@ -9,8 +9,8 @@ row() { # row LABEL DIR
   local wr wg jr jg
   wr=$(stat -c %s "$w"); wg=$(gzip -9c "$w" | wc -c); jr=$(stat -c %s "$j"); jg=$(gzip -9c "$j" | wc -c)
   printf '%-28s wasm %8d B (gzip -9 %7d B)   js %6d B (gzip -9 %6d B)   total gzip -9 %7d B\n' "$1" "$wr" "$wg" "$jr" "$jg" $((wg + jg))
-  echo $((wg + jg))
+  TOTAL=$((wg + jg))
 }
-bare=$(row "bare worker (no metrics)" build-bare | tee /dev/stderr | tail -1)
-with=$(row "with edgemetrics (worker)" build | tee /dev/stderr | tail -1)
-echo "edgemetrics adds $((with - bare)) B gzip -9 to the worker"
+row "bare worker (no metrics)" build-bare; bare=$TOTAL
+row "with edgemetrics (worker)" build; with=$TOTAL
+echo "edgemetrics adds $((with - bare)) B gzip -9 to the worker (wasm + JS glue)"
