@@ -193,6 +193,16 @@ fn push_len(out: &mut Vec<u8>, n: usize) {
     }
 }
 
+/// `a > b` by bytes, deciding on the first byte when it differs (the usual case for attribute keys)
+/// so that most comparisons avoid a `memcmp` call.
+#[inline(always)]
+fn key_gt(a: &str, b: &str) -> bool {
+    match (a.as_bytes().first(), b.as_bytes().first()) {
+        (Some(x), Some(y)) if x != y => x > y,
+        _ => a > b,
+    }
+}
+
 /// The attributes of one recording after de-duplication, sorting and limits: indices into the
 /// caller's slice, in key order. Built on the stack; the record path never allocates for it.
 pub(crate) struct Sorted {
@@ -221,7 +231,7 @@ impl Sorted {
                 continue;
             }
             let mut j = len;
-            while j > 0 && attrs[idx[j - 1] as usize].0 > *k {
+            while j > 0 && key_gt(attrs[idx[j - 1] as usize].0, k) {
                 idx[j] = idx[j - 1];
                 j -= 1;
             }
@@ -304,94 +314,6 @@ pub(crate) fn write_key<'a>(pairs: impl Iterator<Item = (&'a str, AttrValue<'a>)
             }
         }
     }
-}
-
-/// `true` when the canonical key `stored` encodes exactly `pairs` (compared without writing).
-pub(crate) fn key_matches<'a>(mut stored: &[u8], pairs: impl Iterator<Item = (&'a str, AttrValue<'a>)>) -> bool {
-    fn take<'b>(b: &mut &'b [u8], n: usize) -> Option<&'b [u8]> {
-        if b.len() < n {
-            return None;
-        }
-        let (h, t) = b.split_at(n);
-        *b = t;
-        Some(h)
-    }
-    fn len(b: &mut &[u8]) -> Option<usize> {
-        let mut n = 0usize;
-        let mut shift = 0;
-        loop {
-            let (&x, rest) = b.split_first()?;
-            *b = rest;
-            n |= ((x & 0x7f) as usize) << shift;
-            if x & 0x80 == 0 {
-                return Some(n);
-            }
-            shift += 7;
-            if shift > 28 {
-                return None;
-            }
-        }
-    }
-    fn one(b: &mut &[u8], k: &str, v: AttrValue<'_>) -> Option<bool> {
-        let kl = len(b)?;
-        if take(b, kl)? != k.as_bytes() {
-            return Some(false);
-        }
-        let tag = take(b, 1)?[0];
-        Some(match v {
-            AttrValue::Str(s) => tag == TAG_STR && {
-                let vl = len(b)?;
-                take(b, vl)? == s.as_bytes()
-            },
-            AttrValue::I64(x) => tag == TAG_I64 && take(b, 8)? == x.to_le_bytes(),
-            AttrValue::F64(x) => tag == TAG_F64 && take(b, 8)? == x.to_bits().to_le_bytes(),
-            AttrValue::Bool(x) => tag == TAG_BOOL && take(b, 1)?[0] == x as u8,
-        })
-    }
-    for (k, v) in pairs {
-        if one(&mut stored, k, v) != Some(true) {
-            return false;
-        }
-    }
-    stored.is_empty()
-}
-
-/// Streaming 64-bit hash of sorted, limited pairs for instrument `instrument` (FxHash-style
-/// multiply-rotate). Not DoS-resistant by design: the table it feeds is bounded by the
-/// cardinality limit, so a collision flood only costs probe steps within a bounded table.
-#[inline]
-pub(crate) fn hash_pairs<'a>(instrument: u32, pairs: impl Iterator<Item = (&'a str, AttrValue<'a>)>) -> u64 {
-    const K: u64 = 0xf135_7aea_2e62_a9c5;
-    #[inline(always)]
-    fn mix(h: u64, w: u64) -> u64 {
-        (h ^ w).wrapping_mul(K).rotate_left(26)
-    }
-    #[inline(always)]
-    fn bytes(mut h: u64, b: &[u8]) -> u64 {
-        let mut chunks = b.chunks_exact(8);
-        for c in &mut chunks {
-            h = mix(h, u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]));
-        }
-        let rest = chunks.remainder();
-        let mut buf = [0u8; 8];
-        buf[..rest.len()].copy_from_slice(rest);
-        // The length goes into the last word so "ab"+"c" and "a"+"bc" differ.
-        mix(h, u64::from_le_bytes(buf) ^ ((b.len() as u64) << 56))
-    }
-    let mut h = (instrument as u64 + 1).wrapping_mul(K);
-    for (k, v) in pairs {
-        h = bytes(h, k.as_bytes());
-        h = match v {
-            AttrValue::Str(s) => bytes(mix(h, TAG_STR as u64), s.as_bytes()),
-            AttrValue::I64(x) => mix(mix(h, TAG_I64 as u64), x as u64),
-            AttrValue::F64(x) => mix(mix(h, TAG_F64 as u64), x.to_bits()),
-            AttrValue::Bool(x) => mix(h, ((TAG_BOOL as u64) << 8) | x as u64),
-        };
-    }
-    // Final avalanche so the low bits (used as the table index) depend on every input bit.
-    h ^= h >> 32;
-    h = h.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    h ^ (h >> 29)
 }
 
 /// Reads a canonical key back into owned attributes. Only keys written by [`canonicalize`] are

@@ -25,7 +25,7 @@ use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use crate::attr::{decode_key, hash_pairs, key_matches, write_key, Attr, AttrLimits, Attributes, KeyValue, Sorted, Value};
+use crate::attr::{decode_key, hash_key, write_key, Attr, AttrLimits, Attributes, KeyValue, Sorted, Value};
 use crate::batch::{
     Batch, HistogramPoint, InstrumentKind, Metric, MetricData, NumberPoint, SdkStats, Temporality, SCOPE_NAME,
     SCOPE_VERSION,
@@ -537,9 +537,8 @@ impl Registry {
         self.find_or_insert(id, attrs, &sorted, &limits, false)
     }
 
-    /// Probes the index. The hit path compares the stored canonical key with the caller's sorted
-    /// pairs in place: no key is written unless a series has to be created.
-    fn find(&self, hash: u64, instrument: u32, attrs: &[Attr<'_>], sorted: &Sorted, limits: &AttrLimits) -> Result<u32, usize> {
+    /// Probes the index for the canonical `key` of `instrument`.
+    fn find(&self, hash: u64, instrument: u32, key: &[u8]) -> Result<u32, usize> {
         let mask = self.index.len() - 1;
         let mut pos = hash as usize & mask;
         loop {
@@ -548,22 +547,23 @@ impl Registry {
                 return Err(pos);
             }
             let s = &self.series[slot as usize];
-            if s.hash == hash && s.instrument == instrument && key_matches(&s.key, sorted.iter(attrs, limits)) {
+            if s.hash == hash && s.instrument == instrument && *s.key == *key {
                 return Ok(slot);
             }
             pos = (pos + 1) & mask;
         }
     }
 
+    /// Writes the canonical key into the reused scratch buffer (no allocation once it has grown),
+    /// hashes it in one pass, and probes; a new series is created only on a miss.
     fn find_or_insert(&mut self, id: u32, attrs: &[Attr<'_>], sorted: &Sorted, alimits: &AttrLimits, is_overflow: bool) -> u32 {
-        let hash = hash_pairs(id, sorted.iter(attrs, alimits));
-        let pos = match self.find(hash, id, attrs, sorted, alimits) {
-            Ok(slot) => return slot,
-            Err(pos) => pos,
-        };
         let mut key = core::mem::take(&mut self.scratch);
         write_key(sorted.iter(attrs, alimits), &mut key);
-        let slot = self.insert(id, hash, pos, &key, is_overflow);
+        let hash = hash_key(id, &key);
+        let slot = match self.find(hash, id, &key) {
+            Ok(slot) => slot,
+            Err(pos) => self.insert(id, hash, pos, &key, is_overflow),
+        };
         self.scratch = key;
         slot
     }
