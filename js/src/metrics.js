@@ -323,6 +323,8 @@ export class Metrics {
       }
     }
     this._instruments = new Map();
+    this._inFlight = 0;
+    this._queue = null;
   }
 
   _instrument(kind, name, opts) {
@@ -399,9 +401,27 @@ export class Metrics {
    * plan decides everything (retry on 429/5xx/transport errors with backoff and jitter or
    * `Retry-After`, same idempotency key on every attempt, give up before the deadline, carry the
    * batch over or drop it); JS only fetches, sleeps and gzips. Never rejects.
+   *
+   * Flushes of one Metrics run one after the other (concurrent invocations in one isolate, as in
+   * workerd, each get their own batch): a flush that starts while another is in flight waits for
+   * it, instead of abandoning its batch into the next one.
    * @param {{ deadline?: number }} [opts] unix ms by which the flush must be over
+   * @returns {Promise<object>}
    */
-  async flush(opts) {
+  flush(opts) {
+    const run = () => this._flushNow(opts);
+    // Idle: collect now (synchronously, so the batch holds exactly what was recorded before
+    // this call). Busy: queue behind the flush in flight; the batch is collected when it starts.
+    const p = this._inFlight > 0 ? this._queue.then(run) : run();
+    this._inFlight = (this._inFlight ?? 0) + 1;
+    this._queue = p.then((r) => {
+      this._inFlight -= 1;
+      return r;
+    });
+    return p;
+  }
+
+  async _flushNow(opts) {
     const result = { sent: false, status: 0, bytes: 0, attempts: 0, dropped: 0, carried: 0 };
     const core = this._core;
     try {

@@ -263,6 +263,27 @@ test('push plan: Retry-After seconds are waited for', async () => {
   }
 });
 
+test('concurrent flushes (overlapping invocations) are serialised: one batch each, nothing carried twice', async () => {
+  const rx = await startReceiver(() => ({ delayMs: 100 }));
+  try {
+    const metrics = new Metrics({ endpoint: rx.url, format: 'otlp-json', serviceName: 'api' });
+    const c = metrics.counter('c');
+    c.add(1, { inv: 1 });
+    const f1 = metrics.flush();
+    c.add(2, { inv: 2 });
+    const f2 = metrics.flush();
+    const [r1, r2] = await Promise.all([f1, f2]);
+    assert.equal(r1.sent, true);
+    assert.equal(r2.sent, true);
+    assert.equal(r1.carried + r2.carried, 0);
+    assert.equal(rx.requests.length, 2);
+    const values = rx.requests.map((q) => decodeOtlp(q).metrics.c.points.map((p) => [p.attrs.inv, p.value]));
+    assert.deepEqual(values, [[[1, 1]], [[2, 2]]]);
+  } finally {
+    await rx.close();
+  }
+});
+
 test('gzip compression (CompressionStream) for OTLP', async () => {
   const rx = await startReceiver();
   try {
