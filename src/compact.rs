@@ -3,8 +3,9 @@
 //! OTLP protobuf repeats every attribute key and value in every point and spends 8 bytes on every
 //! count. The compact format writes each distinct string once, each distinct attribute set once,
 //! and every number as a varint. A 1000-series batch (a counter and a 15-bound histogram per
-//! series) takes 1/12 to 1/15 of its OTLP protobuf size (35–42 KB against 521 KB; `tests/compact.rs`). A relay decodes it (`decode`, feature
-//! `decode`) and forwards it anywhere, for example as OTLP (`to_otlp`).
+//! series) takes 1/12 to 1/15 of its OTLP protobuf size (35–42 KB against 521 KB, see
+//! `tests/compact.rs`). A relay decodes it (`decode`, feature `decode`) and forwards it anywhere,
+//! for example as OTLP (`to_otlp`).
 //!
 //! It is sent as `POST {endpoint}`[`PATH`] with `Content-Type: `[`CONTENT_TYPE`].
 //!
