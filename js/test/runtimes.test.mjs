@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Miniflare } from 'miniflare';
-import { assertScenario, startReceiver, waitFor } from './helpers.mjs';
+import { assertScenario, decodeOtlp, startReceiver, waitFor } from './helpers.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const pkg = join(here, '..');
@@ -108,6 +108,40 @@ for (const format of ['otlp-json', 'otlp-proto']) {
     rx.requests.forEach((req, k) => assertScenario(req, k + 1));
   });
 }
+
+test('workerd (miniflare): concurrent invocations in one isolate: totals exact, at most one request each', async (t) => {
+  const rx = await startReceiver(() => ({ delayMs: 30 }));
+  t.after(() => rx.close());
+  const mf = new Miniflare({
+    rootPath: pkg,
+    modulesRoot: pkg,
+    scriptPath: join(here, 'fixtures', 'worker.mjs'),
+    modules: true,
+    modulesRules: [
+      { type: 'ESModule', include: ['**/*.js', '**/*.mjs'] },
+      { type: 'CompiledWasm', include: ['**/*.wasm'] },
+    ],
+    compatibilityDate: '2025-01-01',
+    bindings: { ENDPOINT: rx.url, FORMAT: 'otlp-json' },
+  });
+  t.after(() => mf.dispose());
+  const N = 6;
+  const texts = await Promise.all(Array.from({ length: N }, () => mf.dispatchFetch('http://localhost/').then((r) => r.text())));
+  assert.equal(new Set(texts).size, N);
+  // Every invocation flushes once; a flush that finds the registry already emptied by a
+  // concurrent one sends nothing. Wait (bounded) until the /a,200 total reaches 3 per invocation.
+  const total = () =>
+    rx.requests
+      .flatMap((q) => decodeOtlp(q).metrics['http.server.requests']?.points ?? [])
+      .filter((p) => p.attrs.route === '/a' && p.attrs.status === 200)
+      .reduce((s, p) => s + p.value, 0);
+  assert.ok(await waitFor(() => total() >= 3 * N), `total ${total()}`);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(total(), 3 * N, 'no value lost or sent twice');
+  assert.ok(rx.requests.length >= 1 && rx.requests.length <= N, `${rx.requests.length} requests`);
+  for (const q of rx.requests) assert.equal(q.headers['x-edgemetrics-batch-id'].length, 32);
+  assert.equal(new Set(rx.requests.map((q) => q.headers['x-edgemetrics-batch-id'])).size, rx.requests.length);
+});
 
 test('workerd (wrangler dev): scenario through withMetrics, otlp-proto', async (t) => {
   const rx = await startReceiver();
