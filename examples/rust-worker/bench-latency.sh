@@ -13,7 +13,7 @@ run() { # run LABEL PORT
   node "$EX/driver.mjs" "http://127.0.0.1:$2" 100 "$c" fast >/dev/null || die "warm-up failed"
   printf '%-26s ' "$1"
   node "$EX/driver.mjs" "http://127.0.0.1:$2" "$n" "$c" fast |
-    python3 -c 'import json,sys; d=json.load(sys.stdin); print(f"p50 {d[\"p50_ms\"]:7.2f} ms  p90 {d[\"p90_ms\"]:7.2f} ms  p99 {d[\"p99_ms\"]:7.2f} ms  max {d[\"max_ms\"]:7.2f} ms  {d[\"rps\"]:7.1f} req/s  ({d[\"requests\"]} requests)")'
+    python3 -c 'import json,sys; d=json.load(sys.stdin); print("p50 %(p50_ms)7.2f ms  p90 %(p90_ms)7.2f ms  p99 %(p99_ms)7.2f ms  max %(max_ms)7.2f ms  %(rps)7.1f req/s  (%(requests)d requests)" % d)'
 }
 # Bare: point wrangler's main at the bare build.
 wb="$(free_port)"
