@@ -722,3 +722,64 @@ pub fn start(port: u16, quiet: bool) -> std::io::Result<Receiver> {
     });
     Ok(Receiver { port, state })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use edgemetrics::{Config, InstrumentOptions, Registry, Temporality};
+
+    /// The same batch through every encoder the SDK has, decoded by the receiver: same totals.
+    #[test]
+    fn every_format_decodes_to_the_same_series() {
+        let mut reg = Registry::new(Config::new("svc").temporality(Temporality::Cumulative));
+        let c = reg.counter("http.server.requests", InstrumentOptions::unit("{request}")).unwrap();
+        let h = reg.histogram("http.server.duration", InstrumentOptions::unit("ms").bounds(&[10.0, 100.0])).unwrap();
+        reg.begin(1_700_000_000_000_000_000);
+        for (route, n) in [("/a", 3.0), ("/b", 5.0)] {
+            c.add(&mut reg, n, &[("route", route.into())]);
+        }
+        for v in [5.0, 50.0, 50.0, 500.0] {
+            h.record(&mut reg, v, &[("route", "/a".into())]);
+        }
+        let batch = reg.collect(1_700_000_001_000_000_000);
+        let pg = edgemetrics::pushgateway::PushgatewayConfig::new("job");
+        let cases: Vec<(&str, Vec<(String, Point)>)> = vec![
+            ("compact", from_batch(&edgemetrics::compact::decode(&edgemetrics::compact::request(&batch).body).unwrap())),
+            ("otlp", from_otlp_proto(&edgemetrics::otlp::request(&batch).body).unwrap()),
+            ("otlp-json", from_otlp_json(&edgemetrics::otlp_json::request(&batch).body).unwrap()),
+            ("remote-write", from_remote_write(&edgemetrics::remote_write::request(&batch, &Default::default()).unwrap().body).unwrap()),
+            ("pushgateway", from_text(&edgemetrics::pushgateway::request(&batch, &pg).unwrap().body).unwrap()),
+        ];
+        for (format, points) in cases {
+            let mut st = State::default();
+            for (k, p) in points {
+                st.apply(k, p);
+            }
+            let find = |needle: &str, route: &str| {
+                st.series
+                    .iter()
+                    .find(|(k, _)| k.starts_with(needle) && k.contains(&format!("route=\"{route}\"")))
+                    .map(|(_, s)| s.clone())
+                    .unwrap_or_else(|| panic!("{format}: no {needle} for {route} in {:?}", st.series.keys()))
+            };
+            let (prom_c, prom_h) = ("http_server_requests_total", "http_server_duration_milliseconds");
+            let prom = format == "remote-write" || format == "pushgateway";
+            let cname = if prom { prom_c } else { "http.server.requests{" };
+            let hname = if prom { prom_h } else { "http.server.duration{" };
+            assert_eq!(find(cname, "/a").value, 3.0, "{format}");
+            assert_eq!(find(cname, "/b").value, 5.0, "{format}");
+            let hs = find(hname, "/a");
+            assert_eq!((hs.count, hs.sum), (4, 605.0), "{format}");
+            assert_eq!(hs.buckets, vec![1, 2, 1], "{format}");
+            assert_eq!(hs.bounds, vec![10.0, 100.0, f64::INFINITY], "{format}");
+        }
+    }
+
+    #[test]
+    fn malformed_bodies_are_refused() {
+        assert!(from_otlp_proto(&[0xff, 0xff]).is_err());
+        assert!(from_otlp_json(b"{").is_err());
+        assert!(from_remote_write(b"\xff\xff\xff").is_err());
+        assert!(from_text(b"metric{a=\"x\" 1").is_err());
+    }
+}
