@@ -30,7 +30,8 @@ pub enum AttrValue<'a> {
     Str(&'a str),
     /// A signed 64-bit integer.
     I64(i64),
-    /// A double. NaN is accepted and compares equal to itself here (bitwise identity).
+    /// A double. Series identity uses the bit pattern, so equal NaN bits name one series (the
+    /// derived `PartialEq` still follows IEEE 754: NaN ≠ NaN).
     F64(f64),
     /// A boolean.
     Bool(bool),

@@ -52,7 +52,8 @@ pub enum Error {
         /// Which setting, and why.
         reason: &'static str,
     },
-    /// Input to a decoder is malformed (only with the `decode` feature's decoders).
+    /// Input to a decoder or parser is malformed: a compact batch (feature `decode`), a receiver's
+    /// response body, a snappy block.
     Malformed {
         /// What is wrong with it.
         reason: &'static str,
