@@ -35,6 +35,7 @@
 //!     });
 //!     Ok(resp)
 //! }
+//! # fn main() {}
 //! ```
 //!
 //! # Concurrency inside an isolate
@@ -107,12 +108,20 @@ pub struct Setup {
     /// Tag every series with a random per-isolate `service.instance.id` (default: on for
     /// cumulative temporality, where each series needs a single writer).
     pub instance_id: Option<bool>,
+    /// `METRICS_FORMAT` named no known format (reported by `build`).
+    unknown_format: bool,
 }
 
 impl Setup {
     /// Delta temporality, no endpoint, for `service_name`.
     pub fn new(service_name: &str) -> Self {
-        Setup { registry: Config::new(service_name), push: None, budget_ms: DEFAULT_BUDGET_MS, instance_id: None }
+        Setup {
+            registry: Config::new(service_name),
+            push: None,
+            budget_ms: DEFAULT_BUDGET_MS,
+            instance_id: None,
+            unknown_format: false,
+        }
     }
 
     /// Reads the configuration from wrangler vars and secrets; unset means default.
@@ -120,7 +129,7 @@ impl Setup {
     /// | var | meaning |
     /// |---|---|
     /// | `METRICS_ENDPOINT` | receiver base URL; unset or empty: metrics are not pushed |
-    /// | `METRICS_FORMAT` | `otlp` (protobuf, default), `otlp-json`, `remote-write`, `pushgateway`, `compact` |
+    /// | `METRICS_FORMAT` | `otlp` (protobuf, default), `otlp-gzip`, `otlp-json`, `remote-write`, `pushgateway`, `compact` |
     /// | `METRICS_TOKEN` (secret or var) | `Authorization: Bearer …` |
     /// | `METRICS_SERVICE` | `service.name` (default: `service_name`) |
     /// | `METRICS_BUDGET_MS` | delivery budget |
@@ -145,8 +154,7 @@ impl Setup {
             return setup;
         }
         let Some(format) = parse_format(&format) else {
-            // Keep an impossible endpoint so build() reports the unknown format.
-            setup.push = Some(push::Config::new("unknown METRICS_FORMAT", Format::Compact));
+            setup.unknown_format = true;
             return setup;
         };
         if matches!(format, Format::RemoteWrite(_) | Format::Pushgateway(_)) {
@@ -195,6 +203,11 @@ impl Setup {
     /// Fails with [`Error::InvalidConfig`] for an invalid push configuration (endpoint, attempts,
     /// backoff, unknown `METRICS_FORMAT`), or a delta batch aimed at remote write.
     pub fn build(mut self) -> Result<WorkerMetrics, Error> {
+        if self.unknown_format {
+            return Err(Error::InvalidConfig {
+                reason: "METRICS_FORMAT must be otlp, otlp-gzip, otlp-json, remote-write, pushgateway or compact",
+            });
+        }
         let mut seed = [0u8; 16];
         fill_random(&mut seed);
         let seed = u128::from_le_bytes(seed);
