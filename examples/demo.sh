@@ -4,5 +4,5 @@
 # METRICS_ENDPOINT=<url> (and METRICS_FORMAT) push to a real endpoint instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash tests/setup.sh
 exec bash examples/rust-worker/run-demo.sh "$@"

@@ -870,7 +870,7 @@ fn thousand_series_size() {
 
 /// Valid messages for the fuzzer's starting corpus: the sample batches, a registry batch with
 /// custom bounds and an empty one, plus a few arbitrary batches. They must all decode; with
-/// `COMPACT_FUZZ_SEEDS=<dir>` they are also written there (`fuzz/corpus/decode`).
+/// `COMPACT_FUZZ_SEEDS=<dir>` they are also written there (`tests/fuzz/corpus/decode`).
 #[test]
 fn fuzz_seed_messages_decode() {
     let mut seeds = vec![

@@ -2,14 +2,14 @@
 # Runs every test: Rust unit/property/doc tests, conformance tests against real Prometheus and
 # Pushgateway and the official OTLP decoders, the delivery fault-injection suite and soak, the
 # wasm build with its size budget, the JS package in Node/Deno/Bun/workerd, and the workers-rs
-# end-to-end tests in local workerd. Installs what it needs first (scripts/setup.sh).
+# end-to-end tests in local workerd. Installs what it needs first (tests/setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 export CARGO_BUILD_JOBS=${CARGO_BUILD_JOBS:-2}
 export CARGO_TERM_COLOR=never
 
-bash scripts/setup.sh
+bash tests/setup.sh
 
 passed=0
 failed=0
@@ -30,10 +30,12 @@ step() {
 
 step "rust: format check" cargo fmt --all -- --check
 step "rust: core tests (unit, property, conformance, real servers, delivery, doc)" \
-  cargo test -p edgemetrics --all-features
+  cargo test -p edgemetrics --features decode
+step "rust: workers-rs host compiles for wasm32 (feature worker)" \
+  cargo check --target wasm32-unknown-unknown -p edgemetrics --features worker
 step "rust: core builds for wasm32 with default features off" \
   cargo build --release --target wasm32-unknown-unknown -p edgemetrics --no-default-features
-step "size: wasm budgets" bash scripts/size.sh --check
+step "size: wasm budgets" bash tests/size.sh --check
 step "js: package tests (node --test: API, Node, Deno, Bun, workerd)" bash -c 'cd js && npm test'
 if [ -x examples/rust-worker/e2e.sh ]; then
   step "workers-rs: end-to-end in workerd against real Prometheus" bash examples/rust-worker/e2e.sh

@@ -98,7 +98,7 @@ fn temp_dir(tag: &str) -> PathBuf {
 fn require(bin: &str) -> String {
     assert!(
         std::path::Path::new(bin).exists(),
-        "{bin} is missing: run the README test command (scripts/test.sh), which installs it with apt-get"
+        "{bin} is missing: run the README test command (tests/run.sh), which installs it with apt-get"
     );
     bin.to_string()
 }

@@ -6,7 +6,7 @@
 //! cargo build --release --target wasm32-unknown-unknown -p edgemetrics-wasm-minimal
 //! gzip -9 -c target/wasm32-unknown-unknown/release/edgemetrics_wasm_minimal.wasm | wc -c
 //! ```
-//! (`scripts/size.sh` runs this and prints the figure.)
+//! (`tests/size.sh` runs this and prints the figure.)
 //!
 //! On wasm32 it is `no_std` with `dlmalloc` as the allocator and a panic handler that traps
 //! without formatting a message, so the figure is the core's own code plus an allocator, not
