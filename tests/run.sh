@@ -31,15 +31,16 @@ step() {
 step "rust: format check" cargo fmt --all -- --check
 step "rust: core tests (unit, property, conformance, real servers, delivery, doc)" \
   cargo test -p edgemetrics --features decode
-step "rust: workers-rs host compiles for wasm32 (feature worker)" \
+step "rust: workers-rs host compiles for wasm32, its doctest builds (feature worker)" \
   cargo check --target wasm32-unknown-unknown -p edgemetrics --features worker
+step "rust: wasm bindings and dev receiver tests" \
+  cargo test -p edgemetrics-wasm -p edgemetrics-dev-receiver
 step "rust: core builds for wasm32 with default features off" \
   cargo build --release --target wasm32-unknown-unknown -p edgemetrics --no-default-features
 step "size: wasm budgets" bash tests/size.sh --check
 step "js: package tests (node --test: API, Node, Deno, Bun, workerd)" bash -c 'cd js && npm test'
-if [ -x examples/rust-worker/e2e.sh ]; then
-  step "workers-rs: end-to-end in workerd against real Prometheus" bash examples/rust-worker/e2e.sh
-fi
+step "workers-rs: example worker in workerd against real Prometheus and the dev receiver" \
+  bash examples/rust-worker/e2e-test.sh
 
 echo
 if [ "$failed" -gt 0 ]; then
