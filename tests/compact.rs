@@ -117,9 +117,9 @@ fn has_nan(b: &Batch) -> bool {
             MetricData::Sum { points, .. } | MetricData::Gauge { points } => {
                 points.iter().any(|p| attrs_nan(&p.attributes) || p.value.is_nan())
             }
-            MetricData::Histogram { points, .. } => points
-                .iter()
-                .any(|p| attrs_nan(&p.attributes) || p.sum.is_nan() || p.min.is_nan() || p.max.is_nan()),
+            MetricData::Histogram { points, .. } => {
+                points.iter().any(|p| attrs_nan(&p.attributes) || p.sum.is_nan() || p.min.is_nan() || p.max.is_nan())
+            }
         })
 }
 
@@ -146,9 +146,9 @@ fn text() -> impl Strategy<Value = String> {
     prop_oneof![
         Just(String::new()),
         "[a-z][a-z0-9._]{0,12}",
-        "\\PC{0,10}",                         // any printable Unicode, non-ASCII included
+        "\\PC{0,10}", // any printable Unicode, non-ASCII included
         Just("ключ.名前.🚀".to_string()),
-        "[a-z]{300,400}",                     // long: multi-byte length varints
+        "[a-z]{300,400}", // long: multi-byte length varints
     ]
 }
 
@@ -254,23 +254,22 @@ fn metric(sets: Vec<Arc<[KeyValue]>>, start: u64, end: u64) -> impl Strategy<Val
                     let point = (
                         set(),
                         times(start, end),
-                        prop::collection::vec(
-                            prop_oneof![3 => 0u64..10, 1 => any::<u64>().prop_map(|c| c >> 8)],
-                            nb,
-                        ),
+                        prop::collection::vec(prop_oneof![3 => 0u64..10, 1 => any::<u64>().prop_map(|c| c >> 8)], nb),
                         edge_f64(false),
                         edge_f64(false),
                         edge_f64(false),
                     )
-                        .prop_map(|(attributes, (s, t), bucket_counts, sum, min, max)| HistogramPoint {
-                            attributes,
-                            start_unix_nano: s,
-                            time_unix_nano: t,
-                            count: bucket_counts.iter().sum(),
-                            sum,
-                            min,
-                            max,
-                            bucket_counts,
+                        .prop_map(|(attributes, (s, t), bucket_counts, sum, min, max)| {
+                            HistogramPoint {
+                                attributes,
+                                start_unix_nano: s,
+                                time_unix_nano: t,
+                                count: bucket_counts.iter().sum(),
+                                sum,
+                                min,
+                                max,
+                                bucket_counts,
+                            }
                         });
                     let bounds: Arc<[f64]> = b.into();
                     prop::collection::vec(point, n_points)
@@ -482,7 +481,8 @@ fn sample_batch(cumulative: bool) -> Batch {
     let g = reg.gauge("temp", InstrumentOptions::unit("Cel")).unwrap();
     let h = reg.histogram("latency", InstrumentOptions::unit("ms").bounds(&[0.5, 1.0, 2.5, 10.0])).unwrap();
     for i in 0..12 {
-        let a: [Attr<'_>; 3] = [("route", ["/a", "/b", "/ü"][i % 3].into()), ("ok", (i % 2 == 0).into()), ("n", (i as i64 % 4).into())];
+        let a: [Attr<'_>; 3] =
+            [("route", ["/a", "/b", "/ü"][i % 3].into()), ("ok", (i % 2 == 0).into()), ("n", (i as i64 % 4).into())];
         c.add(&mut reg, 1.0, &a);
         u.add(&mut reg, -(i as f64), &a[..1]);
         g.set(&mut reg, 0.1 * i as f64, &a[1..]);
@@ -671,7 +671,10 @@ fn hand_built_messages_decode_and_every_rule_is_enforced() {
     let mut v2 = empty.clone();
     v2[3] = 2;
     assert_eq!(malformed(compact::decode(&v2)), "unsupported compact version");
-    assert_eq!(malformed(compact::decode(&[b'E', b'M', b'C', 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02])), "varint overflows 64 bits");
+    assert_eq!(
+        malformed(compact::decode(&[b'E', b'M', b'C', 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02])),
+        "varint overflows 64 bits"
+    );
 
     // A wrong scope name.
     let mut other = body_with(&[], &[0, 0, 0]);
@@ -692,7 +695,10 @@ fn hand_built_messages_decode_and_every_rule_is_enforced() {
 
     // Resource attribute with a key index out of range / reserved type.
     assert_eq!(malformed(compact::decode(&message(&body_with(&[], &[1, 9 << 3 | 3, 0, 0])))), "index out of range");
-    assert_eq!(malformed(compact::decode(&message(&body_with(&["k"], &[1, 2 << 3 | 5, 0, 0])))), "reserved attribute type");
+    assert_eq!(
+        malformed(compact::decode(&message(&body_with(&["k"], &[1, 2 << 3 | 5, 0, 0])))),
+        "reserved attribute type"
+    );
     let ok = compact::decode(&message(&body_with(&["k"], &[1, 2 << 3 | 4, 0, 0]))).unwrap();
     assert_eq!(&*ok.resource, &[KeyValue::new("k", true)]);
 
@@ -731,19 +737,33 @@ fn hand_built_messages_decode_and_every_rule_is_enforced() {
     };
     // One counter point in set 0, in the window, value 3 (integer form: zigzag(3) << 1 = 12).
     let d = compact::decode(&with_set(1 << 4, &[1, 0, 12])).unwrap();
-    assert_eq!(d.metrics[0].data, MetricData::Sum {
-        monotonic: true,
-        temporality: Temporality::Delta,
-        points: vec![NumberPoint { attributes: Arc::from(vec![]), start_unix_nano: 0, time_unix_nano: 5, value: 3.0 }]
-    });
+    assert_eq!(
+        d.metrics[0].data,
+        MetricData::Sum {
+            monotonic: true,
+            temporality: Temporality::Delta,
+            points: vec![NumberPoint {
+                attributes: Arc::from(vec![]),
+                start_unix_nano: 0,
+                time_unix_nano: 5,
+                value: 3.0
+            }]
+        }
+    );
     assert_eq!(malformed(compact::decode(&with_set(1 << 4, &[1, 0, 17]))), "reserved number form");
     let d = compact::decode(&with_set(1 << 4, &[1, 0, 0xa3, 0x1f])).unwrap(); // 12.5 as 125 / 10^1
     assert!(matches!(&d.metrics[0].data, MetricData::Sum { points, .. } if points[0].value == 12.5));
     let zz = |n: i64| ((n << 1) ^ (n >> 63)) as u64;
     let big_decimal = varint(zz((1 << 53) + 1) << 4 | 1 << 1 | 1);
-    assert_eq!(malformed(compact::decode(&with_set(1 << 4, &[&[1u8, 0][..], &big_decimal].concat()))), "decimal number form beyond 2^53");
+    assert_eq!(
+        malformed(compact::decode(&with_set(1 << 4, &[&[1u8, 0][..], &big_decimal].concat()))),
+        "decimal number form beyond 2^53"
+    );
     let big_int = varint(zz((1 << 53) + 1) << 1);
-    assert_eq!(malformed(compact::decode(&with_set(1 << 4, &[&[1u8, 0][..], &big_int].concat()))), "integer number form beyond 2^53");
+    assert_eq!(
+        malformed(compact::decode(&with_set(1 << 4, &[&[1u8, 0][..], &big_int].concat()))),
+        "integer number form beyond 2^53"
+    );
     // Explicit times (bit 6): start 0 - 1 wraps to u64::MAX, time 5 + 2.
     let d = compact::decode(&with_set(1 << 4 | 1 << 6, &[1, 0, 1, 4, 12])).unwrap();
     assert!(matches!(&d.metrics[0].data, MetricData::Sum { points, .. }
@@ -762,8 +782,14 @@ fn hand_built_messages_decode_and_every_rule_is_enforced() {
     assert_eq!(malformed(compact::decode(&hist(&[2, 4, 4], &point))), "histogram bounds not strictly increasing");
     let inf = [&[2u8, 4, 1][..], &f64::INFINITY.to_le_bytes()].concat();
     assert_eq!(malformed(compact::decode(&hist(&inf, &point))), "histogram bound not finite");
-    assert_eq!(malformed(compact::decode(&hist(&[2, 4, 8], &[0, 3, 16, 4, 8, 2, 1, 2, 9]))), "bucket count is not bounds + 1");
-    assert_eq!(malformed(compact::decode(&hist(&[2, 4, 8], &[0, 4, 16, 4, 8, 3, 1, 1, 1]))), "bucket counts do not add up to the point count");
+    assert_eq!(
+        malformed(compact::decode(&hist(&[2, 4, 8], &[0, 3, 16, 4, 8, 2, 1, 2, 9]))),
+        "bucket count is not bounds + 1"
+    );
+    assert_eq!(
+        malformed(compact::decode(&hist(&[2, 4, 8], &[0, 4, 16, 4, 8, 3, 1, 1, 1]))),
+        "bucket counts do not add up to the point count"
+    );
     let max = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
     let overflow = [&[0u8, 0, 16, 4, 8, 3][..], &max, &max, &[1]].concat();
     assert_eq!(malformed(compact::decode(&hist(&[2, 4, 8], &overflow))), "bucket counts overflow");
@@ -821,9 +847,14 @@ fn limits_bound_input_and_memory() {
 fn thousand_series(fractional: bool) -> Batch {
     let mut reg = Registry::new(Config::new("size-test").resource_attr("cloud.provider", "cloudflare"));
     reg.begin(1_700_000_000_000_000_000);
-    let c = reg.counter("http.server.requests", InstrumentOptions::unit("{request}").description("Requests served")).unwrap();
+    let c = reg
+        .counter("http.server.requests", InstrumentOptions::unit("{request}").description("Requests served"))
+        .unwrap();
     let h = reg
-        .histogram("http.server.duration", InstrumentOptions::unit("ms").description("Request latency").bounds(&DEFAULT_BOUNDS))
+        .histogram(
+            "http.server.duration",
+            InstrumentOptions::unit("ms").description("Request latency").bounds(&DEFAULT_BOUNDS),
+        )
         .unwrap();
     let routes: Vec<String> = (0..10).map(|i| format!("/api/v1/resource{i}")).collect();
     let statuses = ["200", "201", "404", "500", "503"];
@@ -852,7 +883,10 @@ fn thousand_series_size() {
         let compact_bytes = round_trip(&b).unwrap();
         let otlp_bytes = otlp::encode(&b);
         let (c, o) = (compact_bytes.len(), otlp_bytes.len());
-        eprintln!("1000-series batch (fractional latencies: {fractional}): compact {c} B, OTLP protobuf {o} B, ratio 1/{:.1}", o as f64 / c as f64);
+        eprintln!(
+            "1000-series batch (fractional latencies: {fractional}): compact {c} B, OTLP protobuf {o} B, ratio 1/{:.1}",
+            o as f64 / c as f64
+        );
         if let Some(dir) = std::env::var_os("COMPACT_SIZE_DIR") {
             let tag = if fractional { "fractional" } else { "integral" };
             std::fs::write(std::path::Path::new(&dir).join(format!("compact-{tag}.bin")), &compact_bytes).unwrap();

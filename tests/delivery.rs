@@ -112,7 +112,14 @@ struct Case {
     lost: bool,
 }
 
-fn case(name: &'static str, script: Vec<Fault>, attempts: u32, outcome: Outcome, delivered_now: bool, lost: bool) -> Case {
+fn case(
+    name: &'static str,
+    script: Vec<Fault>,
+    attempts: u32,
+    outcome: Outcome,
+    delivered_now: bool,
+    lost: bool,
+) -> Case {
     Case { name, script, attempts, outcome, delivered_now, lost }
 }
 

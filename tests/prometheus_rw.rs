@@ -54,9 +54,8 @@ fn remote_write_to_real_prometheus() {
             .temporality(Temporality::Cumulative)
             .resource_attr("service.instance.id", instance.as_str()),
     );
-    let requests = reg
-        .counter("http.requests", InstrumentOptions::unit("{request}").description("Requests served"))
-        .unwrap();
+    let requests =
+        reg.counter("http.requests", InstrumentOptions::unit("{request}").description("Requests served")).unwrap();
     let mem = reg.gauge("memory.used", InstrumentOptions::unit("By")).unwrap();
     let queue = reg.up_down_counter("queue.depth", InstrumentOptions::default()).unwrap();
     let dur = reg.histogram("http.duration", InstrumentOptions::unit("ms").bounds(&DEFAULT_BOUNDS)).unwrap();
@@ -73,10 +72,18 @@ fn remote_write_to_real_prometheus() {
         reg.begin(t);
         for i in 0..(5 + round) {
             let v = (i + 1) as f64;
-            requests.add(&mut reg, v, &[("http.method", "GET".into()), ("http.route", route.into()), ("empty", "".into())]);
+            requests.add(
+                &mut reg,
+                v,
+                &[("http.method", "GET".into()), ("http.route", route.into()), ("empty", "".into())],
+            );
             get_total += v;
         }
-        requests.add(&mut reg, 2.5, &[("http.method", "POST".into()), ("http.route", route.into()), ("city", city.into())]);
+        requests.add(
+            &mut reg,
+            2.5,
+            &[("http.method", "POST".into()), ("http.route", route.into()), ("city", city.into())],
+        );
         post_total += 2.5;
         mem.set(&mut reg, 1000.0 * (round + 1) as f64, &[]);
         let q = if round == 1 { -3.0 } else { 5.0 };
@@ -186,8 +193,12 @@ fn sample_bytes() -> impl Strategy<Value = Vec<u8>> {
         // Few distinct bytes: many matches, overlapping copies.
         proptest::collection::vec(0u8..4, 0..5000),
         // Repeated random chunks: long matches, offsets of all sizes.
-        (proptest::collection::vec(any::<u8>(), 1..300), 1usize..400)
-            .prop_map(|(chunk, n)| chunk.iter().copied().cycle().take(chunk.len() * n).collect()),
+        (proptest::collection::vec(any::<u8>(), 1..300), 1usize..400).prop_map(|(chunk, n)| chunk
+            .iter()
+            .copied()
+            .cycle()
+            .take(chunk.len() * n)
+            .collect()),
     ]
 }
 

@@ -70,7 +70,10 @@ fn put_post_read_back_and_delete() {
     let done = reg.counter("images.done", InstrumentOptions::default().description(help)).unwrap();
     let queue = reg.gauge("queue.len", InstrumentOptions::unit("{item}").description("Queued images")).unwrap();
     let dur = reg
-        .histogram("resize.duration", InstrumentOptions::unit("s").description("Resize time").bounds(&[0.005, 0.01, 0.1, 1.0, 10.0]))
+        .histogram(
+            "resize.duration",
+            InstrumentOptions::unit("s").description("Resize time").bounds(&[0.005, 0.01, 0.1, 1.0, 10.0]),
+        )
         .unwrap();
 
     let odd = [
@@ -109,8 +112,11 @@ fn put_post_read_back_and_delete() {
     let series = fam["metrics"].as_array().unwrap();
     assert_eq!(series.len(), 2);
     let odd_series = series.iter().find(|s| s["labels"]["format"] == "webp").unwrap();
-    let mut want: BTreeMap<String, String> =
-        odd.iter().filter(|(k, v)| !v.is_empty() && *k != "instance").map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let mut want: BTreeMap<String, String> = odd
+        .iter()
+        .filter(|(k, v)| !v.is_empty() && *k != "instance")
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     want.insert("exported_instance".into(), "from-attr".into());
     // The Pushgateway adds the grouping labels (the empty `zone` included) to every metric.
     want.extend(key.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -133,12 +139,22 @@ fn put_post_read_back_and_delete() {
 
     // --- /metrics: what Prometheus would scrape.
     let text = metrics_text(pgw.port);
-    assert!(text.contains(&format!("# HELP images_done_total {}\n", help.replace('\\', "\\\\").replace('\n', "\\n"))), "{text}");
+    assert!(
+        text.contains(&format!("# HELP images_done_total {}\n", help.replace('\\', "\\\\").replace('\n', "\\n"))),
+        "{text}"
+    );
     assert!(text.contains("# TYPE images_done_total counter\n"));
     assert!(text.contains("# TYPE resize_duration_seconds histogram\n"));
-    assert!(text.contains(r#"resize_duration_seconds_bucket{instance="iso/1 ü",job="thumbs",zone="",le="+Inf"} 6"#), "{text}");
+    assert!(
+        text.contains(r#"resize_duration_seconds_bucket{instance="iso/1 ü",job="thumbs",zone="",le="+Inf"} 6"#),
+        "{text}"
+    );
     assert!(text.contains(r#"le="0.005"} 2"#) && text.contains(r#"le="10"} 5"#));
-    assert!(text.contains(r#"nl="line1\nline2""#) && text.contains(r#"quote="say \"hi\"""#) && text.contains(r#"bs="C:\\tmp\\""#));
+    assert!(
+        text.contains(r#"nl="line1\nline2""#)
+            && text.contains(r#"quote="say \"hi\"""#)
+            && text.contains(r#"bs="C:\\tmp\\""#)
+    );
     assert_eq!(text.matches("# TYPE images_done_total ").count(), 1, "each family once");
 
     // --- POST replaces only the families in the body: push just the gauge from a new registry.
@@ -205,7 +221,9 @@ fn pushgateway_rejects_what_we_would_never_send() {
     let hdr = [("Content-Type", pushgateway::CONTENT_TYPE)];
     let r = common::http("PUT", pgw.port, "/metrics/job/x", &hdr, b"# TYPE a gauge\na 1 1700000000000\n").unwrap();
     assert_eq!(r.status, 400, "timestamps are refused: {}", r.text());
-    let r = common::http("PUT", pgw.port, "/metrics/job/x", &hdr, b"# TYPE a gauge\na 1\n# TYPE a gauge\na{b=\"c\"} 1\n").unwrap();
+    let r =
+        common::http("PUT", pgw.port, "/metrics/job/x", &hdr, b"# TYPE a gauge\na 1\n# TYPE a gauge\na{b=\"c\"} 1\n")
+            .unwrap();
     assert_eq!(r.status, 400, "a family twice is refused: {}", r.text());
     let mut reg = registry("x", "i");
     let g = reg.gauge("a", InstrumentOptions::default()).unwrap();
@@ -214,5 +232,8 @@ fn pushgateway_rejects_what_we_would_never_send() {
     let batch = reg.collect(T);
     push(pgw.port, &batch, &PushgatewayConfig::new("x"));
     let text = metrics_text(pgw.port);
-    assert!(text.contains("a{b=\"c\",instance=\"\",job=\"x\"} 1\n") || text.contains("a{b=\"c\",job=\"x\"} 1\n"), "{text}");
+    assert!(
+        text.contains("a{b=\"c\",instance=\"\",job=\"x\"} 1\n") || text.contains("a{b=\"c\",job=\"x\"} 1\n"),
+        "{text}"
+    );
 }

@@ -17,7 +17,8 @@ use proptest::prelude::*;
 const KINDS: [InstrumentKind; 4] =
     [InstrumentKind::Counter, InstrumentKind::UpDownCounter, InstrumentKind::Gauge, InstrumentKind::Histogram];
 const BOUNDS: [f64; 4] = [0.0, 1.0, 10.0, 100.0];
-const VALUES: [f64; 12] = [0.0, 1.0, 2.5, 10.0, 100.0, 1e9, -1.0, -0.5, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 0.1];
+const VALUES: [f64; 12] =
+    [0.0, 1.0, 2.5, 10.0, 100.0, 1e9, -1.0, -0.5, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 0.1];
 const ROUTES: [&str; 4] = ["/a", "/b", "/c", "/d"];
 
 #[derive(Debug, Clone)]
@@ -129,7 +130,10 @@ impl Model {
             });
             return ok;
         }
-        self.series.insert((inst, key.clone()), MSeries { state: fresh(KINDS[inst]), touched: false, has_data: false, pinned: false });
+        self.series.insert(
+            (inst, key.clone()),
+            MSeries { state: fresh(KINDS[inst]), touched: false, has_data: false, pinned: false },
+        );
         key
     }
 
@@ -212,7 +216,13 @@ fn batch_points(b: &Batch) -> BTreeMap<(usize, Key), State> {
                     assert_eq!(p.bucket_counts.iter().sum::<u64>(), p.count);
                     out.insert(
                         (inst, key_of(&p.attributes)),
-                        State::Hist { count: p.count, sum: p.sum, min: p.min, max: p.max, buckets: p.bucket_counts.clone() },
+                        State::Hist {
+                            count: p.count,
+                            sum: p.sum,
+                            min: p.min,
+                            max: p.max,
+                            buckets: p.bucket_counts.clone(),
+                        },
                     );
                 }
             }
@@ -243,8 +253,14 @@ fn run(ops: Vec<Op>, temporality: Temporality, cardinality: usize) -> Result<(),
         ids.push(reg.instrument(&format!("m{i}"), *kind, &opts).unwrap());
     }
     let delta = temporality == Temporality::Delta;
-    let mut model =
-        Model { delta, cardinality, series: BTreeMap::new(), rejected_non_finite: 0, rejected_negative: 0, overflowed: 0 };
+    let mut model = Model {
+        delta,
+        cardinality,
+        series: BTreeMap::new(),
+        rejected_non_finite: 0,
+        rejected_negative: 0,
+        overflowed: 0,
+    };
     let mut handles: Vec<(usize, Bound, Key)> = Vec::new();
     let mut totals = (0u64, 0u64, 0u64);
     let mut now = 1u64;
@@ -393,11 +409,18 @@ proptest! {
 fn creation_errors_are_typed() {
     let mut reg = Registry::new(Config::default().limits(Limits { max_instruments: 3, ..Limits::default() }));
     for bad in ["", "1abc", "a b", "é", &"x".repeat(256)] {
-        assert!(matches!(reg.counter(bad, InstrumentOptions::default()), Err(edgemetrics::Error::InvalidName { .. })), "{bad:?}");
+        assert!(
+            matches!(reg.counter(bad, InstrumentOptions::default()), Err(edgemetrics::Error::InvalidName { .. })),
+            "{bad:?}"
+        );
     }
     assert!(reg.counter(&"x".repeat(255), InstrumentOptions::default()).is_ok());
     let c = reg.counter("Requests", InstrumentOptions::unit("1")).unwrap();
-    assert_eq!(reg.counter("requests", InstrumentOptions::default()).unwrap(), c, "same name, same kind → same instrument");
+    assert_eq!(
+        reg.counter("requests", InstrumentOptions::default()).unwrap(),
+        c,
+        "same name, same kind → same instrument"
+    );
     let e = reg.gauge("requests", InstrumentOptions::default()).unwrap_err();
     assert_eq!(e.to_string(), "instrument \"requests\" already exists as a counter, cannot create it as a gauge");
     for b in [&[1.0, 1.0][..], &[2.0, 1.0], &[f64::NAN], &[0.0, f64::INFINITY]] {
@@ -412,7 +435,10 @@ fn creation_errors_are_typed() {
         Err(edgemetrics::Error::DescriptionTooLong)
     ));
     reg.gauge("g", InstrumentOptions::default()).unwrap();
-    assert_eq!(reg.gauge("g2", InstrumentOptions::default()).unwrap_err(), edgemetrics::Error::TooManyInstruments { limit: 3 });
+    assert_eq!(
+        reg.gauge("g2", InstrumentOptions::default()).unwrap_err(),
+        edgemetrics::Error::TooManyInstruments { limit: 3 }
+    );
 }
 
 #[test]

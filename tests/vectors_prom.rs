@@ -129,7 +129,8 @@ fn pushgateway_vector() {
     // The stored text is accepted by a real Pushgateway and read back with the same families.
     let stored = std::fs::read(scenario::vectors_dir().join("pushgateway.txt")).unwrap();
     let text = String::from_utf8(stored.clone()).unwrap();
-    let families: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("# TYPE ")).map(|l| l.split(' ').next().unwrap()).collect();
+    let families: Vec<&str> =
+        text.lines().filter_map(|l| l.strip_prefix("# TYPE ")).map(|l| l.split(' ').next().unwrap()).collect();
     let mut unique = families.clone();
     unique.sort();
     unique.dedup();

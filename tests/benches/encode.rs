@@ -16,9 +16,11 @@ const T0: u64 = 1_700_000_000_000_000_000;
 
 /// The shared input: 1000 series × (counter + default-bounds histogram), delta, self-metrics off.
 pub fn batch_1000() -> Batch {
-    let mut reg = Registry::new(Config::new("bench").resource_attr("service.instance.id", "isolate-1").self_metrics(false));
+    let mut reg =
+        Registry::new(Config::new("bench").resource_attr("service.instance.id", "isolate-1").self_metrics(false));
     reg.begin(T0);
-    let requests = reg.counter("http.server.requests", InstrumentOptions::unit("{request}").description("Requests")).unwrap();
+    let requests =
+        reg.counter("http.server.requests", InstrumentOptions::unit("{request}").description("Requests")).unwrap();
     let latency = reg.histogram("http.server.duration", InstrumentOptions::unit("ms").description("Latency")).unwrap();
     let routes: Vec<String> = (0..10).map(|i| format!("/api/v1/resource{i}")).collect();
     let regions: Vec<String> = (0..20).map(|i| format!("region-{i:02}")).collect();
@@ -27,7 +29,8 @@ pub fn batch_1000() -> Batch {
     for route in &routes {
         for status in statuses {
             for region in &regions {
-                let attrs = [("route", route.as_str().into()), ("status", status.into()), ("region", region.as_str().into())];
+                let attrs =
+                    [("route", route.as_str().into()), ("status", status.into()), ("region", region.as_str().into())];
                 requests.add(&mut reg, 1.0 + (n % 7) as f64, &attrs);
                 for k in 0..3 {
                     latency.record(&mut reg, ((n * 37 + k * 101) % 12_000) as f64 * 0.75, &attrs);
@@ -42,7 +45,8 @@ pub fn batch_1000() -> Batch {
 }
 
 fn gzip9_len(bytes: &[u8]) -> Option<usize> {
-    let mut child = Command::new("gzip").arg("-9").arg("-c").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().ok()?;
+    let mut child =
+        Command::new("gzip").arg("-9").arg("-c").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().ok()?;
     let mut stdin = child.stdin.take()?;
     let data = bytes.to_vec();
     // Write from a thread so a full stdout pipe cannot deadlock us.
@@ -79,7 +83,9 @@ fn cumulative(batch: &Batch) -> Batch {
     b.temporality = Temporality::Cumulative;
     for m in &mut b.metrics {
         match &mut m.data {
-            MetricData::Sum { temporality, .. } | MetricData::Histogram { temporality, .. } => *temporality = Temporality::Cumulative,
+            MetricData::Sum { temporality, .. } | MetricData::Histogram { temporality, .. } => {
+                *temporality = Temporality::Cumulative
+            }
             MetricData::Gauge { .. } => {}
         }
     }
@@ -117,7 +123,9 @@ fn bench_prom(c: &mut Criterion) {
     g.bench_function("remote_write_snappy", |b| b.iter(|| remote_write::request(black_box(&batch), &rw).unwrap()));
     g.bench_function("snappy_only", |b| b.iter(|| snappy::compress(black_box(&raw))));
     // Reference point: the `snap` crate (dev-dependency) compressing the same bytes.
-    g.bench_function("snappy_snap_crate_reference", |b| b.iter(|| snap::raw::Encoder::new().compress_vec(black_box(&raw)).unwrap()));
+    g.bench_function("snappy_snap_crate_reference", |b| {
+        b.iter(|| snap::raw::Encoder::new().compress_vec(black_box(&raw)).unwrap())
+    });
     g.bench_function("pushgateway_text", |b| b.iter(|| pushgateway::encode(black_box(&batch), &pg).unwrap()));
     g.finish();
 }

@@ -6,7 +6,8 @@
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use edgemetrics::{AttrValue, Config, InstrumentOptions, Registry, Temporality};
 
-const ROUTES: [&str; 10] = ["/", "/cart", "/checkout", "/login", "/logout", "/search", "/item", "/api/v1/a", "/api/v1/b", "/health"];
+const ROUTES: [&str; 10] =
+    ["/", "/cart", "/checkout", "/login", "/logout", "/search", "/item", "/api/v1/a", "/api/v1/b", "/health"];
 const STATUS: [i64; 5] = [200, 201, 404, 500, 503];
 const REGIONS: [&str; 20] = [
     "ams", "arn", "atl", "bog", "bom", "cdg", "dfw", "ewr", "fra", "gru", "hkg", "iad", "jnb", "lax", "lhr", "mad",

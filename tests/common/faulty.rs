@@ -262,8 +262,10 @@ fn read_request(s: &mut TcpStream) -> Option<Parsed> {
     let mut lines = head.split("\r\n");
     let mut first = lines.next()?.split(' ');
     let (method, path) = (first.next()?.to_string(), first.next()?.to_string());
-    let headers: Vec<(String, String)> =
-        lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string())).collect();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
     let len: usize = headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
     if len > 64 << 20 {
         return None;
@@ -298,9 +300,10 @@ fn classify(e: &std::io::Error) -> TransportError {
     match e.kind() {
         ErrorKind::ConnectionRefused => TransportError::Refused,
         ErrorKind::WouldBlock | ErrorKind::TimedOut => TransportError::Timeout,
-        ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe | ErrorKind::UnexpectedEof => {
-            TransportError::Reset
-        }
+        ErrorKind::ConnectionReset
+        | ErrorKind::ConnectionAborted
+        | ErrorKind::BrokenPipe
+        | ErrorKind::UnexpectedEof => TransportError::Reset,
         _ => TransportError::Other,
     }
 }
@@ -354,7 +357,8 @@ pub fn send(req: &Request) -> Result<HostResponse, TransportError> {
     let mut lines = head.split("\r\n");
     let status: u16 =
         lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).ok_or(TransportError::Other)?;
-    let headers = lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).collect();
+    let headers =
+        lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).collect();
     Ok(HostResponse { status, headers, body: raw[end + 4..].to_vec() })
 }
 

@@ -145,7 +145,13 @@ impl State {
         let avg = if self.sizes.is_empty() { 0 } else { self.sizes.iter().sum::<usize>() / self.sizes.len() };
         o += &format!(
             "pushes {}  refused {}  bytes {} (avg {} B/push)  unique batch ids {}  duplicates {}  formats {:?}\n",
-            self.pushes, self.refused, self.bytes, avg, self.ids.len(), self.duplicate_ids, self.per_format
+            self.pushes,
+            self.refused,
+            self.bytes,
+            avg,
+            self.ids.len(),
+            self.duplicate_ids,
+            self.per_format
         );
         for (k, s) in &self.series {
             if s.kind != "histogram" {
@@ -215,7 +221,13 @@ fn from_batch(b: &Batch) -> Vec<(String, Point)> {
                 for p in points {
                     out.push((
                         series_key(&m.name, labels(&p.attributes)),
-                        Point::Hist { delta, count: p.count, sum: p.sum, bounds: bs.clone(), buckets: p.bucket_counts.clone() },
+                        Point::Hist {
+                            delta,
+                            count: p.count,
+                            sum: p.sum,
+                            bounds: bs.clone(),
+                            buckets: p.bucket_counts.clone(),
+                        },
                     ))
                 }
             }
@@ -296,7 +308,9 @@ fn from_otlp_proto(body: &[u8]) -> Result<Vec<(String, Point)>, String> {
                                 let (mut buckets, mut bounds) = (Vec::new(), Vec::new());
                                 for (pn, pv) in fields(dp)? {
                                     match (n, pn, pv) {
-                                        (5 | 7, 7, FieldValue::Len(a)) | (9, 9, FieldValue::Len(a)) => labels.push(otlp_attr(a)?),
+                                        (5 | 7, 7, FieldValue::Len(a)) | (9, 9, FieldValue::Len(a)) => {
+                                            labels.push(otlp_attr(a)?)
+                                        }
                                         (5 | 7, 4, v) => value = f64_of(&v),
                                         (5 | 7, 6, FieldValue::I64(x)) => value = x as i64 as f64,
                                         (9, 4, FieldValue::I64(x)) => count = x,
@@ -444,7 +458,11 @@ fn from_remote_write(body: &[u8]) -> Result<Vec<(String, Point)>, String> {
                     for (ln, lv) in fields(l)? {
                         if let FieldValue::Len(s) = lv {
                             let s = String::from_utf8_lossy(s).into_owned();
-                            if ln == 1 { k = s } else if ln == 2 { val = s }
+                            if ln == 1 {
+                                k = s
+                            } else if ln == 2 {
+                                val = s
+                            }
                         }
                     }
                     labels.push((k, val));
@@ -557,7 +575,8 @@ fn read_request(s: &mut TcpStream) -> Result<Req, (u16, String)> {
         loop {
             let mut sz = String::new();
             r.read_line(&mut sz).map_err(|e| (400, e.to_string()))?;
-            let n = usize::from_str_radix(sz.trim().split(';').next().unwrap_or(""), 16).map_err(|_| (400, "bad chunk".into()))?;
+            let n = usize::from_str_radix(sz.trim().split(';').next().unwrap_or(""), 16)
+                .map_err(|_| (400, "bad chunk".into()))?;
             if body.len() + n > MAX_BODY {
                 return Err((413, "body too large".into()));
             }
@@ -744,10 +763,17 @@ mod tests {
         let batch = reg.collect(1_700_000_001_000_000_000);
         let pg = edgemetrics::pushgateway::PushgatewayConfig::new("job");
         let cases: Vec<(&str, Vec<(String, Point)>)> = vec![
-            ("compact", from_batch(&edgemetrics::compact::decode(&edgemetrics::compact::request(&batch).body).unwrap())),
+            (
+                "compact",
+                from_batch(&edgemetrics::compact::decode(&edgemetrics::compact::request(&batch).body).unwrap()),
+            ),
             ("otlp", from_otlp_proto(&edgemetrics::otlp::request(&batch).body).unwrap()),
             ("otlp-json", from_otlp_json(&edgemetrics::otlp_json::request(&batch).body).unwrap()),
-            ("remote-write", from_remote_write(&edgemetrics::remote_write::request(&batch, &Default::default()).unwrap().body).unwrap()),
+            (
+                "remote-write",
+                from_remote_write(&edgemetrics::remote_write::request(&batch, &Default::default()).unwrap().body)
+                    .unwrap(),
+            ),
             ("pushgateway", from_text(&edgemetrics::pushgateway::request(&batch, &pg).unwrap().body).unwrap()),
         ];
         for (format, points) in cases {

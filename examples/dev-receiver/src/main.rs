@@ -11,7 +11,9 @@ fn main() {
         match a.as_str() {
             "--port" => port = args.next().and_then(|v| v.parse().ok()).expect("--port needs a number"),
             "--quiet" => quiet = true,
-            "--summary-every" => every = args.next().and_then(|v| v.parse().ok()).expect("--summary-every needs seconds"),
+            "--summary-every" => {
+                every = args.next().and_then(|v| v.parse().ok()).expect("--summary-every needs seconds")
+            }
             "-h" | "--help" => {
                 println!("usage: edgemetrics-dev-receiver [--port P (default 9464)] [--quiet] [--summary-every SECS]");
                 println!("GET /summary (JSON), GET /summary.txt (text, bar charts), POST /reset");
