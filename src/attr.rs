@@ -177,7 +177,9 @@ pub(crate) fn truncate_str(s: &str, max: usize) -> &str {
     while !s.is_char_boundary(end) {
         end -= 1;
     }
-    &s[..end]
+    // Always `Some` (`end` is a boundary); `get` instead of indexing keeps the str slicing panic
+    // (and the formatting it links) out of the wasm module.
+    s.get(..end).unwrap_or_default()
 }
 
 fn push_len(out: &mut Vec<u8>, n: usize) {

@@ -60,31 +60,137 @@ pub enum Error {
     },
 }
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Error {
+    /// The message [`Display`](fmt::Display) writes, built without `core::fmt` so that a wasm
+    /// module which only needs the text does not link the formatting machinery.
+    pub fn message(&self) -> String {
+        let mut s = String::new();
         match self {
-            Error::InvalidName { name, reason } => write!(f, "invalid instrument name {name:?}: {reason}"),
-            Error::InvalidUnit { unit } => {
-                write!(f, "invalid unit {unit:?}: at most 63 printable ASCII characters")
+            Error::InvalidName { name, reason } => {
+                s.push_str("invalid instrument name ");
+                push_debug_str(&mut s, name);
+                s.push_str(": ");
+                s.push_str(reason);
             }
-            Error::DescriptionTooLong => f.write_str("description longer than 1023 bytes"),
-            Error::InvalidBounds { reason } => write!(f, "invalid histogram bounds: {reason}"),
-            Error::KindConflict { name, existing, requested } => write!(
-                f,
-                "instrument {name:?} already exists as a {}, cannot create it as a {}",
-                existing.as_str(),
-                requested.as_str()
-            ),
-            Error::TooManyInstruments { limit } => write!(f, "too many instruments (limit {limit})"),
-            Error::InvalidConfig { reason } => write!(f, "invalid configuration: {reason}"),
-            Error::Malformed { reason } => write!(f, "malformed input: {reason}"),
+            Error::InvalidUnit { unit } => {
+                s.push_str("invalid unit ");
+                push_debug_str(&mut s, unit);
+                s.push_str(": at most 63 printable ASCII characters");
+            }
+            Error::DescriptionTooLong => s.push_str("description longer than 1023 bytes"),
+            Error::InvalidBounds { reason } => {
+                s.push_str("invalid histogram bounds: ");
+                s.push_str(reason);
+            }
+            Error::KindConflict { name, existing, requested } => {
+                s.push_str("instrument ");
+                push_debug_str(&mut s, name);
+                s.push_str(" already exists as a ");
+                s.push_str(existing.as_str());
+                s.push_str(", cannot create it as a ");
+                s.push_str(requested.as_str());
+            }
+            Error::TooManyInstruments { limit } => {
+                s.push_str("too many instruments (limit ");
+                push_decimal(&mut s, *limit as u64);
+                s.push(')');
+            }
+            Error::InvalidConfig { reason } => {
+                s.push_str("invalid configuration: ");
+                s.push_str(reason);
+            }
+            Error::Malformed { reason } => {
+                s.push_str("malformed input: ");
+                s.push_str(reason);
+            }
         }
+        s
     }
 }
 
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message())
+    }
+}
+
+/// Appends `v` in decimal (what `{}` writes for an unsigned integer).
+pub(crate) fn push_decimal(s: &mut String, v: u64) {
+    let mut digits = alloc::vec::Vec::new();
+    crate::text::push_u64(&mut digits, v);
+    s.extend(digits.iter().map(|&b| char::from(b)));
+}
+
+/// Appends `v` as `{:?}` writes a `str`: in double quotes, with `"` and `\` backslash-escaped
+/// and control, non-printable and grapheme-extending characters escaped as `char::escape_debug`
+/// does; unlike a `char`'s Debug, a `str`'s leaves `'` as is.
+pub(crate) fn push_debug_str(s: &mut String, v: &str) {
+    s.push('"');
+    for c in v.chars() {
+        if c == '\'' {
+            s.push(c);
+        } else {
+            s.extend(c.escape_debug());
+        }
+    }
+    s.push('"');
+}
 #[cfg(feature = "std")]
 impl std::error::Error for Error {}
 
 pub(crate) fn cut(s: &str, max: usize) -> String {
     String::from(crate::attr::truncate_str(s, max))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::format;
+    use alloc::string::ToString;
+
+    #[test]
+    fn debug_str_matches_core_fmt() {
+        let cases = [
+            "", "plain", "with space", "quote\"s", "single'quote", "back\\slash", "tab\tnl\ncr\r\0",
+            "\u{1}\u{7f}\u{80}\u{9f}", "é😀中文", "\u{301}leading combining", "a\u{301}b\u{200d}c",
+            "\u{ad}\u{200b}\u{feff}\u{2028}\u{e000}\u{10ffff}\u{fffd}", "\u{1f1e6}\u{fe0f}", "'\"'",
+        ];
+        for c in cases {
+            let mut s = String::new();
+            push_debug_str(&mut s, c);
+            assert_eq!(s, format!("{c:?}"), "{c:?}");
+        }
+        for v in [0u64, 7, 10, 99, 1000, 123_456_789, u64::MAX] {
+            let mut s = String::new();
+            push_decimal(&mut s, v);
+            assert_eq!(s, v.to_string());
+        }
+    }
+
+    #[test]
+    fn messages_match_the_former_format_strings() {
+        use crate::batch::InstrumentKind::*;
+        let n = "a\"b\u{301}\n'";
+        let cases: [(Error, String); 8] = [
+            (Error::InvalidName { name: n.into(), reason: "r" }, format!("invalid instrument name {n:?}: r")),
+            (Error::InvalidUnit { unit: n.into() }, format!("invalid unit {n:?}: at most 63 printable ASCII characters")),
+            (Error::DescriptionTooLong, "description longer than 1023 bytes".into()),
+            (Error::InvalidBounds { reason: "r" }, "invalid histogram bounds: r".into()),
+            (
+                Error::KindConflict { name: n.into(), existing: Counter, requested: Histogram },
+                format!(
+                    "instrument {n:?} already exists as a {}, cannot create it as a {}",
+                    Counter.as_str(),
+                    Histogram.as_str()
+                ),
+            ),
+            (Error::TooManyInstruments { limit: 1000 }, "too many instruments (limit 1000)".into()),
+            (Error::InvalidConfig { reason: "r" }, "invalid configuration: r".into()),
+            (Error::Malformed { reason: "r" }, "malformed input: r".into()),
+        ];
+        for (e, want) in cases {
+            assert_eq!(e.message(), want);
+            assert_eq!(e.to_string(), want);
+        }
+    }
 }

@@ -37,8 +37,9 @@ const MAX_PAIRS: usize = 64;
 /// Reads a length (decimal, terminated by `:`) from the front of `s`.
 fn take_len(s: &mut &str) -> Option<usize> {
     let end = s.find(':')?;
-    let n = s[..end].parse().ok()?;
-    *s = &s[end + 1..];
+    // `get` rather than indexing (never `None` here): no str slicing panic linked in.
+    let n = s.get(..end)?.parse().ok()?;
+    *s = s.get(end + 1..)?;
     Some(n)
 }
 
@@ -56,15 +57,15 @@ fn take_utf16<'a>(s: &mut &'a str, units: usize) -> Option<&'a str> {
     if seen != units {
         return None;
     }
-    let (head, tail) = s.split_at(end);
+    let (head, tail) = s.split_at_checked(end)?;
     *s = tail;
     Some(head)
 }
 
 fn take_until_semicolon<'a>(s: &mut &'a str) -> Option<&'a str> {
     let end = s.find(';')?;
-    let head = &s[..end];
-    *s = &s[end + 1..];
+    let head = s.get(..end)?;
+    *s = s.get(end + 1..)?;
     Some(head)
 }
 
@@ -83,7 +84,9 @@ fn decode_pair<'a>(s: &mut &'a str) -> Option<Attr<'a>> {
     let klen = take_len(s)?;
     let key = take_utf16(s, klen)?;
     let tag = s.as_bytes().first().copied()?;
-    *s = &s[1..];
+    // A tag that is not ASCII is malformed (refused below); `get` returns `None` for it instead of
+    // panicking on a char boundary.
+    *s = s.get(1..)?;
     let value = match tag {
         b's' => {
             let vlen = take_len(s)?;
@@ -93,7 +96,7 @@ fn decode_pair<'a>(s: &mut &'a str) -> Option<Attr<'a>> {
         b'd' => {
             // The IEEE-754 bits as 16 hex digits: exact, and no decimal float parser linked in.
             let hex = s.get(..16)?;
-            *s = &s[16..];
+            *s = s.get(16..)?;
             AttrValue::F64(f64::from_bits(u64::from_str_radix(hex, 16).ok()?))
         }
         b't' => AttrValue::Bool(true),
@@ -197,7 +200,11 @@ impl Core {
     ) -> Result<Core, String> {
         let format = match Format::from_u32(format) {
             Some(f) if f.built() => f,
-            _ => return Err(format!("this build of edgemetrics has no encoder number {format}")),
+            _ => {
+                let mut msg = String::from("this build of edgemetrics has no encoder number ");
+                push_decimal(&mut msg, format as u64);
+                return Err(msg);
+            }
         };
         let mut config = Config::new(service_name)
             .temporality(if cumulative { Temporality::Cumulative } else { Temporality::Delta })
@@ -255,7 +262,7 @@ impl Core {
             push_config = push_config.backoff_ms(base, cap);
         }
         let seed = seed.iter().fold(0u128, |acc, w| (acc << 32) | *w as u128);
-        let pusher = Pusher::new(push_config.clone(), seed).map_err(|e| e.to_string())?;
+        let pusher = Pusher::new(push_config.clone(), seed).map_err(|e| e.message())?;
         Ok(Core {
             pusher,
             push_config,
@@ -284,7 +291,7 @@ impl Core {
         match self.reg.instrument(name, kind, &opts) {
             Ok(id) => id.index() as i32,
             Err(e) => {
-                self.error = e.to_string();
+                self.error = e.message();
                 error_class(&e)
             }
         }
@@ -333,7 +340,7 @@ impl Core {
             }
         }
         if let Err(e) = edgemetrics::pushgateway::group_path(&cfg) {
-            self.error = e.to_string();
+            self.error = e.message();
             return false;
         }
         self.push_config.format.pushgateway = Some(cfg);
@@ -400,7 +407,7 @@ impl Core {
                 points
             }
             Err(e) => {
-                self.error = e.to_string();
+                self.error = e.message();
                 0
             }
         }
@@ -456,7 +463,7 @@ impl Core {
             // `done` with an `empty` outcome and no request is made.
             Ok(()) => true,
             Err(e) => {
-                self.error = e.to_string();
+                self.error = e.message();
                 false
             }
         }
@@ -544,7 +551,7 @@ impl Core {
         };
         let resp = push::Response { status, headers: hs, body };
         if let Err(e) = self.pusher.on_response(&resp, now_ms.max(0.0) as u64) {
-            self.error = e.to_string();
+            self.error = e.message();
         }
     }
 
@@ -559,7 +566,7 @@ impl Core {
             _ => TransportError::Other,
         };
         if let Err(e) = self.pusher.on_error(kind, now_ms.max(0.0) as u64) {
-            self.error = e.to_string();
+            self.error = e.message();
         }
     }
 
@@ -600,7 +607,7 @@ impl Core {
                 s.push(')');
             } else if let Some(st) = r.last_status {
                 s.push_str(" (HTTP ");
-                s.push_str(&st.to_string());
+                push_decimal(&mut s, st as u64);
                 s.push(')');
             }
         }
@@ -633,7 +640,7 @@ impl Core {
                 true
             }
             Err(e) => {
-                self.error = e.to_string();
+                self.error = e.message();
                 false
             }
         }
@@ -709,6 +716,13 @@ impl push::Wire for JsWire {
             _ => Ok(0),
         }
     }
+}
+
+/// Appends `v` in decimal (without `core::fmt`, which this module otherwise need not link).
+fn push_decimal(s: &mut String, v: u64) {
+    let mut digits = Vec::new();
+    edgemetrics::text::push_u64(&mut digits, v);
+    s.extend(digits.iter().map(|&b| char::from(b)));
 }
 
 /// Unix milliseconds (a JS time value) to unix nanoseconds; negative and NaN become 0.

@@ -313,19 +313,29 @@ pub enum PushError {
     NotAwaiting,
 }
 
-impl fmt::Display for PushError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl PushError {
+    /// The message [`Display`](fmt::Display) writes, built without `core::fmt` (see
+    /// [`Error::message`](crate::Error::message)).
+    pub fn message(&self) -> String {
         match self {
             PushError::InvalidConfig(r) => {
-                f.write_str("invalid push configuration: ")?;
-                f.write_str(r)
+                let mut s = String::from("invalid push configuration: ");
+                s.push_str(r);
+                s
             }
             PushError::Encode(e) => {
-                f.write_str("batch could not be encoded: ")?;
-                fmt::Display::fmt(e, f)
+                let mut s = String::from("batch could not be encoded: ");
+                s.push_str(&e.message());
+                s
             }
-            PushError::NotAwaiting => f.write_str("no request is awaiting a response"),
+            PushError::NotAwaiting => String::from("no request is awaiting a response"),
         }
+    }
+}
+
+impl fmt::Display for PushError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message())
     }
 }
 
