@@ -1,0 +1,13 @@
+// Tiny worker (bundle-size entry): imports the package's workerd build (wasm as a module).
+import { Metrics } from '../../../dist/workerd.js';
+
+export default {
+  async fetch(request, env, ctx) {
+    const metrics = new Metrics({ endpoint: env.METRICS_URL, serviceName: 'bench' });
+    const route = new URL(request.url).pathname;
+    metrics.counter('bench.requests').add(1, { route, status: 200 });
+    metrics.histogram('bench.duration', { unit: 'ms' }).record(12, { route, status: 200 });
+    ctx.waitUntil(metrics.flush());
+    return new Response('ok');
+  },
+};
