@@ -151,9 +151,20 @@ mod tests {
     #[test]
     fn debug_str_matches_core_fmt() {
         let cases = [
-            "", "plain", "with space", "quote\"s", "single'quote", "back\\slash", "tab\tnl\ncr\r\0",
-            "\u{1}\u{7f}\u{80}\u{9f}", "é😀中文", "\u{301}leading combining", "a\u{301}b\u{200d}c",
-            "\u{ad}\u{200b}\u{feff}\u{2028}\u{e000}\u{10ffff}\u{fffd}", "\u{1f1e6}\u{fe0f}", "'\"'",
+            "",
+            "plain",
+            "with space",
+            "quote\"s",
+            "single'quote",
+            "back\\slash",
+            "tab\tnl\ncr\r\0",
+            "\u{1}\u{7f}\u{80}\u{9f}",
+            "é😀中文",
+            "\u{301}leading combining",
+            "a\u{301}b\u{200d}c",
+            "\u{ad}\u{200b}\u{feff}\u{2028}\u{e000}\u{10ffff}\u{fffd}",
+            "\u{1f1e6}\u{fe0f}",
+            "'\"'",
         ];
         for c in cases {
             let mut s = String::new();
@@ -173,7 +184,10 @@ mod tests {
         let n = "a\"b\u{301}\n'";
         let cases: [(Error, String); 8] = [
             (Error::InvalidName { name: n.into(), reason: "r" }, format!("invalid instrument name {n:?}: r")),
-            (Error::InvalidUnit { unit: n.into() }, format!("invalid unit {n:?}: at most 63 printable ASCII characters")),
+            (
+                Error::InvalidUnit { unit: n.into() },
+                format!("invalid unit {n:?}: at most 63 printable ASCII characters"),
+            ),
             (Error::DescriptionTooLong, "description longer than 1023 bytes".into()),
             (Error::InvalidBounds { reason: "r" }, "invalid histogram bounds: r".into()),
             (

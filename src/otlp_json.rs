@@ -423,7 +423,7 @@ impl<'a> Scan<'a> {
         self.ws();
         match self.peek() {
             Some(b'"') => self.string(None),
-            Some(b'{') => self.object(depth, |s, _k| s.skip(depth + 1)),
+            Some(b'{') => self.object(depth, &mut |s, _k| s.skip(depth + 1)),
             Some(b'[') => {
                 self.i += 1;
                 if self.eat(b']') {
@@ -455,10 +455,13 @@ impl<'a> Scan<'a> {
 
     /// Walks an object, calling `member(scanner, key)` with the scanner positioned at each value;
     /// the callback must consume the value.
+    ///
+    /// `member` is a `dyn` callback so that the three callers share one copy of this function
+    /// (generic, it was instantiated and inlined three times: ~1.5 KB of wasm).
     fn object(
         &mut self,
         depth: u32,
-        mut member: impl FnMut(&mut Self, &[u8]) -> Result<(), Error>,
+        member: &mut dyn FnMut(&mut Self, &[u8]) -> Result<(), Error>,
     ) -> Result<(), Error> {
         if depth > MAX_DEPTH {
             return Err(malformed("OTLP JSON response: nested too deeply"));
@@ -505,13 +508,13 @@ pub fn parse_response(body: &[u8]) -> Result<PartialSuccess, Error> {
     if s.peek().is_none() {
         return Ok(out);
     }
-    s.object(0, |s, k| match k {
+    s.object(0, &mut |s, k| match k {
         b"partialSuccess" | b"partial_success" => {
             s.ws();
             if s.peek() == Some(b'n') {
                 return s.literal(b"null");
             }
-            s.object(1, |s, k| match k {
+            s.object(1, &mut |s, k| match k {
                 b"rejectedDataPoints" | b"rejected_data_points" => {
                     s.ws();
                     if s.peek() == Some(b'"') {
