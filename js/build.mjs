@@ -64,11 +64,21 @@ mkdirSync(out, { recursive: true });
 // --target web: an ES module with `initSync` (used by every entry point) that runs unchanged in
 // workerd, Node, Deno, Bun and browsers.
 run(findWasmBindgen(), ['--target', 'web', '--no-typescript', '--out-dir', out, '--out-name', 'edgemetrics_wasm', wasmIn]);
+// wasm-bindgen copies the Rust doc comments into the glue as JSDoc blocks: ~2 KB of the glue's
+// gzip size with no use at run time (the package's types are js/src/index.d.ts). Only whole-line
+// `/** ... */` blocks are removed; code is left byte for byte.
+const glue = join(out, 'edgemetrics_wasm.js');
+writeFileSync(glue, readFileSync(glue, 'utf8').replace(/^[ \t]*\/\*\*(?:[^*]|\*(?!\/))*\*\/[ \t]*\n/gm, ''));
 
 const wasmOpt = join(here, 'node_modules', 'binaryen', 'bin', 'wasm-opt');
 const wasmOut = join(out, 'edgemetrics_wasm_bg.wasm');
+// --converge repeats -Oz while it still shrinks the module; --strip-producers drops the toolchain
+// names; --low-memory-unused lets addresses fold into load/store offsets, valid because rustc's
+// wasm32 layout puts the stack (growing down from 1 MiB) at the bottom of memory and statics above
+// it, so the low 1 KiB is only touched by a stack already ~1 MiB deep. Measured with the module
+// of all encoders: -580 B gzip.
 run(process.execPath, [
-  wasmOpt, '-Oz',
+  wasmOpt, '-Oz', '--converge', '--strip-producers', '--low-memory-unused',
   '--enable-bulk-memory', '--enable-sign-ext', '--enable-nontrapping-float-to-int',
   '--enable-mutable-globals', '--enable-multivalue', '--enable-reference-types',
   wasmOut, '-o', wasmOut,
