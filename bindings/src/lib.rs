@@ -24,6 +24,27 @@
 //! needed, any character may appear in keys and values). A malformed key records nothing extra:
 //! the pairs decoded before the error are kept and the rest dropped.
 
+// On wasm32 (outside tests) the module is `no_std`, like examples/wasm-minimal: dlmalloc (the
+// allocator std uses on this target) and a panic handler that traps without formatting a message.
+// A panic already ended in a trap with std (`panic = "abort"`, and std's hook has nowhere to print
+// on wasm32-unknown-unknown); what goes is std's panic hook and the `core::fmt` machinery that
+// formatted the unused message: about 4 KB gzip of wasm.
+#![cfg_attr(all(target_arch = "wasm32", not(test)), no_std)]
+
+extern crate alloc;
+
+#[cfg(all(target_arch = "wasm32", not(test)))]
+#[global_allocator]
+static ALLOC: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+
+#[cfg(all(target_arch = "wasm32", not(test)))]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    core::arch::wasm32::unreachable()
+}
+
+use alloc::string::String;
+use alloc::vec::Vec;
 use edgemetrics::push::{self, Action, Outcome, Pusher, TransportError};
 use edgemetrics::{
     Attr, AttrValue, Config, Encoded, Error, InstrumentId, InstrumentKind, InstrumentOptions, KeyValue, Registry,
@@ -578,8 +599,8 @@ impl Core {
     /// dropped_points, carried_out, rejected_points, points, carried_in, ambiguous]` where outcome
     /// is 0 none, 1 delivered, 2 empty, 3 failed (reason in [`Core::report_reason`]).
     pub fn report(&mut self) -> Vec<f64> {
-        let Action::Done(r) = self.pusher.next(0) else { return vec![0.0; 10] };
-        vec![
+        let Action::Done(r) = self.pusher.next(0) else { return alloc::vec![0.0; 10] };
+        alloc::vec![
             match r.outcome {
                 Outcome::Delivered => 1.0,
                 Outcome::Empty => 2.0,
@@ -734,8 +755,10 @@ fn ms_to_ns(ms: f64) -> u64 {
     if ms > 0.0 {
         // Whole milliseconds are multiplied as integers: `ms * 1e6` as an f64 would exceed 2^53
         // and lose the low digits of a current timestamp.
-        let whole = ms.trunc();
-        (whole as u64).saturating_mul(1_000_000).saturating_add(((ms - whole) * 1_000_000.0) as u64)
+        // `as u64` truncates (and saturates from 2^64 on, where the result is u64::MAX either
+        // way): the same as `ms.trunc()`, which core lacks.
+        let whole = ms as u64;
+        whole.saturating_mul(1_000_000).saturating_add(((ms - whole as f64) * 1_000_000.0) as u64)
     } else {
         0
     }
@@ -749,6 +772,41 @@ mod tests {
         let mut buf = [("", AttrValue::Bool(false)); MAX_PAIRS];
         let n = decode_attrs(s, &mut buf);
         buf[..n].iter().map(|(k, v)| (k.to_string(), format!("{v:?}"))).collect()
+    }
+
+    #[test]
+    fn ms_to_ns_matches_the_trunc_formula() {
+        let former = |ms: f64| {
+            if ms > 0.0 {
+                let whole = ms.trunc();
+                (whole as u64).saturating_mul(1_000_000).saturating_add(((ms - whole) * 1_000_000.0) as u64)
+            } else {
+                0
+            }
+        };
+        for ms in [
+            f64::NAN,
+            f64::NEG_INFINITY,
+            -1.5,
+            -0.0,
+            0.0,
+            1e-9,
+            0.5,
+            1.0,
+            1.999_999,
+            1_763_780_000_123.456,
+            4_503_599_627_370_495.5,
+            9.007_199_254_740_993e15,
+            1.8e13,
+            1.8446744073709552e13,
+            1.9e16,
+            1.8446744073709552e19,
+            1e300,
+            f64::MAX,
+            f64::INFINITY,
+        ] {
+            assert_eq!(ms_to_ns(ms), former(ms), "{ms}");
+        }
     }
 
     #[test]
