@@ -10,7 +10,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use criterion::{criterion_group, Criterion, Throughput};
-use edgemetrics::{otlp, otlp_json, Batch, Config, InstrumentOptions, Registry};
+use edgemetrics::{compact, otlp, otlp_json, Batch, Config, InstrumentOptions, Registry};
 
 const T0: u64 = 1_700_000_000_000_000_000;
 
@@ -58,7 +58,11 @@ fn gzip9_len(bytes: &[u8]) -> Option<usize> {
 
 /// Prints the body size of every format for [`batch_1000`].
 fn sizes(batch: &Batch) {
-    for (name, body) in [("otlp protobuf", otlp::encode(batch)), ("otlp json", otlp_json::encode(batch))] {
+    for (name, body) in [
+        ("otlp protobuf", otlp::encode(batch)),
+        ("otlp json", otlp_json::encode(batch)),
+        ("compact", compact::encode(batch)),
+    ] {
         match gzip9_len(&body) {
             Some(gz) => println!("size {name:<14} raw {:>8} B   gzip -9 {:>7} B", body.len(), gz),
             None => println!("size {name:<14} raw {:>8} B   gzip -9 unavailable (gzip not found)", body.len()),
@@ -130,7 +134,15 @@ fn bench_prom(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_otlp, bench_prom);
+fn bench_compact(c: &mut Criterion) {
+    let batch = batch_1000();
+    let mut g = c.benchmark_group("encode_1000_series");
+    g.throughput(Throughput::Elements(batch.point_count() as u64));
+    g.bench_function("compact", |b| b.iter(|| compact::encode(black_box(&batch))));
+    g.finish();
+}
+
+criterion_group!(benches, bench_otlp, bench_compact, bench_prom);
 
 fn main() {
     sizes(&batch_1000());
