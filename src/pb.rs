@@ -28,7 +28,7 @@ pub struct Writer {
 #[inline]
 pub fn varint_len(v: u64) -> usize {
     // 1 byte per 7 significant bits, at least one.
-    ((64 - (v | 1).leading_zeros() as usize) + 6) / 7
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 impl Writer {
@@ -249,7 +249,7 @@ mod tests {
         for len in [0usize, 1, 127, 128, 300, 16_383, 16_384, 70_000] {
             let mut w = Writer::default();
             let m = w.begin(1);
-            w.buf.extend(core::iter::repeat(7u8).take(len));
+            w.buf.extend(core::iter::repeat_n(7u8, len));
             w.end(m);
             let mut r = Reader::new(&w.buf);
             match r.field() {

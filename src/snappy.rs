@@ -122,7 +122,8 @@ fn emit_copy(out: &mut Vec<u8>, offset: usize, mut len: usize) {
 /// Fails only when `input` is longer than [`MAX_LEN`] (4 GiB - 1), which the format cannot
 /// describe.
 pub fn compress_into(input: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
-    if input.len() > MAX_LEN {
+    // Compared as u64: on 32-bit targets (wasm32) a usize can never exceed MAX_LEN.
+    if input.len() as u64 > MAX_LEN as u64 {
         return Err(Error::Malformed { reason: "snappy input longer than 4 GiB" });
     }
     out.reserve(max_compressed_len(input.len()));

@@ -3,8 +3,9 @@
 //! Run: `cargo bench --bench record`. Figures are per call (criterion reports per iteration; each
 //! iteration here is one record call, or one whole collect).
 
-use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use edgemetrics::{AttrValue, Config, InstrumentOptions, Registry, Temporality};
+use std::hint::black_box;
 
 const ROUTES: [&str; 10] =
     ["/", "/cart", "/checkout", "/login", "/logout", "/search", "/item", "/api/v1/a", "/api/v1/b", "/health"];
