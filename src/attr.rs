@@ -268,7 +268,11 @@ impl Sorted {
 
     /// The kept attributes in key order, string values truncated to the limit.
     #[inline]
-    pub fn iter<'s, 'a>(&'s self, attrs: &'s [Attr<'a>], limits: &'s AttrLimits) -> impl Iterator<Item = (&'a str, AttrValue<'a>)> + 's {
+    pub fn iter<'s, 'a>(
+        &'s self,
+        attrs: &'s [Attr<'a>],
+        limits: &'s AttrLimits,
+    ) -> impl Iterator<Item = (&'a str, AttrValue<'a>)> + 's {
         self.idx[..self.len].iter().map(move |&i| {
             let (k, v) = attrs[i as usize];
             let v = match v {
@@ -397,6 +401,170 @@ pub(crate) fn hash_key(instrument: u32, key: &[u8]) -> u64 {
     h ^ (h >> 29)
 }
 
+/// Most attributes a recording may carry and still take the unsorted fast path.
+const FAST_MAX: usize = 8;
+
+#[inline(always)]
+fn mix(h: u64, w: u64) -> u64 {
+    (h ^ w).wrapping_mul(0xf135_7aea_2e62_a9c5).rotate_left(26)
+}
+
+/// Reads up to 8 bytes as a little-endian word without a `memcpy` call: two overlapping 4-byte
+/// loads for 4..=8 bytes, a short loop below that. Only for hashing and equality, so the
+/// overlap is harmless: the length is always compared or mixed in separately.
+#[inline(always)]
+fn load_small(b: &[u8]) -> u64 {
+    let n = b.len();
+    if n >= 4 {
+        let lo = u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as u64;
+        let hi = u32::from_le_bytes([b[n - 4], b[n - 3], b[n - 2], b[n - 1]]) as u64;
+        lo | (hi << 32)
+    } else {
+        let mut w = 0u64;
+        for (i, &x) in b.iter().enumerate() {
+            w |= (x as u64) << (8 * i);
+        }
+        w
+    }
+}
+
+/// Byte equality tuned for the short strings attributes are made of (no `memcmp` call up to 16
+/// bytes).
+#[inline(always)]
+fn eq_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if n <= 8 {
+        return load_small(a) == load_small(b);
+    }
+    if n <= 16 {
+        return load_small(&a[..8]) == load_small(&b[..8]) && load_small(&a[n - 8..]) == load_small(&b[n - 8..]);
+    }
+    a == b
+}
+
+#[inline(always)]
+fn mix_bytes(mut h: u64, b: &[u8]) -> u64 {
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        h = mix(h, u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]));
+    }
+    // The length goes into the last word so that ("ab", "c") and ("a", "bc") differ.
+    mix(h, load_small(chunks.remainder()) ^ ((b.len() as u64) << 56))
+}
+
+/// Hash of one attribute pair.
+#[inline]
+fn pair_hash(k: &str, v: AttrValue<'_>) -> u64 {
+    let h = mix_bytes(0x243f_6a88_85a3_08d3, k.as_bytes());
+    let h = match v {
+        AttrValue::Str(s) => mix_bytes(mix(h, TAG_STR as u64), s.as_bytes()),
+        AttrValue::I64(x) => mix(mix(h, TAG_I64 as u64), x as u64),
+        AttrValue::F64(x) => mix(mix(h, TAG_F64 as u64), x.to_bits()),
+        AttrValue::Bool(x) => mix(h, ((TAG_BOOL as u64) << 8) | x as u64),
+    };
+    // Avalanche each pair before the order-independent sum below.
+    let h = (h ^ (h >> 31)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    h ^ (h >> 29)
+}
+
+/// Hash of an attribute *set* for `instrument`: the wrapping sum of the pairs' hashes, so it does
+/// not depend on the order the pairs come in. The series table is keyed by it; the canonical key
+/// bytes stay the identity (compared on every hit), so a collision only costs a probe step.
+#[inline]
+pub(crate) fn set_hash<'a>(instrument: u32, pairs: impl Iterator<Item = (&'a str, AttrValue<'a>)>) -> u64 {
+    let mut sum = (instrument as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    for (k, v) in pairs {
+        sum = sum.wrapping_add(pair_hash(k, v));
+    }
+    let h = sum ^ (sum >> 32);
+    let h = h.wrapping_mul(0xf135_7aea_2e62_a9c5);
+    h ^ (h >> 29)
+}
+
+/// `true` when `attrs` is already canonical up to order: at most 8 pairs (and within
+/// `max_attributes`), every key non-empty and within the key limit, every string value within the
+/// value limit, and no key twice. Such a set needs no sorting, de-duplication or truncation to be
+/// looked up, so the record path can hash and compare it as given.
+#[inline]
+pub(crate) fn fast_path_ok(attrs: &[Attr<'_>], limits: &AttrLimits) -> bool {
+    if attrs.len() > FAST_MAX || attrs.len() > limits.max_attributes {
+        return false;
+    }
+    for (i, (k, v)) in attrs.iter().enumerate() {
+        if k.is_empty() || k.len() > limits.max_key_len {
+            return false;
+        }
+        if let AttrValue::Str(s) = v {
+            if s.len() > limits.max_value_len {
+                return false;
+            }
+        }
+        for (k2, _) in &attrs[..i] {
+            // Length and first byte first: distinct keys almost always differ there.
+            if eq_bytes(k2.as_bytes(), k.as_bytes()) {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// `true` when the canonical key `stored` holds exactly the pairs of `attrs` (any order; `attrs`
+/// must satisfy [`fast_path_ok`], so it has no duplicate keys). Compares in place, writing nothing.
+pub(crate) fn matches_unsorted(mut stored: &[u8], attrs: &[Attr<'_>]) -> bool {
+    fn len(b: &mut &[u8]) -> Option<usize> {
+        let mut n = 0usize;
+        let mut shift = 0;
+        loop {
+            let (&x, rest) = b.split_first()?;
+            *b = rest;
+            n |= ((x & 0x7f) as usize) << shift;
+            if x & 0x80 == 0 {
+                return Some(n);
+            }
+            shift += 7;
+            if shift > 28 {
+                return None;
+            }
+        }
+    }
+    fn take<'b>(b: &mut &'b [u8], n: usize) -> Option<&'b [u8]> {
+        let (h, t) = b.split_at_checked(n)?;
+        *b = t;
+        Some(h)
+    }
+    fn one(b: &mut &[u8], attrs: &[Attr<'_>]) -> Option<bool> {
+        let kl = len(b)?;
+        let k = take(b, kl)?;
+        let tag = take(b, 1)?[0];
+        let Some((_, v)) = attrs.iter().find(|(ak, _)| eq_bytes(ak.as_bytes(), k)) else {
+            return Some(false);
+        };
+        Some(match (tag, v) {
+            (TAG_STR, AttrValue::Str(s)) => {
+                let vl = len(b)?;
+                eq_bytes(take(b, vl)?, s.as_bytes())
+            }
+            (TAG_I64, AttrValue::I64(x)) => take(b, 8)? == x.to_le_bytes(),
+            (TAG_F64, AttrValue::F64(x)) => take(b, 8)? == x.to_bits().to_le_bytes(),
+            (TAG_BOOL, AttrValue::Bool(x)) => take(b, 1)?[0] == *x as u8,
+            _ => false,
+        })
+    }
+    let mut found = 0usize;
+    while !stored.is_empty() {
+        if one(&mut stored, attrs) != Some(true) {
+            return false;
+        }
+        found += 1;
+    }
+    // Every stored pair is in `attrs` and neither side repeats a key: equal sets iff equal counts.
+    found == attrs.len()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -430,6 +598,60 @@ mod tests {
         let adj = canonicalize(&[("c", "ééé".into())], &limits, &mut out);
         assert_eq!(adj.truncated, 1);
         assert_eq!(decode_key(&out), alloc::vec![KeyValue::new("c", "éé")]);
+    }
+
+    #[test]
+    fn fast_path_agrees_with_the_canonical_key() {
+        let limits = AttrLimits::default();
+        let a: [Attr<'_>; 4] = [("route", "/a".into()), ("status", 200.into()), ("ok", true.into()), ("r", 0.5.into())];
+        let (key, _) = canon(&a);
+        let canonical_hash = set_hash(7, Sorted::new(&a, &limits).iter(&a, &limits));
+        // Every order hashes the same and matches the stored canonical key.
+        let mut b = a;
+        for rot in 0..4 {
+            b.rotate_left(1);
+            assert!(fast_path_ok(&b, &limits), "rotation {rot}");
+            assert_eq!(set_hash(7, b.iter().copied()), canonical_hash);
+            assert!(matches_unsorted(&key, &b));
+        }
+        // A different value, a missing or an extra pair, or a changed type never matches.
+        assert!(!matches_unsorted(
+            &key,
+            &[("route", "/b".into()), ("status", 200.into()), ("ok", true.into()), ("r", 0.5.into())]
+        ));
+        assert!(!matches_unsorted(&key, &a[..3]));
+        assert!(!matches_unsorted(
+            &key,
+            &[("route", "/a".into()), ("status", "200".into()), ("ok", true.into()), ("r", 0.5.into())]
+        ));
+        let mut five = a.to_vec();
+        five.push(("x", 1.into()));
+        assert!(!matches_unsorted(&key, &five));
+        // Duplicates, empty or over-long keys and over-long values take the canonicalizing path.
+        assert!(!fast_path_ok(&[("a", 1.into()), ("a", 2.into())], &limits));
+        assert!(!fast_path_ok(&[("", 1.into())], &limits));
+        let long = "v".repeat(limits.max_value_len + 1);
+        assert!(!fast_path_ok(&[("a", long.as_str().into())], &limits));
+        assert_ne!(set_hash(7, a.iter().copied()), set_hash(8, a.iter().copied()));
+    }
+
+    #[test]
+    fn short_byte_equality() {
+        for (x, y) in
+            [("", ""), ("a", "a"), ("abcd", "abcd"), ("abcdefgh", "abcdefgh"), ("abcdefghijkl", "abcdefghijkl")]
+        {
+            assert!(eq_bytes(x.as_bytes(), y.as_bytes()));
+        }
+        for (x, y) in [
+            ("a", "b"),
+            ("abcd", "abce"),
+            ("abcde", "xbcde"),
+            ("abcdefghi", "abcdefghj"),
+            ("abcdefghijkl", "abcdXfghijkl"),
+            ("ab", "abc"),
+        ] {
+            assert!(!eq_bytes(x.as_bytes(), y.as_bytes()), "{x} {y}");
+        }
     }
 
     #[test]

@@ -25,7 +25,10 @@ use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use crate::attr::{decode_key, hash_key, write_key, Attr, AttrLimits, Attributes, KeyValue, Sorted, Value};
+use crate::attr::{
+    decode_key, fast_path_ok, matches_unsorted, set_hash, write_key, Attr, AttrLimits, Attributes, KeyValue, Sorted,
+    Value,
+};
 use crate::batch::{
     Batch, HistogramPoint, InstrumentKind, Metric, MetricData, NumberPoint, SdkStats, Temporality, SCOPE_NAME,
     SCOPE_VERSION,
@@ -409,7 +412,12 @@ impl Registry {
     /// Creates an instrument of any kind, or returns the existing one with the same name
     /// (compared ASCII-case-insensitively, as OpenTelemetry does) and kind. For an existing
     /// instrument the first unit, description and bounds stay in force.
-    pub fn instrument(&mut self, name: &str, kind: InstrumentKind, opts: &InstrumentOptions<'_>) -> Result<InstrumentId, Error> {
+    pub fn instrument(
+        &mut self,
+        name: &str,
+        kind: InstrumentKind,
+        opts: &InstrumentOptions<'_>,
+    ) -> Result<InstrumentId, Error> {
         validate_name(name)?;
         if let Some((i, inst)) = self.instruments.iter().enumerate().find(|(_, i)| i.name.eq_ignore_ascii_case(name)) {
             if inst.kind != kind {
@@ -531,6 +539,24 @@ impl Registry {
 
     fn lookup_or_create(&mut self, id: u32, attrs: &[Attr<'_>]) -> u32 {
         let limits = self.config.limits.attributes;
+        // Fast path: a set that needs no sorting, de-duplication or truncation is hashed and
+        // compared as given (the set hash does not depend on order), writing nothing.
+        if fast_path_ok(attrs, &limits) {
+            let hash = set_hash(id, attrs.iter().copied());
+            let mask = self.index.len() - 1;
+            let mut pos = hash as usize & mask;
+            loop {
+                let slot = self.index[pos];
+                if slot == NONE {
+                    break;
+                }
+                let s = &self.series[slot as usize];
+                if s.hash == hash && s.instrument == id && matches_unsorted(&s.key, attrs) {
+                    return slot;
+                }
+                pos = (pos + 1) & mask;
+            }
+        }
         let sorted = Sorted::new(attrs, &limits);
         self.stats.attributes_dropped += sorted.adj.dropped as u64;
         self.stats.attributes_truncated += sorted.adj.truncated as u64;
@@ -556,10 +582,17 @@ impl Registry {
 
     /// Writes the canonical key into the reused scratch buffer (no allocation once it has grown),
     /// hashes it in one pass, and probes; a new series is created only on a miss.
-    fn find_or_insert(&mut self, id: u32, attrs: &[Attr<'_>], sorted: &Sorted, alimits: &AttrLimits, is_overflow: bool) -> u32 {
+    fn find_or_insert(
+        &mut self,
+        id: u32,
+        attrs: &[Attr<'_>],
+        sorted: &Sorted,
+        alimits: &AttrLimits,
+        is_overflow: bool,
+    ) -> u32 {
         let mut key = core::mem::take(&mut self.scratch);
         write_key(sorted.iter(attrs, alimits), &mut key);
-        let hash = hash_key(id, &key);
+        let hash = set_hash(id, sorted.iter(attrs, alimits));
         let slot = match self.find(hash, id, &key) {
             Ok(slot) => slot,
             Err(pos) => self.insert(id, hash, pos, &key, is_overflow),
@@ -823,9 +856,8 @@ fn empty_data(kind: InstrumentKind, temporality: Temporality, bounds: &Arc<[f64]
 
 fn push_point(data: &mut MetricData, s: &Series, start: u64, end: u64) {
     match (data, &s.agg) {
-        (MetricData::Sum { points, .. } | MetricData::Gauge { points }, Agg::Sum(v) | Agg::Gauge(v)) => {
-            points.push(NumberPoint { attributes: s.attrs.clone(), start_unix_nano: start, time_unix_nano: end, value: *v })
-        }
+        (MetricData::Sum { points, .. } | MetricData::Gauge { points }, Agg::Sum(v) | Agg::Gauge(v)) => points
+            .push(NumberPoint { attributes: s.attrs.clone(), start_unix_nano: start, time_unix_nano: end, value: *v }),
         (MetricData::Histogram { points, .. }, Agg::Hist { count, sum, min, max, buckets }) => {
             points.push(HistogramPoint {
                 attributes: s.attrs.clone(),
@@ -880,7 +912,11 @@ fn self_metrics(stats: &SdkStats, temporality: Temporality, start: u64, end: u64
     }
     push("values.rejected", "Values refused by the SDK, by reason", rejected);
     for (v, name, d) in [
-        (stats.overflowed, "values.overflowed", "Values recorded into an overflow series (cardinality or memory limit)"),
+        (
+            stats.overflowed,
+            "values.overflowed",
+            "Values recorded into an overflow series (cardinality or memory limit)",
+        ),
         (stats.attributes_dropped, "attributes.dropped", "Attributes dropped by the attribute limits"),
         (stats.attributes_truncated, "attributes.truncated", "String attribute values truncated by the length limit"),
         (stats.clock_skew, "clock_skew", "Collects whose clock went backwards"),
