@@ -289,7 +289,14 @@ fn put_attrs(out: &mut Vec<u8>, strings: &mut Interner, kvs: &[KeyValue]) {
 }
 
 /// Writes the set reference of a point and advances `expected`.
-fn put_set(out: &mut Vec<u8>, sets: &mut Interner, strings: &mut Interner, scratch: &mut Vec<u8>, attrs: &[KeyValue], expected: &mut u64) {
+fn put_set(
+    out: &mut Vec<u8>,
+    sets: &mut Interner,
+    strings: &mut Interner,
+    scratch: &mut Vec<u8>,
+    attrs: &[KeyValue],
+    expected: &mut u64,
+) {
     scratch.clear();
     put_attrs(scratch, strings, attrs);
     let id = sets.intern(scratch) as u64;

@@ -14,8 +14,8 @@ pub mod error;
 pub mod otlp;
 pub mod otlp_json;
 pub mod pb;
-pub mod push;
 pub mod prom;
+pub mod push;
 pub mod pushgateway;
 pub mod registry;
 pub mod remote_write;
@@ -31,8 +31,8 @@ pub use batch::{
     SCOPE_VERSION,
 };
 pub use error::Error;
-pub use request::{Encoded, Method};
 pub use registry::{
     Bound, Config, Counter, Gauge, Histogram, InstrumentId, InstrumentOptions, Limits, Registry, UpDownCounter,
     DEFAULT_BOUNDS,
 };
+pub use request::{Encoded, Method};

@@ -534,7 +534,8 @@ pub fn families(batch: &Batch, opts: &FamilyOptions<'_>) -> Result<Vec<Family>, 
                 if f.kind != kind || (kind == FamilyType::Histogram && f.bounds[..] != *bounds) {
                     return Err(Error::InvalidName {
                         name: crate::error::cut(&m.name, 300),
-                        reason: "translates to the same Prometheus name as another instrument of another kind or bounds",
+                        reason:
+                            "translates to the same Prometheus name as another instrument of another kind or bounds",
                     });
                 }
                 i

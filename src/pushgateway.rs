@@ -312,12 +312,7 @@ pub fn encode(batch: &Batch, cfg: &PushgatewayConfig) -> Result<Vec<u8>, Error> 
 pub fn request(batch: &Batch, cfg: &PushgatewayConfig) -> Result<Encoded, Error> {
     let path = group_path(cfg)?;
     let body = encode(batch, cfg)?;
-    Ok(Encoded {
-        method: cfg.method,
-        path,
-        headers: alloc::vec![("Content-Type", String::from(CONTENT_TYPE))],
-        body,
-    })
+    Ok(Encoded { method: cfg.method, path, headers: alloc::vec![("Content-Type", String::from(CONTENT_TYPE))], body })
 }
 
 #[cfg(test)]
@@ -333,7 +328,15 @@ mod tests {
     #[test]
     fn base64_rfc4648_vectors() {
         // RFC 4648 §10 test vectors, plus the URL-safe alphabet.
-        for (i, o) in [("", "="), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE="), ("foobar", "Zm9vYmFy")] {
+        for (i, o) in [
+            ("", "="),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
             assert_eq!(b64(i), o);
         }
         assert_eq!(b64("\u{fb}\u{ff}"), "w7vDvw==");

@@ -110,7 +110,9 @@ fn check(batch: &Batch, cfg: &RemoteWriteConfig) -> Result<Vec<Label>, Error> {
     let mut ext: Vec<Label> = Vec::with_capacity(cfg.external_labels.len());
     for (n, v) in &cfg.external_labels {
         if !prom::is_valid_label_name(n) {
-            return Err(Error::InvalidConfig { reason: "external label name must match [a-zA-Z_][a-zA-Z0-9_]* and not start with __" });
+            return Err(Error::InvalidConfig {
+                reason: "external label name must match [a-zA-Z_][a-zA-Z0-9_]* and not start with __",
+            });
         }
         if ext.iter().any(|(m, _)| m == n) {
             return Err(Error::InvalidConfig { reason: "duplicate external label name" });
@@ -338,7 +340,10 @@ mod tests {
     #[test]
     fn series_labels_sorted_histogram_cumulative() {
         let mut reg = Registry::new(
-            Config::new("svc").temporality(Temporality::Cumulative).resource_attr("service.instance.id", "i1").self_metrics(false),
+            Config::new("svc")
+                .temporality(Temporality::Cumulative)
+                .resource_attr("service.instance.id", "i1")
+                .self_metrics(false),
         );
         let h = reg.histogram("lat", InstrumentOptions::unit("s").bounds(&[0.005, 10.0, 1e6])).unwrap();
         for v in [0.001, 5.0, 7.0, 2e6] {
@@ -354,7 +359,12 @@ mod tests {
             .collect();
         assert_eq!(
             le,
-            vec![("0.005".to_string(), 1.0), ("10".to_string(), 3.0), ("1e+06".to_string(), 3.0), ("+Inf".to_string(), 4.0)]
+            vec![
+                ("0.005".to_string(), 1.0),
+                ("10".to_string(), 3.0),
+                ("1e+06".to_string(), 3.0),
+                ("+Inf".to_string(), 4.0)
+            ]
         );
         for (labels, _, t) in &rows {
             assert_eq!(*t, 1_700_000_000_123);

@@ -213,7 +213,8 @@ impl Setup {
         let seed = u128::from_le_bytes(seed);
         let cumulative = self.registry.temporality == Temporality::Cumulative;
         let instance_id = hex64(seed as u64 ^ (seed >> 64) as u64);
-        if self.instance_id.unwrap_or(cumulative) && !self.registry.resource.iter().any(|kv| kv.key == "service.instance.id")
+        if self.instance_id.unwrap_or(cumulative)
+            && !self.registry.resource.iter().any(|kv| kv.key == "service.instance.id")
         {
             self.registry = self.registry.resource_attr("service.instance.id", instance_id.as_str());
         }
@@ -644,8 +645,7 @@ async fn gzip(body: &[u8]) -> Result<JsValue, TransportError> {
     let pipe: js_sys::Function =
         Reflect::get(&stream, &"pipeThrough".into()).map_err(err)?.dyn_into().map_err(|_| TransportError::Other)?;
     let compressed = pipe.call1(&stream, &cs).map_err(err)?;
-    let out = worker::web_sys::Response::new_with_opt_readable_stream(Some(compressed.unchecked_ref()))
-        .map_err(err)?;
+    let out = worker::web_sys::Response::new_with_opt_readable_stream(Some(compressed.unchecked_ref())).map_err(err)?;
     let buf = worker::wasm_bindgen_futures::JsFuture::from(out.array_buffer().map_err(err)?).await.map_err(err)?;
     Ok(Uint8Array::new(&buf).into())
 }

@@ -301,7 +301,15 @@ impl Core {
     /// Creates (or finds) an instrument. `kind`: 0 counter, 1 up-down counter, 2 gauge,
     /// 3 histogram. Returns the id (≥ 0), or -1 (TypeError) / -2 (RangeError) with the message
     /// in [`Core::error`]. `bounds` is used only for histograms, and only when `has_bounds`.
-    pub fn instrument(&mut self, kind: u32, name: &str, unit: &str, description: &str, has_bounds: bool, bounds: &[f64]) -> i32 {
+    pub fn instrument(
+        &mut self,
+        kind: u32,
+        name: &str,
+        unit: &str,
+        description: &str,
+        has_bounds: bool,
+        bounds: &[f64],
+    ) -> i32 {
         let kind = match kind {
             0 => InstrumentKind::Counter,
             1 => InstrumentKind::UpDownCounter,
@@ -674,7 +682,9 @@ impl Core {
 
 /// Headers whose values are credentials: kept out of `Debug` output by the push plan.
 fn is_secret_header(name: &str) -> bool {
-    ["authorization", "proxy-authorization", "x-api-key", "api-key", "x-auth-token"].iter().any(|h| name.eq_ignore_ascii_case(h))
+    ["authorization", "proxy-authorization", "x-api-key", "api-key", "x-auth-token"]
+        .iter()
+        .any(|h| name.eq_ignore_ascii_case(h))
 }
 
 /// The wire of this module: the format chosen at run time among the encoders compiled in (each

@@ -220,7 +220,10 @@ impl<'a> Decoder<'a> {
     fn set(&mut self, expected: &mut u64) -> R<Attributes> {
         let d = unzigzag(self.r.varint()?);
         let i = expected.checked_add_signed(d).ok_or(bad("index out of range"))?;
-        let a = self.sets.get(usize::try_from(i).map_err(|_| bad("index out of range"))?).ok_or(bad("index out of range"))?;
+        let a = self
+            .sets
+            .get(usize::try_from(i).map_err(|_| bad("index out of range"))?)
+            .ok_or(bad("index out of range"))?;
         *expected = i.checked_add(1).ok_or(bad("index out of range"))?;
         Ok(a.clone())
     }
@@ -253,10 +256,9 @@ impl<'a> Decoder<'a> {
         let explicit = flags & F_TIMES != 0;
         let data_kind = (flags >> 2) & 3;
         let agrees = match data_kind {
-            D_SUM => matches!(
-                (kind, monotonic),
-                (InstrumentKind::Counter, true) | (InstrumentKind::UpDownCounter, false)
-            ),
+            D_SUM => {
+                matches!((kind, monotonic), (InstrumentKind::Counter, true) | (InstrumentKind::UpDownCounter, false))
+            }
             D_GAUGE => kind == InstrumentKind::Gauge && !monotonic && flags & F_CUMULATIVE == 0,
             D_HIST => kind == InstrumentKind::Histogram && !monotonic,
             _ => return Err(bad("reserved metric data type")),
@@ -306,7 +308,16 @@ impl<'a> Decoder<'a> {
                 if total != count {
                     return Err(bad("bucket counts do not add up to the point count"));
                 }
-                points.push(HistogramPoint { attributes, start_unix_nano, time_unix_nano, count, sum, min, max, bucket_counts });
+                points.push(HistogramPoint {
+                    attributes,
+                    start_unix_nano,
+                    time_unix_nano,
+                    count,
+                    sum,
+                    min,
+                    max,
+                    bucket_counts,
+                });
             }
             MetricData::Histogram { temporality, bounds: Arc::from(bounds), points }
         } else {

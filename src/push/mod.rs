@@ -167,8 +167,14 @@ pub enum Reason {
 }
 
 impl Reason {
-    const ALL: [Reason; 6] =
-        [Reason::Deadline, Reason::Exhausted, Reason::Unauthorized, Reason::Rejected, Reason::Abandoned, Reason::Encode];
+    const ALL: [Reason; 6] = [
+        Reason::Deadline,
+        Reason::Exhausted,
+        Reason::Unauthorized,
+        Reason::Rejected,
+        Reason::Abandoned,
+        Reason::Encode,
+    ];
     /// A lower-case name for reports and self-metrics.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -571,7 +577,11 @@ impl<W: Wire> Pusher<W> {
             headers.push(Header { name: Cow::Borrowed(name), value, secret: false });
         }
         if gzip {
-            headers.push(Header { name: Cow::Borrowed("Content-Encoding"), value: String::from("gzip"), secret: false });
+            headers.push(Header {
+                name: Cow::Borrowed("Content-Encoding"),
+                value: String::from("gzip"),
+                secret: false,
+            });
         }
         match &self.config.auth {
             Auth::None => {}
@@ -590,7 +600,11 @@ impl<W: Wire> Pusher<W> {
             }
         }
         headers.extend(self.config.headers.iter().cloned());
-        headers.push(Header { name: Cow::Borrowed("X-Edgemetrics-Batch-Id"), value: http::hex128(batch_id), secret: false });
+        headers.push(Header {
+            name: Cow::Borrowed("X-Edgemetrics-Batch-Id"),
+            value: http::hex128(batch_id),
+            secret: false,
+        });
         Request {
             method: encoded.method,
             url: http::join_url(&self.config.endpoint, &encoded.path),
@@ -691,9 +705,12 @@ impl<W: Wire> Pusher<W> {
         }
         let delay = match retry_after {
             Some(d) => d,
-            None => {
-                rng::full_jitter(&mut self.rng, self.config.backoff_base_ms, self.config.backoff_cap_ms, f.report.attempts)
-            }
+            None => rng::full_jitter(
+                &mut self.rng,
+                self.config.backoff_base_ms,
+                self.config.backoff_cap_ms,
+                f.report.attempts,
+            ),
         };
         let at = now_ms.saturating_add(delay);
         if at.saturating_add(self.config.min_attempt_ms) > f.deadline_ms {
@@ -815,7 +832,11 @@ impl<W: Wire> Pusher<W> {
             "Points dropped by the delivery layer, by reason",
             DropReason::ALL.iter().zip(stats.dropped).map(|(r, v)| point(v, Some(("reason", r.as_str())))).collect(),
         );
-        sum("points.rejected", "Points refused by the receiver (OTLP partial success)", alloc::vec![point(stats.rejected, None)]);
+        sum(
+            "points.rejected",
+            "Points refused by the receiver (OTLP partial success)",
+            alloc::vec![point(stats.rejected, None)],
+        );
         if let Some(s) = stats.last_status {
             metrics.push(Metric {
                 name: crate::batch::concat(&[SELF_PREFIX, "push.last_status"]).into(),

@@ -397,8 +397,11 @@ fn partial_success_is_counted_not_retried() {
     assert!(req.gzip);
     assert_eq!(req.header("content-encoding"), Some("gzip"));
     assert_eq!(req.header("content-type"), Some("application/json"));
-    p.on_response(&Response { status: 200, headers: &[], body: br#"{"partialSuccess":{"rejectedDataPoints":"2"}}"# }, T0)
-        .unwrap();
+    p.on_response(
+        &Response { status: 200, headers: &[], body: br#"{"partialSuccess":{"rejectedDataPoints":"2"}}"# },
+        T0,
+    )
+    .unwrap();
     let Action::Done(r) = p.next(T0) else { panic!() };
     assert_eq!(r.rejected_points, 2);
     p.start(batch_of(&mut reg, c, 1.0, T0), T0, 1_000).unwrap();
@@ -541,7 +544,9 @@ fn many_batches_get_distinct_ids() {
 
 // ---------------------------------------------------------------- merge
 
-fn hist_registry(temporality: Temporality) -> (Registry, crate::Histogram, crate::Gauge, crate::UpDownCounter, crate::Counter) {
+fn hist_registry(
+    temporality: Temporality,
+) -> (Registry, crate::Histogram, crate::Gauge, crate::UpDownCounter, crate::Counter) {
     let mut reg = Registry::new(crate::Config::new("svc").self_metrics(false).temporality(temporality));
     let h = reg.histogram("lat", InstrumentOptions::unit("ms").bounds(&[1.0, 10.0, 100.0])).unwrap();
     let g = reg.gauge("temp", InstrumentOptions::default()).unwrap();
@@ -721,7 +726,11 @@ fn wire_types_match_the_run_time_format() {
     let pairs: [(Format, &dyn Wire, Protocol); 6] = [
         (Format::OtlpProtobuf { gzip: true }, &wire::OtlpProtobuf { gzip: true }, Protocol::Otlp),
         (Format::OtlpJson { gzip: false }, &wire::OtlpJson { gzip: false }, Protocol::Otlp),
-        (Format::RemoteWrite(RemoteWriteConfig::default()), &wire::RemoteWrite(RemoteWriteConfig::default()), Protocol::RemoteWrite),
+        (
+            Format::RemoteWrite(RemoteWriteConfig::default()),
+            &wire::RemoteWrite(RemoteWriteConfig::default()),
+            Protocol::RemoteWrite,
+        ),
         (Format::Pushgateway(None), &wire::Pushgateway(None), Protocol::Pushgateway),
         (
             Format::Pushgateway(Some(PushgatewayConfig::new("j"))),

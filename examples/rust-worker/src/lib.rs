@@ -65,9 +65,8 @@ mod metrics {
                     .bounds(&[16.0, 64.0, 256.0, 1024.0, 4096.0]),
             )
             .ok()?;
-        let active = metrics
-            .up_down_counter("http.server.active_requests", InstrumentOptions::unit("{request}"))
-            .ok()?;
+        let active =
+            metrics.up_down_counter("http.server.active_requests", InstrumentOptions::unit("{request}")).ok()?;
         Some(App { metrics, requests, duration, size, active })
     }
 
@@ -84,7 +83,9 @@ async fn route(req: &Request, env: &Env) -> (&'static str, u16, String) {
     let segs: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
     match (method.as_ref(), segs.as_slice()) {
         ("GET", []) => ("/", 200, "edgemetrics example worker\n".into()),
-        ("GET", ["api", "items"]) => ("/api/items", 200, r#"[{"id":1,"name":"apple"},{"id":2,"name":"pear"},{"id":3,"name":"fig"}]"#.into()),
+        ("GET", ["api", "items"]) => {
+            ("/api/items", 200, r#"[{"id":1,"name":"apple"},{"id":2,"name":"pear"},{"id":3,"name":"fig"}]"#.into())
+        }
         ("POST", ["api", "items"]) => ("/api/items", 201, r#"{"id":4,"created":true}"#.into()),
         ("GET", ["api", "items", id]) => match *id {
             "1" => ("/api/items/:id", 200, r#"{"id":1,"name":"apple"}"#.into()),
@@ -146,11 +147,18 @@ fn debug_json(m: &edgemetrics::worker::WorkerMetrics) -> String {
     let p = m.push_stats();
     let h = m.host_stats();
     let r = m.last_report();
-    let reasons = [Reason::Deadline, Reason::Exhausted, Reason::Unauthorized, Reason::Rejected, Reason::Abandoned, Reason::Encode]
-        .iter()
-        .map(|r| format!("\"{}\":{}", r.as_str(), p.failures(*r)))
-        .collect::<Vec<_>>()
-        .join(",");
+    let reasons = [
+        Reason::Deadline,
+        Reason::Exhausted,
+        Reason::Unauthorized,
+        Reason::Rejected,
+        Reason::Abandoned,
+        Reason::Encode,
+    ]
+    .iter()
+    .map(|r| format!("\"{}\":{}", r.as_str(), p.failures(*r)))
+    .collect::<Vec<_>>()
+    .join(",");
     format!(
         "{{\"enabled\":true,\"instance_id\":\"{}\",\"attempts\":{},\"retries\":{},\"delivered\":{},\"failures\":{{{}}},\
          \"dropped_points\":{},\"carried_points_total\":{},\"carried_points_now\":{},\"last_status\":{},\
