@@ -323,33 +323,37 @@ pub(crate) fn write_key<'a>(pairs: impl Iterator<Item = (&'a str, AttrValue<'a>)
     }
 }
 
+/// Reads a LEB128 length from the front of `b` (at most 5 bytes; lengths here are bounded by the
+/// attribute limits).
+#[inline]
+fn len(b: &mut &[u8]) -> Option<usize> {
+    let mut n = 0usize;
+    let mut shift = 0;
+    loop {
+        let (&x, rest) = b.split_first()?;
+        *b = rest;
+        n |= ((x & 0x7f) as usize) << shift;
+        if x & 0x80 == 0 {
+            return Some(n);
+        }
+        shift += 7;
+        if shift > 28 {
+            return None;
+        }
+    }
+}
+
+/// Splits `n` bytes off the front of `b`.
+#[inline]
+fn take<'a>(b: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+    let (h, t) = b.split_at_checked(n)?;
+    *b = t;
+    Some(h)
+}
+
 /// Reads a canonical key back into owned attributes. Only keys written by [`canonicalize`] are
 /// ever passed here, so malformed input cannot occur; it still stops cleanly rather than panic.
 pub(crate) fn decode_key(mut key: &[u8]) -> Vec<KeyValue> {
-    fn len(b: &mut &[u8]) -> Option<usize> {
-        let mut n = 0usize;
-        let mut shift = 0;
-        loop {
-            let (&x, rest) = b.split_first()?;
-            *b = rest;
-            n |= ((x & 0x7f) as usize) << shift;
-            if x & 0x80 == 0 {
-                return Some(n);
-            }
-            shift += 7;
-            if shift > 28 {
-                return None;
-            }
-        }
-    }
-    fn take<'a>(b: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
-        if b.len() < n {
-            return None;
-        }
-        let (h, t) = b.split_at(n);
-        *b = t;
-        Some(h)
-    }
     fn one(b: &mut &[u8]) -> Option<KeyValue> {
         let kl = len(b)?;
         let k = core::str::from_utf8(take(b, kl)?).ok()?;
@@ -515,27 +519,6 @@ pub(crate) fn fast_path_ok(attrs: &[Attr<'_>], limits: &AttrLimits) -> bool {
 /// `true` when the canonical key `stored` holds exactly the pairs of `attrs` (any order; `attrs`
 /// must satisfy [`fast_path_ok`], so it has no duplicate keys). Compares in place, writing nothing.
 pub(crate) fn matches_unsorted(mut stored: &[u8], attrs: &[Attr<'_>]) -> bool {
-    fn len(b: &mut &[u8]) -> Option<usize> {
-        let mut n = 0usize;
-        let mut shift = 0;
-        loop {
-            let (&x, rest) = b.split_first()?;
-            *b = rest;
-            n |= ((x & 0x7f) as usize) << shift;
-            if x & 0x80 == 0 {
-                return Some(n);
-            }
-            shift += 7;
-            if shift > 28 {
-                return None;
-            }
-        }
-    }
-    fn take<'b>(b: &mut &'b [u8], n: usize) -> Option<&'b [u8]> {
-        let (h, t) = b.split_at_checked(n)?;
-        *b = t;
-        Some(h)
-    }
     fn one(b: &mut &[u8], attrs: &[Attr<'_>]) -> Option<bool> {
         let kl = len(b)?;
         let k = take(b, kl)?;
