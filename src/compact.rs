@@ -111,12 +111,11 @@
 //! assert_eq!(compact::decode(&req.body).unwrap(), batch);
 //! ```
 
-use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::attr::{hash_key, KeyValue, Value};
 use crate::batch::{Batch, InstrumentKind, MetricData, Temporality};
-use crate::request::{Encoded, Method};
+use crate::request::Encoded;
 
 /// The three bytes every compact message starts with: `EMC`.
 pub const MAGIC: [u8; 3] = *b"EMC";
@@ -433,12 +432,7 @@ fn put_times(out: &mut Vec<u8>, start: u64, end: u64, p_start: u64, p_time: u64)
 ///
 /// `POST` [`PATH`] with `Content-Type: `[`CONTENT_TYPE`]; the body is [`encode`]'s output.
 pub fn request(batch: &Batch) -> Encoded {
-    Encoded {
-        method: Method::Post,
-        path: String::from(PATH),
-        headers: alloc::vec![("Content-Type", String::from(CONTENT_TYPE))],
-        body: encode(batch),
-    }
+    Encoded::post(PATH, CONTENT_TYPE, encode(batch))
 }
 
 #[cfg(feature = "decode")]

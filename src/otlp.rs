@@ -68,7 +68,7 @@ use crate::attr::{KeyValue, Value};
 use crate::batch::{Batch, HistogramPoint, Metric, MetricData, NumberPoint, Temporality};
 use crate::error::Error;
 use crate::pb::{varint_len, FieldValue, Reader, Writer, LEN, VARINT};
-use crate::request::{Encoded, Method};
+use crate::request::Encoded;
 
 /// Path of the OTLP/HTTP metrics export, appended to the configured endpoint.
 pub const PATH: &str = "/v1/metrics";
@@ -125,12 +125,7 @@ pub fn encode(batch: &Batch) -> Vec<u8> {
 
 /// Encodes `batch` and names the method, path and headers of the export request.
 pub fn request(batch: &Batch) -> Encoded {
-    Encoded {
-        method: Method::Post,
-        path: String::from(PATH),
-        headers: alloc::vec![("Content-Type", String::from(CONTENT_TYPE))],
-        body: encode(batch),
-    }
+    Encoded::post(PATH, CONTENT_TYPE, encode(batch))
 }
 
 // ---------------------------------------------------------------------------------------------

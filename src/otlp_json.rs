@@ -52,14 +52,13 @@
 //! assert_eq!((ps.rejected_data_points, ps.error_message.as_str()), (3, "late"));
 //! ```
 
-use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::attr::{KeyValue, Value};
 use crate::batch::{Batch, HistogramPoint, Metric, MetricData, NumberPoint};
 use crate::error::Error;
 use crate::otlp::{extreme_present, keep_message, temporality_value, PartialSuccess};
-use crate::request::{Encoded, Method};
+use crate::request::Encoded;
 use crate::text::{push_f64, push_i64, push_json_str, push_u64};
 
 pub use crate::otlp::PATH;
@@ -90,12 +89,7 @@ pub fn encode(batch: &Batch) -> Vec<u8> {
 
 /// Encodes `batch` and names the method, path and headers of the export request.
 pub fn request(batch: &Batch) -> Encoded {
-    Encoded {
-        method: Method::Post,
-        path: String::from(PATH),
-        headers: alloc::vec![("Content-Type", String::from(CONTENT_TYPE))],
-        body: encode(batch),
-    }
+    Encoded::post(PATH, CONTENT_TYPE, encode(batch))
 }
 
 /// Writes `,"key":` (comma unless first).

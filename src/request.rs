@@ -39,6 +39,17 @@ pub struct Encoded {
 }
 
 impl Encoded {
+    /// A `POST` of `body` to `path` with one `Content-Type` header: the shape of the OTLP and
+    /// compact requests.
+    pub fn post(path: &str, content_type: &str, body: Vec<u8>) -> Self {
+        Encoded {
+            method: Method::Post,
+            path: String::from(path),
+            headers: alloc::vec![("Content-Type", String::from(content_type))],
+            body,
+        }
+    }
+
     /// The value of header `name` (ASCII-case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
