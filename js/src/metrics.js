@@ -479,11 +479,21 @@ export class Metrics {
   async _send(url, method, headers, body, timeoutMs) {
     const f = this._fetch ?? globalThis.fetch;
     const ac = new AbortController();
-    const timer = setTimeout(() => ac.abort(new TimeoutError(`timed out after ${Math.round(timeoutMs)} ms`)), timeoutMs);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      ac.abort(new TimeoutError(`timed out after ${Math.round(timeoutMs)} ms`));
+    }, timeoutMs);
     try {
       const res = await f(url, { method, headers, body, signal: ac.signal });
       if (!res || typeof res.status !== 'number') throw new Error('fetch returned no response');
       return res;
+    } catch (e) {
+      // workerd's fetch rejects with a copy of the abort reason (a plain Error with the same
+      // message), not the TimeoutError itself, so a timeout was reported to the core as `other`
+      // (found by test/faults.test.mjs). Our own timer firing is what makes it a timeout.
+      if (timedOut && !(e instanceof TimeoutError)) throw new TimeoutError(`timed out after ${Math.round(timeoutMs)} ms`);
+      throw e;
     } finally {
       clearTimeout(timer);
     }
