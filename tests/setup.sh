@@ -67,7 +67,7 @@ npm_install() {
     echo "$want" > "$stamp"
   fi
 }
-for d in js examples/rust-worker bench; do
+for d in js examples/rust-worker; do
   [ -d "$d" ] && npm_install "$d"
 done
 say "done"
