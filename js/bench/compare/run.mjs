@@ -5,7 +5,7 @@
 //
 // Writes results.json, results.md and results.svg next to this file. Every figure is measured in
 // this run; nothing is hard-coded. See README.md for the method.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -171,8 +171,9 @@ async function main() {
 
   const summary = summarise(results);
   results.summary = summary;
+  results.native = process.argv.includes('--no-native') ? null : nativeBenches(QUICK);
   writeFileSync(join(here, 'results.json'), JSON.stringify(results, null, 1) + '\n');
-  const md = markdown(results, summary);
+  const md = markdown(results, summary) + nativeMarkdown(results.native);
   writeFileSync(join(here, 'results.md'), md);
   writeFileSync(join(here, 'results.svg'), svg(summary, env));
   console.log(md);
@@ -217,6 +218,54 @@ async function main() {
 }
 
 const libs = new Map();
+/** Runs the core's criterion benches (record, encode) in this run and reads their medians. */
+function nativeBenches(quick) {
+  const root = join(here, '..', '..', '..');
+  const args = ['bench', '-j2', '--bench', 'record', '--bench', 'encode', '--',
+    '--warm-up-time', '1', '--measurement-time', quick ? '1' : '3'];
+  console.log(`native: cargo ${args.join(' ')}`);
+  const r = spawnSync('cargo', args, { cwd: root, encoding: 'utf8', timeout: 15 * 60_000 });
+  if (r.status !== 0) {
+    return { error: `cargo bench failed (exit ${r.status}): ${(r.stderr || '').slice(-2000)}` };
+  }
+  const crit = join(process.env.CARGO_TARGET_DIR || join(root, 'target'), 'criterion');
+  const rows = [];
+  for (const [group, names] of [
+    ['record', ['counter_add_3_attrs', 'histogram_record_3_attrs', 'counter_add_bound', 'histogram_record_bound']],
+    ['collect', ['1000_series_counter_histogram_delta', '1000_series_counter_histogram_cumulative']],
+    ['encode_1000_series', ['otlp_protobuf', 'otlp_json', 'compact', 'remote_write_protobuf', 'remote_write_snappy', 'pushgateway_text']],
+  ]) {
+    for (const name of names) {
+      const f = join(crit, group, name, 'new', 'estimates.json');
+      if (!existsSync(f)) {
+        rows.push({ group, name, error: 'no estimates.json' });
+        continue;
+      }
+      const e = JSON.parse(readFileSync(f, 'utf8'));
+      rows.push({
+        group, name,
+        median_ns: e.median.point_estimate,
+        lo_ns: e.median.confidence_interval.lower_bound,
+        hi_ns: e.median.confidence_interval.upper_bound,
+      });
+    }
+  }
+  return { rows, loadavg: loadavg().map((x) => +x.toFixed(2)) };
+}
+
+function nativeMarkdown(native) {
+  if (!native) return '';
+  if (native.error) return `\n## Native core (criterion)\n\n${native.error}\n`;
+  const unit = (ns) => (ns >= 1e6 ? `${fmt(ns / 1e6, 3)} ms` : ns >= 1e3 ? `${fmt(ns / 1e3, 3)} µs` : `${fmt(ns, 3)} ns`);
+  let md = '\n## Native core (criterion, same run)\n\n';
+  md += `\`cargo bench --bench record --bench encode\` run by this suite; median with its 95 % confidence interval; load average after: ${native.loadavg.join(' ')}.\n\n`;
+  md += '| group | bench | median | 95 % CI |\n|---|---|---:|---:|\n';
+  for (const r of native.rows) {
+    md += r.error ? `| ${r.group} | ${r.name} | ${r.error} | |\n` : `| ${r.group} | ${r.name} | ${unit(r.median_ns)} | ${unit(r.lo_ns)} – ${unit(r.hi_ns)} |\n`;
+  }
+  return md;
+}
+
 async function libOf(name) {
   if (!libs.has(name)) libs.set(name, await CONTESTANTS[name].load());
   return libs.get(name);
