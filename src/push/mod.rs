@@ -167,7 +167,8 @@ pub enum Reason {
 }
 
 impl Reason {
-    const ALL: [Reason; 6] = [
+    /// Every reason, in the order reports and self-metrics list them.
+    pub const ALL: [Reason; 6] = [
         Reason::Deadline,
         Reason::Exhausted,
         Reason::Unauthorized,

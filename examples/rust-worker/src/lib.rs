@@ -147,18 +147,8 @@ fn debug_json(m: &edgemetrics::worker::WorkerMetrics) -> String {
     let p = m.push_stats();
     let h = m.host_stats();
     let r = m.last_report();
-    let reasons = [
-        Reason::Deadline,
-        Reason::Exhausted,
-        Reason::Unauthorized,
-        Reason::Rejected,
-        Reason::Abandoned,
-        Reason::Encode,
-    ]
-    .iter()
-    .map(|r| format!("\"{}\":{}", r.as_str(), p.failures(*r)))
-    .collect::<Vec<_>>()
-    .join(",");
+    let reasons =
+        Reason::ALL.iter().map(|r| format!("\"{}\":{}", r.as_str(), p.failures(*r))).collect::<Vec<_>>().join(",");
     format!(
         "{{\"enabled\":true,\"instance_id\":\"{}\",\"attempts\":{},\"retries\":{},\"delivered\":{},\"failures\":{{{}}},\
          \"dropped_points\":{},\"carried_points_total\":{},\"carried_points_now\":{},\"last_status\":{},\
