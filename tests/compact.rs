@@ -3,6 +3,9 @@
 //!
 //! Run: `cargo test --features decode --test compact`.
 
+#[path = "common/scenario.rs"]
+mod scenario;
+
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -966,6 +969,61 @@ fn mutated_messages_stay_within_the_memory_limit() {
             Ok(())
         })
         .unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Golden vector
+// ---------------------------------------------------------------------------------------------
+
+/// `tests/vectors/compact.bin`: the shared scenario's last batch. The JS package replays the same
+/// scenario and compares its bytes with this file (`js/test/api.test.mjs`).
+#[test]
+fn golden_vector_replays_the_scenario() {
+    let s = scenario::load_default();
+    let batch = scenario::vector_batch(&s);
+    scenario::check_vector("compact.bin", &compact::encode(&batch));
+    // The stored file, read with postcard alone, is the scenario's batch.
+    let stored = std::fs::read(scenario::vectors_dir().join("compact.bin")).unwrap();
+    let msg: Message = postcard::from_bytes(&stored).unwrap();
+    assert_eq!((msg.magic, msg.version), (*b"EMC", 2));
+    assert_eq!(msg.strings[msg.scope_name as usize], "edgemetrics");
+    assert!(msg.strings.contains(&"/produit/é\"\\\n\t\u{1}"));
+    same_batch(&batch, &msg.into_batch(&DecodeLimits::default()).unwrap()).unwrap();
+    assert_eq!(compact::decode(&stored).unwrap(), batch);
+}
+
+/// The worked example of `tests/vectors/COMPACT.md`, byte for byte.
+#[test]
+fn spec_example_bytes() {
+    let spec = std::fs::read_to_string(scenario::vectors_dir().join("COMPACT.md")).unwrap();
+    let hex: String = spec
+        .split("```hex\n")
+        .nth(1)
+        .and_then(|r| r.split("```").next())
+        .unwrap()
+        .lines()
+        .map(|l| l.split('#').next().unwrap())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let spec_bytes: Vec<u8> = hex
+        .split_whitespace()
+        .flat_map(|t| {
+            if let Some(text) = t.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+                text.as_bytes().to_vec()
+            } else {
+                vec![u8::from_str_radix(t, 16).unwrap()]
+            }
+        })
+        .collect();
+    let mut reg = Registry::new(Config::new("svc").self_metrics(false));
+    reg.begin(1000);
+    let c = reg.counter("hits", InstrumentOptions::default()).unwrap();
+    c.add(&mut reg, 3.0, &[("route", "/cart".into())]);
+    let mut batch = reg.collect(1250);
+    batch.resource = Arc::from(vec![]);
+    batch.scope_version = Cow::Borrowed("0.1.0");
+    assert_eq!(compact::encode(&batch), spec_bytes);
+    assert_eq!(compact::decode(&spec_bytes).unwrap(), batch);
 }
 
 // ---------------------------------------------------------------------------------------------
