@@ -923,13 +923,14 @@ fn peak_of<T>(f: impl FnOnce() -> T) -> (T, usize) {
 fn forged_lengths_allocate_nothing_for_the_claim() {
     let head = bytes(&empty_message())[..4].to_vec();
     let claim = [0xff, 0xff, 0xff, 0xff, 0x0f]; // 2^32 - 1
-    let mut cases: Vec<Vec<u8>> = vec![];
-    // 2^32 strings, then a few empty ones.
-    cases.push([&head[..], &claim, &[0; 64]].concat());
-    // 2^32 values; 2^32 sets of empty sets; a set claiming 2^32 attributes.
-    cases.push([&head[..], &[2, 11], b"edgemetrics", &[0], &claim, &[0; 64]].concat());
-    cases.push([&head[..], &[0, 0], &claim, &[0; 256]].concat());
-    cases.push([&head[..], &[0, 0, 1], &claim, &[0; 256]].concat());
+    let mut cases: Vec<Vec<u8>> = vec![
+        // 2^32 strings, then a few empty ones.
+        [&head[..], &claim, &[0; 64]].concat(),
+        // 2^32 values; 2^32 sets of empty sets; a set claiming 2^32 attributes.
+        [&head[..], &[2, 11], b"edgemetrics", &[0], &claim, &[0; 64]].concat(),
+        [&head[..], &[0, 0], &claim, &[0; 256]].concat(),
+        [&head[..], &[0, 0, 1], &claim, &[0; 256]].concat(),
+    ];
     // Many metrics / points / buckets claimed inside an otherwise valid message.
     let m = with_metric(wire::Kind::Histogram, hist(&[1.0, 2.0], 3, &[1, 1, 1]), vec![]);
     let valid = bytes(&m);
