@@ -60,7 +60,7 @@ const ITEM_RATIO: usize = {
 /// Postcard hands serde a `Vec`'s claimed length only when the bytes left could hold it, and serde
 /// pre-allocates at most that (and at most 1 MiB); a longer claim gets no pre-allocation and the
 /// `Vec` grows as items are actually read, each item using input bytes. So every `Vec` holds at
-/// most [`ITEM_RATIO`] heap bytes per input byte of its items, doubled by growth; the vectors
+/// most `ITEM_RATIO` (the largest item size over its smallest encoding) heap bytes per input byte of its items, doubled by growth; the vectors
 /// being filled when an error stops the parse (one per nesting level, at most three) add at most
 /// as much again. Four times the item ratio covers both; `tests/compact.rs` measures the peak
 /// with a counting allocator.
