@@ -647,20 +647,17 @@ impl<'a> Message<'a> {
 
 /// Encodes `batch` in the compact format: postcard of [`Message::from_batch`].
 ///
-/// The output is written with postcard's `Extend` flavor straight into the `Vec` that becomes
-/// the request body, sized up front from the batch (strings, plus a typical point size).
+/// The output is written with postcard's `AllocVec` flavor straight into the `Vec` that becomes
+/// the request body (of the flavors it gave the smallest wasm).
 ///
 /// Every field round-trips through `decode` exactly, provided the batch keeps the invariants
 /// its type documents (window end not before its start, kind matching data, histogram bounds
 /// finite and increasing with one more bucket than bounds, count equal to the bucket total). A
 /// batch that breaks them still encodes without panicking, but the decoder refuses the result.
 pub fn encode(batch: &Batch) -> Vec<u8> {
-    let msg = Message::from_batch(batch);
-    let strings: usize = msg.strings.iter().map(|s| s.len() + 1).sum();
-    let cap = 16 + strings + msg.sets.len() * 8 + batch.point_count() * 24;
-    // Serializing into a Vec cannot fail: every sequence has a known length and the Extend flavor
-    // has no capacity limit (allocation failure aborts, as everywhere in Rust).
-    postcard::to_extend(&msg, Vec::with_capacity(cap)).unwrap_or_default()
+    // Serializing into a Vec cannot fail: every sequence has a known length and the AllocVec
+    // flavor has no capacity limit (allocation failure aborts, as everywhere in Rust).
+    postcard::to_allocvec(&Message::from_batch(batch)).unwrap_or_default()
 }
 
 /// Encodes `batch` and names the method, path and headers of the push.

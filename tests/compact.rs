@@ -951,6 +951,13 @@ fn forged_lengths_allocate_nothing_for_the_claim() {
     eprintln!("forged lengths: {} cases, worst peak heap {worst:.1} B per input byte", cases.len());
 }
 
+/// The documented figure: 4 × 24 (an empty attribute set: a 24-byte `Vec` from one byte).
+#[cfg(target_pointer_width = "64")]
+#[test]
+fn wire_bound_is_96_bytes_per_input_byte_on_64_bit() {
+    assert_eq!(compact::WIRE_BYTES_PER_INPUT_BYTE, 96);
+}
+
 #[test]
 fn mutated_messages_stay_within_the_memory_limit() {
     let valid = compact::encode(&sample_batch(true));

@@ -11,7 +11,9 @@ export PATH="$HOME/.cargo/bin:$PATH"
 # module shrinks. They are NOT the goals: the goals are 8 KB for the core alone and 20 KB for the
 # whole JS bundle (issues 2, 4, 7); today we measure ~12.8 KB and ~72 KB (see the CHANGELOG).
 CORE_BUDGET=${CORE_BUDGET:-13312}
-JS_BUDGET=${JS_BUDGET:-73728}
+# JS raised from 73728 when the compact encoder moved to postcard + serde (issue 15): +2.6 KB gzip
+# for the all-formats module (compact-only module 40,849 -> 43,491 B after wasm-opt -Oz).
+JS_BUDGET=${JS_BUDGET:-74752}
 check=0
 [ "${1:-}" = "--check" ] && check=1
 
