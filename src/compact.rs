@@ -65,7 +65,7 @@
 //!   gauge, histogram = histogram. Histogram bounds are finite and strictly increasing; every
 //!   point has `bounds + 1` buckets adding up to `count`. The scope name is `edgemetrics`.
 //!
-//! A message is self-delimiting: [`decode_prefix`](crate::compact) splits a stream of them.
+//! A message is self-delimiting: `decode_prefix` (feature `decode`) splits a stream of them.
 //!
 //! ## Decoding hostile input
 //!
