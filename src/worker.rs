@@ -67,7 +67,7 @@ use worker::js_sys::{self, Reflect, Uint8Array};
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::{AbortController, Context, Delay, Env, Fetch, Headers, RequestInit};
 
-use crate::batch::{SdkStats, Temporality};
+use crate::model::{SdkStats, Temporality};
 use crate::push::{self, Action, Format, PushStats, Pusher, Report, TransportError};
 use crate::registry::{Config, Counter, Gauge, Histogram, InstrumentOptions, Registry, UpDownCounter};
 use crate::{Attr, Error};

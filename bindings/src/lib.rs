@@ -332,13 +332,13 @@ impl Core {
     #[cfg(feature = "remote-write")]
     #[wasm_bindgen(js_name = configureRemoteWrite)]
     pub fn configure_remote_write(&mut self, path: Option<String>, labels: &str) -> bool {
-        let mut cfg = edgemetrics::remote_write::RemoteWriteConfig::default();
+        let mut cfg = edgemetrics::encode::remote_write::RemoteWriteConfig::default();
         if let Some(p) = path {
             cfg.path = p;
         }
         for kv in decode_owned(labels) {
             let edgemetrics::Value::Str(v) = kv.value else { continue };
-            if !edgemetrics::prom::is_valid_label_name(&kv.key) {
+            if !edgemetrics::encode::prom::is_valid_label_name(&kv.key) {
                 // push_str rather than `[..].concat()`: the generic join it links is ~1 KB of wasm.
                 self.error.clear();
                 self.error.push_str("invalid external label name \"");
@@ -365,14 +365,14 @@ impl Core {
             self.push_config.format.pushgateway = None;
             return self.rebuild_pusher();
         };
-        let mut cfg = edgemetrics::pushgateway::PushgatewayConfig::new(&job);
+        let mut cfg = edgemetrics::encode::pushgateway::PushgatewayConfig::new(&job);
         cfg.method = method;
         for kv in decode_owned(grouping) {
             if let edgemetrics::Value::Str(v) = kv.value {
                 cfg.grouping.push((kv.key, v));
             }
         }
-        if let Err(e) = edgemetrics::pushgateway::group_path(&cfg) {
+        if let Err(e) = edgemetrics::encode::pushgateway::group_path(&cfg) {
             self.error = e.message();
             return false;
         }
@@ -695,10 +695,10 @@ struct JsWire {
     format: Format,
     gzip: bool,
     #[cfg(feature = "remote-write")]
-    remote_write: edgemetrics::remote_write::RemoteWriteConfig,
+    remote_write: edgemetrics::encode::remote_write::RemoteWriteConfig,
     /// Explicit grouping key; `None`: derived from the resource at each flush.
     #[cfg(feature = "pushgateway")]
-    pushgateway: Option<edgemetrics::pushgateway::PushgatewayConfig>,
+    pushgateway: Option<edgemetrics::encode::pushgateway::PushgatewayConfig>,
     #[cfg(feature = "pushgateway")]
     pushgateway_method: edgemetrics::Method,
 }
@@ -720,22 +720,22 @@ impl push::Wire for JsWire {
     fn encode(&self, batch: &edgemetrics::Batch) -> Result<Encoded, Error> {
         match self.format {
             #[cfg(feature = "otlp-proto")]
-            Format::OtlpProto => Ok(edgemetrics::otlp::request(batch)),
+            Format::OtlpProto => Ok(edgemetrics::encode::otlp::request(batch)),
             #[cfg(feature = "otlp-json")]
-            Format::OtlpJson => Ok(edgemetrics::otlp_json::request(batch)),
+            Format::OtlpJson => Ok(edgemetrics::encode::otlp_json::request(batch)),
             #[cfg(feature = "remote-write")]
-            Format::RemoteWrite => edgemetrics::remote_write::request(batch, &self.remote_write),
+            Format::RemoteWrite => edgemetrics::encode::remote_write::request(batch, &self.remote_write),
             #[cfg(feature = "pushgateway")]
             Format::Pushgateway => match &self.pushgateway {
-                Some(cfg) => edgemetrics::pushgateway::request(batch, cfg),
+                Some(cfg) => edgemetrics::encode::pushgateway::request(batch, cfg),
                 None => {
-                    let mut cfg = edgemetrics::pushgateway::PushgatewayConfig::from_batch(batch);
+                    let mut cfg = edgemetrics::encode::pushgateway::PushgatewayConfig::from_batch(batch);
                     cfg.method = self.pushgateway_method;
-                    edgemetrics::pushgateway::request(batch, &cfg)
+                    edgemetrics::encode::pushgateway::request(batch, &cfg)
                 }
             },
             #[cfg(feature = "compact")]
-            Format::Compact => Ok(edgemetrics::compact::request(batch)),
+            Format::Compact => Ok(edgemetrics::encode::compact::request(batch)),
             // Formats not built in are refused by the constructor.
             #[allow(unreachable_patterns)]
             _ => Err(Error::InvalidConfig { reason: "encoder not built in" }),
@@ -745,9 +745,9 @@ impl push::Wire for JsWire {
     fn rejected_points(&self, body: &[u8]) -> Result<u64, Error> {
         match self.format {
             #[cfg(feature = "otlp-proto")]
-            Format::OtlpProto => edgemetrics::otlp::parse_response(body).map(|p| p.rejected_data_points),
+            Format::OtlpProto => edgemetrics::encode::otlp::parse_response(body).map(|p| p.rejected_data_points),
             #[cfg(feature = "otlp-json")]
-            Format::OtlpJson => edgemetrics::otlp_json::parse_response(body).map(|p| p.rejected_data_points),
+            Format::OtlpJson => edgemetrics::encode::otlp_json::parse_response(body).map(|p| p.rejected_data_points),
             _ => Ok(0),
         }
     }
@@ -756,7 +756,7 @@ impl push::Wire for JsWire {
 /// Appends `v` in decimal (without `core::fmt`, which this module otherwise need not link).
 fn push_decimal(s: &mut String, v: u64) {
     let mut digits = Vec::new();
-    edgemetrics::text::push_u64(&mut digits, v);
+    edgemetrics::codec::text::push_u64(&mut digits, v);
     s.extend(digits.iter().map(|&b| char::from(b)));
 }
 

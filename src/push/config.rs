@@ -6,9 +6,9 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use crate::batch::Batch;
+use crate::encode::Encoded;
 use crate::error::Error;
-use crate::request::Encoded;
+use crate::model::Batch;
 
 use super::http::Header;
 
@@ -125,22 +125,22 @@ pub trait Wire {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Format {
-    /// OTLP/HTTP protobuf ([`crate::otlp`]).
+    /// OTLP/HTTP protobuf ([`crate::encode::otlp`]).
     OtlpProtobuf {
         /// Ask the host to gzip the body (`Content-Encoding: gzip`).
         gzip: bool,
     },
-    /// OTLP/HTTP JSON ([`crate::otlp_json`]).
+    /// OTLP/HTTP JSON ([`crate::encode::otlp_json`]).
     OtlpJson {
         /// Ask the host to gzip the body (`Content-Encoding: gzip`).
         gzip: bool,
     },
-    /// Prometheus remote write 1.0 ([`crate::remote_write`]); needs a cumulative batch.
-    RemoteWrite(crate::remote_write::RemoteWriteConfig),
-    /// Pushgateway text exposition ([`crate::pushgateway`]). `None` derives the group from the
-    /// batch's resource ([`PushgatewayConfig::from_batch`](crate::pushgateway::PushgatewayConfig::from_batch)).
-    Pushgateway(Option<crate::pushgateway::PushgatewayConfig>),
-    /// The compact format ([`crate::compact`]) to an edgemetrics relay.
+    /// Prometheus remote write 1.0 ([`crate::encode::remote_write`]); needs a cumulative batch.
+    RemoteWrite(crate::encode::remote_write::RemoteWriteConfig),
+    /// Pushgateway text exposition ([`crate::encode::pushgateway`]). `None` derives the group from the
+    /// batch's resource ([`PushgatewayConfig::from_batch`](crate::encode::pushgateway::PushgatewayConfig::from_batch)).
+    Pushgateway(Option<crate::encode::pushgateway::PushgatewayConfig>),
+    /// The compact format ([`crate::encode::compact`]) to an edgemetrics relay.
     Compact,
 }
 
@@ -164,7 +164,7 @@ impl Wire for Format {
         match self {
             Format::OtlpProtobuf { gzip } => wire::OtlpProtobuf { gzip: *gzip }.encode(batch),
             Format::OtlpJson { gzip } => wire::OtlpJson { gzip: *gzip }.encode(batch),
-            Format::RemoteWrite(cfg) => crate::remote_write::request(batch, cfg),
+            Format::RemoteWrite(cfg) => crate::encode::remote_write::request(batch, cfg),
             Format::Pushgateway(cfg) => wire::pushgateway_request(batch, cfg.as_ref()),
             Format::Compact => wire::Compact.encode(batch),
         }

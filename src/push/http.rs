@@ -7,7 +7,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use crate::request::Method;
+use crate::encode::Method;
 
 /// One request header.
 #[derive(Clone, PartialEq, Eq)]

@@ -139,7 +139,7 @@ pub use merge::{merge, tally, trim, DropTally};
 pub use policy::FlushPolicy;
 
 use crate::attr::{KeyValue, Value};
-use crate::batch::{Batch, InstrumentKind, Metric, MetricData, NumberPoint, Temporality};
+use crate::model::{Batch, InstrumentKind, Metric, MetricData, NumberPoint, Temporality};
 use crate::registry::SELF_PREFIX;
 use rng::Rng;
 
@@ -484,7 +484,7 @@ impl<W: Wire> Pusher<W> {
     /// configured), encodes and plans the request. A delivery still in progress is abandoned
     /// first (carried over). Then drive it with [`next`](Self::next).
     pub fn start(&mut self, batch: Batch, now_ms: u64, budget_ms: u64) -> Result<(), PushError> {
-        self.start_inner(batch, now_ms, budget_ms, None::<fn(&Batch) -> Result<crate::request::Encoded, crate::Error>>)
+        self.start_inner(batch, now_ms, budget_ms, None::<fn(&Batch) -> Result<crate::encode::Encoded, crate::Error>>)
     }
 
     /// [`start`](Self::start) with a caller-supplied encoder (the retry policy, response
@@ -494,7 +494,7 @@ impl<W: Wire> Pusher<W> {
         batch: Batch,
         now_ms: u64,
         budget_ms: u64,
-        encode: impl FnOnce(&Batch) -> Result<crate::request::Encoded, crate::Error>,
+        encode: impl FnOnce(&Batch) -> Result<crate::encode::Encoded, crate::Error>,
     ) -> Result<(), PushError> {
         self.start_inner(batch, now_ms, budget_ms, Some(encode))
     }
@@ -504,7 +504,7 @@ impl<W: Wire> Pusher<W> {
         mut batch: Batch,
         now_ms: u64,
         budget_ms: u64,
-        encode: Option<impl FnOnce(&Batch) -> Result<crate::request::Encoded, crate::Error>>,
+        encode: Option<impl FnOnce(&Batch) -> Result<crate::encode::Encoded, crate::Error>>,
     ) -> Result<(), PushError> {
         if self.flight.is_some() {
             self.finish(Outcome::Failed(Reason::Abandoned), now_ms);
@@ -571,7 +571,7 @@ impl<W: Wire> Pusher<W> {
         Ok(())
     }
 
-    fn plan(&self, encoded: crate::request::Encoded, batch_id: u128) -> Request {
+    fn plan(&self, encoded: crate::encode::Encoded, batch_id: u128) -> Request {
         let gzip = self.config.format.gzip();
         let mut headers: Vec<Header> = Vec::with_capacity(encoded.headers.len() + self.config.headers.len() + 3);
         for (name, value) in encoded.headers {
@@ -588,14 +588,14 @@ impl<W: Wire> Pusher<W> {
             Auth::None => {}
             Auth::Bearer(t) => headers.push(Header {
                 name: Cow::Borrowed("Authorization"),
-                value: crate::batch::concat(&["Bearer ", t.expose()]),
+                value: crate::model::concat(&["Bearer ", t.expose()]),
                 secret: true,
             }),
             Auth::Basic { username, password } => {
-                let creds = crate::batch::concat(&[username, ":", password.expose()]);
+                let creds = crate::model::concat(&[username, ":", password.expose()]);
                 headers.push(Header {
                     name: Cow::Borrowed("Authorization"),
-                    value: crate::batch::concat(&["Basic ", &http::base64(creds.as_bytes())]),
+                    value: crate::model::concat(&["Basic ", &http::base64(creds.as_bytes())]),
                     secret: true,
                 });
             }
@@ -802,7 +802,7 @@ impl<W: Wire> Pusher<W> {
         let mut sum = |name: &str, description: &str, points: Vec<NumberPoint>| {
             if points.iter().any(|p| p.value != 0.0) {
                 metrics.push(Metric {
-                    name: crate::batch::concat(&[SELF_PREFIX, name]).into(),
+                    name: crate::model::concat(&[SELF_PREFIX, name]).into(),
                     unit: "1".into(),
                     description: description.into(),
                     kind: InstrumentKind::Counter,
@@ -840,7 +840,7 @@ impl<W: Wire> Pusher<W> {
         );
         if let Some(s) = stats.last_status {
             metrics.push(Metric {
-                name: crate::batch::concat(&[SELF_PREFIX, "push.last_status"]).into(),
+                name: crate::model::concat(&[SELF_PREFIX, "push.last_status"]).into(),
                 unit: "1".into(),
                 description: "HTTP status of the last push response".into(),
                 kind: InstrumentKind::Gauge,

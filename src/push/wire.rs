@@ -2,13 +2,13 @@
 //! `Pusher<wire::OtlpProtobuf>` links only what it uses. [`Format`](super::Format) is the run-time
 //! choice among them.
 
-use crate::batch::Batch;
+use crate::encode::Encoded;
 use crate::error::Error;
-use crate::request::Encoded;
+use crate::model::Batch;
 
 use super::config::{Protocol, Wire};
 
-/// OTLP/HTTP protobuf ([`crate::otlp`]).
+/// OTLP/HTTP protobuf ([`crate::encode::otlp`]).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct OtlpProtobuf {
     /// Ask the host to gzip the body.
@@ -23,14 +23,14 @@ impl Wire for OtlpProtobuf {
         self.gzip
     }
     fn encode(&self, batch: &Batch) -> Result<Encoded, Error> {
-        Ok(crate::otlp::request(batch))
+        Ok(crate::encode::otlp::request(batch))
     }
     fn rejected_points(&self, body: &[u8]) -> Result<u64, Error> {
-        crate::otlp::parse_response(body).map(|p| p.rejected_data_points)
+        crate::encode::otlp::parse_response(body).map(|p| p.rejected_data_points)
     }
 }
 
-/// OTLP/HTTP JSON ([`crate::otlp_json`]).
+/// OTLP/HTTP JSON ([`crate::encode::otlp_json`]).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct OtlpJson {
     /// Ask the host to gzip the body.
@@ -45,29 +45,29 @@ impl Wire for OtlpJson {
         self.gzip
     }
     fn encode(&self, batch: &Batch) -> Result<Encoded, Error> {
-        Ok(crate::otlp_json::request(batch))
+        Ok(crate::encode::otlp_json::request(batch))
     }
     fn rejected_points(&self, body: &[u8]) -> Result<u64, Error> {
-        crate::otlp_json::parse_response(body).map(|p| p.rejected_data_points)
+        crate::encode::otlp_json::parse_response(body).map(|p| p.rejected_data_points)
     }
 }
 
-/// Prometheus remote write 1.0 ([`crate::remote_write`]).
+/// Prometheus remote write 1.0 ([`crate::encode::remote_write`]).
 #[derive(Debug, Clone, Default)]
-pub struct RemoteWrite(pub crate::remote_write::RemoteWriteConfig);
+pub struct RemoteWrite(pub crate::encode::remote_write::RemoteWriteConfig);
 
 impl Wire for RemoteWrite {
     fn protocol(&self) -> Protocol {
         Protocol::RemoteWrite
     }
     fn encode(&self, batch: &Batch) -> Result<Encoded, Error> {
-        crate::remote_write::request(batch, &self.0)
+        crate::encode::remote_write::request(batch, &self.0)
     }
 }
 
-/// Pushgateway ([`crate::pushgateway`]); `None` derives the group from the batch's resource.
+/// Pushgateway ([`crate::encode::pushgateway`]); `None` derives the group from the batch's resource.
 #[derive(Debug, Clone, Default)]
-pub struct Pushgateway(pub Option<crate::pushgateway::PushgatewayConfig>);
+pub struct Pushgateway(pub Option<crate::encode::pushgateway::PushgatewayConfig>);
 
 impl Wire for Pushgateway {
     fn protocol(&self) -> Protocol {
@@ -80,15 +80,18 @@ impl Wire for Pushgateway {
 
 pub(crate) fn pushgateway_request(
     batch: &Batch,
-    cfg: Option<&crate::pushgateway::PushgatewayConfig>,
+    cfg: Option<&crate::encode::pushgateway::PushgatewayConfig>,
 ) -> Result<Encoded, Error> {
     match cfg {
-        Some(cfg) => crate::pushgateway::request(batch, cfg),
-        None => crate::pushgateway::request(batch, &crate::pushgateway::PushgatewayConfig::from_batch(batch)),
+        Some(cfg) => crate::encode::pushgateway::request(batch, cfg),
+        None => crate::encode::pushgateway::request(
+            batch,
+            &crate::encode::pushgateway::PushgatewayConfig::from_batch(batch),
+        ),
     }
 }
 
-/// The compact format ([`crate::compact`]).
+/// The compact format ([`crate::encode::compact`]).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Compact;
 
@@ -97,6 +100,6 @@ impl Wire for Compact {
         Protocol::Compact
     }
     fn encode(&self, batch: &Batch) -> Result<Encoded, Error> {
-        Ok(crate::compact::request(batch))
+        Ok(crate::encode::compact::request(batch))
     }
 }

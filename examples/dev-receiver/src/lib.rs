@@ -20,7 +20,7 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use edgemetrics::pb::{FieldValue, Reader};
+use edgemetrics::codec::pb::{FieldValue, Reader};
 use edgemetrics::{Batch, MetricData, Value};
 use serde_json::{json, Value as Json};
 
@@ -446,7 +446,7 @@ fn from_prom_samples(samples: Vec<(String, Vec<(String, String)>, f64)>) -> Vec<
 
 /// Remote write (snappy block + `WriteRequest`) → points.
 fn from_remote_write(body: &[u8]) -> Result<Vec<(String, Point)>, String> {
-    let raw = edgemetrics::snappy::decompress(body, MAX_BODY * 4).map_err(|e| format!("snappy: {e:?}"))?;
+    let raw = edgemetrics::codec::snappy::decompress(body, MAX_BODY * 4).map_err(|e| format!("snappy: {e:?}"))?;
     let mut samples = Vec::new();
     for (n, ts) in fields(&raw)? {
         let (1, FieldValue::Len(ts)) = (n, ts) else { continue };
@@ -632,10 +632,12 @@ fn ingest(state: &Mutex<State>, req: &Req, quiet: bool) -> Result<(), (u16, Stri
         ("remote-write", from_remote_write(&req.body))
     } else if path.starts_with("/metrics/job/") && (req.method == "PUT" || req.method == "POST") {
         ("pushgateway", from_text(&req.body))
-    } else if path == edgemetrics::compact::PATH {
+    } else if path == edgemetrics::encode::compact::PATH {
         (
             "compact",
-            edgemetrics::compact::decode(&req.body).map(|b| from_batch(&b)).map_err(|e| format!("compact: {e:?}")),
+            edgemetrics::encode::compact::decode(&req.body)
+                .map(|b| from_batch(&b))
+                .map_err(|e| format!("compact: {e:?}")),
         )
     } else {
         return Err((404, format!("no format at {} {}", req.method, path)));
@@ -761,20 +763,24 @@ mod tests {
             h.record(&mut reg, v, &[("route", "/a".into())]);
         }
         let batch = reg.collect(1_700_000_001_000_000_000);
-        let pg = edgemetrics::pushgateway::PushgatewayConfig::new("job");
+        let pg = edgemetrics::encode::pushgateway::PushgatewayConfig::new("job");
         let cases: Vec<(&str, Vec<(String, Point)>)> = vec![
             (
                 "compact",
-                from_batch(&edgemetrics::compact::decode(&edgemetrics::compact::request(&batch).body).unwrap()),
+                from_batch(
+                    &edgemetrics::encode::compact::decode(&edgemetrics::encode::compact::request(&batch).body).unwrap(),
+                ),
             ),
-            ("otlp", from_otlp_proto(&edgemetrics::otlp::request(&batch).body).unwrap()),
-            ("otlp-json", from_otlp_json(&edgemetrics::otlp_json::request(&batch).body).unwrap()),
+            ("otlp", from_otlp_proto(&edgemetrics::encode::otlp::request(&batch).body).unwrap()),
+            ("otlp-json", from_otlp_json(&edgemetrics::encode::otlp_json::request(&batch).body).unwrap()),
             (
                 "remote-write",
-                from_remote_write(&edgemetrics::remote_write::request(&batch, &Default::default()).unwrap().body)
-                    .unwrap(),
+                from_remote_write(
+                    &edgemetrics::encode::remote_write::request(&batch, &Default::default()).unwrap().body,
+                )
+                .unwrap(),
             ),
-            ("pushgateway", from_text(&edgemetrics::pushgateway::request(&batch, &pg).unwrap().body).unwrap()),
+            ("pushgateway", from_text(&edgemetrics::encode::pushgateway::request(&batch, &pg).unwrap().body).unwrap()),
         ];
         for (format, points) in cases {
             let mut st = State::default();

@@ -1,5 +1,5 @@
-//! OpenTelemetry → Prometheus translation, shared by [remote write](crate::remote_write) and the
-//! [Pushgateway](crate::pushgateway) text format.
+//! OpenTelemetry → Prometheus translation, shared by [remote write](crate::encode::remote_write) and the
+//! [Pushgateway](crate::encode::pushgateway) text format.
 //!
 //! Prometheus has a flatter and stricter data model than OpenTelemetry. This module applies the
 //! rules of the OpenTelemetry "Prometheus and OpenMetrics compatibility" specification, keeping
@@ -30,7 +30,7 @@
 //! appended as-is after sanitizing (`m` → `_m`).
 //!
 //! ```
-//! use edgemetrics::prom::metric_name;
+//! use edgemetrics::encode::prom::metric_name;
 //! use edgemetrics::InstrumentKind::*;
 //! assert_eq!(metric_name("http.server.duration", "ms", Histogram), "http_server_duration_milliseconds");
 //! assert_eq!(metric_name("http.requests", "{request}", Counter), "http_requests_total");
@@ -87,8 +87,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::attr::{KeyValue, Value};
-use crate::batch::{Batch, InstrumentKind, MetricData};
 use crate::error::Error;
+use crate::model::{Batch, InstrumentKind, MetricData};
 
 /// Translates an OpenTelemetry instrument name and unit into a Prometheus metric name (see the
 /// [module documentation](self) for the rules).
@@ -195,7 +195,7 @@ fn unit_suffix(unit: &str, kind: InstrumentKind, out: &mut String) {
 /// Translates an attribute key into a Prometheus label name; `None` for an empty key.
 ///
 /// ```
-/// use edgemetrics::prom::label_name;
+/// use edgemetrics::encode::prom::label_name;
 /// assert_eq!(label_name("http.method").as_deref(), Some("http_method"));
 /// assert_eq!(label_name("1st").as_deref(), Some("key_1st"));
 /// assert_eq!(label_name("__name__").as_deref(), Some("key__name__"));
@@ -249,7 +249,7 @@ pub fn push_f64_str(out: &mut String, v: f64) {
 /// ```
 /// let mut s = Vec::new();
 /// for v in [10.0, 0.005, 2.5, 1e6, 123456.0, 1e-5, f64::INFINITY, -0.5] {
-///     edgemetrics::prom::push_f64(&mut s, v);
+///     edgemetrics::encode::prom::push_f64(&mut s, v);
 ///     s.push(b' ');
 /// }
 /// assert_eq!(s, b"10 0.005 2.5 1e+06 123456 1e-05 +Inf -0.5 ");
@@ -316,7 +316,7 @@ pub fn push_f64(out: &mut Vec<u8>, v: f64) {
         if ax < 10 {
             out.push(b'0');
         }
-        crate::text::push_u64(out, ax as u64);
+        crate::codec::text::push_u64(out, ax as u64);
     } else if dp <= 0 {
         out.extend_from_slice(b"0.");
         (0..-dp).for_each(|_| out.push(b'0'));
@@ -352,7 +352,7 @@ fn parse_exp(e: &str) -> i32 {
 pub fn push_value(out: &mut String, v: &Value) {
     match v {
         Value::Str(s) => out.push_str(s),
-        Value::I64(x) => push_ascii(out, |b| crate::text::push_i64(b, *x)),
+        Value::I64(x) => push_ascii(out, |b| crate::codec::text::push_i64(b, *x)),
         Value::F64(x) => push_f64_str(out, *x),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
     }

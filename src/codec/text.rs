@@ -11,7 +11,7 @@
 //!   copied as UTF-8.
 //!
 //! ```
-//! use edgemetrics::text;
+//! use edgemetrics::codec::text;
 //! let mut out = Vec::new();
 //! text::push_f64(&mut out, 0.1);
 //! out.push(b' ');

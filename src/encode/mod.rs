@@ -1,6 +1,13 @@
 //! What an encoder hands to the delivery layer: a body plus the method, path and headers the
 //! receiver expects. No IO here: a host (JS `fetch`, `worker::Fetch`, a native client) sends it.
 
+pub mod compact;
+pub mod otlp;
+pub mod otlp_json;
+pub mod prom;
+pub mod pushgateway;
+pub mod remote_write;
+
 use alloc::string::String;
 use alloc::vec::Vec;
 

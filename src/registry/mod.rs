@@ -29,11 +29,11 @@ use crate::attr::{
     decode_key, fast_path_ok, matches_unsorted, set_hash, write_key, Attr, AttrLimits, Attributes, KeyValue, Sorted,
     Value,
 };
-use crate::batch::{
+use crate::error::{cut, Error};
+use crate::model::{
     Batch, HistogramPoint, InstrumentKind, Metric, MetricData, NumberPoint, SdkStats, Temporality, SCOPE_NAME,
     SCOPE_VERSION,
 };
-use crate::error::{cut, Error};
 
 /// The OpenTelemetry default explicit bucket bounds.
 pub const DEFAULT_BOUNDS: [f64; 15] =
@@ -893,7 +893,7 @@ fn self_metrics(stats: &SdkStats, temporality: Temporality, start: u64, end: u64
             return;
         }
         out.push(Metric {
-            name: crate::batch::concat(&[SELF_PREFIX, name]).into(),
+            name: crate::model::concat(&[SELF_PREFIX, name]).into(),
             unit: "1".into(),
             description: description.into(),
             kind: InstrumentKind::Counter,

@@ -1,4 +1,4 @@
-//! OTLP/HTTP JSON encoder: the same `ExportMetricsServiceRequest` as [`crate::otlp`], in the
+//! OTLP/HTTP JSON encoder: the same `ExportMetricsServiceRequest` as [`crate::encode::otlp`], in the
 //! protobuf JSON mapping that OTLP/HTTP accepts with `Content-Type: application/json`.
 //!
 //! # The format
@@ -10,7 +10,7 @@
 //! * 64-bit integers (`timeUnixNano`, `startTimeUnixNano`, `count`, `bucketCounts`, `intValue`)
 //!   are decimal *strings*, because JSON numbers lose precision past 2^53;
 //! * doubles are JSON numbers, written here as the shortest decimal that reads back to the same
-//!   `f64` ([`crate::text::push_f64`]); an infinite or NaN value, which JSON cannot write as a
+//!   `f64` ([`crate::codec::text::push_f64`]); an infinite or NaN value, which JSON cannot write as a
 //!   number, is the string `"Infinity"`, `"-Infinity"` or `"NaN"` (the proto3 JSON spelling);
 //!   histogram `min`/`max` of a point without values are left out instead;
 //! * fields holding their default value are left out, except `oneof` members (`asDouble`,
@@ -24,7 +24,7 @@
 //!      "isMonotonic":true}}]}]}]}
 //! ```
 //!
-//! Strings are escaped by [`crate::text::push_json_str`], so any UTF-8 attribute value — quotes,
+//! Strings are escaped by [`crate::codec::text::push_json_str`], so any UTF-8 attribute value — quotes,
 //! backslashes, newlines, control characters, non-ASCII — survives the trip.
 //!
 //! A `200` response may carry `{"partialSuccess":{"rejectedDataPoints":"3","errorMessage":"…"}}`;
@@ -55,13 +55,13 @@
 use alloc::vec::Vec;
 
 use crate::attr::{KeyValue, Value};
-use crate::batch::{Batch, HistogramPoint, Metric, MetricData, NumberPoint};
+use crate::codec::text::{push_f64, push_i64, push_json_str, push_u64};
+use crate::encode::otlp::{extreme_present, keep_message, temporality_value, PartialSuccess};
+use crate::encode::Encoded;
 use crate::error::Error;
-use crate::otlp::{extreme_present, keep_message, temporality_value, PartialSuccess};
-use crate::request::Encoded;
-use crate::text::{push_f64, push_i64, push_json_str, push_u64};
+use crate::model::{Batch, HistogramPoint, Metric, MetricData, NumberPoint};
 
-pub use crate::otlp::PATH;
+pub use crate::encode::otlp::PATH;
 
 /// Content type of the JSON encoding.
 pub const CONTENT_TYPE: &str = "application/json";

@@ -114,8 +114,8 @@
 use alloc::vec::Vec;
 
 use crate::attr::{hash_key, KeyValue, Value};
-use crate::batch::{Batch, InstrumentKind, MetricData, Temporality};
-use crate::request::Encoded;
+use crate::encode::Encoded;
+use crate::model::{Batch, InstrumentKind, MetricData, Temporality};
 
 /// The three bytes every compact message starts with: `EMC`.
 pub const MAGIC: [u8; 3] = *b"EMC";

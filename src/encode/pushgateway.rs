@@ -20,7 +20,7 @@
 //! Each family appears once, with `# HELP` (when the instrument has a description; `\` and
 //! newline escaped) and `# TYPE`. Label values escape `\`, `"` and newline. Histogram buckets are
 //! cumulative, ascending, and end with `le="+Inf"` equal to `_count`. No timestamps: the
-//! Pushgateway refuses them. Names and labels follow [`crate::prom`].
+//! Pushgateway refuses them. Names and labels follow [`crate::encode::prom`].
 //!
 //! **Grouping key.** The job and the grouping labels are path segments. A value that is empty,
 //! contains `/`, is `.`/`..`, or has any byte outside `[A-Za-z0-9._~-]` is sent in the
@@ -51,7 +51,7 @@
 //!
 //! ```
 //! use edgemetrics::{Config, InstrumentOptions, Method, Registry, Temporality};
-//! use edgemetrics::pushgateway::{request, PushgatewayConfig};
+//! use edgemetrics::encode::pushgateway::{request, PushgatewayConfig};
 //!
 //! let mut reg = Registry::new(
 //!     Config::new("resize").temporality(Temporality::Cumulative).self_metrics(false),
@@ -75,10 +75,10 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::batch::{Batch, Temporality};
+use crate::encode::prom::{self, Family, FamilyOptions, Label, SeriesValue};
+use crate::encode::{Encoded, Method};
 use crate::error::Error;
-use crate::prom::{self, Family, FamilyOptions, Label, SeriesValue};
-use crate::request::{Encoded, Method};
+use crate::model::{Batch, Temporality};
 
 /// The `Content-Type` of text exposition format 0.0.4.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -242,7 +242,7 @@ fn push_sample(out: &mut Vec<u8>, name: &str, suffix: &str, labels: &[Label], le
     out.push(b' ');
     match value {
         Num::F(v) => prom::push_f64(out, v),
-        Num::U(v) => crate::text::push_u64(out, v),
+        Num::U(v) => crate::codec::text::push_u64(out, v),
     }
     out.push(b'\n');
 }

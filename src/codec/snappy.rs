@@ -27,7 +27,7 @@
 //! checked, and every failure is an [`Error::Malformed`] — never a panic.
 //!
 //! ```
-//! use edgemetrics::snappy;
+//! use edgemetrics::codec::snappy;
 //! let data = b"metric_total{job=\"a\"} 1\nmetric_total{job=\"b\"} 2\n".repeat(20);
 //! let z = snappy::compress(&data);
 //! assert!(z.len() < data.len() / 4);

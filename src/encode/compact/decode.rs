@@ -15,11 +15,11 @@ use super::{
     T_STR, T_TRUE, VERSION,
 };
 use crate::attr::{Attributes, KeyValue, Value};
-use crate::batch::{
+use crate::error::Error;
+use crate::model::{
     Batch, HistogramPoint, InstrumentKind, Metric, MetricData, NumberPoint, SdkStats, Temporality, SCOPE_NAME,
     SCOPE_VERSION,
 };
-use crate::error::Error;
 
 /// Default [`DecodeLimits::max_input`]: 16 MiB.
 pub const DEFAULT_MAX_INPUT: usize = 16 << 20;
@@ -29,7 +29,7 @@ pub const DEFAULT_MAX_MEMORY: usize = 128 << 20;
 /// Bounds on what [`decode_with`] accepts and allocates.
 ///
 /// ```
-/// use edgemetrics::compact::{decode_with, DecodeLimits};
+/// use edgemetrics::encode::compact::{decode_with, DecodeLimits};
 /// let tight = DecodeLimits { max_input: 1024, ..DecodeLimits::default() };
 /// assert!(decode_with(&[0u8; 2048], &tight).is_err());
 /// ```
@@ -474,7 +474,7 @@ pub fn decode(bytes: &[u8]) -> Result<Batch, Error> {
 }
 
 /// Converts a compact message into an OTLP/HTTP protobuf `ExportMetricsServiceRequest`
-/// ([`crate::otlp::encode`]), for a relay that forwards to an OTLP receiver.
+/// ([`crate::encode::otlp::encode`]), for a relay that forwards to an OTLP receiver.
 ///
 /// ```
 /// use edgemetrics::{compact, otlp, Config, Registry};
@@ -483,5 +483,5 @@ pub fn decode(bytes: &[u8]) -> Result<Batch, Error> {
 /// assert_eq!(compact::to_otlp(&compact::encode(&batch)).unwrap(), otlp::encode(&batch));
 /// ```
 pub fn to_otlp(bytes: &[u8]) -> Result<Vec<u8>, Error> {
-    Ok(crate::otlp::encode(&decode(bytes)?))
+    Ok(crate::encode::otlp::encode(&decode(bytes)?))
 }

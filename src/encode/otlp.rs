@@ -65,10 +65,10 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::attr::{KeyValue, Value};
-use crate::batch::{Batch, HistogramPoint, Metric, MetricData, NumberPoint, Temporality};
+use crate::codec::pb::{varint_len, FieldValue, Reader, Writer, LEN, VARINT};
+use crate::encode::Encoded;
 use crate::error::Error;
-use crate::pb::{varint_len, FieldValue, Reader, Writer, LEN, VARINT};
-use crate::request::Encoded;
+use crate::model::{Batch, HistogramPoint, Metric, MetricData, NumberPoint, Temporality};
 
 /// Path of the OTLP/HTTP metrics export, appended to the configured endpoint.
 pub const PATH: &str = "/v1/metrics";
