@@ -385,6 +385,7 @@ pub(crate) fn decode_key(mut key: &[u8]) -> Vec<KeyValue> {
 /// DoS-resistant by design: the table it feeds is bounded by the cardinality limit, so a
 /// collision flood can only cost probe steps within a table of at most a few thousand entries.
 #[inline]
+#[cfg(any(feature = "compact", test))]
 pub(crate) fn hash_key(instrument: u32, key: &[u8]) -> u64 {
     const K: u64 = 0xf135_7aea_2e62_a9c5;
     let mut h = (instrument as u64).wrapping_mul(K);

@@ -68,9 +68,20 @@ use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::{AbortController, Context, Delay, Env, Fetch, Headers, RequestInit};
 
 use crate::model::{SdkStats, Temporality};
-use crate::push::{self, Action, Format, PushStats, Pusher, Report, TransportError};
+use crate::push::{self, Action, Format, Protocol, PushStats, Pusher, Report, TransportError, Wire};
 use crate::registry::{Config, Counter, Gauge, Histogram, InstrumentOptions, Registry, UpDownCounter};
 use crate::{Attr, Error};
+
+#[cfg(not(any(
+    feature = "otlp",
+    feature = "otlp-json",
+    feature = "remote-write",
+    feature = "pushgateway",
+    feature = "compact"
+)))]
+compile_error!(
+    "feature `worker` needs at least one format feature: otlp, otlp-json, remote-write, pushgateway or compact"
+);
 
 /// Default time a delivery (all its attempts) may take after the response was sent.
 pub const DEFAULT_BUDGET_MS: u64 = 10_000;
@@ -157,7 +168,7 @@ impl Setup {
             setup.unknown_format = true;
             return setup;
         };
-        if matches!(format, Format::RemoteWrite(_) | Format::Pushgateway(_)) {
+        if matches!(format.protocol(), Protocol::RemoteWrite | Protocol::Pushgateway) {
             setup.registry.temporality = Temporality::Cumulative;
         }
         let mut cfg = push::Config::new(&endpoint, format);
@@ -205,7 +216,8 @@ impl Setup {
     pub fn build(mut self) -> Result<WorkerMetrics, Error> {
         if self.unknown_format {
             return Err(Error::InvalidConfig {
-                reason: "METRICS_FORMAT must be otlp, otlp-gzip, otlp-json, remote-write, pushgateway or compact",
+                reason: "METRICS_FORMAT must be otlp, otlp-gzip, otlp-json, remote-write, pushgateway or compact \
+                         (and that format's cargo feature must be on)",
             });
         }
         let mut seed = [0u8; 16];
@@ -221,7 +233,7 @@ impl Setup {
         let pusher = match self.push {
             None => None,
             Some(cfg) => {
-                if matches!(cfg.format, Format::RemoteWrite(_)) && !cumulative {
+                if cfg.format.protocol() == Protocol::RemoteWrite && !cumulative {
                     return Err(Error::InvalidConfig { reason: "remote write needs cumulative temporality" });
                 }
                 Some(Pusher::new(cfg, seed).map_err(|e| match e {
@@ -249,11 +261,17 @@ impl Setup {
 
 fn parse_format(s: &str) -> Option<Format> {
     Some(match s.trim().to_ascii_lowercase().as_str() {
+        #[cfg(feature = "otlp")]
         "" | "otlp" | "otlp-proto" | "otlp-protobuf" => Format::OtlpProtobuf { gzip: false },
+        #[cfg(feature = "otlp")]
         "otlp-gzip" => Format::OtlpProtobuf { gzip: true },
+        #[cfg(feature = "otlp-json")]
         "otlp-json" => Format::OtlpJson { gzip: false },
+        #[cfg(feature = "remote-write")]
         "remote-write" | "remote_write" | "prometheus" => Format::RemoteWrite(Default::default()),
+        #[cfg(feature = "pushgateway")]
         "pushgateway" => Format::Pushgateway(None),
+        #[cfg(feature = "compact")]
         "compact" => Format::Compact,
         _ => return None,
     })

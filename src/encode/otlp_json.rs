@@ -33,7 +33,8 @@
 //! # Example
 //!
 //! ```
-//! use edgemetrics::{otlp_json, Config, InstrumentOptions, Registry};
+//! use edgemetrics::encode::otlp_json;
+//! use edgemetrics::{Config, InstrumentOptions, Registry};
 //!
 //! let mut reg = Registry::new(Config::new("checkout").self_metrics(false));
 //! reg.begin(1_700_000_000_000_000_000);
@@ -56,12 +57,13 @@ use alloc::vec::Vec;
 
 use crate::attr::{KeyValue, Value};
 use crate::codec::text::{push_f64, push_i64, push_json_str, push_u64};
-use crate::encode::otlp::{extreme_present, keep_message, temporality_value, PartialSuccess};
+pub use crate::encode::otlp_common::PartialSuccess;
+use crate::encode::otlp_common::{extreme_present, keep_message, temporality_value};
 use crate::encode::Encoded;
 use crate::error::Error;
 use crate::model::{Batch, HistogramPoint, Metric, MetricData, NumberPoint};
 
-pub use crate::encode::otlp::PATH;
+pub use crate::encode::otlp_common::PATH;
 
 /// Content type of the JSON encoding.
 pub const CONTENT_TYPE: &str = "application/json";

@@ -133,10 +133,11 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 
-pub use config::{Auth, Config, Format, Protocol, Secret, StatusClass, Wire};
+pub use config::{Auth, Config, Secret};
 pub use http::{parse_imf_fixdate, retry_after_ms, Header, Request, Response, TransportError};
 pub use merge::{merge, tally, trim, DropTally};
 pub use policy::FlushPolicy;
+pub use wire::{Format, Protocol, StatusClass, Wire};
 
 use crate::attr::{KeyValue, Value};
 use crate::model::{Batch, InstrumentKind, Metric, MetricData, NumberPoint, Temporality};

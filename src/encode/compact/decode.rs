@@ -421,7 +421,8 @@ impl<'a> Decoder<'a> {
 /// bytes the message took, so that a stream of concatenated messages can be split.
 ///
 /// ```
-/// use edgemetrics::{compact, Config, Registry};
+/// use edgemetrics::encode::compact;
+/// use edgemetrics::{Config, Registry};
 /// let mut reg = Registry::new(Config::new("svc"));
 /// let one = compact::encode(&reg.collect(1));
 /// let two = compact::encode(&reg.collect(2));
@@ -477,11 +478,13 @@ pub fn decode(bytes: &[u8]) -> Result<Batch, Error> {
 /// ([`crate::encode::otlp::encode`]), for a relay that forwards to an OTLP receiver.
 ///
 /// ```
-/// use edgemetrics::{compact, otlp, Config, Registry};
+/// use edgemetrics::encode::{compact, otlp};
+/// use edgemetrics::{Config, Registry};
 /// let mut reg = Registry::new(Config::new("svc"));
 /// let batch = reg.collect(5);
 /// assert_eq!(compact::to_otlp(&compact::encode(&batch)).unwrap(), otlp::encode(&batch));
 /// ```
+#[cfg(feature = "otlp")]
 pub fn to_otlp(bytes: &[u8]) -> Result<Vec<u8>, Error> {
     Ok(crate::encode::otlp::encode(&decode(bytes)?))
 }

@@ -93,7 +93,8 @@
 //! # Example
 //!
 //! ```
-//! use edgemetrics::{compact, Config, InstrumentOptions, Registry};
+//! use edgemetrics::encode::compact;
+//! use edgemetrics::{Config, InstrumentOptions, Registry};
 //!
 //! let mut reg = Registry::new(Config::new("checkout"));
 //! reg.begin(1_700_000_000_000_000_000);
@@ -437,8 +438,10 @@ pub fn request(batch: &Batch) -> Encoded {
 
 #[cfg(feature = "decode")]
 mod decode;
+#[cfg(all(feature = "decode", feature = "otlp"))]
+pub use decode::to_otlp;
 #[cfg(feature = "decode")]
-pub use decode::{decode, decode_prefix, decode_with, to_otlp, DecodeLimits, DEFAULT_MAX_INPUT, DEFAULT_MAX_MEMORY};
+pub use decode::{decode, decode_prefix, decode_with, DecodeLimits, DEFAULT_MAX_INPUT, DEFAULT_MAX_MEMORY};
 
 #[cfg(test)]
 mod tests {
