@@ -482,9 +482,7 @@ impl Inner {
             Err(_) => {
                 // The pusher counted the dropped points; remember the report.
                 self.host.encode_failures += 1;
-                if let Action::Done(r) = pusher.next(now) {
-                    self.last_report = Some(r.clone());
-                }
+                self.last_report = pusher.last_report().cloned();
                 self.flight_started_ms = None;
                 Err(())
             }
@@ -546,7 +544,7 @@ async fn drive(inner: Rc<RefCell<Inner>>, mut generation: u64) {
             return;
         }
         let now = now_ms();
-        if let Some(Action::Done(r)) = g.pusher.as_mut().map(|p| p.next(now)) {
+        if let Some(r) = g.pusher.as_ref().and_then(Pusher::last_report) {
             g.last_report = Some(r.clone());
         }
         g.flight_started_ms = None;
