@@ -40,6 +40,8 @@
 //!
 //! # Concurrency inside an isolate
 //!
+//! This host follows the [host-loop contract](crate::push::host).
+//!
 //! workerd may run several requests of one isolate concurrently. The [`Pusher`] delivers one batch
 //! at a time, so a [`flush`](WorkerMetrics::flush) that finds a delivery in flight does not start
 //! a second one: its data stays in the registry and the in-flight task sends it in one follow-up
@@ -410,8 +412,7 @@ impl WorkerMetrics {
         if let Some(started) = g.flight_started_ms {
             // A task whose wait_until was cut short never finishes: after twice the budget, stop
             // waiting for it (start() below carries its batch over as "abandoned").
-            let stale_after = g.budget_ms.saturating_mul(2).max(1_000);
-            if now.saturating_sub(started) <= stale_after {
+            if !push::host::is_stale(started, g.budget_ms, now) {
                 g.pending = true;
                 g.host.coalesced += 1;
                 return Flush::Coalesced;
@@ -631,19 +632,10 @@ async fn send(req: &push::Request) -> Result<Received, TransportError> {
     }
 }
 
-/// Maps a fetch rejection to a transport error. workerd's messages are not a stable API, so only
-/// a clear "refused" counts as [`TransportError::Refused`] (certainly not delivered).
+/// Maps a fetch rejection to a transport error by the host-loop contract's one classification
+/// ([`push::host::classify_transport_error`]); our own timer firing is handled by the caller.
 fn classify(e: &worker::Error) -> TransportError {
-    let msg = e.to_string().to_ascii_lowercase();
-    if msg.contains("refused") {
-        TransportError::Refused
-    } else if msg.contains("reset") || msg.contains("lost") || msg.contains("closed") {
-        TransportError::Reset
-    } else if msg.contains("abort") {
-        TransportError::Timeout
-    } else {
-        TransportError::Other
-    }
+    push::host::classify_transport_error(&e.to_string(), false)
 }
 
 /// Compresses `body` with the runtime's `CompressionStream("gzip")`.

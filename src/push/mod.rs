@@ -1,5 +1,7 @@
 //! Delivery: turning one [`Batch`] per invocation into HTTP attempts, and the host's responses
 //! into a decision. Sans-IO: no sockets, no clock, no global state, no platform randomness.
+//! What a host does around it (concurrent flushes, stale flights, transport errors) is the
+//! [host-loop contract](host).
 //!
 //! # The state machine
 //!
@@ -121,6 +123,7 @@
 //! string is not printed, and neither errors, reports nor self-metrics carry them.
 
 mod config;
+pub mod host;
 mod http;
 mod merge;
 mod policy;
