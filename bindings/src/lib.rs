@@ -701,6 +701,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::excessive_precision)] // the literal is the exact boundary the test probes
     fn ms_to_ns_matches_the_trunc_formula() {
         let former = |ms: f64| {
             if ms > 0.0 {

@@ -296,6 +296,9 @@ struct Scan<'a> {
     i: usize,
 }
 
+/// The per-member callback of the response scanner's object walker.
+type MemberFn<'a, S> = dyn FnMut(&mut S, &[u8]) -> Result<(), Error> + 'a;
+
 impl<'a> Scan<'a> {
     fn peek(&self) -> Option<u8> {
         self.b.get(self.i).copied()
@@ -454,11 +457,7 @@ impl<'a> Scan<'a> {
     ///
     /// `member` is a `dyn` callback so that the three callers share one copy of this function
     /// (generic, it was instantiated and inlined three times: ~1.5 KB of wasm).
-    fn object(
-        &mut self,
-        depth: u32,
-        member: &mut dyn FnMut(&mut Self, &[u8]) -> Result<(), Error>,
-    ) -> Result<(), Error> {
+    fn object(&mut self, depth: u32, member: &mut MemberFn<'_, Self>) -> Result<(), Error> {
         if depth > MAX_DEPTH {
             return Err(malformed("OTLP JSON response: nested too deeply"));
         }

@@ -655,8 +655,8 @@ fn dedup(f: &mut Family) {
             if remove[ia] {
                 continue;
             }
-            for b in a + 1..end {
-                let ib = keys[b].1;
+            for key in &keys[a + 1..end] {
+                let ib = key.1;
                 if remove[ib] || f.series[ia].labels != f.series[ib].labels {
                     continue;
                 }

@@ -77,9 +77,7 @@ pub fn classify_transport_error(text: &str, timed_out: bool) -> TransportError {
     if timed_out {
         return TransportError::Timeout;
     }
-    let has = |needle: &str| {
-        text.as_bytes().windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
-    };
+    let has = |needle: &str| text.as_bytes().windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle.as_bytes()));
     if has("refused") {
         TransportError::Refused
     } else if has("reset") || has("lost") || has("closed") || has("socket hang up") || has("und_err_socket") {

@@ -403,8 +403,13 @@ fn from_otlp_json(body: &[u8]) -> Result<Vec<(String, Point)>, String> {
 
 /// Prometheus samples (`name`, labels, value) → points: `_bucket` series regrouped into
 /// histograms, everything else a cumulative value.
-fn from_prom_samples(samples: Vec<(String, Vec<(String, String)>, f64)>) -> Vec<(String, Point)> {
-    let mut hists: BTreeMap<String, (String, Vec<(String, String)>, Vec<(f64, f64)>, f64, f64)> = BTreeMap::new();
+/// A Prometheus sample: metric name, labels, value.
+type Sample = (String, Vec<(String, String)>, f64);
+/// A histogram being reassembled from its series: name, labels, (le, count) buckets, sum, count.
+type PromHistogram = (String, Vec<(String, String)>, Vec<(f64, f64)>, f64, f64);
+
+fn from_prom_samples(samples: Vec<Sample>) -> Vec<(String, Point)> {
+    let mut hists: BTreeMap<String, PromHistogram> = BTreeMap::new();
     let mut out = Vec::new();
     for (name, labels, value) in &samples {
         if let Some(base) = name.strip_suffix("_bucket") {
