@@ -114,12 +114,7 @@ impl fmt::Display for Error {
     }
 }
 
-/// Appends `v` in decimal (what `{}` writes for an unsigned integer).
-pub(crate) fn push_decimal(s: &mut String, v: u64) {
-    let mut digits = alloc::vec::Vec::new();
-    crate::codec::text::push_u64(&mut digits, v);
-    s.extend(digits.iter().map(|&b| char::from(b)));
-}
+pub(crate) use crate::codec::text::push_decimal;
 
 /// Appends `v` as `{:?}` writes a `str`: in double quotes, with `"` and `\` backslash-escaped
 /// and control, non-printable and grapheme-extending characters escaped as `char::escape_debug`

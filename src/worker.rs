@@ -688,6 +688,7 @@ fn fill_random(buf: &mut [u8]) {
 }
 
 fn hex64(v: u64) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    (0..16).rev().map(|i| HEX[((v >> (i * 4)) & 0xf) as usize] as char).collect()
+    let mut s = String::with_capacity(16);
+    crate::codec::text::push_hex(&mut s, v as u128, 16);
+    s
 }

@@ -5,3 +5,4 @@
 pub mod pb;
 pub mod snappy;
 pub mod text;
+pub(crate) mod varint;

@@ -148,24 +148,13 @@ fn validate(cfg: &PushgatewayConfig) -> Result<(), Error> {
     Ok(())
 }
 
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
 /// URL-safe base64 with padding (RFC 4648 §5); an empty input gives `=` as the Pushgateway wants.
 fn push_base64(out: &mut String, s: &[u8]) {
     if s.is_empty() {
         out.push('=');
         return;
     }
-    for c in s.chunks(3) {
-        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
-        for k in 0..4 {
-            if k <= c.len() {
-                out.push(B64[(n >> (18 - 6 * k) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
+    crate::codec::text::push_base64(out, s, crate::codec::text::BASE64_URL);
 }
 
 fn push_segment(out: &mut String, name: &str, value: &str) {

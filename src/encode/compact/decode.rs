@@ -82,19 +82,16 @@ impl<'a> Reader<'a> {
     }
 
     fn varint(&mut self) -> R<u64> {
-        let mut v = 0u64;
+        use crate::codec::varint::{read, Bad};
         // At most 10 bytes; the tenth may only carry the top bit of a u64.
-        for i in 0..10u32 {
-            let x = self.u8()?;
-            if i == 9 && x > 1 {
-                return Err(bad("varint overflows 64 bits"));
+        match read(self.b) {
+            Ok((v, n)) => {
+                self.b = &self.b[n..];
+                Ok(v)
             }
-            v |= u64::from(x & 0x7f) << (7 * i);
-            if x & 0x80 == 0 {
-                return Ok(v);
-            }
+            Err(Bad::Truncated) => Err(bad("truncated")),
+            Err(Bad::Overflow) => Err(bad("varint overflows 64 bits")),
         }
-        Err(bad("varint longer than 10 bytes"))
     }
 
     /// A count of items that each take at least `min_each` bytes: refused when the rest of the

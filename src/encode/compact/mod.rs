@@ -149,15 +149,7 @@ const F_TIMES: u8 = 1 << 6;
 // Encoder
 // ---------------------------------------------------------------------------------------------
 
-#[inline]
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    // At most 10 iterations: each shifts out 7 of the 64 bits.
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
+use crate::codec::varint::put as put_varint;
 
 #[inline]
 fn zigzag(v: i64) -> u64 {
