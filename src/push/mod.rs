@@ -133,7 +133,6 @@ pub mod wire;
 
 use alloc::borrow::Cow;
 use alloc::string::String;
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -144,9 +143,8 @@ pub use policy::FlushPolicy;
 pub use report::{Action, DropReason, Outcome, PushError, PushStats, Reason, Report};
 pub use wire::{Format, Protocol, StatusClass, Wire};
 
-use crate::attr::{KeyValue, Value};
-use crate::model::{Batch, InstrumentKind, Metric, MetricData, NumberPoint, Temporality};
-use crate::registry::SELF_PREFIX;
+use crate::model::{Batch, Temporality};
+use crate::registry::self_metrics::SelfMetrics;
 use rng::Rng;
 
 /// Name of the idempotency header (lower case; send it in any case).
@@ -547,71 +545,30 @@ impl<W: Wire> Pusher<W> {
             return;
         }
         let end = batch.end_unix_nano;
-        let point = |value: u64, label: Option<(&str, &str)>| NumberPoint {
-            attributes: match label {
-                Some((k, v)) => Arc::from([KeyValue { key: String::from(k), value: Value::Str(String::from(v)) }]),
-                None => Arc::new([]),
-            },
-            start_unix_nano: start,
-            time_unix_nano: end,
-            value: value as f64,
-        };
         let mut metrics = Vec::new();
-        let mut sum = |name: &str, description: &str, points: Vec<NumberPoint>| {
-            if points.iter().any(|p| p.value != 0.0) {
-                metrics.push(Metric {
-                    name: crate::model::concat(&[SELF_PREFIX, name]).into(),
-                    unit: "1".into(),
-                    description: description.into(),
-                    kind: InstrumentKind::Counter,
-                    data: MetricData::Sum {
-                        monotonic: true,
-                        temporality,
-                        points: points.into_iter().filter(|p| p.value != 0.0).collect(),
-                    },
-                });
-            }
-        };
-        sum("push.attempts", "Push requests handed to the host", alloc::vec![point(stats.attempts, None)]);
-        sum("push.retries", "Push requests that repeated a batch", alloc::vec![point(stats.retries, None)]);
-        sum("push.delivered", "Batches delivered", alloc::vec![point(stats.delivered, None)]);
-        sum(
+        let mut m = SelfMetrics { out: &mut metrics, temporality, start, end };
+        m.counter("push.attempts", "Push requests handed to the host", [(stats.attempts, None)]);
+        m.counter("push.retries", "Push requests that repeated a batch", [(stats.retries, None)]);
+        m.counter("push.delivered", "Batches delivered", [(stats.delivered, None)]);
+        m.counter(
             "push.failures",
             "Batches not delivered, by reason",
-            Reason::ALL
-                .iter()
-                .map(|r| (r, stats.failures(*r)))
-                .map(|(r, v)| point(v, Some(("reason", r.as_str()))))
-                .collect(),
+            Reason::ALL.iter().map(|r| (stats.failures(*r), Some(r.as_str()))),
         );
-        sum(
+        m.counter(
             "push.malformed_responses",
             "2xx responses whose body could not be parsed",
-            alloc::vec![point(stats.malformed_responses, None)],
+            [(stats.malformed_responses, None)],
         );
-        sum("points.carried", "Points carried into a later batch", alloc::vec![point(stats.carried, None)]);
-        sum(
+        m.counter("points.carried", "Points carried into a later batch", [(stats.carried, None)]);
+        m.counter(
             "points.dropped",
             "Points dropped by the delivery layer, by reason",
-            DropReason::ALL
-                .iter()
-                .map(|r| (r, stats.dropped(*r)))
-                .map(|(r, v)| point(v, Some(("reason", r.as_str()))))
-                .collect(),
+            DropReason::ALL.iter().map(|r| (stats.dropped(*r), Some(r.as_str()))),
         );
-        sum(
-            "points.rejected",
-            "Points refused by the receiver (OTLP partial success)",
-            alloc::vec![point(stats.rejected, None)],
-        );
+        m.counter("points.rejected", "Points refused by the receiver (OTLP partial success)", [(stats.rejected, None)]);
         if let Some(s) = stats.last_status {
-            metrics.push(Metric {
-                name: crate::model::concat(&[SELF_PREFIX, "push.last_status"]).into(),
-                unit: "1".into(),
-                description: "HTTP status of the last push response".into(),
-                kind: InstrumentKind::Gauge,
-                data: MetricData::Gauge { points: alloc::vec![point(s as u64, None)] },
-            });
+            m.gauge("push.last_status", "HTTP status of the last push response", s as u64);
         }
         if metrics.is_empty() {
             return;

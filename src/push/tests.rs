@@ -5,8 +5,9 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use super::*;
+use crate::registry::SELF_PREFIX;
 use crate::Temporality;
-use crate::{InstrumentOptions, MetricData, Registry};
+use crate::{InstrumentOptions, KeyValue, MetricData, Registry};
 
 const T0: u64 = 1_700_000_000_000;
 const TOKEN: &str = "tok-SECRET-123";
