@@ -32,6 +32,12 @@ pub(crate) fn len(v: u64) -> usize {
 /// Reads a varint from the front of `b`: the value and the bytes it took.
 #[inline]
 pub(crate) fn read(b: &[u8]) -> Result<(u64, usize), Bad> {
+    // One byte: the common case (attribute key lengths, field tags, small counts).
+    if let Some(&x) = b.first() {
+        if x < 0x80 {
+            return Ok((u64::from(x), 1));
+        }
+    }
     let mut v = 0u64;
     for i in 0..10 {
         let Some(&x) = b.get(i) else { return Err(Bad::Truncated) };
