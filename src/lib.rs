@@ -8,6 +8,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod attr;
+#[doc(hidden)]
 pub mod codec;
 pub mod encode;
 pub mod error;

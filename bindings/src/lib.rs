@@ -670,10 +670,18 @@ fn is_secret_header(name: &str) -> bool {
 }
 
 /// Appends `v` in decimal (without `core::fmt`, which this module otherwise need not link).
-fn push_decimal(s: &mut String, v: u64) {
-    let mut digits = Vec::new();
-    edgemetrics::codec::text::push_u64(&mut digits, v);
-    s.extend(digits.iter().map(|&b| char::from(b)));
+fn push_decimal(s: &mut String, mut v: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    s.extend(digits[i..].iter().map(|&b| char::from(b)));
 }
 
 /// Unix milliseconds (a JS time value) to unix nanoseconds; negative and NaN become 0.

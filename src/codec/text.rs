@@ -10,18 +10,8 @@
 //!   (U+0000–U+001F) as `\n`, `\r`, `\t` or `\u00XX`; every other character, non-ASCII included,
 //!   copied as UTF-8.
 //!
-//! ```
-//! use edgemetrics::codec::text;
-//! let mut out = Vec::new();
-//! text::push_f64(&mut out, 0.1);
-//! out.push(b' ');
-//! text::push_f64(&mut out, 250.0);
-//! out.push(b' ');
-//! text::push_i64(&mut out, -42);
-//! out.push(b' ');
-//! text::push_json_str(&mut out, "a\"b\\c\nd\u{1}é");
-//! assert_eq!(String::from_utf8(out).unwrap(), r#"0.1 250 -42 "a\"b\\c\nd\u0001é""#);
-//! ```
+//! (The examples that were doctests here are unit tests since the module became crate-private:
+//! `tests::module_examples`.)
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -142,6 +132,20 @@ pub fn push_json_str(out: &mut Vec<u8>, s: &str) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn module_examples() {
+        use super as text;
+        let mut out = Vec::new();
+        text::push_f64(&mut out, 0.1);
+        out.push(b' ');
+        text::push_f64(&mut out, 250.0);
+        out.push(b' ');
+        text::push_i64(&mut out, -42);
+        out.push(b' ');
+        text::push_json_str(&mut out, "a\"b\\c\nd\u{1}é");
+        assert_eq!(String::from_utf8(out).unwrap(), r#"0.1 250 -42 "a\"b\\c\nd\u0001é""#);
+    }
+
     use super::*;
     use alloc::string::String;
 

@@ -23,6 +23,7 @@ pub(crate) fn put(out: &mut Vec<u8>, mut v: u64) {
 }
 
 /// Number of bytes `v` takes as a varint.
+#[cfg(any(feature = "otlp", feature = "remote-write", test))]
 #[inline]
 pub(crate) fn len(v: u64) -> usize {
     // 1 byte per 7 significant bits, at least one.

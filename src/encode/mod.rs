@@ -9,7 +9,10 @@ pub mod otlp;
 mod otlp_common;
 #[cfg(feature = "otlp-json")]
 pub mod otlp_json;
+// Shared by the two Prometheus formats; public: the naming rules (metric_name, label_name,
+// is_valid_label_name). Each format uses a different subset of the rest.
 #[cfg(any(feature = "remote-write", feature = "pushgateway"))]
+#[cfg_attr(not(all(feature = "remote-write", feature = "pushgateway")), allow(dead_code))]
 pub mod prom;
 #[cfg(feature = "pushgateway")]
 pub mod pushgateway;

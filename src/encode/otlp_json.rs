@@ -10,7 +10,7 @@
 //! * 64-bit integers (`timeUnixNano`, `startTimeUnixNano`, `count`, `bucketCounts`, `intValue`)
 //!   are decimal *strings*, because JSON numbers lose precision past 2^53;
 //! * doubles are JSON numbers, written here as the shortest decimal that reads back to the same
-//!   `f64` ([`crate::codec::text::push_f64`]); an infinite or NaN value, which JSON cannot write as a
+//!   `f64` (`codec::text::push_f64`); an infinite or NaN value, which JSON cannot write as a
 //!   number, is the string `"Infinity"`, `"-Infinity"` or `"NaN"` (the proto3 JSON spelling);
 //!   histogram `min`/`max` of a point without values are left out instead;
 //! * fields holding their default value are left out, except `oneof` members (`asDouble`,
@@ -24,7 +24,7 @@
 //!      "isMonotonic":true}}]}]}]}
 //! ```
 //!
-//! Strings are escaped by [`crate::codec::text::push_json_str`], so any UTF-8 attribute value — quotes,
+//! Strings are escaped by `codec::text::push_json_str`, so any UTF-8 attribute value — quotes,
 //! backslashes, newlines, control characters, non-ASCII — survives the trip.
 //!
 //! A `200` response may carry `{"partialSuccess":{"rejectedDataPoints":"3","errorMessage":"…"}}`;

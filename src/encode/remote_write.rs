@@ -27,7 +27,7 @@
 //! | histogram | `<name>_bucket{le="<bound>"}` cumulative, `le="+Inf"` = count; `<name>_sum`; `<name>_count` |
 //!
 //! `le` values are written like Prometheus' own clients write them (`0.005`, `10`, `1e+06`,
-//! `+Inf`, see [`prom::push_f64`]), so `histogram_quantile` groups our buckets with theirs.
+//! `+Inf`, see `prom::push_f64`), so `histogram_quantile` groups our buckets with theirs.
 //!
 //! # Temporality
 //!

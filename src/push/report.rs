@@ -64,7 +64,7 @@ pub enum DropReason {
     Unauthorized,
     /// The batch could not be encoded.
     Encode,
-    /// More points than [`Config::max_carry_points`] were to be carried.
+    /// More points than [`Config::max_carry_points`](super::Config::max_carry_points) were to be carried.
     CarryLimit,
     /// A carried metric clashed with a newer one of the same name (kind, temporality, bounds).
     Incompatible,
@@ -110,7 +110,7 @@ pub enum Outcome {
 pub struct Report {
     /// The outcome.
     pub outcome: Outcome,
-    /// The batch id sent in [`BATCH_ID_HEADER`] (0 for an empty batch: nothing was sent).
+    /// The batch id sent in [`BATCH_ID_HEADER`](super::BATCH_ID_HEADER) (0 for an empty batch: nothing was sent).
     pub batch_id: u128,
     /// Requests handed to the host.
     pub attempts: u32,
@@ -154,10 +154,10 @@ impl Report {
 /// What the host should do next.
 #[derive(Debug)]
 pub enum Action<'a> {
-    /// Send this request (with its `timeout_ms`), then call [`Pusher::on_response`] or
-    /// [`Pusher::on_error`].
+    /// Send this request (with its `timeout_ms`), then call [`Pusher::on_response`](super::Pusher::on_response) or
+    /// [`Pusher::on_error`](super::Pusher::on_error).
     Send(&'a Request),
-    /// Sleep until this time (unix ms), then call [`Pusher::next`] again.
+    /// Sleep until this time (unix ms), then call [`Pusher::next`](super::Pusher::next) again.
     Wait {
         /// When to call `next` again.
         until_ms: u64,
