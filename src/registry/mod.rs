@@ -164,7 +164,9 @@ impl InstrumentId {
         self.0
     }
     /// Rebuilds an id from [`InstrumentId::index`]. An index the registry does not know makes
-    /// recordings count as `invalid_handle` rejections; nothing panics.
+    /// recordings count as `invalid_handle` rejections; nothing panics. Hidden: for hosts that
+    /// carry ids across a foreign-function boundary as integers (the wasm bindings).
+    #[doc(hidden)]
     pub fn from_index(i: u32) -> Self {
         InstrumentId(i)
     }
@@ -233,6 +235,8 @@ impl Bound {
         self.0
     }
     /// Rebuilds a handle from [`Bound::index`]; an unknown index is counted as `invalid_handle`.
+    /// Hidden: for hosts that carry handles across a foreign-function boundary as integers.
+    #[doc(hidden)]
     pub fn from_index(i: u32) -> Self {
         Bound(i)
     }
