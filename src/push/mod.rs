@@ -547,26 +547,30 @@ impl<W: Wire> Pusher<W> {
         let end = batch.end_unix_nano;
         let mut metrics = Vec::new();
         let mut m = SelfMetrics { out: &mut metrics, temporality, start, end };
-        m.counter("push.attempts", "Push requests handed to the host", [(stats.attempts, None)]);
-        m.counter("push.retries", "Push requests that repeated a batch", [(stats.retries, None)]);
-        m.counter("push.delivered", "Batches delivered", [(stats.delivered, None)]);
+        m.counter("push.attempts", "Push requests handed to the host", &[(stats.attempts, None)]);
+        m.counter("push.retries", "Push requests that repeated a batch", &[(stats.retries, None)]);
+        m.counter("push.delivered", "Batches delivered", &[(stats.delivered, None)]);
         m.counter(
             "push.failures",
             "Batches not delivered, by reason",
-            Reason::ALL.iter().map(|r| (stats.failures(*r), Some(r.as_str()))),
+            &Reason::ALL.map(|r| (stats.failures(r), Some(r.as_str()))),
         );
         m.counter(
             "push.malformed_responses",
             "2xx responses whose body could not be parsed",
-            [(stats.malformed_responses, None)],
+            &[(stats.malformed_responses, None)],
         );
-        m.counter("points.carried", "Points carried into a later batch", [(stats.carried, None)]);
+        m.counter("points.carried", "Points carried into a later batch", &[(stats.carried, None)]);
         m.counter(
             "points.dropped",
             "Points dropped by the delivery layer, by reason",
-            DropReason::ALL.iter().map(|r| (stats.dropped(*r), Some(r.as_str()))),
+            &DropReason::ALL.map(|r| (stats.dropped(r), Some(r.as_str()))),
         );
-        m.counter("points.rejected", "Points refused by the receiver (OTLP partial success)", [(stats.rejected, None)]);
+        m.counter(
+            "points.rejected",
+            "Points refused by the receiver (OTLP partial success)",
+            &[(stats.rejected, None)],
+        );
         if let Some(s) = stats.last_status {
             m.gauge("push.last_status", "HTTP status of the last push response", s as u64);
         }

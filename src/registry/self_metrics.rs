@@ -37,14 +37,9 @@ impl SelfMetrics<'_> {
 
     /// A monotonic counter `edgemetrics.sdk.<name>` (unit `1`) with one point per non-zero value;
     /// nothing at all when every value is zero.
-    pub(crate) fn counter<'r>(
-        &mut self,
-        name: &str,
-        description: &str,
-        values: impl IntoIterator<Item = (u64, Option<&'r str>)>,
-    ) {
-        let points: Vec<NumberPoint> =
-            values.into_iter().filter(|(v, _)| *v != 0).map(|(v, r)| self.point(v, r)).collect();
+    /// (A slice, not an iterator: one copy of this function in a wasm module.)
+    pub(crate) fn counter(&mut self, name: &str, description: &str, values: &[(u64, Option<&str>)]) {
+        let points: Vec<NumberPoint> = values.iter().filter(|(v, _)| *v != 0).map(|&(v, r)| self.point(v, r)).collect();
         if points.is_empty() {
             return;
         }
@@ -76,7 +71,7 @@ pub(super) fn registry(stats: &SdkStats, temporality: Temporality, start: u64, e
     m.counter(
         "values.rejected",
         "Values refused by the SDK, by reason",
-        [
+        &[
             (stats.rejected_non_finite, Some("non_finite")),
             (stats.rejected_negative, Some("negative")),
             (stats.rejected_invalid_handle, Some("invalid_handle")),
@@ -92,6 +87,6 @@ pub(super) fn registry(stats: &SdkStats, temporality: Temporality, start: u64, e
         (stats.attributes_truncated, "attributes.truncated", "String attribute values truncated by the length limit"),
         (stats.clock_skew, "clock_skew", "Collects whose clock went backwards"),
     ] {
-        m.counter(name, d, [(v, None)]);
+        m.counter(name, d, &[(v, None)]);
     }
 }
