@@ -9,11 +9,11 @@ mod scenario;
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use edgemetrics::compact;
-use edgemetrics::compact::{self as wire, DecodeLimits, Message, Number};
+use edgemetrics::encode::compact::{self as wire, DecodeLimits, Message, Number};
+use edgemetrics::encode::{compact, otlp};
 use edgemetrics::{
-    otlp, Attr, AttrValue, Batch, Config, Error, HistogramPoint, InstrumentKind, InstrumentOptions, KeyValue, Limits,
-    Metric, MetricData, NumberPoint, Registry, SdkStats, Temporality, Value, DEFAULT_BOUNDS, SCOPE_NAME, SCOPE_VERSION,
+    Attr, AttrValue, Batch, Config, Error, HistogramPoint, InstrumentKind, InstrumentOptions, KeyValue, Limits, Metric,
+    MetricData, NumberPoint, Registry, SdkStats, Temporality, Value, DEFAULT_BOUNDS, SCOPE_NAME, SCOPE_VERSION,
 };
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;

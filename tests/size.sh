@@ -15,7 +15,13 @@ CORE_BUDGET=${CORE_BUDGET:-13312}
 # for the all-formats module (60,867 -> 63,408 B; compact-only module 40,383 -> 42,971 B).
 JS_BUDGET=${JS_BUDGET:-74752}
 check=0
-[ "${1:-}" = "--check" ] && check=1
+per_format=0
+for a in "$@"; do
+  case "$a" in
+    --check) check=1 ;;
+    --per-format) per_format=1 ;;
+  esac
+done
 
 target=${CARGO_TARGET_DIR:-target}
 wasm_opt=js/node_modules/binaryen/bin/wasm-opt
@@ -36,6 +42,17 @@ echo "js package for a worker (wasm + glue + metrics.js + workerd.js): $js_total
 for f in edgemetrics_wasm_bg.wasm edgemetrics_wasm.js metrics.js; do
   echo "  $f: $(wc -c < "js/dist/$f") B raw, $(gz "js/dist/$f") B gzip -9"
 done
+
+# --per-format: the wasm module of the bindings built with one format each (the core's encoder
+# for that format + registry + push plan), wasm-opt -Oz, without the wasm-bindgen glue pass.
+if [ $per_format -eq 1 ]; then
+  for f in otlp-proto otlp-json remote-write pushgateway compact; do
+    cargo build -q --release --target wasm32-unknown-unknown -p edgemetrics-wasm --no-default-features --features "$f"
+    node "$wasm_opt" -Oz --strip-debug --strip-producers "${feat[@]}" \
+      "$target/wasm32-unknown-unknown/release/edgemetrics_wasm.wasm" -o "$tmp/$f.wasm"
+    echo "bindings wasm with only $f (wasm-opt -Oz): $(wc -c < "$tmp/$f.wasm") B raw, $(gz "$tmp/$f.wasm") B gzip -9"
+  done
+fi
 
 if [ $check -eq 1 ]; then
   ok=1

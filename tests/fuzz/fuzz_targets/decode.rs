@@ -9,7 +9,8 @@
 //!   that encodes to the same bytes (a fixed point after one round).
 #![no_main]
 
-use edgemetrics::{compact, Error};
+use edgemetrics::encode::compact;
+use edgemetrics::Error;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

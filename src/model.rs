@@ -8,7 +8,7 @@
 //! With the feature `serde`, every type here (and [`KeyValue`], [`crate::Value`]) implements
 //! `Serialize` and `Deserialize`, so a batch can be logged, stored or forwarded in any serde format
 //! (`tests/serde.rs` round-trips one through `serde_json`). That is the data model's natural shape;
-//! the compact wire format is a separate, table-based schema ([`crate::compact::Message`]).
+//! the compact wire format is a separate, table-based schema (`encode::compact::Message`).
 
 use alloc::string::String;
 use alloc::sync::Arc;

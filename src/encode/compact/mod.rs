@@ -5,11 +5,11 @@
 //! attribute set once, and every integral number as a varint. A 1000-series batch (a counter and a
 //! 15-bound histogram per series) takes 1/12 to 1/15 of its OTLP protobuf size (see
 //! `tests/compact.rs`). A relay decodes it (`decode`, feature `decode`) and forwards it anywhere,
-//! for example as OTLP (`to_otlp`).
+//! for example as OTLP (`to_otlp`, features `decode` and `otlp`).
 //!
 //! The bytes are [postcard 1.x](https://postcard.jamesmunns.com/wire-format) (a stable,
 //! documented serde format) of the serde type [`Message`]: **the types of this module are the
-//! schema.** Any Rust service can read a push with `postcard::from_bytes::<compact::Message>` and
+//! schema.** Any Rust service can read a push with `postcard::from_bytes::<edgemetrics::encode::compact::Message>` and
 //! turn it into a [`Batch`] with [`Message::into_batch`] (feature `decode`), which validates it;
 //! other languages follow `tests/vectors/COMPACT.md`.
 //!
@@ -85,7 +85,8 @@
 //! # Example
 //!
 //! ```
-//! use edgemetrics::{compact, Config, InstrumentOptions, Registry};
+//! use edgemetrics::encode::compact;
+//! use edgemetrics::{Config, InstrumentOptions, Registry};
 //!
 //! let mut reg = Registry::new(Config::new("checkout"));
 //! reg.begin(1_700_000_000_000_000_000);
@@ -114,8 +115,8 @@ use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
 use crate::attr::{hash_key, KeyValue, Value};
-use crate::batch::{self, Batch, InstrumentKind, MetricData};
-use crate::request::Encoded;
+use crate::encode::Encoded;
+use crate::model::{self as batch, Batch, InstrumentKind, MetricData};
 
 /// The three bytes every compact message starts with: `EMC`.
 pub const MAGIC: [u8; 3] = *b"EMC";
@@ -313,7 +314,7 @@ pub struct Times {
 /// the module docs for the three forms).
 ///
 /// ```
-/// use edgemetrics::compact::Number;
+/// use edgemetrics::encode::compact::Number;
 /// for v in [0.0, 7.0, -1.0, 12.5, 0.125, -0.0, 0.1 + 0.2, f64::INFINITY, 1e300] {
 ///     assert_eq!(Number::from_f64(v).to_f64().unwrap().to_bits(), v.to_bits());
 /// }
@@ -669,10 +670,11 @@ pub fn request(batch: &Batch) -> Encoded {
 
 #[cfg(feature = "decode")]
 mod decode;
+#[cfg(all(feature = "decode", feature = "otlp"))]
+pub use decode::to_otlp;
 #[cfg(feature = "decode")]
 pub use decode::{
-    decode, decode_prefix, decode_with, to_otlp, DecodeLimits, DEFAULT_MAX_INPUT, DEFAULT_MAX_MEMORY,
-    WIRE_BYTES_PER_INPUT_BYTE,
+    decode, decode_prefix, decode_with, DecodeLimits, DEFAULT_MAX_INPUT, DEFAULT_MAX_MEMORY, WIRE_BYTES_PER_INPUT_BYTE,
 };
 
 #[cfg(test)]

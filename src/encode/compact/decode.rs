@@ -16,8 +16,8 @@ use serde::Deserialize;
 
 use super::{AttrValue, Data, HistogramPoint, Kind, Message, Metric, NumberPoint, Temporality, Times, MAGIC, VERSION};
 use crate::attr::{Attributes, KeyValue, Value};
-use crate::batch::{self, Batch, InstrumentKind, MetricData, SdkStats, SCOPE_NAME, SCOPE_VERSION};
 use crate::error::Error;
+use crate::model::{self as batch, Batch, InstrumentKind, MetricData, SdkStats, SCOPE_NAME, SCOPE_VERSION};
 
 /// Default [`DecodeLimits::max_input`]: 1 MiB (a 1000-series batch takes about 40 KB).
 pub const DEFAULT_MAX_INPUT: usize = 1 << 20;
@@ -69,7 +69,7 @@ pub const WIRE_BYTES_PER_INPUT_BYTE: usize = 4 * ITEM_RATIO;
 /// Bounds on what [`decode_with`] accepts and allocates.
 ///
 /// ```
-/// use edgemetrics::compact::{decode_with, DecodeLimits};
+/// use edgemetrics::encode::compact::{decode_with, DecodeLimits};
 /// let tight = DecodeLimits { max_input: 1024, ..DecodeLimits::default() };
 /// assert!(decode_with(&[0u8; 2048], &tight).is_err());
 /// ```
@@ -329,7 +329,8 @@ impl Message<'_> {
     /// pushed batch in a Rust service:
     ///
     /// ```
-    /// use edgemetrics::{compact, Config, Registry};
+    /// use edgemetrics::encode::compact;
+    /// use edgemetrics::{Config, Registry};
     /// # let mut reg = Registry::new(Config::new("svc"));
     /// # let body = compact::encode(&reg.collect(7));
     /// // `body`: the bytes of a `POST /v1/compact`.
@@ -414,7 +415,8 @@ fn build(msg: Message<'_>, budget: Budget) -> R<Batch> {
 /// bytes the message took, so that a stream of concatenated messages can be split.
 ///
 /// ```
-/// use edgemetrics::{compact, Config, Registry};
+/// use edgemetrics::encode::compact;
+/// use edgemetrics::{Config, Registry};
 /// let mut reg = Registry::new(Config::new("svc"));
 /// let one = compact::encode(&reg.collect(1));
 /// let two = compact::encode(&reg.collect(2));
@@ -457,14 +459,16 @@ pub fn decode(bytes: &[u8]) -> Result<Batch, Error> {
 }
 
 /// Converts a compact message into an OTLP/HTTP protobuf `ExportMetricsServiceRequest`
-/// ([`crate::otlp::encode`]), for a relay that forwards to an OTLP receiver.
+/// ([`crate::encode::otlp::encode`]), for a relay that forwards to an OTLP receiver.
 ///
 /// ```
-/// use edgemetrics::{compact, otlp, Config, Registry};
+/// use edgemetrics::encode::{compact, otlp};
+/// use edgemetrics::{Config, Registry};
 /// let mut reg = Registry::new(Config::new("svc"));
 /// let batch = reg.collect(5);
 /// assert_eq!(compact::to_otlp(&compact::encode(&batch)).unwrap(), otlp::encode(&batch));
 /// ```
+#[cfg(feature = "otlp")]
 pub fn to_otlp(bytes: &[u8]) -> Result<Vec<u8>, Error> {
-    Ok(crate::otlp::encode(&decode(bytes)?))
+    Ok(crate::encode::otlp::encode(&decode(bytes)?))
 }
