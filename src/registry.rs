@@ -662,7 +662,6 @@ impl Registry {
             self.stats.overflowed += 1;
             return self.overflow_slot(id);
         }
-        let limits = &self.config.limits;
         let inst = &self.instruments[id as usize];
         let attrs: Attributes = decode_key(key).into();
         let agg = match inst.kind {
