@@ -17,12 +17,17 @@
 //! * `'s' VLEN ':' STRING` — a string,
 //! * `'i' DIGITS ';'` — a 64-bit integer,
 //! * `'d' HEX16` — a double: its IEEE-754 bits as 16 hex digits (big-endian),
-//! * `'t'` / `'f'` — a boolean.
+//! * `'t'` / `'f'` — a boolean,
+//! * `'x'` — no value: an attribute the host dropped (null, undefined, unreadable), counted in
+//!   `edgemetrics.sdk.attributes.dropped`. `0:x` stands for an attribute object that could not be
+//!   read at all.
 //!
 //! Lengths count UTF-16 code units, as JS `String.prototype.length` does, so that the JS side can
 //! build the key without encoding it; the length prefixes make the key injective (no escaping
 //! needed, any character may appear in keys and values). A malformed key records nothing extra:
-//! the pairs decoded before the error are kept and the rest dropped.
+//! the pairs decoded before the error are kept and the rest dropped. An integer outside the int64
+//! range drops its attribute alone (counted). A key may hold any number of pairs: past 64, the
+//! first 64 in key order are passed on and the others counted as dropped.
 
 // On wasm32 (outside tests) the module is `no_std`, like examples/wasm-minimal: dlmalloc (the
 // allocator std uses on this target) and a panic handler that traps without formatting a message.
@@ -54,7 +59,8 @@ use wasm_bindgen::prelude::*;
 
 mod abi;
 
-/// Most pairs one attribute key may carry (the core caps a recording at 64 too).
+/// Pairs passed to the core per recording (its own cap, `MAX_ATTRS_PER_CALL`); a longer key goes through
+/// [`decode_many`].
 const MAX_PAIRS: usize = 64;
 
 /// Reads a length (decimal, terminated by `:`) from the front of `s`.
@@ -181,6 +187,8 @@ pub(crate) fn decode_pair<'a>(s: &mut &'a str) -> Option<Option<Attr<'a>>> {
         }
         b't' => AttrValue::Bool(true),
         b'f' => AttrValue::Bool(false),
+        // An attribute the host had to drop (null, undefined, unreadable): counted here.
+        b'x' => return Some(None),
         _ => return None,
     };
     Some(Some((key, value)))
@@ -453,14 +461,6 @@ impl Core {
     /// drops); the handle must not be used afterwards.
     pub fn unbind(&mut self, handle: u32) {
         self.reg.unbind(edgemetrics::Bound::from_index(handle));
-    }
-
-    /// Counts `n` attributes the JS layer could not read (a throwing getter or Proxy trap): the
-    /// value was recorded without them.
-    #[wasm_bindgen(js_name = countDroppedAttributes)]
-    pub fn count_dropped_attributes(&mut self, n: u32) {
-        self.reg.count_dropped_attributes(n as u64);
-        self.dirty = true;
     }
 
     /// Records through a bound handle: the hot path, two numbers in, nothing out.
@@ -947,8 +947,8 @@ mod tests {
     #[test]
     fn unrepresentable_values_drop_alone_and_long_keys_keep_the_first_in_key_order() {
         let mut buf = [("", AttrValue::Bool(false)); MAX_PAIRS];
-        let (n, dropped) = decode_attrs("1:ai99999999999999999999;1:bt", &mut buf).unwrap();
-        assert_eq!((n, dropped), (1, 1));
+        let (n, dropped) = decode_attrs("1:ai99999999999999999999;1:bt1:cx0:x", &mut buf).unwrap();
+        assert_eq!((n, dropped), (1, 3));
         assert_eq!(buf[0].0, "b");
         let mut key = String::new();
         for i in (0..100).rev() {
