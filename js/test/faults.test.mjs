@@ -228,6 +228,9 @@ async function runMatrix(rx, invoke, { runtime, slackMs }) {
     for (const q of got) {
       assert.match(q.batchId ?? '', BATCH_ID, `${label}: batch id header`);
       assert.equal(q.batchId, got[0].batchId, `${label}: same batch id on every attempt`);
+      // Retries resend the byte-identical body (a Prometheus-family store takes an exact
+      // duplicate as a no-op); carried data travels in the next batch, under a new id (below).
+      assert.ok(q.body.equals(got[0].body), `${label}: retry body differs from the first attempt`);
     }
     if (got.length > 0) {
       assert.ok(!ids.includes(got[0].batchId), `${label}: a new batch id for a new batch`);
