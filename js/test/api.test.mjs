@@ -128,7 +128,7 @@ test('flush never rejects: endpoint down, HTTP 400/500, fetch throws, timeout, n
     e500.counter('c').add(1);
     const r2 = await e500.flush();
     // OTLP: 500 is not retryable; the batch is dropped and counted.
-    assert.deepEqual({ ...r2, bytes: 0 }, { sent: false, status: 500, bytes: 0, attempts: 1, dropped: 1, carried: 0, error: 'rejected (HTTP 500)' });
+    assert.deepEqual({ ...r2, bytes: 0 }, { sent: false, status: 500, bytes: 0, attempts: 1, dropped: 1, carried: 0, error: 'rejected (HTTP 500): {}' }); // the receiver's answer follows the reason
     assert.equal(rx.requests.length, 1);
   } finally {
     await rx.close();
