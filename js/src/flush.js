@@ -123,10 +123,13 @@ export class Flusher {
     const ms = deadline - Date.now();
     if (ms === Infinity) return p;
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.stats.settledAtDeadline++;
-        resolve({ ...emptyResult(), pending: true, error: 'still in flight at the flush deadline (the flight goes on; its result is in lastFlush)' });
-      }, Math.max(0, ms));
+      const timer = setTimeout(
+        () => {
+          this.stats.settledAtDeadline++;
+          resolve({ ...emptyResult(), pending: true, error: 'still in flight at the flush deadline (the flight goes on; its result is in lastFlush)' });
+        },
+        Math.max(0, ms),
+      );
       p.then((r) => {
         clearTimeout(timer);
         resolve(r);

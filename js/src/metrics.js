@@ -270,7 +270,10 @@ export class Metrics {
       return inst;
     } catch (e) {
       if (!this.#lenient) throw e;
-      this.#warnOnce(key, `${e.message} — the ${kind} ${JSON.stringify(String(name))} records nothing; its values are counted in edgemetrics.sdk.values.rejected{reason="invalid_handle"}`);
+      this.#warnOnce(
+        key,
+        `${e.message} — the ${kind} ${JSON.stringify(String(name))} records nothing; its values are counted in edgemetrics.sdk.values.rejected{reason="invalid_handle"}`,
+      );
       const inst = new CLASSES[kind](this.#core, NO_INSTRUMENT, String(name), kind, 0, null);
       this.#instruments.set(key, inst);
       return inst;

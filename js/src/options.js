@@ -56,13 +56,15 @@ function str(name, v) {
 }
 
 function oneOf(name, v, allowed) {
-  if (!allowed.includes(v)) throw new RangeError(`edgemetrics: options.${name} must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}; got ${show(v)}`);
+  if (!allowed.includes(v))
+    throw new RangeError(`edgemetrics: options.${name} must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}; got ${show(v)}`);
   return v;
 }
 
 function positiveInt(name, v) {
   if (typeof v !== 'number') throw new TypeError(`edgemetrics: options.${name} must be a number, got ${typeName(v)}`);
-  if (!Number.isSafeInteger(v) || v < 1 || v > 0xffffffff) throw new RangeError(`edgemetrics: options.${name} must be a positive integer (at most 4294967295); got ${show(v)}`);
+  if (!Number.isSafeInteger(v) || v < 1 || v > 0xffffffff)
+    throw new RangeError(`edgemetrics: options.${name} must be a positive integer (at most 4294967295); got ${show(v)}`);
   return v;
 }
 
@@ -78,7 +80,8 @@ function stringMap(name, v) {
  * (`buffer`), the remote write / Pushgateway settings, and the JS-side settings.
  */
 export function checkOptions(options) {
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new TypeError(`edgemetrics: options must be an object, got ${typeName(options)}`);
+  if (options === null || typeof options !== 'object' || Array.isArray(options))
+    throw new TypeError(`edgemetrics: options must be an object, got ${typeName(options)}`);
   unknownKeys('', options, KNOWN);
   const endpoint = str('endpoint', options.endpoint);
   let url;
@@ -87,12 +90,15 @@ export function checkOptions(options) {
   } catch {
     throw new TypeError(`edgemetrics: options.endpoint is not a valid URL: ${JSON.stringify(endpoint)}`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`edgemetrics: options.endpoint must be an http(s) URL, got ${JSON.stringify(endpoint)}`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new TypeError(`edgemetrics: options.endpoint must be an http(s) URL, got ${JSON.stringify(endpoint)}`);
   const format = oneOf('format', options.format ?? 'otlp-proto', Object.keys(FORMAT));
   const promFamily = format === 'remote-write' || format === 'pushgateway';
   const temporality = oneOf('temporality', options.temporality ?? (promFamily ? 'cumulative' : 'delta'), ['delta', 'cumulative']);
   if (promFamily && temporality === 'delta') {
-    throw new RangeError(`edgemetrics: options.temporality 'delta' cannot be sent with format '${format}' (Prometheus stores running totals); use 'cumulative' or an OTLP format`);
+    throw new RangeError(
+      `edgemetrics: options.temporality 'delta' cannot be sent with format '${format}' (Prometheus stores running totals); use 'cumulative' or an OTLP format`,
+    );
   }
   const compression = oneOf('compression', options.compression ?? 'none', ['none', 'gzip']);
   if (compression === 'gzip' && !GZIP_FORMATS.includes(format)) {
@@ -100,14 +106,20 @@ export function checkOptions(options) {
   }
   const timeoutMs = options.timeoutMs ?? 10_000;
   if (typeof timeoutMs !== 'number') throw new TypeError(`edgemetrics: options.timeoutMs must be a number, got ${typeName(timeoutMs)}`);
-  if (!Number.isFinite(timeoutMs) || !(timeoutMs > 0)) throw new RangeError(`edgemetrics: options.timeoutMs must be a positive finite number; got ${show(timeoutMs)}`);
-  if (options.fetch !== undefined && typeof options.fetch !== 'function') throw new TypeError(`edgemetrics: options.fetch must be a function, got ${typeName(options.fetch)}`);
-  if (options.onFlush !== undefined && typeof options.onFlush !== 'function') throw new TypeError(`edgemetrics: options.onFlush must be a function, got ${typeName(options.onFlush)}`);
+  if (!Number.isFinite(timeoutMs) || !(timeoutMs > 0))
+    throw new RangeError(`edgemetrics: options.timeoutMs must be a positive finite number; got ${show(timeoutMs)}`);
+  if (options.fetch !== undefined && typeof options.fetch !== 'function')
+    throw new TypeError(`edgemetrics: options.fetch must be a function, got ${typeName(options.fetch)}`);
+  if (options.onFlush !== undefined && typeof options.onFlush !== 'function')
+    throw new TypeError(`edgemetrics: options.onFlush must be a function, got ${typeName(options.onFlush)}`);
   const selfMetrics = options.selfMetrics ?? true;
   if (typeof selfMetrics !== 'boolean') throw new TypeError(`edgemetrics: options.selfMetrics must be a boolean, got ${typeName(selfMetrics)}`);
   const headers = stringMap('headers', options.headers);
   const resource = plainObject('resource', options.resource);
-  const serviceName = str(options.serviceName === undefined && resource['service.name'] !== undefined ? 'resource.service.name' : 'serviceName', options.serviceName ?? resource['service.name'] ?? 'unknown_service');
+  const serviceName = str(
+    options.serviceName === undefined && resource['service.name'] !== undefined ? 'resource.service.name' : 'serviceName',
+    options.serviceName ?? resource['service.name'] ?? 'unknown_service',
+  );
 
   // The buffer: an attribute key whose names are abi.js OPTION names.
   const buf = {

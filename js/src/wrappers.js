@@ -89,7 +89,8 @@ export function wrapLambda(handler, metricsOrOptions, opts = {}) {
   if (typeof handler !== 'function') throw new TypeError('edgemetrics: wrapLambda needs a function');
   checkSource(metricsOrOptions, 'wrapLambda');
   const { marginMs = 100, flushBudgetMs = LAMBDA_FLUSH_BUDGET_MS } = opts ?? {};
-  if (typeof marginMs !== 'number' || !Number.isFinite(marginMs) || marginMs < 0) throw new RangeError(`edgemetrics: wrapLambda marginMs must be a finite number ≥ 0; got ${String(marginMs)}`);
+  if (typeof marginMs !== 'number' || !Number.isFinite(marginMs) || marginMs < 0)
+    throw new RangeError(`edgemetrics: wrapLambda marginMs must be a finite number ≥ 0; got ${String(marginMs)}`);
   if (typeof flushBudgetMs !== 'number' || !Number.isFinite(flushBudgetMs) || !(flushBudgetMs > 0)) {
     throw new RangeError(`edgemetrics: wrapLambda flushBudgetMs must be a positive finite number; got ${String(flushBudgetMs)}`);
   }

@@ -59,9 +59,12 @@ test('1. a configuration error turns metrics off with one warning naming the opt
   const [out, w2] = await captureWarn(async () => {
     const lambda = wrapLambda(async (e) => e * 2, { endpoint: 'http://127.0.0.1:9', temporality: 'weekly' });
     const a = await lambda(21, {});
-    const b = await wrapLambda(async () => 'fine', () => {
-      throw new Error('boom in options');
-    })(0, {});
+    const b = await wrapLambda(
+      async () => 'fine',
+      () => {
+        throw new Error('boom in options');
+      },
+    )(0, {});
     return [a, b];
   });
   assert.deepEqual(out, [42, 'fine']);
@@ -188,7 +191,11 @@ test('3b. a flight that never settles is abandoned after twice its budget and co
     assert.equal(r2.sent, true, JSON.stringify(r2));
     assert.equal(metrics.flushStats.stale, 1);
     const d = decodeOtlp(rx.requests[0]);
-    assert.equal(d.metrics.c.points.reduce((s, p) => s + p.value, 0), 3, 'the abandoned batch was carried into the next');
+    assert.equal(
+      d.metrics.c.points.reduce((s, p) => s + p.value, 0),
+      3,
+      'the abandoned batch was carried into the next',
+    );
   } finally {
     await rx.close();
   }
@@ -260,9 +267,14 @@ test('6. unreadable attributes: the value is still recorded, the attribute count
       },
     },
   );
-  const str = { ok: 'x', obj: { toString: () => {
-    throw new Error('toString');
-  } } };
+  const str = {
+    ok: 'x',
+    obj: {
+      toString: () => {
+        throw new Error('toString');
+      },
+    },
+  };
   c.add(1, getter);
   c.add(1, trap);
   c.add(1, str);
@@ -301,7 +313,11 @@ test('7. options that can never work are refused at construction, naming the opt
     [{ format: 'pushgateway', pushgateway: { job: 'j', method: 'GET' } }, RangeError, /pushgateway\.method/],
   ];
   for (const [extra, cls, re] of cases) {
-    assert.throws(() => new Metrics({ ...base, ...extra }), (e) => e instanceof cls && re.test(e.message), JSON.stringify(extra));
+    assert.throws(
+      () => new Metrics({ ...base, ...extra }),
+      (e) => e instanceof cls && re.test(e.message),
+      JSON.stringify(extra),
+    );
   }
 });
 
@@ -312,7 +328,15 @@ test('8. header values never appear in util.inspect, console.log, JSON.stringify
     const metrics = new Metrics({ endpoint: rx.url, format: 'otlp-json', headers: { Authorization: SECRET, 'X-Api-Key': 'k3y-k3y-k3y' } });
     metrics.counter('c').add(1);
     const r = await metrics.flush();
-    const shown = [util.inspect(metrics, { showHidden: true, depth: 5 }), util.format('%o', metrics), util.format(metrics), JSON.stringify(metrics), JSON.stringify(r), r.error, String(Object.keys(metrics))];
+    const shown = [
+      util.inspect(metrics, { showHidden: true, depth: 5 }),
+      util.format('%o', metrics),
+      util.format(metrics),
+      JSON.stringify(metrics),
+      JSON.stringify(r),
+      r.error,
+      String(Object.keys(metrics)),
+    ];
     for (const s of shown) {
       assert.ok(!s.includes('s3cr3t'), s);
       assert.ok(!s.includes('k3y-k3y'), s);
@@ -347,7 +371,11 @@ test('9. wrapLambda: a receiver that never answers adds about 1 s to an invocati
     never = false;
     await lambda({ n: 2 }, {});
     const last = rx.requests.at(-1);
-    assert.equal(decodeOtlp(last).metrics.work.points.reduce((s, p) => s + p.value, 0), 3, 'carried value arrives with the next batch');
+    assert.equal(
+      decodeOtlp(last).metrics.work.points.reduce((s, p) => s + p.value, 0),
+      3,
+      'carried value arrives with the next batch',
+    );
   } finally {
     await rx.close();
   }

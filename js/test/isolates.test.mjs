@@ -43,7 +43,9 @@ function miniflare(scriptPath, bindings = {}) {
 
 /** Starts ISOLATES workerd processes running fixtures/isolate-worker.mjs against `endpoint`. */
 async function isolates(t, endpoint, format) {
-  const src = readFileSync(join(here, 'fixtures', 'isolate-worker.mjs'), 'utf8').replace('__ENDPOINT__', endpoint).replace('__FORMAT__', format);
+  const src = readFileSync(join(here, 'fixtures', 'isolate-worker.mjs'), 'utf8')
+    .replace('__ENDPOINT__', endpoint)
+    .replace('__FORMAT__', format);
   const out = [];
   for (let k = 0; k < ISOLATES; k++) {
     const file = join(here, 'fixtures', `.gen-isolate-${process.pid}-${format}-${k}.mjs`);
