@@ -38,6 +38,7 @@ step "rust: wasm bindings and dev receiver tests" \
 step "rust: core builds for wasm32 with default features off" \
   cargo build --release --target wasm32-unknown-unknown -p edgemetrics --no-default-features
 step "size: wasm budgets" bash tests/size.sh --check
+step "js: lint and format check (eslint, prettier)" bash -c 'cd js && npm run lint'
 step "js: package tests (node --test: API, Node, Deno, Bun, workerd)" bash -c 'cd js && npm test'
 step "workers-rs: example worker in workerd against real Prometheus and the dev receiver" \
   bash examples/rust-worker/e2e-test.sh
