@@ -123,25 +123,34 @@ pub fn decode_attrs<'a>(mut s: &'a str, out: &mut [Attr<'a>; MAX_PAIRS]) -> Opti
 /// wins), at most [`MAX_PAIRS`] of them — the first ones in key order, which contain the ones the
 /// core keeps under any `maxAttributes` ≤ 64 — and how many were dropped here.
 pub fn decode_many(mut s: &str) -> (Vec<Attr<'_>>, u64) {
-    let mut all: Vec<(usize, Attr<'_>)> = Vec::new();
+    // The MAX_PAIRS smallest keys, kept sorted: a linear insertion per pair (no generic sort
+    // linked in; this path only runs for objects with more than 64 attributes).
+    let mut best: Vec<Attr<'_>> = Vec::with_capacity(MAX_PAIRS + 1);
     let mut dropped = 0u64;
     while !s.is_empty() {
         let Some(pair) = decode_pair(&mut s) else { break };
-        match pair {
-            Some(p) => all.push((all.len(), p)),
-            None => dropped += 1,
+        let Some(p) = pair else {
+            dropped += 1;
+            continue;
+        };
+        let at = best.partition_point(|b| b.0 < p.0);
+        if best.get(at).is_some_and(|b| b.0 == p.0) {
+            // A repeated key: the last one given wins.
+            best[at] = p;
+            dropped += 1;
+            continue;
+        }
+        if at == MAX_PAIRS {
+            dropped += 1;
+            continue;
+        }
+        best.insert(at, p);
+        if best.len() > MAX_PAIRS {
+            best.pop();
+            dropped += 1;
         }
     }
-    // Key order, and for equal keys the last given first, so that de-duplication keeps it.
-    all.sort_unstable_by(|(i, a), (j, b)| a.0.cmp(b.0).then(j.cmp(i)));
-    let before = all.len();
-    all.dedup_by(|later, first| later.1 .0 == first.1 .0);
-    dropped += (before - all.len()) as u64;
-    if all.len() > MAX_PAIRS {
-        dropped += (all.len() - MAX_PAIRS) as u64;
-        all.truncate(MAX_PAIRS);
-    }
-    (all.into_iter().map(|(_, p)| p).collect(), dropped)
+    (best, dropped)
 }
 
 /// Runs `f` with the decoded attributes of `key` and counts what decoding dropped.
