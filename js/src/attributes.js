@@ -11,6 +11,16 @@
 // keeps the first `maxAttributes` (32) in key order and counts the rest.
 
 const hasOwn = Object.hasOwn;
+const getProto = Object.getPrototypeOf;
+const OBJECT_PROTO = Object.prototype;
+/** Object.prototype has an enumerable property (seen on a cache miss): check every key. */
+let protoPolluted = false;
+function checkObjectPrototype() {
+  for (const _ in OBJECT_PROTO) {
+    protoPolluted = true;
+    return;
+  }
+}
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 /** The key of an attribute object that could not be read at all: one dropped attribute. */
@@ -98,8 +108,13 @@ export class AttrCache {
   lookup(attrs) {
     let node = this.trie;
     if (attrs !== undefined && attrs !== null && typeof attrs === 'object') {
+      // For a plain object, for…in yields exactly its own enumerable keys (unless something
+      // made a property of Object.prototype enumerable: `insert` watches for that); other
+      // objects also get inherited keys, so they are checked key by key.
+      const proto = getProto(attrs);
+      const plain = (proto === OBJECT_PROTO || proto === null) && !protoPolluted;
       for (const k in attrs) {
-        if (!hasOwn(attrs, k)) continue;
+        if (!plain && !hasOwn(attrs, k)) continue;
         const values = node.get(k);
         if (values === undefined) return -1;
         node = values.get(attrs[k]);
@@ -112,6 +127,7 @@ export class AttrCache {
 
   /** Binds `attrs` (key already built) and caches the handle when the set is cacheable. */
   insert(attrs, key) {
+    checkObjectPrototype();
     if (!this.cacheable(attrs)) return -1;
     if (this.handles.length >= this.max) this.clear();
     const h = this.core.bind(this.id, key);
