@@ -13,7 +13,7 @@ export const LAMBDA_FLUSH_BUDGET_MS = 1000;
 function disabledMetrics(e) {
   try {
     console.warn(
-      `edgemetrics: metrics are off for this isolate: ${e?.message ?? e}. Fix the option named above (see the edgemetrics README, "Options"); the handler runs without metrics until then.`,
+      `edgemetrics: metrics are off for this isolate: ${String(e?.message ?? e).replace(/^edgemetrics: /, '')}. Fix the option named here (see the package README); the handler runs without metrics until then.`,
     );
   } catch {
     // a broken console cannot break the handler

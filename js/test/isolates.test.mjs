@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Miniflare } from 'miniflare';
+import { startReceiver } from './helpers.mjs';
 import { startPrometheus, startPushgateway } from './receivers.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -120,4 +121,27 @@ test('workerd: an unset endpoint variable turns metrics off; every request is an
     assert.equal(res.status, 200);
     assert.equal(await res.text(), 'handler ran, metrics off');
   }
+});
+
+test('workerd: 20 invocations against a receiver answering after 10 s: every waitUntil flush promise settles within timeoutMs', async (t) => {
+  const rx = await startReceiver(() => ({ delayMs: 10_000 }));
+  t.after(() => rx.close());
+  const TIMEOUT = 1500;
+  const mf = miniflare(join(here, 'fixtures', 'slow-flush-worker.mjs'), { ENDPOINT: rx.url, TIMEOUT_MS: String(TIMEOUT) });
+  t.after(() => mf.dispose());
+  for (let i = 0; i < 20; i++) {
+    const res = await mf.dispatchFetch('http://localhost/');
+    assert.equal(await res.text(), 'ok');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const stats = await poll(
+    async () => (await mf.dispatchFetch('http://localhost/stats')).json(),
+    (s) => s.settled.length === 20,
+  );
+  assert.equal(stats.settled.length, 20, JSON.stringify(stats));
+  const worst = Math.max(...stats.settled.map((s) => s.ms));
+  console.log(`workerd flush settle times (ms, timeoutMs ${TIMEOUT}): max ${worst}, all ${stats.settled.map((s) => s.ms).join(' ')}`);
+  assert.ok(worst <= TIMEOUT + 250, `slowest flush promise settled after ${worst} ms`);
+  assert.equal(stats.stats.flushes, 20);
+  assert.ok(stats.stats.coalesced >= 10, JSON.stringify(stats.stats));
 });

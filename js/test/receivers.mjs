@@ -77,5 +77,7 @@ export async function startPrometheus() {
 /** A Pushgateway. */
 export async function startPushgateway() {
   const port = await freePort();
-  return start('/usr/bin/prometheus-pushgateway', [`--web.listen-address=127.0.0.1:${port}`], port, null);
+  // The Debian binary persists groups to /var/lib/prometheus/pushgateway.data by default: an empty
+  // persistence file keeps them in memory, so every test starts from an empty Pushgateway.
+  return start('/usr/bin/prometheus-pushgateway', [`--web.listen-address=127.0.0.1:${port}`, '--persistence.file='], port, null);
 }
