@@ -364,6 +364,8 @@ test('workerd (miniflare): fault matrix through withMetrics + ctx.waitUntil', as
     bindings: { ENDPOINT: rx.url, TIMEOUT_MS: String(TIMEOUT_MS), RETRY: JSON.stringify(RETRY) },
   });
   t.after(() => mf.dispose());
+  // Start workerd before the clock of the first case runs (a loaded machine took 3.6 s).
+  await mf.ready;
   const results = async () => (await mf.dispatchFetch('http://localhost/results')).json();
   const t0 = Date.now();
   await runMatrix(
