@@ -107,18 +107,26 @@ export class AttrCache {
   /** The cached handle for `attrs`, or -1 (not cached yet, or not cacheable). Throws only when reading `attrs` throws. */
   lookup(attrs) {
     let node = this.trie;
-    if (attrs !== undefined && attrs !== null && typeof attrs === 'object') {
+    if (typeof attrs === 'object' && attrs !== null) {
       // For a plain object, for…in yields exactly its own enumerable keys (unless something
       // made a property of Object.prototype enumerable: `insert` watches for that); other
       // objects also get inherited keys, so they are checked key by key.
       const proto = getProto(attrs);
-      const plain = (proto === OBJECT_PROTO || proto === null) && !protoPolluted;
-      for (const k in attrs) {
-        if (!plain && !hasOwn(attrs, k)) continue;
-        const values = node.get(k);
-        if (values === undefined) return -1;
-        node = values.get(attrs[k]);
-        if (node === undefined) return -1;
+      if ((proto === OBJECT_PROTO || proto === null) && !protoPolluted) {
+        for (const k in attrs) {
+          const values = node.get(k);
+          if (values === undefined) return -1;
+          node = values.get(attrs[k]);
+          if (node === undefined) return -1;
+        }
+      } else {
+        for (const k in attrs) {
+          if (!hasOwn(attrs, k)) continue;
+          const values = node.get(k);
+          if (values === undefined) return -1;
+          node = values.get(attrs[k]);
+          if (node === undefined) return -1;
+        }
       }
     }
     const h = node.get(LEAF);

@@ -76,32 +76,38 @@ class Instrument {
     this.#cache = core && id !== NO_INSTRUMENT ? new AttrCache(core, id, cacheMax, attrLimits) : null;
   }
   _rec(value, attrs) {
+    if (typeof value !== 'number') value = num(value);
+    const cache = this.#cache;
+    if (cache !== null) {
+      try {
+        // The hot path: a cached set is two Map lookups per attribute and one wasm call.
+        const h = cache.lookup(attrs);
+        if (h >= 0) {
+          this.#core.recordBound(h, value);
+          return;
+        }
+      } catch {
+        // An unreadable attribute object: the key builder below counts what it cannot read.
+      }
+    }
+    this.#miss(value, attrs);
+  }
+  #miss(value, attrs) {
     const core = this.#core;
     if (!core) return;
     try {
-      if (typeof value !== 'number') value = num(value);
+      const key = attributeKey(attrs);
       const cache = this.#cache;
       let h = -1;
-      if (cache) {
+      if (cache !== null) {
         try {
-          h = cache.lookup(attrs);
+          h = cache.insert(attrs, key);
         } catch {
-          h = -1; // an unreadable attribute object: the key builder counts what it cannot read
+          h = -1;
         }
-        if (h < 0) {
-          const key = attributeKey(attrs);
-          try {
-            h = cache.insert(attrs, key);
-          } catch {
-            h = -1;
-          }
-          if (h < 0) {
-            core.record(this.#id, value, key);
-            return;
-          }
-        }
-        core.recordBound(h, value);
-      } else core.record(this.#id, value, attributeKey(attrs));
+      }
+      if (h >= 0) core.recordBound(h, value);
+      else core.record(this.#id, value, key);
     } catch {
       // Recording never throws.
     }
