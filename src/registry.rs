@@ -511,6 +511,24 @@ impl Registry {
     /// that cached sets never hold series slots the registry could need). The handle must not be
     /// used afterwards (its slot may be reused: recordings through it would land in another
     /// series). An unknown or already released handle is ignored.
+    ///
+    /// ```
+    /// use edgemetrics::{Config, InstrumentKind, InstrumentOptions, Limits, Registry};
+    /// let limits = Limits { cardinality: 3, ..Limits::default() };
+    /// let mut reg = Registry::new(Config::new("svc").limits(limits).self_metrics(false));
+    /// let c = reg.instrument("c", InstrumentKind::Counter, &InstrumentOptions::default()).unwrap();
+    /// let a = reg.bind(c, &[("k", "a".into())]).unwrap();
+    /// let b = reg.bind(c, &[("k", "b".into())]).unwrap();
+    /// let _ = reg.collect(1);
+    /// // Both slots are bound: a new set overflows.
+    /// reg.record(c, 1.0, &[("k", "x".into())]);
+    /// assert_eq!(reg.collect(2).stats.overflowed, 1);
+    /// // Released and idle: a new set reclaims a slot (delta temporality).
+    /// reg.unbind(a);
+    /// reg.unbind(b);
+    /// reg.record(c, 1.0, &[("k", "y".into())]);
+    /// assert_eq!(reg.collect(3).stats.overflowed, 0);
+    /// ```
     pub fn unbind(&mut self, handle: Bound) {
         if let Some(s) = self.series.get_mut(handle.0 as usize) {
             if s.live {
@@ -532,6 +550,14 @@ impl Registry {
     /// Adds or replaces a resource attribute after creation. Hosts that may not generate random
     /// values at start-up (a worker's global scope) set a random `service.instance.id` this way at
     /// their first flush; batches collected afterwards carry it.
+    ///
+    /// ```
+    /// use edgemetrics::{Config, Registry};
+    /// let mut reg = Registry::new(Config::new("svc"));
+    /// assert!(!reg.has_resource_attr("service.instance.id"));
+    /// reg.set_resource_attr("service.instance.id", "7f3a");
+    /// assert!(reg.collect(1).resource.iter().any(|kv| kv.key == "service.instance.id"));
+    /// ```
     pub fn set_resource_attr<'a>(&mut self, key: &str, value: impl Into<crate::AttrValue<'a>>) {
         self.config.resource.retain(|kv| kv.key != key);
         self.config.resource.push(KeyValue::new(key, value));
