@@ -52,6 +52,7 @@ step "rust: clippy (all targets, warnings are errors)" \
 step "rust: clippy on the workers-rs host (wasm32)" \
   cargo clippy --target wasm32-unknown-unknown -p edgemetrics --features worker -- -D warnings
 step "size: wasm budgets" bash tests/size.sh --check
+step "js: lint and format check (eslint, prettier)" bash -c 'cd js && npm run lint'
 step "js: package tests (node --test: API, Node, Deno, Bun, workerd)" bash -c 'cd js && npm test'
 step "workers-rs: example worker in workerd against real Prometheus and the dev receiver" \
   bash examples/rust-worker/e2e-test.sh
