@@ -52,8 +52,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use edgemetrics::push::{self, Action, Outcome, Pusher, TransportError};
 use edgemetrics::{
-    Attr, AttrValue, Config, Encoded, Error, InstrumentId, InstrumentKind, InstrumentOptions, KeyValue, Registry,
-    Temporality,
+    Attr, AttrValue, Config, Encoded, Error, InstrumentId, InstrumentKind, InstrumentOptions, Registry, Temporality,
 };
 use wasm_bindgen::prelude::*;
 
@@ -204,11 +203,12 @@ pub(crate) fn decode_pair<'a>(s: &mut &'a str) -> Option<Option<Attr<'a>>> {
 }
 
 /// Owned form of an attribute key, in the order given (external labels, grouping keys).
-fn decode_owned(mut s: &str) -> Vec<KeyValue> {
+#[cfg(any(feature = "remote-write", feature = "pushgateway"))]
+fn decode_owned(mut s: &str) -> Vec<edgemetrics::KeyValue> {
     let mut out = Vec::new();
     while !s.is_empty() {
         match decode_pair(&mut s) {
-            Some(Some((k, v))) => out.push(KeyValue::new(k, v)),
+            Some(Some((k, v))) => out.push(edgemetrics::KeyValue::new(k, v)),
             Some(None) => {}
             None => break,
         }
