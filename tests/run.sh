@@ -44,14 +44,18 @@ single_formats() {
     echo "core with only $f, and the worker host with only $f (wasm32)"
     cargo check -q --target wasm32-unknown-unknown -p edgemetrics --no-default-features --features "$f" || return 1
     cargo check -q --target wasm32-unknown-unknown -p edgemetrics --no-default-features --features "worker,$f" || return 1
+    # The npm package's bindings forward their features to the core's (`otlp-proto` = core `otlp`).
+    cargo check -q --target wasm32-unknown-unknown -p edgemetrics-wasm --no-default-features \
+      --features "$([ "$f" = otlp ] && echo otlp-proto || echo "$f")" || return 1
   done
 }
-step "rust: each format alone builds for wasm32 (core, and worker host)" single_formats
+step "rust: each format alone builds for wasm32 (core, worker host, npm bindings)" single_formats
 step "rust: clippy (all targets, warnings are errors)" \
   cargo clippy --workspace --all-targets --features edgemetrics/decode -- -D warnings
 step "rust: clippy on the workers-rs host (wasm32)" \
   cargo clippy --target wasm32-unknown-unknown -p edgemetrics --features worker -- -D warnings
 step "size: wasm budgets" bash tests/size.sh --check
+step "js: lint and format check (eslint, prettier)" bash -c 'cd js && npm run lint'
 step "js: package tests (node --test: API, Node, Deno, Bun, workerd)" bash -c 'cd js && npm test'
 step "workers-rs: example worker in workerd against real Prometheus and the dev receiver" \
   bash examples/rust-worker/e2e-test.sh

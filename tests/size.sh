@@ -11,9 +11,12 @@ export PATH="$HOME/.cargo/bin:$PATH"
 # module shrinks. They are NOT the goals: the goals are 8 KB for the core alone and 20 KB for the
 # whole JS bundle (issues 2, 4, 7); today we measure ~12.8 KB and ~72 KB (see the CHANGELOG).
 CORE_BUDGET=${CORE_BUDGET:-13312}
-# JS raised from 73728 when the compact encoder moved to postcard + serde (issue 15): +2.6 KB gzip
-# for the all-formats module (60,867 -> 63,408 B; compact-only module 40,383 -> 42,971 B).
-JS_BUDGET=${JS_BUDGET:-74752}
+# JS: 73728 until the JS layer was split into modules and hardened (issue 11: option checks,
+# the flush contract, attribute rules; +2.8 KB gzip of wasm, +7 KB of commented JS); the sum now
+# counts every module a worker loads.
+# Then 84480 when the compact encoder moved to postcard + serde (issue 15): +2.5 KB gzip of wasm
+# (all formats 60,867 -> 63,408 B before the JS hardening; compact-only 40,383 -> 42,971 B).
+JS_BUDGET=${JS_BUDGET:-84480}
 check=0
 per_format=0
 for a in "$@"; do
@@ -37,9 +40,10 @@ core=$(gz "$tmp/core.wasm")
 echo "core registry wasm (no_std + dlmalloc, wasm-opt -Oz): $(wc -c < "$tmp/core.wasm") B raw, $core B gzip -9 (budget $CORE_BUDGET)"
 
 (cd js && node build.mjs --if-missing >/dev/null)
-js_total=$(cat js/dist/edgemetrics_wasm_bg.wasm js/dist/edgemetrics_wasm.js js/dist/metrics.js js/dist/workerd.js | gzip -9 -c | wc -c)
-echo "js package for a worker (wasm + glue + metrics.js + workerd.js): $js_total B gzip -9 (budget $JS_BUDGET)"
-for f in edgemetrics_wasm_bg.wasm edgemetrics_wasm.js metrics.js; do
+js_modules=(abi.js attributes.js flush.js options.js wrappers.js metrics.js workerd.js)
+js_total=$(cd js/dist && cat edgemetrics_wasm_bg.wasm edgemetrics_wasm.js "${js_modules[@]}" | gzip -9 -c | wc -c)
+echo "js package for a worker (wasm + glue + ${js_modules[*]}): $js_total B gzip -9 (budget $JS_BUDGET)"
+for f in edgemetrics_wasm_bg.wasm edgemetrics_wasm.js "${js_modules[@]}"; do
   echo "  $f: $(wc -c < "js/dist/$f") B raw, $(gz "js/dist/$f") B gzip -9"
 done
 

@@ -8,4 +8,5 @@ setLoader(() => initSync({ module: readFileSync(new URL('./edgemetrics_wasm_bg.w
 
 /** Nothing to do here (the module loads synchronously on first use); kept for a uniform API. */
 export async function init() {}
-export { Metrics, withMetrics, wrapLambda, attributeKey } from './metrics.js';
+export { Metrics, attributeKey } from './metrics.js';
+export { withMetrics, wrapLambda } from './wrappers.js';
