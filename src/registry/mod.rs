@@ -18,25 +18,27 @@
 //! [`Limits::max_series`] series in all, and at most [`Limits::max_attribute_bytes`] bytes of
 //! canonical attribute keys. With the defaults the series table stays under about 8 MiB even when
 //! every limit is reached; see [`Limits`].
+//!
+//! This file is the public surface (configuration, instruments, handles, [`Registry`]). Behind it,
+//! `key.rs` turns an attribute slice into the canonical key and set hash that identify a series,
+//! `table.rs` holds the series table (slots, index, limits, reclaiming idle series, the points of a
+//! window), and `self_metrics.rs` writes the `edgemetrics.sdk.*` metrics.
 
+mod key;
 pub(crate) mod self_metrics;
+mod table;
 
 pub use self_metrics::SELF_PREFIX;
 
-use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use crate::attr::{
-    decode_key, fast_path_ok, matches_unsorted, set_hash, write_key, Attr, AttrLimits, Attributes, KeyValue, Sorted,
-};
+use crate::attr::{Attr, AttrLimits, KeyValue};
 use crate::error::{cut, Error};
-use crate::model::{
-    Batch, HistogramPoint, InstrumentKind, Metric, MetricData, NumberPoint, SdkStats, Temporality, SCOPE_NAME,
-    SCOPE_VERSION,
-};
+use crate::model::{Batch, InstrumentKind, Metric, SdkStats, Temporality, SCOPE_NAME, SCOPE_VERSION};
+use table::SeriesTable;
 
 /// The OpenTelemetry default explicit bucket bounds.
 pub const DEFAULT_BOUNDS: [f64; 15] =
@@ -242,48 +244,12 @@ impl Bound {
     }
 }
 
-const NONE: u32 = u32::MAX;
-
+/// What the registry keeps of an instrument besides its column in the series table (kind,
+/// bounds, series counts).
 struct Instrument {
     name: Arc<str>,
     unit: Arc<str>,
     description: Arc<str>,
-    kind: InstrumentKind,
-    bounds: Arc<[f64]>,
-    /// Live series of this instrument, the overflow series excluded.
-    series: usize,
-    /// Slot of the overflow series, or `NONE`.
-    overflow: u32,
-}
-
-#[derive(Clone)]
-enum Agg {
-    Sum(f64),
-    Gauge(f64),
-    Hist { count: u64, sum: f64, min: f64, max: f64, buckets: Box<[u64]> },
-}
-
-struct Series {
-    instrument: u32,
-    kind: InstrumentKind,
-    /// `false` for a free slot.
-    live: bool,
-    /// Recorded since the last collect.
-    touched: bool,
-    /// Recorded at least once (cumulative output includes every such series).
-    has_data: bool,
-    /// Handles bound to this series ([`Registry::bind`] minus [`Registry::unbind`]): a series with
-    /// any is never evicted.
-    pinned: u32,
-    overflow: bool,
-    hash: u64,
-    key: Box<[u8]>,
-    attrs: Attributes,
-    /// Registry time when the series was created (cumulative start time).
-    start: u64,
-    agg: Agg,
-    /// Histogram bounds (shared with the instrument).
-    bounds: Arc<[f64]>,
 }
 
 /// Validates an instrument name (OpenTelemetry rule).
@@ -341,22 +307,12 @@ pub fn validate_bounds(b: &[f64]) -> Result<(), Error> {
 pub struct Registry {
     config: Config,
     resource: Arc<[KeyValue]>,
+    /// Instrument `i` has column `i` in `table`.
     instruments: Vec<Instrument>,
-    series: Vec<Series>,
-    free: Vec<u32>,
-    /// Open-addressing index: slot numbers, `NONE` for empty; length a power of two.
-    index: Vec<u32>,
-    /// Live series, overflow series excluded.
-    live: usize,
-    /// Bytes of canonical keys held by live series.
-    key_bytes: usize,
-    scratch: Vec<u8>,
-    now: u64,
+    table: SeriesTable,
     window_start: u64,
     /// Recorded anything since the last collect.
     dirty: bool,
-    /// Idle series were already reclaimed in this window (delta; see `insert`).
-    swept: bool,
     stats: SdkStats,
     stats_total: SdkStats,
 }
@@ -369,20 +325,14 @@ impl Registry {
         }
         config.limits.cardinality = config.limits.cardinality.max(2);
         let resource: Arc<[KeyValue]> = config.resource.clone().into();
+        let table = SeriesTable::new(config.limits, config.temporality);
         Registry {
             config,
             resource,
             instruments: Vec::new(),
-            series: Vec::new(),
-            free: Vec::new(),
-            index: vec![NONE; 64],
-            live: 0,
-            key_bytes: 0,
-            scratch: Vec::with_capacity(128),
-            now: 0,
+            table,
             window_start: 0,
             dirty: false,
-            swept: false,
             stats: SdkStats::default(),
             stats_total: SdkStats::default(),
         }
@@ -397,7 +347,7 @@ impl Registry {
     /// invocation. New series take it as their start time, and when nothing was recorded since the
     /// last collect it also becomes the start of the current window.
     pub fn begin(&mut self, now_unix_nano: u64) {
-        self.now = now_unix_nano;
+        self.table.set_now(now_unix_nano);
         if !self.dirty || self.window_start == 0 {
             self.window_start = now_unix_nano;
         }
@@ -430,9 +380,11 @@ impl Registry {
         opts: &InstrumentOptions<'_>,
     ) -> Result<InstrumentId, Error> {
         validate_name(name)?;
-        if let Some((i, inst)) = self.instruments.iter().enumerate().find(|(_, i)| i.name.eq_ignore_ascii_case(name)) {
-            if inst.kind != kind {
-                return Err(Error::KindConflict { name: String::from(name), existing: inst.kind, requested: kind });
+        if let Some(i) = self.instruments.iter().position(|i| i.name.eq_ignore_ascii_case(name)) {
+            // Every instrument has its column.
+            let existing = self.table.kind(i as u32).unwrap_or(kind);
+            if existing != kind {
+                return Err(Error::KindConflict { name: String::from(name), existing, requested: kind });
             }
             return Ok(InstrumentId(i as u32));
         }
@@ -457,11 +409,8 @@ impl Registry {
             name: name.into(),
             unit: opts.unit.into(),
             description: opts.description.into(),
-            kind,
-            bounds,
-            series: 0,
-            overflow: NONE,
         });
+        self.table.add_instrument(kind, bounds);
         Ok(InstrumentId((self.instruments.len() - 1) as u32))
     }
 
@@ -472,7 +421,7 @@ impl Registry {
 
     /// Number of live series (overflow series included).
     pub fn series_count(&self) -> usize {
-        self.series.len() - self.free.len()
+        self.table.len()
     }
 
     /// Counters for the current (not yet collected) window.
@@ -485,16 +434,16 @@ impl Registry {
     /// batch's [`SdkStats`] and the call returns normally.
     pub fn record(&mut self, instrument: impl Into<InstrumentId>, value: f64, attrs: &[Attr<'_>]) {
         let id = instrument.into().0;
-        let Some(kind) = self.instruments.get(id as usize).map(|i| i.kind) else {
+        let Some(kind) = self.table.kind(id) else {
             self.stats.rejected_invalid_handle += 1;
             return;
         };
         if !self.accept(kind, value) {
             return;
         }
-        let slot = self.lookup_or_create(id, attrs);
+        let slot = self.table.lookup_or_create(id, attrs, &mut self.stats);
         // `lookup_or_create` always yields a live slot of this instrument.
-        apply(&mut self.series[slot as usize], value);
+        self.table.apply(slot, value);
         self.dirty = true;
     }
 
@@ -507,9 +456,8 @@ impl Registry {
             self.stats.rejected_invalid_handle += 1;
             return None;
         }
-        let slot = self.lookup_or_create(id, attrs);
-        let s = &mut self.series[slot as usize];
-        s.pinned = s.pinned.saturating_add(1);
+        let slot = self.table.lookup_or_create(id, attrs, &mut self.stats);
+        self.table.pin(slot);
         Some(Bound(slot))
     }
 
@@ -537,11 +485,7 @@ impl Registry {
     /// assert_eq!(reg.collect(3).stats.overflowed, 0);
     /// ```
     pub fn unbind(&mut self, handle: Bound) {
-        if let Some(s) = self.series.get_mut(handle.0 as usize) {
-            if s.live {
-                s.pinned = s.pinned.saturating_sub(1);
-            }
-        }
+        self.table.unpin(handle.0);
     }
 
     /// Counts `n` attributes dropped before they reached the registry (a host that had to refuse
@@ -579,14 +523,10 @@ impl Registry {
     /// Records through a bound handle: one bounds check, one value check, one update.
     #[inline]
     pub fn record_bound(&mut self, handle: Bound, value: f64) {
-        let Some(s) = self.series.get_mut(handle.0 as usize) else {
+        let Some(s) = self.table.live_mut(handle.0) else {
             self.stats.rejected_invalid_handle += 1;
             return;
         };
-        if !s.live {
-            self.stats.rejected_invalid_handle += 1;
-            return;
-        }
         if !value.is_finite() {
             self.stats.rejected_non_finite += 1;
             return;
@@ -595,7 +535,7 @@ impl Registry {
             self.stats.rejected_negative += 1;
             return;
         }
-        apply(s, value);
+        table::apply(s, value);
         self.dirty = true;
     }
 
@@ -610,209 +550,6 @@ impl Registry {
             return false;
         }
         true
-    }
-
-    fn lookup_or_create(&mut self, id: u32, attrs: &[Attr<'_>]) -> u32 {
-        let limits = self.config.limits.attributes;
-        // Fast path: a set that needs no sorting, de-duplication or truncation is hashed and
-        // compared as given (the set hash does not depend on order), writing nothing.
-        if fast_path_ok(attrs, &limits) {
-            let hash = set_hash(id, attrs.iter().copied());
-            let mask = self.index.len() - 1;
-            let mut pos = hash as usize & mask;
-            loop {
-                let slot = self.index[pos];
-                if slot == NONE {
-                    break;
-                }
-                let s = &self.series[slot as usize];
-                if s.hash == hash && s.instrument == id && matches_unsorted(&s.key, attrs) {
-                    return slot;
-                }
-                pos = (pos + 1) & mask;
-            }
-        }
-        let sorted = Sorted::new(attrs, &limits);
-        self.stats.attributes_dropped += sorted.adj.dropped as u64;
-        self.stats.attributes_truncated += sorted.adj.truncated as u64;
-        self.find_or_insert(id, attrs, &sorted, &limits, false)
-    }
-
-    /// Probes the index for the canonical `key` of `instrument`.
-    fn find(&self, hash: u64, instrument: u32, key: &[u8]) -> Result<u32, usize> {
-        let mask = self.index.len() - 1;
-        let mut pos = hash as usize & mask;
-        loop {
-            let slot = self.index[pos];
-            if slot == NONE {
-                return Err(pos);
-            }
-            let s = &self.series[slot as usize];
-            if s.hash == hash && s.instrument == instrument && *s.key == *key {
-                return Ok(slot);
-            }
-            pos = (pos + 1) & mask;
-        }
-    }
-
-    /// Writes the canonical key into the reused scratch buffer (no allocation once it has grown),
-    /// hashes it in one pass, and probes; a new series is created only on a miss.
-    fn find_or_insert(
-        &mut self,
-        id: u32,
-        attrs: &[Attr<'_>],
-        sorted: &Sorted,
-        alimits: &AttrLimits,
-        is_overflow: bool,
-    ) -> u32 {
-        let mut key = core::mem::take(&mut self.scratch);
-        write_key(sorted.iter(attrs, alimits), &mut key);
-        let hash = set_hash(id, sorted.iter(attrs, alimits));
-        let slot = match self.find(hash, id, &key) {
-            Ok(slot) => slot,
-            Err(pos) => self.insert(id, hash, pos, &key, is_overflow),
-        };
-        self.scratch = key;
-        slot
-    }
-
-    fn insert(&mut self, id: u32, hash: u64, pos: usize, key: &[u8], is_overflow: bool) -> u32 {
-        if !is_overflow && self.over_limits(id, key.len()) {
-            // Delta: the limits count series holding data in this window. Series idle since the
-            // last collect still hold their slots until the next collect evicts them; reclaim them
-            // now (once per window, so a window really over the limit pays one sweep, not one per
-            // value) and look again.
-            if self.config.temporality == Temporality::Delta && !self.swept {
-                self.swept = true;
-                if self.sweep_idle() {
-                    self.rebuild_index(self.index.len());
-                    return match self.find(hash, id, key) {
-                        Ok(slot) => slot,
-                        Err(pos) => self.insert(id, hash, pos, key, false),
-                    };
-                }
-            }
-            self.stats.overflowed += 1;
-            return self.overflow_slot(id);
-        }
-        let inst = &self.instruments[id as usize];
-        let attrs: Attributes = decode_key(key).into();
-        let agg = match inst.kind {
-            InstrumentKind::Counter | InstrumentKind::UpDownCounter => Agg::Sum(0.0),
-            InstrumentKind::Gauge => Agg::Gauge(0.0),
-            InstrumentKind::Histogram => Agg::Hist {
-                count: 0,
-                sum: 0.0,
-                min: f64::INFINITY,
-                max: f64::NEG_INFINITY,
-                buckets: vec![0u64; inst.bounds.len() + 1].into_boxed_slice(),
-            },
-        };
-        let series = Series {
-            instrument: id,
-            kind: inst.kind,
-            live: true,
-            touched: false,
-            has_data: false,
-            pinned: 0,
-            overflow: is_overflow,
-            hash,
-            key: key.into(),
-            attrs,
-            start: self.now,
-            agg,
-            bounds: inst.bounds.clone(),
-        };
-        let slot = match self.free.pop() {
-            Some(f) => {
-                self.series[f as usize] = series;
-                f
-            }
-            None => {
-                self.series.push(series);
-                (self.series.len() - 1) as u32
-            }
-        };
-        self.index[pos] = slot;
-        if is_overflow {
-            self.instruments[id as usize].overflow = slot;
-        } else {
-            self.instruments[id as usize].series += 1;
-            self.live += 1;
-            self.key_bytes += key.len();
-        }
-        // Keep the load factor at or below 1/2 so probe chains stay short.
-        if self.series_count() * 2 > self.index.len() {
-            self.rebuild_index(self.index.len() * 2);
-        }
-        slot
-    }
-
-    /// Whether a new series of instrument `id` with a key of `key_len` bytes would exceed a limit.
-    fn over_limits(&self, id: u32, key_len: usize) -> bool {
-        let limits = &self.config.limits;
-        self.instruments[id as usize].series + 1 >= limits.cardinality
-            || self.live >= limits.max_series
-            || self.key_bytes + key_len > limits.max_attribute_bytes
-    }
-
-    /// Frees every live series that holds no data in the current window and has no handle bound
-    /// (what the next delta collect would evict anyway). Returns whether any was freed; the caller
-    /// rebuilds the index.
-    fn sweep_idle(&mut self) -> bool {
-        let mut freed = false;
-        for slot in 0..self.series.len() {
-            let s = &self.series[slot];
-            if s.live && !s.touched && s.pinned == 0 {
-                self.evict(slot);
-                freed = true;
-            }
-        }
-        freed
-    }
-
-    /// Frees series `slot` (live, unpinned): its key bytes and its count go back to the limits.
-    fn evict(&mut self, slot: usize) {
-        let s = &mut self.series[slot];
-        s.live = false;
-        s.attrs = Arc::new([]);
-        let key = core::mem::take(&mut s.key);
-        let inst = &mut self.instruments[s.instrument as usize];
-        if s.overflow {
-            inst.overflow = NONE;
-        } else {
-            inst.series -= 1;
-            self.live -= 1;
-            self.key_bytes -= key.len();
-        }
-        self.free.push(slot as u32);
-    }
-
-    fn overflow_slot(&mut self, id: u32) -> u32 {
-        let existing = self.instruments[id as usize].overflow;
-        if existing != NONE {
-            return existing;
-        }
-        let attrs = [(OVERFLOW_KEY, crate::AttrValue::Bool(true))];
-        let limits = AttrLimits::default();
-        let sorted = Sorted::new(&attrs, &limits);
-        self.find_or_insert(id, &attrs, &sorted, &limits, true)
-    }
-
-    fn rebuild_index(&mut self, size: usize) {
-        self.index.clear();
-        self.index.resize(size, NONE);
-        let mask = size - 1;
-        for (slot, s) in self.series.iter().enumerate() {
-            if !s.live {
-                continue;
-            }
-            let mut pos = s.hash as usize & mask;
-            while self.index[pos] != NONE {
-                pos = (pos + 1) & mask;
-            }
-            self.index[pos] = slot as u32;
-        }
     }
 
     /// Collects the current window into a [`Batch`] and starts the next one at `now_unix_nano`.
@@ -837,44 +574,15 @@ impl Registry {
         let temporality = self.config.temporality;
         let delta = temporality == Temporality::Delta;
 
-        let mut per: Vec<Option<MetricData>> = (0..self.instruments.len()).map(|_| None).collect();
-        let mut evicted = false;
-        for slot in 0..self.series.len() {
-            let s = &mut self.series[slot];
-            if !s.live {
-                continue;
-            }
-            let emit = if delta { s.touched } else { s.has_data };
-            if emit {
-                let p_start = if delta { start } else { s.start.min(end) };
-                let data = per[s.instrument as usize].get_or_insert_with(|| {
-                    empty_data(s.kind, temporality, &self.instruments[s.instrument as usize].bounds)
-                });
-                push_point(data, s, p_start, end);
-            }
-            if delta {
-                if s.touched {
-                    s.touched = false;
-                    reset(&mut s.agg);
-                } else if s.pinned == 0 {
-                    // Nothing recorded for a whole window: free the slot.
-                    self.evict(slot);
-                    evicted = true;
-                }
-            }
-        }
-        if evicted {
-            self.rebuild_index(self.index.len());
-        }
-
+        let per = self.table.collect(start, end);
         let mut metrics: Vec<Metric> = Vec::new();
-        for (inst, data) in self.instruments.iter().zip(per) {
-            if let Some(data) = data {
+        for (i, (inst, data)) in self.instruments.iter().zip(per).enumerate() {
+            if let (Some(data), Some(kind)) = (data, self.table.kind(i as u32)) {
                 metrics.push(Metric {
                     name: inst.name.clone(),
                     unit: inst.unit.clone(),
                     description: inst.description.clone(),
-                    kind: inst.kind,
+                    kind,
                     data,
                 });
             }
@@ -895,9 +603,8 @@ impl Registry {
         }
 
         self.window_start = end;
-        self.now = end;
+        self.table.set_now(end);
         self.dirty = false;
-        self.swept = false;
         Batch {
             resource: self.resource.clone(),
             scope_name: SCOPE_NAME,
@@ -912,85 +619,6 @@ impl Registry {
 
     /// Earliest start among live series (cumulative self-metrics start there).
     fn first_start(&self) -> u64 {
-        self.series.iter().filter(|s| s.live).map(|s| s.start).min().unwrap_or(self.window_start)
-    }
-}
-
-#[inline]
-fn apply(s: &mut Series, value: f64) {
-    s.touched = true;
-    s.has_data = true;
-    match &mut s.agg {
-        Agg::Sum(x) => *x += value,
-        Agg::Gauge(x) => *x = value,
-        Agg::Hist { count, sum, min, max, buckets } => {
-            *count += 1;
-            *sum += value;
-            if value < *min {
-                *min = value;
-            }
-            if value > *max {
-                *max = value;
-            }
-            // Bucket i holds (b[i-1], b[i]]: the first bound >= value. Linear for the usual
-            // handful of bounds, binary beyond (both are the same partition point).
-            let b = &s.bounds;
-            let i = if b.len() <= 16 {
-                let mut i = 0;
-                while i < b.len() && b[i] < value {
-                    i += 1;
-                }
-                i
-            } else {
-                b.partition_point(|x| *x < value)
-            };
-            // `buckets.len() == bounds.len() + 1` and `i <= bounds.len()`.
-            if let Some(c) = buckets.get_mut(i) {
-                *c += 1;
-            }
-        }
-    }
-}
-
-fn reset(agg: &mut Agg) {
-    match agg {
-        Agg::Sum(x) | Agg::Gauge(x) => *x = 0.0,
-        Agg::Hist { count, sum, min, max, buckets } => {
-            *count = 0;
-            *sum = 0.0;
-            *min = f64::INFINITY;
-            *max = f64::NEG_INFINITY;
-            buckets.iter_mut().for_each(|b| *b = 0);
-        }
-    }
-}
-
-fn empty_data(kind: InstrumentKind, temporality: Temporality, bounds: &Arc<[f64]>) -> MetricData {
-    match kind {
-        InstrumentKind::Counter => MetricData::Sum { monotonic: true, temporality, points: Vec::new() },
-        InstrumentKind::UpDownCounter => MetricData::Sum { monotonic: false, temporality, points: Vec::new() },
-        InstrumentKind::Gauge => MetricData::Gauge { points: Vec::new() },
-        InstrumentKind::Histogram => MetricData::Histogram { temporality, bounds: bounds.clone(), points: Vec::new() },
-    }
-}
-
-fn push_point(data: &mut MetricData, s: &Series, start: u64, end: u64) {
-    match (data, &s.agg) {
-        (MetricData::Sum { points, .. } | MetricData::Gauge { points }, Agg::Sum(v) | Agg::Gauge(v)) => points
-            .push(NumberPoint { attributes: s.attrs.clone(), start_unix_nano: start, time_unix_nano: end, value: *v }),
-        (MetricData::Histogram { points, .. }, Agg::Hist { count, sum, min, max, buckets }) => {
-            points.push(HistogramPoint {
-                attributes: s.attrs.clone(),
-                start_unix_nano: start,
-                time_unix_nano: end,
-                count: *count,
-                sum: *sum,
-                min: *min,
-                max: *max,
-                bucket_counts: buckets.to_vec(),
-            })
-        }
-        // The aggregator always matches the instrument kind the data was created for.
-        _ => {}
+        self.table.first_start(self.window_start)
     }
 }

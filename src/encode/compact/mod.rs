@@ -114,7 +114,7 @@ use alloc::vec::Vec;
 
 use serde::{Deserialize, Serialize};
 
-use crate::attr::{hash_key, KeyValue, Value};
+use crate::attr::{KeyValue, Value};
 use crate::encode::Encoded;
 use crate::model::{self as batch, Batch, InstrumentKind, MetricData};
 
@@ -391,6 +391,30 @@ impl Number {
 // ---------------------------------------------------------------------------------------------
 // Encoder
 // ---------------------------------------------------------------------------------------------
+
+/// 64-bit hash of an interned key, `seed` mixed in first (FxHash-style multiply-rotate over 8-byte
+/// words). Not DoS-resistant by design: the keys are one batch's names and attribute bytes, bounded
+/// by the registry's limits, so a collision flood can only cost probe steps within that table.
+#[inline]
+fn hash_key(seed: u32, key: &[u8]) -> u64 {
+    const K: u64 = 0xf135_7aea_2e62_a9c5;
+    let mut h = (seed as u64).wrapping_mul(K);
+    let mut chunks = key.chunks_exact(8);
+    for c in &mut chunks {
+        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        h = (h ^ w).wrapping_mul(K).rotate_left(26);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut buf = [0u8; 8];
+        buf[..rest.len()].copy_from_slice(rest);
+        h = (h ^ u64::from_le_bytes(buf) ^ ((rest.len() as u64) << 59)).wrapping_mul(K).rotate_left(26);
+    }
+    // Final avalanche so the low bits (used as the table index) depend on every input bit.
+    h ^= h >> 32;
+    h = h.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    h ^ (h >> 29)
+}
 
 /// Byte keys interned in first-seen order: the keys of the string, value and set tables.
 struct Interner {
@@ -715,5 +739,12 @@ mod tests {
             assert_eq!(t.intern(&i.to_le_bytes()), (i, false));
         }
         assert_eq!(t.spans.len(), 500);
+    }
+
+    #[test]
+    fn hash_depends_on_seed_and_key() {
+        assert_ne!(hash_key(0, b"abc"), hash_key(1, b"abc"));
+        assert_ne!(hash_key(0, b"abc"), hash_key(0, b"abd"));
+        assert_ne!(hash_key(0, b""), hash_key(0, b"\0"));
     }
 }
