@@ -59,6 +59,8 @@ step "js: lint and format check (eslint, prettier)" bash -c 'cd js && npm run li
 step "js: package tests (node --test: API, Node, Deno, Bun, workerd)" bash -c 'cd js && npm test'
 step "workers-rs: example worker in workerd against real Prometheus and the dev receiver" \
   bash examples/rust-worker/e2e-test.sh
+step "workers-rs: host-loop contract in workerd (receiver answering after 10 s)" \
+  env EDGEMETRICS_SKIP_BUILD=1 bash examples/rust-worker/host-contract-test.sh
 
 echo
 if [ "$failed" -gt 0 ]; then
