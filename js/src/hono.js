@@ -12,7 +12,9 @@
 // handlers ran; absent when no route matched), `http.response.status_code`, `error.type` (the
 // exception's name when the handler threw, else the status code for 5xx).
 import { checkSource, metricsFor } from './wrappers.js';
-import { Metrics } from './metrics.js';
+// Through the package's own name, so that the runtime's entry (workerd, node, deno, browser: the
+// one that knows how to load the wasm module) is part of the app whenever this module is.
+import { Metrics } from 'edgemetrics';
 
 /** The bucket boundaries the HTTP semantic conventions advise for http.server.request.duration. */
 export const HTTP_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];

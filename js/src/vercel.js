@@ -4,7 +4,9 @@
 // Edge runtime's `event.waitUntil`. Why a file of its own: `withMetrics` finds `ctx.waitUntil` in
 // the Workers signature; here the caller says where it is.
 import { checkSource, metricsFor } from './wrappers.js';
-import { Metrics } from './metrics.js';
+// Through the package's own name, so that the runtime's entry (workerd, node, deno, browser: the
+// one that knows how to load the wasm module) is part of the app whenever this module is.
+import { Metrics } from 'edgemetrics';
 
 /**
  * Wraps `handler`: each call begins a window, the handler gets the Metrics as an extra last
