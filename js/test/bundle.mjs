@@ -11,7 +11,7 @@ import { build } from 'esbuild';
 const here = dirname(fileURLToPath(import.meta.url));
 export const dist = join(here, '..', 'dist');
 
-export async function bundle(entry, { format = 'esm', globalName } = {}) {
+export async function bundle(entry, { format = 'esm', globalName, conditions = ['workerd', 'worker', 'browser', 'import'] } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'em-bundle-'));
   const outfile = join(dir, 'worker.js');
   await build({
@@ -21,7 +21,7 @@ export async function bundle(entry, { format = 'esm', globalName } = {}) {
     globalName,
     platform: 'neutral',
     mainFields: ['module', 'main'],
-    conditions: ['workerd', 'worker', 'browser', 'import'],
+    conditions,
     external: ['*.wasm'],
     outfile,
     logLevel: 'error',
