@@ -7,7 +7,7 @@ export const HTTP_DURATION_BUCKETS: number[];
 
 /** Records `http.server.request.duration` and `http.server.active_requests`, sets
  * `c.get('metrics')`, and flushes via `c.executionCtx.waitUntil` (awaited without one). */
-export function metricsMiddleware<Env = any>(
-  metricsOrOptions: Metrics | MetricsOptions | ((env: Env) => MetricsOptions),
+export function metricsMiddleware<B extends object = any>(
+  metricsOrOptions: Metrics | MetricsOptions | ((env: B) => MetricsOptions),
   options?: { flush?: boolean },
-): MiddlewareHandler<{ Bindings: Env; Variables: { metrics: Metrics } }>;
+): MiddlewareHandler<{ Bindings: B; Variables: { metrics: Metrics } }>;

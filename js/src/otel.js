@@ -220,7 +220,8 @@ export class EdgeMeterProvider {
     if (!(metrics instanceof Metrics)) throw new TypeError('edgemetrics/otel: EdgeMeterProvider needs a Metrics object');
     if (options === null || typeof options !== 'object') throw new TypeError('edgemetrics/otel: options must be an object');
     for (const k of Object.keys(options)) if (k !== 'scopeLabels') throw new TypeError(`edgemetrics/otel: unknown option ${JSON.stringify(k)}`);
-    if (options.scopeLabels !== undefined && typeof options.scopeLabels !== 'boolean') throw new TypeError('edgemetrics/otel: options.scopeLabels must be a boolean');
+    if (options.scopeLabels !== undefined && typeof options.scopeLabels !== 'boolean')
+      throw new TypeError('edgemetrics/otel: options.scopeLabels must be a boolean');
     this.metrics = metrics;
     this.scopeLabels = options.scopeLabels ?? (metrics.format === 'remote-write' || metrics.format === 'pushgateway');
     this.meters = new Map();

@@ -30,7 +30,10 @@ function onePoint(req) {
   const active = d.metrics['http.server.active_requests'];
   assert.equal(active.kind, 'upDownCounter');
   assert.equal(active.unit, '{request}');
-  assert.equal(active.points.reduce((s, q) => s + q.value, 0), 0);
+  assert.equal(
+    active.points.reduce((s, q) => s + q.value, 0),
+    0,
+  );
   return { attrs: p.attrs, d };
 }
 
@@ -43,11 +46,34 @@ class BoomError extends Error {
 
 /** The requests both runtimes make, and what each batch must say. */
 const CASES = [
-  { path: '/users/7', init: {}, status: 200, body: 'user 7', attrs: { 'http.request.method': 'GET', 'url.scheme': 'http', 'http.route': '/users/:id', 'http.response.status_code': 200 }, lookups: 1 },
-  { path: '/items', init: { method: 'POST' }, status: 201, body: 'created', attrs: { 'http.request.method': 'POST', 'url.scheme': 'http', 'http.route': '/items', 'http.response.status_code': 201 } },
-  { path: '/boom', init: {}, status: 500, attrs: { 'http.request.method': 'GET', 'url.scheme': 'http', 'http.route': '/boom', 'http.response.status_code': 500, 'error.type': 'BoomError' } },
+  {
+    path: '/users/7',
+    init: {},
+    status: 200,
+    body: 'user 7',
+    attrs: { 'http.request.method': 'GET', 'url.scheme': 'http', 'http.route': '/users/:id', 'http.response.status_code': 200 },
+    lookups: 1,
+  },
+  {
+    path: '/items',
+    init: { method: 'POST' },
+    status: 201,
+    body: 'created',
+    attrs: { 'http.request.method': 'POST', 'url.scheme': 'http', 'http.route': '/items', 'http.response.status_code': 201 },
+  },
+  {
+    path: '/boom',
+    init: {},
+    status: 500,
+    attrs: { 'http.request.method': 'GET', 'url.scheme': 'http', 'http.route': '/boom', 'http.response.status_code': 500, 'error.type': 'BoomError' },
+  },
   { path: '/nowhere', init: {}, status: 404, attrs: { 'http.request.method': 'GET', 'url.scheme': 'http', 'http.response.status_code': 404 } },
-  { path: '/users/8', init: { method: 'PROPFIND' }, status: 404, attrs: { 'http.request.method': '_OTHER', 'url.scheme': 'http', 'http.response.status_code': 404 } },
+  {
+    path: '/users/8',
+    init: { method: 'PROPFIND' },
+    status: 404,
+    attrs: { 'http.request.method': '_OTHER', 'url.scheme': 'http', 'http.response.status_code': 404 },
+  },
 ];
 
 function checkBatches(requests) {

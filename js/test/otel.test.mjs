@@ -24,7 +24,9 @@ function assertHonoOtel(decoded, { requests, route, status, method = 'GET' }) {
   const d = decoded.metrics['http.server.request.duration'];
   assert.equal(d.kind, 'histogram');
   assert.equal(d.unit, 's');
-  const pts = d.points.filter((p) => p.attrs['http.route'] === route && p.attrs['http.response.status_code'] === status && p.attrs['http.request.method'] === method);
+  const pts = d.points.filter(
+    (p) => p.attrs['http.route'] === route && p.attrs['http.response.status_code'] === status && p.attrs['http.request.method'] === method,
+  );
   assert.equal(sum(pts), requests, JSON.stringify(d.points));
   // @hono/otel's advice.explicitBucketBoundaries reach the batch.
   assert.deepEqual(pts[0].bounds, [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10]);
@@ -140,8 +142,14 @@ test('node: every API instrument kind, options, INT truncation, observable and b
 
   const r1 = await m.flush();
   assert.equal(r1.sent, true, JSON.stringify(r1));
-  assert.ok(warns.some((w) => /observable callback threw/.test(w)), warns.join('\n'));
-  assert.ok(warns.some((w) => /explicitBucketBoundaries/.test(w)), warns.join('\n'));
+  assert.ok(
+    warns.some((w) => /observable callback threw/.test(w)),
+    warns.join('\n'),
+  );
+  assert.ok(
+    warns.some((w) => /explicitBucketBoundaries/.test(w)),
+    warns.join('\n'),
+  );
   const d1 = decodeOtlp(rx.requests[0]);
   assert.equal(d1.metrics['api.requests'].points[0].value, 2);
   assert.equal(d1.metrics['api.requests'].unit, '{request}');
