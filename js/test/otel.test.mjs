@@ -207,3 +207,23 @@ test('prometheus (remote write): meter name and version become otel_scope_name /
   assert.equal(byScope['lib-b'].metric.otel_scope_version, undefined);
   assert.equal(byScope['lib-a'].metric.kind, 'x');
 });
+
+test('an async callback that never settles holds the flush at most a quarter of its budget; scopeLabels is explicit', async (t) => {
+  const rx = await startReceiver();
+  t.after(() => rx.close());
+  const m = new Metrics({ endpoint: rx.url, format: 'otlp-proto', timeoutMs: 800 });
+  const provider = new EdgeMeterProvider(m, { scopeLabels: true });
+  const meter = provider.getMeter('lib-c', '2.0.0');
+  meter.createObservableGauge('hang.gauge').addCallback(() => new Promise(() => {}));
+  meter.createObservableGauge('sync.gauge').addCallback((r) => r.observe(1));
+  const start = Date.now();
+  const r = await m.flush();
+  const took = Date.now() - start;
+  assert.equal(r.sent, true, JSON.stringify(r));
+  assert.ok(took >= 190 && took < 700, `flush took ${took} ms`);
+  const d = decodeOtlp(rx.requests[0]);
+  assert.deepEqual(d.metrics['sync.gauge'].points[0].attrs, { 'otel.scope.name': 'lib-c', 'otel.scope.version': '2.0.0' });
+  assert.equal(d.metrics['hang.gauge'], undefined);
+  assert.throws(() => new EdgeMeterProvider(m, { scopeLabels: 'yes' }), TypeError);
+  assert.throws(() => new EdgeMeterProvider({}), TypeError);
+});
