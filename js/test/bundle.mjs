@@ -22,7 +22,7 @@ export async function bundle(entry, { format = 'esm', globalName, conditions = [
     platform: 'neutral',
     mainFields: ['module', 'main'],
     conditions,
-    external: ['*.wasm'],
+    external: ['*.wasm', 'cloudflare:*'],
     outfile,
     logLevel: 'error',
   });

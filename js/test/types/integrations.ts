@@ -10,7 +10,10 @@ import { withWaitUntil } from 'edgemetrics/vercel';
 const m = new Metrics({ endpoint: 'http://127.0.0.1:4318' });
 const provider: MeterProvider = new EdgeMeterProvider(m, { scopeLabels: false });
 metrics.setGlobalMeterProvider(provider);
-provider.getMeter('lib', '1.0.0').createHistogram('x', { advice: { explicitBucketBoundaries: [1, 2] } }).record(1);
+provider
+  .getMeter('lib', '1.0.0')
+  .createHistogram('x', { advice: { explicitBucketBoundaries: [1, 2] } })
+  .record(1);
 // @ts-expect-error unknown option
 new EdgeMeterProvider(m, { scope: true });
 
@@ -23,9 +26,30 @@ app.get('/', (c) => {
 });
 
 declare function waitUntil(p: Promise<unknown>): void;
-const handler = withWaitUntil(async (request: Request, metrics: Metrics) => {
-  metrics.counter('n').add(1);
-  return new Response('ok');
-}, m, { waitUntil });
+const handler = withWaitUntil(
+  async (request: Request, metrics: Metrics) => {
+    metrics.counter('n').add(1);
+    return new Response('ok');
+  },
+  m,
+  { waitUntil },
+);
 const r: Promise<Response> = handler(new Request('http://x/'));
 void r;
+
+import { instrumentDurableObject, instrumentEntrypoint } from 'edgemetrics/workers';
+class Obj {
+  constructor(
+    public ctx: unknown,
+    public env: Env,
+  ) {}
+  async inc(n: number) {
+    return n;
+  }
+}
+const Counter = instrumentDurableObject<Obj, Env>(Obj, (env) => ({ endpoint: env.OTLP_ENDPOINT }));
+declare const counter: InstanceType<typeof Counter>;
+const n: Promise<number> = counter.inc(1);
+counter.metrics.counter('c').add(1);
+void n;
+void instrumentEntrypoint(Obj, m);
