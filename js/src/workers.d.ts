@@ -12,3 +12,9 @@ export function instrumentEntrypoint<T extends object, Env = any>(
   Base: Class<T> & { prototype: T },
   metricsOrOptions: Metrics | MetricsOptions | ((env: Env) => MetricsOptions),
 ): Class<T & { readonly metrics: Metrics }>;
+
+/** Wraps a Pages Function: the Metrics as a second argument and `context.data.metrics`, flush via `context.waitUntil`. */
+export function pagesFunction<C extends { env: any; waitUntil(p: Promise<unknown>): void; data?: any }, R>(
+  handler: (context: C, metrics: Metrics) => R | Promise<R>,
+  metricsOrOptions: Metrics | MetricsOptions | ((env: C['env']) => MetricsOptions),
+): (context: C) => Promise<R>;

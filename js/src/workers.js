@@ -1,5 +1,6 @@
-// `edgemetrics/workers`: metrics around the class-shaped Workers handlers that `withMetrics` (an
-// object of handlers) cannot wrap: Durable Object classes and `WorkerEntrypoint` classes, whose
+// `edgemetrics/workers`: metrics around the Workers handler shapes that `withMetrics` (an object
+// of handlers) cannot wrap: Pages Functions (`onRequest(context)`), Durable Object classes and
+// `WorkerEntrypoint` classes, whose
 // handler methods (`fetch`, `alarm`, `webSocketMessage`, ...) and RPC methods are called on an
 // instance with `this.env` and `this.ctx`. Why a file of its own: the class shape needs a
 // subclass whose methods begin a window and flush through `this.ctx.waitUntil`, and it must keep
@@ -94,4 +95,30 @@ export function instrumentDurableObject(Class, metricsOrOptions) {
 /** The same for a `WorkerEntrypoint` class (service-binding RPC and its handlers). */
 export function instrumentEntrypoint(Class, metricsOrOptions) {
   return instrumentClass(Class, metricsOrOptions, 'instrumentEntrypoint');
+}
+
+/**
+ * Wraps a Pages Function (`onRequest(context)`, `onRequestGet`, ...): begins a window, passes the
+ * Metrics as a second argument (and as `context.data.metrics`), and hands the flush to
+ * `context.waitUntil`. The options function gets `context.env`.
+ */
+export function pagesFunction(handler, metricsOrOptions) {
+  if (typeof handler !== 'function') throw new TypeError('edgemetrics/workers: pagesFunction needs a function');
+  checkSource(metricsOrOptions, 'pagesFunction');
+  let metrics = metricsOrOptions instanceof Metrics ? metricsFor(metricsOrOptions) : null;
+  return async function (context) {
+    if (!metrics) metrics = metricsFor(metricsOrOptions, context?.env);
+    metrics.begin(Date.now());
+    try {
+      if (context?.data && typeof context.data === 'object') context.data.metrics = metrics;
+    } catch {
+      // a frozen data object: the second argument still carries the Metrics
+    }
+    try {
+      return await handler.call(this, context, metrics);
+    } finally {
+      const p = flushVia(context, metrics);
+      if (p) await p;
+    }
+  };
 }
