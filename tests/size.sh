@@ -16,7 +16,13 @@ CORE_BUDGET=${CORE_BUDGET:-13312}
 # counts every module a worker loads.
 JS_BUDGET=${JS_BUDGET:-82944}
 check=0
-[ "${1:-}" = "--check" ] && check=1
+per_format=0
+for a in "$@"; do
+  case "$a" in
+    --check) check=1 ;;
+    --per-format) per_format=1 ;;
+  esac
+done
 
 target=${CARGO_TARGET_DIR:-target}
 wasm_opt=js/node_modules/binaryen/bin/wasm-opt
@@ -38,6 +44,17 @@ echo "js package for a worker (wasm + glue + ${js_modules[*]}): $js_total B gzip
 for f in edgemetrics_wasm_bg.wasm edgemetrics_wasm.js "${js_modules[@]}"; do
   echo "  $f: $(wc -c < "js/dist/$f") B raw, $(gz "js/dist/$f") B gzip -9"
 done
+
+# --per-format: the wasm module of the bindings built with one format each (the core's encoder
+# for that format + registry + push plan), wasm-opt -Oz, without the wasm-bindgen glue pass.
+if [ $per_format -eq 1 ]; then
+  for f in otlp-proto otlp-json remote-write pushgateway compact; do
+    cargo build -q --release --target wasm32-unknown-unknown -p edgemetrics-wasm --no-default-features --features "$f"
+    node "$wasm_opt" -Oz --strip-debug --strip-producers "${feat[@]}" \
+      "$target/wasm32-unknown-unknown/release/edgemetrics_wasm.wasm" -o "$tmp/$f.wasm"
+    echo "bindings wasm with only $f (wasm-opt -Oz): $(wc -c < "$tmp/$f.wasm") B raw, $(gz "$tmp/$f.wasm") B gzip -9"
+  done
+fi
 
 if [ $check -eq 1 ]; then
   ok=1

@@ -52,8 +52,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use edgemetrics::push::{self, Action, Outcome, Pusher, TransportError};
 use edgemetrics::{
-    Attr, AttrValue, Config, Encoded, Error, InstrumentId, InstrumentKind, InstrumentOptions, KeyValue, Registry,
-    Temporality,
+    Attr, AttrValue, Config, Encoded, Error, InstrumentId, InstrumentKind, InstrumentOptions, Registry, Temporality,
 };
 use wasm_bindgen::prelude::*;
 
@@ -204,11 +203,12 @@ pub(crate) fn decode_pair<'a>(s: &mut &'a str) -> Option<Option<Attr<'a>>> {
 }
 
 /// Owned form of an attribute key, in the order given (external labels, grouping keys).
-fn decode_owned(mut s: &str) -> Vec<KeyValue> {
+#[cfg(any(feature = "remote-write", feature = "pushgateway"))]
+fn decode_owned(mut s: &str) -> Vec<edgemetrics::KeyValue> {
     let mut out = Vec::new();
     while !s.is_empty() {
         match decode_pair(&mut s) {
-            Some(Some((k, v))) => out.push(KeyValue::new(k, v)),
+            Some(Some((k, v))) => out.push(edgemetrics::KeyValue::new(k, v)),
             Some(None) => {}
             None => break,
         }
@@ -216,37 +216,24 @@ fn decode_owned(mut s: &str) -> Vec<KeyValue> {
     out
 }
 
-/// Wire formats, numbered as the JS layer numbers them.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Format {
-    OtlpProto = 0,
-    OtlpJson = 1,
-    RemoteWrite = 2,
-    Pushgateway = 3,
-    Compact = 4,
-}
-
-impl Format {
-    fn from_u32(v: u32) -> Option<Format> {
-        Some(match v {
-            0 => Format::OtlpProto,
-            1 => Format::OtlpJson,
-            2 => Format::RemoteWrite,
-            3 => Format::Pushgateway,
-            4 => Format::Compact,
-            _ => return None,
-        })
-    }
-    /// Whether this build contains the encoder.
-    fn built(self) -> bool {
-        match self {
-            Format::OtlpProto => cfg!(feature = "otlp-proto"),
-            Format::OtlpJson => cfg!(feature = "otlp-json"),
-            Format::RemoteWrite => cfg!(feature = "remote-write"),
-            Format::Pushgateway => cfg!(feature = "pushgateway"),
-            Format::Compact => cfg!(feature = "compact"),
-        }
-    }
+/// The core's wire format for the JS layer's format number (0 otlp-proto, 1 otlp-json,
+/// 2 remote-write, 3 pushgateway, 4 compact); `None` when this build does not include it (each
+/// format is a cargo feature forwarded to the core's).
+fn format_from_code(code: u32, gzip: bool) -> Option<push::Format> {
+    let _ = gzip;
+    Some(match code {
+        #[cfg(feature = "otlp-proto")]
+        0 => push::Format::OtlpProtobuf { gzip },
+        #[cfg(feature = "otlp-json")]
+        1 => push::Format::OtlpJson { gzip },
+        #[cfg(feature = "remote-write")]
+        2 => push::Format::RemoteWrite(Default::default()),
+        #[cfg(feature = "pushgateway")]
+        3 => push::Format::Pushgateway(None),
+        #[cfg(feature = "compact")]
+        4 => push::Format::Compact,
+        _ => return None,
+    })
 }
 
 /// Error class the JS layer throws ([`abi::ERR_TYPE`] or [`abi::ERR_RANGE`]).
@@ -276,10 +263,10 @@ pub struct Core {
     prepared: Option<Encoded>,
     error: String,
     /// Delivery state machine (retries, deadline, idempotency key, carry-over).
-    pusher: Pusher<JsWire>,
+    pusher: Pusher<push::Format>,
     /// Settings the pusher is rebuilt from when the format configuration changes; its `format`
-    /// is the wire ([`JsWire`]) that also encodes for [`Core::prepare`].
-    push_config: push::Config<JsWire>,
+    /// is the wire ([`push::Format`]) that also encodes for [`Core::prepare`].
+    push_config: push::Config<push::Format>,
     seed: u128,
     /// [`Core::seed`] was called (the JS layer seeds lazily, at the first flush).
     seeded: bool,
@@ -296,7 +283,8 @@ impl Core {
     #[wasm_bindgen(constructor)]
     #[allow(clippy::new_without_default)]
     pub fn new() -> Core {
-        let wire = JsWire::new(Format::OtlpProto, false);
+        // Any format this build has (every build has at least one; `configure` picks the real one).
+        let Some(wire) = (0..5).find_map(|code| format_from_code(code, false)) else { core::panic!() };
         let push_config = push::Config::new("http://127.0.0.1", wire);
         // The placeholder configuration is valid: `Pusher::new` only refuses bad endpoints.
         let pusher = match Pusher::new(push_config.clone(), 0) {
@@ -392,13 +380,13 @@ impl Core {
     #[cfg(feature = "remote-write")]
     #[wasm_bindgen(js_name = configureRemoteWrite)]
     pub fn configure_remote_write(&mut self, path: Option<String>, labels: &str) -> bool {
-        let mut cfg = edgemetrics::remote_write::RemoteWriteConfig::default();
+        let mut cfg = edgemetrics::encode::remote_write::RemoteWriteConfig::default();
         if let Some(p) = path {
             cfg.path = p;
         }
         for kv in decode_owned(labels) {
             let edgemetrics::Value::Str(v) = kv.value else { continue };
-            if !edgemetrics::prom::is_valid_label_name(&kv.key) {
+            if !edgemetrics::encode::prom::is_valid_label_name(&kv.key) {
                 // push_str rather than `[..].concat()`: the generic join it links is ~1 KB of wasm.
                 self.error.clear();
                 self.error.push_str("invalid external label name \"");
@@ -408,7 +396,9 @@ impl Core {
             }
             cfg.external_labels.push((kv.key, v));
         }
-        self.push_config.format.remote_write = cfg;
+        if let push::Format::RemoteWrite(current) = &mut self.push_config.format {
+            *current = cfg;
+        }
         self.rebuild_pusher()
     }
 
@@ -420,23 +410,27 @@ impl Core {
     #[wasm_bindgen(js_name = configurePushgateway)]
     pub fn configure_pushgateway(&mut self, job: Option<String>, grouping: &str, put: bool) -> bool {
         let method = if put { edgemetrics::Method::Put } else { edgemetrics::Method::Post };
-        self.push_config.format.pushgateway_method = method;
+        if !matches!(self.push_config.format, push::Format::Pushgateway(_)) {
+            return self.rebuild_pusher();
+        }
         let Some(job) = job else {
-            self.push_config.format.pushgateway = None;
+            // An empty job: the group is derived from the resource at each flush, with `method`.
+            let derived = edgemetrics::encode::pushgateway::PushgatewayConfig::new("").method(method);
+            self.push_config.format = push::Format::Pushgateway(Some(derived));
             return self.rebuild_pusher();
         };
-        let mut cfg = edgemetrics::pushgateway::PushgatewayConfig::new(&job);
+        let mut cfg = edgemetrics::encode::pushgateway::PushgatewayConfig::new(&job);
         cfg.method = method;
         for kv in decode_owned(grouping) {
             if let edgemetrics::Value::Str(v) = kv.value {
                 cfg.grouping.push((kv.key, v));
             }
         }
-        if let Err(e) = edgemetrics::pushgateway::group_path(&cfg) {
+        if let Err(e) = edgemetrics::encode::pushgateway::group_path(&cfg) {
             self.error = e.message();
             return false;
         }
-        self.push_config.format.pushgateway = Some(cfg);
+        self.push_config.format = push::Format::Pushgateway(Some(cfg));
         self.rebuild_pusher()
     }
 
@@ -725,9 +719,11 @@ impl Core {
     fn try_configure(&mut self, buf: &str) -> Result<(), abi::OptionError> {
         let o = abi::parse(buf)?;
         let range = |message: &str| abi::OptionError { class: abi::ERR_RANGE, message: message.into() };
-        let format = match Format::from_u32(o.format) {
-            Some(f) if f.built() => f,
-            _ => {
+        // gzip only for the OTLP formats (0, 1); the options check refuses it for the others.
+        let gzip = o.gzip && o.format <= 1;
+        let wire = match format_from_code(o.format, gzip) {
+            Some(w) => w,
+            None => {
                 let mut msg = String::from("options.format: this build of edgemetrics has no encoder number ");
                 push_decimal(&mut msg, o.format as u64);
                 return Err(range(&msg));
@@ -755,8 +751,7 @@ impl Core {
                 *slot = v as usize;
             }
         }
-        let gzip = o.gzip && matches!(format, Format::OtlpProto | Format::OtlpJson);
-        let mut push_config = push::Config::new(&o.endpoint, JsWire::new(format, gzip)).self_metrics(o.self_metrics);
+        let mut push_config = push::Config::new(&o.endpoint, wire).self_metrics(o.self_metrics);
         for (k, v) in &o.headers {
             push_config = if is_secret_header(k) { push_config.secret_header(k, v) } else { push_config.header(k, v) };
         }
@@ -806,92 +801,19 @@ fn is_secret_header(name: &str) -> bool {
         .any(|h| name.eq_ignore_ascii_case(h))
 }
 
-/// The wire of this module: the format chosen at run time among the encoders compiled in (each
-/// behind its cargo feature, so that a build with fewer formats does not link the others; the
-/// core's `push::Format` would link every encoder).
-#[derive(Debug, Clone)]
-struct JsWire {
-    format: Format,
-    gzip: bool,
-    #[cfg(feature = "remote-write")]
-    remote_write: edgemetrics::remote_write::RemoteWriteConfig,
-    /// Explicit grouping key; `None`: derived from the resource at each flush.
-    #[cfg(feature = "pushgateway")]
-    pushgateway: Option<edgemetrics::pushgateway::PushgatewayConfig>,
-    #[cfg(feature = "pushgateway")]
-    pushgateway_method: edgemetrics::Method,
-}
-
-impl JsWire {
-    fn new(format: Format, gzip: bool) -> JsWire {
-        JsWire {
-            format,
-            gzip,
-            #[cfg(feature = "remote-write")]
-            remote_write: Default::default(),
-            #[cfg(feature = "pushgateway")]
-            pushgateway: None,
-            #[cfg(feature = "pushgateway")]
-            pushgateway_method: edgemetrics::Method::Put,
-        }
-    }
-}
-
-impl push::Wire for JsWire {
-    fn protocol(&self) -> push::Protocol {
-        match self.format {
-            Format::OtlpProto | Format::OtlpJson => push::Protocol::Otlp,
-            Format::RemoteWrite => push::Protocol::RemoteWrite,
-            Format::Pushgateway => push::Protocol::Pushgateway,
-            Format::Compact => push::Protocol::Compact,
-        }
-    }
-
-    fn gzip(&self) -> bool {
-        self.gzip
-    }
-
-    fn encode(&self, batch: &edgemetrics::Batch) -> Result<Encoded, Error> {
-        match self.format {
-            #[cfg(feature = "otlp-proto")]
-            Format::OtlpProto => Ok(edgemetrics::otlp::request(batch)),
-            #[cfg(feature = "otlp-json")]
-            Format::OtlpJson => Ok(edgemetrics::otlp_json::request(batch)),
-            #[cfg(feature = "remote-write")]
-            Format::RemoteWrite => edgemetrics::remote_write::request(batch, &self.remote_write),
-            #[cfg(feature = "pushgateway")]
-            Format::Pushgateway => match &self.pushgateway {
-                Some(cfg) => edgemetrics::pushgateway::request(batch, cfg),
-                None => {
-                    let mut cfg = edgemetrics::pushgateway::PushgatewayConfig::from_batch(batch);
-                    cfg.method = self.pushgateway_method;
-                    edgemetrics::pushgateway::request(batch, &cfg)
-                }
-            },
-            #[cfg(feature = "compact")]
-            Format::Compact => Ok(edgemetrics::compact::request(batch)),
-            // Formats not built in are refused by the constructor.
-            #[allow(unreachable_patterns)]
-            _ => Err(Error::InvalidConfig { reason: "encoder not built in" }),
-        }
-    }
-
-    fn rejected_points(&self, body: &[u8]) -> Result<u64, Error> {
-        match self.format {
-            #[cfg(feature = "otlp-proto")]
-            Format::OtlpProto => edgemetrics::otlp::parse_response(body).map(|p| p.rejected_data_points),
-            #[cfg(feature = "otlp-json")]
-            Format::OtlpJson => edgemetrics::otlp_json::parse_response(body).map(|p| p.rejected_data_points),
-            _ => Ok(0),
-        }
-    }
-}
-
 /// Appends `v` in decimal (without `core::fmt`, which this module otherwise need not link).
-fn push_decimal(s: &mut String, v: u64) {
-    let mut digits = Vec::new();
-    edgemetrics::text::push_u64(&mut digits, v);
-    s.extend(digits.iter().map(|&b| char::from(b)));
+fn push_decimal(s: &mut String, mut v: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    s.extend(digits[i..].iter().map(|&b| char::from(b)));
 }
 
 /// Unix milliseconds (a JS time value) to unix nanoseconds; negative and NaN become 0.
@@ -919,6 +841,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::excessive_precision)] // the literal is the exact boundary the test probes
     fn ms_to_ns_matches_the_trunc_formula() {
         let former = |ms: f64| {
             if ms > 0.0 {

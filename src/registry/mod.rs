@@ -19,6 +19,10 @@
 //! canonical attribute keys. With the defaults the series table stays under about 8 MiB even when
 //! every limit is reached; see [`Limits`].
 
+pub(crate) mod self_metrics;
+
+pub use self_metrics::SELF_PREFIX;
+
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -27,13 +31,12 @@ use alloc::vec::Vec;
 
 use crate::attr::{
     decode_key, fast_path_ok, matches_unsorted, set_hash, write_key, Attr, AttrLimits, Attributes, KeyValue, Sorted,
-    Value,
 };
-use crate::batch::{
+use crate::error::{cut, Error};
+use crate::model::{
     Batch, HistogramPoint, InstrumentKind, Metric, MetricData, NumberPoint, SdkStats, Temporality, SCOPE_NAME,
     SCOPE_VERSION,
 };
-use crate::error::{cut, Error};
 
 /// The OpenTelemetry default explicit bucket bounds.
 pub const DEFAULT_BOUNDS: [f64; 15] =
@@ -161,7 +164,9 @@ impl InstrumentId {
         self.0
     }
     /// Rebuilds an id from [`InstrumentId::index`]. An index the registry does not know makes
-    /// recordings count as `invalid_handle` rejections; nothing panics.
+    /// recordings count as `invalid_handle` rejections; nothing panics. Hidden: for hosts that
+    /// carry ids across a foreign-function boundary as integers (the wasm bindings).
+    #[doc(hidden)]
     pub fn from_index(i: u32) -> Self {
         InstrumentId(i)
     }
@@ -230,6 +235,8 @@ impl Bound {
         self.0
     }
     /// Rebuilds a handle from [`Bound::index`]; an unknown index is counted as `invalid_handle`.
+    /// Hidden: for hosts that carry handles across a foreign-function boundary as integers.
+    #[doc(hidden)]
     pub fn from_index(i: u32) -> Self {
         Bound(i)
     }
@@ -878,7 +885,13 @@ impl Registry {
         self.stats = SdkStats::default();
         let stats = if delta { window } else { self.stats_total };
         if self.config.self_metrics {
-            self_metrics(&stats, temporality, if delta { start } else { self.first_start() }, end, &mut metrics);
+            self_metrics::registry(
+                &stats,
+                temporality,
+                if delta { start } else { self.first_start() },
+                end,
+                &mut metrics,
+            );
         }
 
         self.window_start = end;
@@ -979,55 +992,5 @@ fn push_point(data: &mut MetricData, s: &Series, start: u64, end: u64) {
         }
         // The aggregator always matches the instrument kind the data was created for.
         _ => {}
-    }
-}
-
-/// Prefix of every self-metric name.
-pub const SELF_PREFIX: &str = "edgemetrics.sdk.";
-
-fn self_metrics(stats: &SdkStats, temporality: Temporality, start: u64, end: u64, out: &mut Vec<Metric>) {
-    let point = |value: u64, reason: Option<&str>| NumberPoint {
-        attributes: match reason {
-            Some(r) => Arc::from([KeyValue { key: String::from("reason"), value: Value::Str(String::from(r)) }]),
-            None => Arc::new([]),
-        },
-        start_unix_nano: start,
-        time_unix_nano: end,
-        value: value as f64,
-    };
-    let mut push = |name: &str, description: &str, points: Vec<NumberPoint>| {
-        if points.is_empty() {
-            return;
-        }
-        out.push(Metric {
-            name: crate::batch::concat(&[SELF_PREFIX, name]).into(),
-            unit: "1".into(),
-            description: description.into(),
-            kind: InstrumentKind::Counter,
-            data: MetricData::Sum { monotonic: true, temporality, points },
-        });
-    };
-    let mut rejected = Vec::new();
-    for (v, r) in [
-        (stats.rejected_non_finite, "non_finite"),
-        (stats.rejected_negative, "negative"),
-        (stats.rejected_invalid_handle, "invalid_handle"),
-    ] {
-        if v > 0 {
-            rejected.push(point(v, Some(r)));
-        }
-    }
-    push("values.rejected", "Values refused by the SDK, by reason", rejected);
-    for (v, name, d) in [
-        (
-            stats.overflowed,
-            "values.overflowed",
-            "Values recorded into an overflow series (cardinality or memory limit)",
-        ),
-        (stats.attributes_dropped, "attributes.dropped", "Attributes dropped by the attribute limits"),
-        (stats.attributes_truncated, "attributes.truncated", "String attribute values truncated by the length limit"),
-        (stats.clock_skew, "clock_skew", "Collects whose clock went backwards"),
-    ] {
-        push(name, d, if v > 0 { vec![point(v, None)] } else { Vec::new() });
     }
 }
