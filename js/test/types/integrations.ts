@@ -53,3 +53,13 @@ const n: Promise<number> = counter.inc(1);
 counter.metrics.counter('c').add(1);
 void n;
 void instrumentEntrypoint(Obj, m);
+
+import { pagesFunction } from 'edgemetrics/workers';
+type PagesContext = { env: Env; waitUntil(p: Promise<unknown>): void; params: { id: string }; data: Record<string, unknown> };
+export const onRequestGet = pagesFunction(
+  async (context: PagesContext, metrics) => {
+    metrics.counter('pages').add(1, { id: context.params.id });
+    return new Response('ok');
+  },
+  (env) => ({ endpoint: env.OTLP_ENDPOINT }),
+);
