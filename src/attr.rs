@@ -70,6 +70,7 @@ macro_rules! int_into_attr {
 int_into_attr!(i8, i16, i32, i64, u8, u16, u32);
 
 /// An owned attribute value, as it appears in a collected batch.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     /// A UTF-8 string.
@@ -106,6 +107,7 @@ impl From<AttrValue<'_>> for Value {
 }
 
 /// An owned attribute.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeyValue {
     /// The key.

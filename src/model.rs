@@ -4,6 +4,11 @@
 //! kept for a retry, or merged into the next window. Its layout mirrors the OpenTelemetry data
 //! model (resource → scope → metrics → points) because every wire format we emit is either OTLP or
 //! a straightforward projection of it.
+//!
+//! With the feature `serde`, every type here (and [`KeyValue`], [`crate::Value`]) implements
+//! `Serialize` and `Deserialize`, so a batch can be logged, stored or forwarded in any serde format
+//! (`tests/serde.rs` round-trips one through `serde_json`). That is the data model's natural shape;
+//! the compact wire format is a separate, table-based schema (`encode::compact::Message`).
 
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -12,6 +17,7 @@ use alloc::vec::Vec;
 use crate::attr::{Attributes, KeyValue};
 
 /// How sums and histograms relate to earlier batches.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Temporality {
     /// Each batch holds only what was recorded since the previous collect (one window per
@@ -26,6 +32,7 @@ pub enum Temporality {
 }
 
 /// The kind of an instrument.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InstrumentKind {
     /// Monotonic sum: only non-negative increments.
@@ -51,6 +58,7 @@ impl InstrumentKind {
 }
 
 /// One data point of a sum or gauge.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq)]
 pub struct NumberPoint {
     /// Canonical attributes of the series (sorted by key, unique keys).
@@ -65,6 +73,7 @@ pub struct NumberPoint {
 }
 
 /// One data point of a histogram.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq)]
 pub struct HistogramPoint {
     /// Canonical attributes of the series.
@@ -87,6 +96,7 @@ pub struct HistogramPoint {
 }
 
 /// The data of one metric.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq)]
 pub enum MetricData {
     /// A sum (counter or up-down counter).
@@ -129,6 +139,7 @@ impl MetricData {
 }
 
 /// One metric (instrument) with its points.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq)]
 pub struct Metric {
     /// Instrument name, validated (OpenTelemetry instrument-name rule).
@@ -145,6 +156,7 @@ pub struct Metric {
 
 /// Counters the SDK keeps about itself, for one batch (delta) or since start (cumulative).
 /// They also appear in the batch as ordinary points named `edgemetrics.sdk.*` unless switched off.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SdkStats {
     /// Values refused because they were NaN or infinite.
@@ -187,6 +199,7 @@ pub const SCOPE_NAME: &str = "edgemetrics";
 pub const SCOPE_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Everything collected in one window.
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Debug, Clone, PartialEq)]
 pub struct Batch {
     /// Resource attributes (at least `service.name`), in the order configured.
@@ -228,6 +241,46 @@ impl Batch {
     /// Looks up a metric by name.
     pub fn metric(&self, name: &str) -> Option<&Metric> {
         self.metrics.iter().find(|m| &*m.name == name)
+    }
+}
+
+/// A deserialized [`Batch`] before its scope name is checked (only [`SCOPE_NAME`] is accepted).
+#[cfg(feature = "serde")]
+#[derive(serde::Deserialize)]
+struct BatchFields {
+    resource: Arc<[KeyValue]>,
+    scope_name: String,
+    scope_version: String,
+    temporality: Temporality,
+    start_unix_nano: u64,
+    end_unix_nano: u64,
+    metrics: Vec<Metric>,
+    stats: SdkStats,
+}
+
+// By hand: a derived impl would borrow `scope_name: &'static str` from the input.
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for Batch {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Batch, D::Error> {
+        let f = BatchFields::deserialize(d)?;
+        if f.scope_name != SCOPE_NAME {
+            return Err(serde::de::Error::custom("scope_name must be \"edgemetrics\""));
+        }
+        let scope_version = if f.scope_version == SCOPE_VERSION {
+            alloc::borrow::Cow::Borrowed(SCOPE_VERSION)
+        } else {
+            alloc::borrow::Cow::Owned(f.scope_version)
+        };
+        Ok(Batch {
+            resource: f.resource,
+            scope_name: SCOPE_NAME,
+            scope_version,
+            temporality: f.temporality,
+            start_unix_nano: f.start_unix_nano,
+            end_unix_nano: f.end_unix_nano,
+            metrics: f.metrics,
+            stats: f.stats,
+        })
     }
 }
 

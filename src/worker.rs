@@ -4,7 +4,7 @@
 //! One [`WorkerMetrics`] lives per isolate (keep it in a `thread_local!`: wasm isolates are single
 //! threaded). It owns the [`Registry`] and the delivery state machine ([`Pusher`]); this module
 //! only supplies what the core cannot have: the clock (`Date.now()`), entropy
-//! (`crypto.getRandomValues`), timers ([`worker::Delay`]) and the network ([`worker::Fetch`]).
+//! (`getrandom`, i.e. `crypto.getRandomValues`), timers ([`worker::Delay`]) and the network ([`worker::Fetch`]).
 //!
 //! ```no_run
 //! use std::cell::OnceCell;
@@ -668,19 +668,12 @@ pub fn now_ms() -> u64 {
     }
 }
 
-/// Fills `buf` from `crypto.getRandomValues`, falling back to `Math.random` if that is missing.
+/// Fills `buf` from `getrandom`, whose `wasm_js` backend (enabled by the `worker` feature: this
+/// host already depends on wasm-bindgen, the case getrandom's docs allow) calls
+/// `crypto.getRandomValues`; no `RUSTFLAGS` are needed. Falls back to `Math.random` if that fails
+/// (a runtime without Web Crypto): ids and jitter then stay distinct, only less unpredictable.
 fn fill_random(buf: &mut [u8]) {
-    let arr = Uint8Array::new_with_length(buf.len() as u32);
-    let ok = (|| -> Option<()> {
-        let crypto = Reflect::get(&js_sys::global(), &"crypto".into()).ok()?;
-        let f: js_sys::Function = Reflect::get(&crypto, &"getRandomValues".into()).ok()?.dyn_into().ok()?;
-        f.call1(&crypto, &arr).ok()?;
-        Some(())
-    })()
-    .is_some();
-    if ok {
-        arr.copy_to(buf);
-    } else {
+    if getrandom::fill(buf).is_err() {
         for b in buf.iter_mut() {
             *b = (js_sys::Math::random() * 256.0) as u8;
         }

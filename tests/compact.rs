@@ -3,11 +3,14 @@
 //!
 //! Run: `cargo test --features decode --test compact`.
 
+#[path = "common/scenario.rs"]
+mod scenario;
+
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use edgemetrics::encode::compact::{self, DecodeLimits};
-use edgemetrics::encode::otlp;
+use edgemetrics::encode::compact::{self as wire, DecodeLimits, Message, Number};
+use edgemetrics::encode::{compact, otlp};
 use edgemetrics::{
     Attr, AttrValue, Batch, Config, Error, HistogramPoint, InstrumentKind, InstrumentOptions, KeyValue, Limits, Metric,
     MetricData, NumberPoint, Registry, SdkStats, Temporality, Value, DEFAULT_BOUNDS, SCOPE_NAME, SCOPE_VERSION,
@@ -581,19 +584,7 @@ fn random_bytes_and_random_mutations_never_panic() {
     let strategy = prop_oneof![
         prop::collection::vec(any::<u8>(), 0..600),
         // Past the magic and version, so the body parser sees the noise.
-        prop::collection::vec(any::<u8>(), 0..600).prop_map(move |tail| {
-            let mut m = header.clone();
-            let mut len = Vec::new();
-            let mut n = tail.len() as u64;
-            while n >= 0x80 {
-                len.push(n as u8 | 0x80);
-                n >>= 7;
-            }
-            len.push(n as u8);
-            m.extend_from_slice(&len);
-            m.extend_from_slice(&tail);
-            m
-        }),
+        prop::collection::vec(any::<u8>(), 0..600).prop_map(move |tail| [header.as_slice(), &tail].concat()),
         // Valid encodings with a few bytes overwritten, inserted or removed.
         (prop::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..3), 1..8)).prop_map(move |edits| {
             let mut m = valid.clone();
@@ -621,123 +612,170 @@ fn random_bytes_and_random_mutations_never_panic() {
         .unwrap();
 }
 
-fn varint(mut n: u64) -> Vec<u8> {
-    let mut out = vec![];
-    while n >= 0x80 {
-        out.push(n as u8 | 0x80);
-        n >>= 7;
+/// An empty, valid message: scope strings only, no attributes, no metrics, window [0, 5].
+fn empty_message() -> Message<'static> {
+    Message {
+        magic: compact::MAGIC,
+        version: compact::VERSION,
+        strings: vec![SCOPE_NAME, SCOPE_VERSION],
+        values: vec![],
+        sets: vec![],
+        scope_name: 0,
+        scope_version: 1,
+        temporality: wire::Temporality::Delta,
+        start_unix_nano: 0,
+        window_nanos: 5,
+        stats: wire::Stats {
+            rejected_non_finite: 0,
+            rejected_negative: 0,
+            rejected_invalid_handle: 0,
+            overflowed: 0,
+            attributes_dropped: 0,
+            attributes_truncated: 0,
+            clock_skew: 0,
+        },
+        resource: vec![],
+        metrics: vec![],
     }
-    out.push(n as u8);
-    out
 }
 
-/// A hand-built message: header, then a body from parts.
-fn message(body: &[u8]) -> Vec<u8> {
-    let mut m = b"EMC\x01".to_vec();
-    let mut n = body.len() as u64;
-    while n >= 0x80 {
-        m.push(n as u8 | 0x80);
-        n >>= 7;
-    }
-    m.push(n as u8);
-    m.extend_from_slice(body);
+fn bytes(m: &Message<'_>) -> Vec<u8> {
+    postcard::to_allocvec(m).unwrap()
+}
+
+fn decode_msg(m: &Message<'_>) -> Result<Batch, Error> {
+    compact::decode(&bytes(m))
+}
+
+/// `empty_message` with one metric of the given kind and data, string 0 as name/unit/description.
+fn with_metric(kind: wire::Kind, data: wire::Data<'static>, times: Vec<wire::Times>) -> Message<'static> {
+    let mut m = empty_message();
+    m.sets = vec![vec![]];
+    m.metrics = vec![wire::Metric { name: 0, unit: 0, description: 0, kind, data, times }];
     m
 }
 
-/// Body of an empty batch with the given string table suffix and extra sections.
-fn body_with(strings: &[&str], rest: &[u8]) -> Vec<u8> {
-    let mut b = vec![strings.len() as u8 + 2, 11];
-    b.extend_from_slice(b"edgemetrics");
-    b.push(SCOPE_VERSION.len() as u8);
-    b.extend_from_slice(SCOPE_VERSION.as_bytes());
-    for s in strings {
-        b.push(s.len() as u8);
-        b.extend_from_slice(s.as_bytes());
+fn n(v: f64) -> Number {
+    Number::from_f64(v)
+}
+
+fn sum(monotonic: bool, points: Vec<wire::NumberPoint>) -> wire::Data<'static> {
+    wire::Data::Sum { monotonic, temporality: wire::Temporality::Delta, points }
+}
+
+fn point(set: i64, value: f64) -> wire::NumberPoint {
+    wire::NumberPoint { set, value: n(value) }
+}
+
+fn hist(bounds: &[f64], count: u64, buckets: &[u64]) -> wire::Data<'static> {
+    wire::Data::Histogram {
+        temporality: wire::Temporality::Cumulative,
+        bounds: bounds.iter().map(|&b| n(b)).collect(),
+        points: vec![wire::HistogramPoint {
+            set: 0,
+            count,
+            sum: n(4.0),
+            min: n(1.0),
+            max: n(2.0),
+            buckets: buckets.to_vec().into(),
+        }],
     }
-    b.extend_from_slice(&[0, 1, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0]); // scope, flags, start, window, stats
-    b.extend_from_slice(rest);
-    b
 }
 
 #[test]
 fn hand_built_messages_decode_and_every_rule_is_enforced() {
-    // resource 0 attrs, sets 0, metrics 0.
-    let empty = message(&body_with(&[], &[0, 0, 0]));
+    let empty = bytes(&empty_message());
+    assert_eq!(&empty[..4], b"EMC\x02");
     let b = compact::decode(&empty).unwrap();
     assert_eq!((b.start_unix_nano, b.end_unix_nano, b.metrics.len()), (0, 5, 0));
 
     let mut bad_magic = empty.clone();
     bad_magic[0] = b'X';
     assert_eq!(malformed(compact::decode(&bad_magic)), "not a compact message (magic)");
-    let mut v2 = empty.clone();
-    v2[3] = 2;
-    assert_eq!(malformed(compact::decode(&v2)), "unsupported compact version");
-    assert_eq!(
-        malformed(compact::decode(&[b'E', b'M', b'C', 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02])),
-        "varint overflows 64 bits"
-    );
+    assert_eq!(malformed(compact::decode(b"EM")), "not a compact message (magic)");
+    // Version 1 (the layout before postcard) and any other version are refused before parsing.
+    for v in [1u8, 3, 255] {
+        let mut m = empty.clone();
+        m[3] = v;
+        assert_eq!(malformed(compact::decode(&m)), "unsupported compact version");
+    }
+    // A varint longer than a u64 (as the string-table length).
+    assert_eq!(malformed(compact::decode(&[&empty[..4], &[0xff; 11][..]].concat())), "bad varint");
+    // Trailing bytes.
+    assert_eq!(malformed(compact::decode(&[empty.as_slice(), &[0]].concat())), "trailing bytes after the message");
+    // Unknown enum variant: temporality 2 (the byte after the two indices 0, 1).
+    let mut m = empty.clone();
+    let at = empty.len() - 12; // then start, window, 7 stats, resource, metrics: one byte each
+    assert_eq!(m[at], 0);
+    m[at] = 2;
+    assert_eq!(malformed(compact::decode(&m)), "unknown enum variant");
 
-    // A wrong scope name.
-    let mut other = body_with(&[], &[0, 0, 0]);
-    other[2] = b'E';
-    assert_eq!(malformed(compact::decode(&message(&other))), "scope name is not edgemetrics");
-
-    // Another SDK version is kept, owned.
-    let mut b = body_with(&["9.9.9"], &[0, 0, 0]);
-    b[2 + 11 + 1 + SCOPE_VERSION.len() + 1 + 5 + 1] = 2; // scope_version -> string 2
-    let d = compact::decode(&message(&b)).unwrap();
-    assert_eq!(d.scope_version, Cow::<str>::Owned("9.9.9".into()));
+    // A wrong scope name; another SDK version is kept, owned.
+    let mut m = empty_message();
+    m.strings[0] = "Edgemetrics";
+    assert_eq!(malformed(decode_msg(&m)), "scope name is not edgemetrics");
+    let mut m = empty_message();
+    m.strings.push("9.9.9");
+    m.scope_version = 2;
+    assert_eq!(decode_msg(&m).unwrap().scope_version, Cow::<str>::Owned("9.9.9".into()));
+    m.scope_version = 3;
+    assert_eq!(malformed(decode_msg(&m)), "index out of range");
 
     // Invalid UTF-8 in the string table.
-    let mut b = body_with(&["ab"], &[0, 0, 0]);
-    let at = 2 + 11 + 1 + SCOPE_VERSION.len() + 1;
-    b[at] = 0xff;
-    assert_eq!(malformed(compact::decode(&message(&b))), "string is not UTF-8");
+    let mut m = empty_message();
+    m.strings.push("ab");
+    let mut raw = bytes(&m);
+    let at = raw.windows(2).position(|w| w == b"ab").unwrap();
+    raw[at] = 0xff;
+    assert_eq!(malformed(compact::decode(&raw)), "string is not UTF-8");
 
-    // Resource attribute with a key index out of range / reserved type.
-    assert_eq!(malformed(compact::decode(&message(&body_with(&[], &[1, 9 << 3 | 3, 0, 0])))), "index out of range");
-    assert_eq!(
-        malformed(compact::decode(&message(&body_with(&["k"], &[1, 2 << 3 | 5, 0, 0])))),
-        "reserved attribute type"
-    );
-    let ok = compact::decode(&message(&body_with(&["k"], &[1, 2 << 3 | 4, 0, 0]))).unwrap();
-    assert_eq!(&*ok.resource, &[KeyValue::new("k", true)]);
+    // Attributes: key, value and value-string indices in range; a bad bool byte.
+    let mut m = empty_message();
+    m.strings.push("k");
+    m.values = vec![
+        wire::AttrValue::Bool(true),
+        wire::AttrValue::Str(2),
+        wire::AttrValue::I64(-3),
+        wire::AttrValue::F64(n(0.5)),
+    ];
+    m.resource =
+        vec![wire::Attr { key: 2, value: 0 }, wire::Attr { key: 2, value: 1 }, wire::Attr { key: 2, value: 3 }];
+    let d = decode_msg(&m).unwrap();
+    assert_eq!(&*d.resource, &[KeyValue::new("k", true), KeyValue::new("k", "k"), KeyValue::new("k", 0.5)]);
+    m.resource = vec![wire::Attr { key: 9, value: 0 }];
+    assert_eq!(malformed(decode_msg(&m)), "index out of range");
+    m.resource = vec![wire::Attr { key: 2, value: 4 }];
+    assert_eq!(malformed(decode_msg(&m)), "index out of range");
+    m.resource = vec![];
+    m.values.push(wire::AttrValue::Str(7)); // unused, still checked
+    assert_eq!(malformed(decode_msg(&m)), "index out of range");
+    m.values = vec![wire::AttrValue::Bool(true)];
+    let mut raw = bytes(&m);
+    let at = raw.windows(2).position(|w| w == [3, 1]).unwrap() + 1; // Bool is variant 3, then 0/1
+    raw[at] = 2;
+    assert_eq!(malformed(compact::decode(&raw)), "bad bool");
 
-    // Forged counts: a million sets in a 3-byte rest.
-    assert_eq!(
-        malformed(compact::decode(&message(&body_with(&[], &[0, 0xc0, 0x84, 0x3d, 0])))),
-        "count larger than the remaining input can hold"
-    );
-    // Trailing bytes inside the body.
-    assert_eq!(malformed(compact::decode(&message(&body_with(&[], &[0, 0, 0, 7])))), "trailing bytes in the body");
-    // Reserved batch flag.
-    let mut b = body_with(&[], &[0, 0, 0]);
-    b[2 + 11 + 1 + SCOPE_VERSION.len() + 2] = 2;
-    assert_eq!(malformed(compact::decode(&message(&b))), "reserved batch flag set");
+    // Forged lengths: 2^32 sets, strings or points in a few bytes are refused as truncated
+    // without allocating for the claim (see `forged_lengths_allocate_nothing_for_the_claim`).
+    let mut raw = empty[..4].to_vec();
+    raw.extend_from_slice(&[0x80, 0x80, 0x80, 0x80, 0x10, 0]);
+    assert_eq!(malformed(compact::decode(&raw)), "truncated");
 
-    // One metric: name/unit/description = string 0, flags, ...
-    let metric = |flags: u8, rest: &[u8]| {
-        let mut r = vec![0, 0, 1, 0, 0, 0, flags];
-        r.extend_from_slice(rest);
-        message(&body_with(&[], &r))
-    };
-    // A counter with no points.
-    let d = compact::decode(&metric(1 << 4, &[0])).unwrap();
-    assert_eq!(d.metrics[0].kind, InstrumentKind::Counter);
-    assert_eq!(malformed(compact::decode(&metric(0, &[0]))), "metric kind and data disagree");
-    assert_eq!(malformed(compact::decode(&metric(2 | 1 << 2 | 1 << 5, &[0]))), "metric kind and data disagree");
-    assert_eq!(malformed(compact::decode(&metric(3 << 2, &[0]))), "reserved metric data type");
-    assert_eq!(malformed(compact::decode(&metric(0x80 | 1 << 4, &[0]))), "reserved metric flag set");
-    // Set reference into an empty set table.
-    assert_eq!(malformed(compact::decode(&metric(1 << 4, &[1, 0, 6]))), "index out of range");
-    // Reserved number form (k = 0 with more bits) and out-of-range decimal mantissa.
-    let with_set = |flags: u8, rest: &[u8]| {
-        let mut r = vec![0, 1, 0, 1, 0, 0, 0, flags];
-        r.extend_from_slice(rest);
-        message(&body_with(&[], &r))
-    };
-    // One counter point in set 0, in the window, value 3 (integer form: zigzag(3) << 1 = 12).
-    let d = compact::decode(&with_set(1 << 4, &[1, 0, 12])).unwrap();
+    // Metric kind and data must agree.
+    let ok = with_metric(wire::Kind::Counter, sum(true, vec![]), vec![]);
+    assert_eq!(decode_msg(&ok).unwrap().metrics[0].kind, InstrumentKind::Counter);
+    for (kind, data) in [
+        (wire::Kind::Counter, sum(false, vec![])),
+        (wire::Kind::UpDownCounter, sum(true, vec![])),
+        (wire::Kind::Gauge, sum(false, vec![])),
+        (wire::Kind::Histogram, wire::Data::Gauge { points: vec![] }),
+        (wire::Kind::Counter, hist(&[], 0, &[0])),
+    ] {
+        assert_eq!(malformed(decode_msg(&with_metric(kind, data, vec![]))), "metric kind and data disagree");
+    }
+
+    // One counter point in set 0, in the window, value 3: the whole decoded point.
+    let d = decode_msg(&with_metric(wire::Kind::Counter, sum(true, vec![point(0, 3.0)]), vec![])).unwrap();
     assert_eq!(
         d.metrics[0].data,
         MetricData::Sum {
@@ -751,91 +789,249 @@ fn hand_built_messages_decode_and_every_rule_is_enforced() {
             }]
         }
     );
-    assert_eq!(malformed(compact::decode(&with_set(1 << 4, &[1, 0, 17]))), "reserved number form");
-    let d = compact::decode(&with_set(1 << 4, &[1, 0, 0xa3, 0x1f])).unwrap(); // 12.5 as 125 / 10^1
+    // Set references: relative, in range.
+    for rel in [1, -1, i64::MIN, i64::MAX] {
+        let m = with_metric(wire::Kind::Counter, sum(true, vec![point(rel, 3.0)]), vec![]);
+        assert_eq!(malformed(decode_msg(&m)), "index out of range");
+    }
+    let mut m = with_metric(wire::Kind::Counter, sum(true, vec![point(1, 1.0), point(-2, 2.0)]), vec![]);
+    m.sets = vec![vec![], vec![]];
+    decode_msg(&m).unwrap(); // set 1, then set 0 (expected 2, so -2)
+
+    // Number forms: 12.5 as 125 / 10^1; out-of-range integer, decimal and bit forms.
+    let with_value = |x: u128| {
+        with_metric(wire::Kind::Counter, sum(true, vec![wire::NumberPoint { set: 0, value: Number(x) }]), vec![])
+    };
+    let d = decode_msg(&with_value(n(12.5).0)).unwrap();
     assert!(matches!(&d.metrics[0].data, MetricData::Sum { points, .. } if points[0].value == 12.5));
-    let zz = |n: i64| ((n << 1) ^ (n >> 63)) as u64;
-    let big_decimal = varint(zz((1 << 53) + 1) << 4 | 1 << 1 | 1);
+    let zz = |v: i64| ((v << 1) ^ (v >> 63)) as u64 as u128;
+    assert_eq!(malformed(decode_msg(&with_value(zz((1 << 53) + 1) << 1))), "integer number form beyond 2^53");
+    assert_eq!(malformed(decode_msg(&with_value(u128::MAX - 1))), "integer number form beyond 2^53");
     assert_eq!(
-        malformed(compact::decode(&with_set(1 << 4, &[&[1u8, 0][..], &big_decimal].concat()))),
+        malformed(decode_msg(&with_value(zz((1 << 53) + 1) << 4 | 1 << 1 | 1))),
         "decimal number form beyond 2^53"
     );
-    let big_int = varint(zz((1 << 53) + 1) << 1);
-    assert_eq!(
-        malformed(compact::decode(&with_set(1 << 4, &[&[1u8, 0][..], &big_int].concat()))),
-        "integer number form beyond 2^53"
-    );
-    // Explicit times (bit 6): start 0 - 1 wraps to u64::MAX, time 5 + 2.
-    let d = compact::decode(&with_set(1 << 4 | 1 << 6, &[1, 0, 1, 4, 12])).unwrap();
+    assert_eq!(malformed(decode_msg(&with_value(1u128 << 68 | 1))), "number bits beyond 64");
+
+    // Explicit times: start 0 - 1 wraps to u64::MAX, time 5 + 2; one entry per point or none.
+    let t = wire::Times { start: -1, end: 2 };
+    let d = decode_msg(&with_metric(wire::Kind::Counter, sum(true, vec![point(0, 1.0)]), vec![t])).unwrap();
     assert!(matches!(&d.metrics[0].data, MetricData::Sum { points, .. }
         if (points[0].start_unix_nano, points[0].time_unix_nano) == (u64::MAX, 7)));
+    let m = with_metric(wire::Kind::Counter, sum(true, vec![point(0, 1.0)]), vec![t, t]);
+    assert_eq!(malformed(decode_msg(&m)), "times count is not the point count");
+    // Window end past u64::MAX.
+    let mut m = empty_message();
+    m.start_unix_nano = u64::MAX;
+    assert_eq!(malformed(decode_msg(&m)), "window end overflows");
 
-    // Histograms: kind 3, data 2.
-    let hist = |bounds: &[u8], point: &[u8]| with_set(3 | 2 << 2, &[bounds, &[1], point].concat());
-    // bounds [1, 2] (numbers 4, 8), one point: set 0, count 3, sum 4 (16), min 1 (4), max 2 (8),
-    // 3 buckets 1 1 1.
-    let point = [0u8, 3, 16, 4, 8, 3, 1, 1, 1];
-    let good = hist(&[2, 4, 8], &point);
-    let d = compact::decode(&good).unwrap();
-    assert!(matches!(&d.metrics[0].data, MetricData::Histogram { bounds, points, .. }
-        if **bounds == [1.0, 2.0] && points[0].bucket_counts == [1, 1, 1] && points[0].sum == 4.0));
-    assert_eq!(malformed(compact::decode(&hist(&[2, 8, 4], &point))), "histogram bounds not strictly increasing");
-    assert_eq!(malformed(compact::decode(&hist(&[2, 4, 4], &point))), "histogram bounds not strictly increasing");
-    let inf = [&[2u8, 4, 1][..], &f64::INFINITY.to_le_bytes()].concat();
-    assert_eq!(malformed(compact::decode(&hist(&inf, &point))), "histogram bound not finite");
-    assert_eq!(
-        malformed(compact::decode(&hist(&[2, 4, 8], &[0, 3, 16, 4, 8, 2, 1, 2, 9]))),
-        "bucket count is not bounds + 1"
+    // Histograms.
+    let h = |bounds: &[f64], count: u64, buckets: &[u64]| {
+        decode_msg(&with_metric(wire::Kind::Histogram, hist(bounds, count, buckets), vec![]))
+    };
+    let d = h(&[1.0, 2.0], 3, &[1, 1, 1]).unwrap();
+    assert!(
+        matches!(&d.metrics[0].data, MetricData::Histogram { bounds, points, temporality: Temporality::Cumulative }
+        if **bounds == [1.0, 2.0] && points[0].bucket_counts == [1, 1, 1] && points[0].sum == 4.0)
     );
-    assert_eq!(
-        malformed(compact::decode(&hist(&[2, 4, 8], &[0, 4, 16, 4, 8, 3, 1, 1, 1]))),
-        "bucket counts do not add up to the point count"
-    );
-    let max = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
-    let overflow = [&[0u8, 0, 16, 4, 8, 3][..], &max, &max, &[1]].concat();
-    assert_eq!(malformed(compact::decode(&hist(&[2, 4, 8], &overflow))), "bucket counts overflow");
+    assert_eq!(malformed(h(&[2.0, 1.0], 3, &[1, 1, 1])), "histogram bounds not strictly increasing");
+    assert_eq!(malformed(h(&[1.0, 1.0], 3, &[1, 1, 1])), "histogram bounds not strictly increasing");
+    assert_eq!(malformed(h(&[1.0, f64::INFINITY], 3, &[1, 1, 1])), "histogram bound not finite");
+    assert_eq!(malformed(h(&[f64::NAN], 2, &[1, 1])), "histogram bound not finite");
+    assert_eq!(malformed(h(&[1.0, 2.0], 2, &[1, 1])), "bucket count is not bounds + 1");
+    assert_eq!(malformed(h(&[1.0, 2.0], 4, &[1, 1, 1])), "bucket counts do not add up to the point count");
+    assert_eq!(malformed(h(&[1.0, 2.0], 1, &[u64::MAX, u64::MAX, 1])), "bucket counts overflow");
 }
 
 #[test]
 fn limits_bound_input_and_memory() {
-    let bytes = compact::encode(&sample_batch(false));
-    let tight = DecodeLimits { max_input: bytes.len() - 1, ..DecodeLimits::default() };
-    assert_eq!(malformed(compact::decode_with(&bytes, &tight)), "input larger than the configured limit");
-    assert!(compact::decode(&vec![0u8; 16 << 20 | 1]).is_err());
+    let bytes_ = compact::encode(&sample_batch(false));
+    let tight = DecodeLimits { max_input: bytes_.len() - 1, ..DecodeLimits::default() };
+    assert_eq!(malformed(compact::decode_with(&bytes_, &tight)), "input larger than the configured limit");
+    assert_eq!(malformed(compact::decode(&vec![0u8; (1 << 20) + 1])), "input larger than the configured limit");
+    // The parsed message's bound alone can exceed the memory limit.
+    let small = DecodeLimits { max_memory: bytes_.len() * compact::WIRE_BYTES_PER_INPUT_BYTE - 1, ..tight };
+    let small = DecodeLimits { max_input: usize::MAX, ..small };
+    assert_eq!(malformed(compact::decode_with(&bytes_, &small)), "decoded batch exceeds the memory limit");
 
-    // One 60 KB string used as the value of 20 000 attributes: 1.2 GB if every copy were made.
-    // The budget stops it long before.
+    // One 60 KB string used as key and value of 20 000 resource attributes: 2.4 GB if every copy
+    // were made. The budget stops it long before.
     let big = "x".repeat(60_000);
-    let mut rest = vec![];
-    let n = 20_000u64;
-    let mut v = n;
-    while v >= 0x80 {
-        rest.push(v as u8 | 0x80);
-        v >>= 7;
-    }
-    rest.push(v as u8);
-    for _ in 0..n {
-        rest.extend_from_slice(&[2 << 3, 2]); // key "x…", string value "x…"
-    }
-    rest.extend_from_slice(&[0, 0]);
-    let mut body = vec![3, 11];
-    body.extend_from_slice(b"edgemetrics");
-    body.push(SCOPE_VERSION.len() as u8);
-    body.extend_from_slice(SCOPE_VERSION.as_bytes());
-    body.extend_from_slice(&[0xe0, 0xd4, 0x03]); // 60 000
-    body.extend_from_slice(big.as_bytes());
-    body.extend_from_slice(&[0, 1, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0]);
-    body.extend_from_slice(&rest);
-    let msg = message(&body);
+    let mut m = empty_message();
+    m.strings.push(&big);
+    m.values = vec![wire::AttrValue::Str(2)];
+    m.resource = vec![wire::Attr { key: 2, value: 0 }; 20_000];
+    let msg = bytes(&m);
     assert!(msg.len() < 200_000);
     assert_eq!(malformed(compact::decode(&msg)), "decoded batch exceeds the memory limit");
-    // The same message with 3 such attributes instead of 20 000 decodes: the budget, not a format
-    // error, refused the big one.
-    let mut small = body.clone();
-    let cut = small.len() - rest.len();
-    small.truncate(cut);
-    small.extend_from_slice(&[3, 2 << 3, 2, 2 << 3, 2, 2 << 3, 2, 0, 0]);
-    assert_eq!(compact::decode(&message(&small)).unwrap().resource.len(), 3);
+    // The same message with 3 such attributes decodes: the budget, not a format error, refused it.
+    m.resource.truncate(3);
+    assert_eq!(decode_msg(&m).unwrap().resource.len(), 3);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Memory: a counting allocator (per thread, so parallel tests do not disturb each other)
+// ---------------------------------------------------------------------------------------------
+
+struct Counting;
+
+thread_local! {
+    static LIVE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    static PEAK: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+fn note(delta_add: usize, delta_sub: usize) {
+    // `try_with`: no panic during thread teardown, when the slots are gone.
+    let _ = LIVE.try_with(|l| {
+        let v = l.get().saturating_add(delta_add).saturating_sub(delta_sub);
+        l.set(v);
+        let _ = PEAK.try_with(|p| p.set(p.get().max(v)));
+    });
+}
+
+unsafe impl std::alloc::GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        note(layout.size(), 0);
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        note(0, layout.size());
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new: usize) -> *mut u8 {
+        // Counted as allocate-new then free-old: the worst case of a moving realloc.
+        note(new, 0);
+        note(0, layout.size());
+        unsafe { std::alloc::System.realloc(ptr, layout, new) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+/// Heap peak (above what was live before) while `f` runs on this thread.
+fn peak_of<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    let base = LIVE.with(|l| l.get());
+    PEAK.with(|p| p.set(base));
+    let out = f();
+    (out, PEAK.with(|p| p.get()) - base)
+}
+
+/// Every hostile shape of length prefix, decoded under a tight memory limit: the peak heap stays
+/// within the limit, and the claim itself allocates nothing beyond the input-based bound.
+#[test]
+fn forged_lengths_allocate_nothing_for_the_claim() {
+    let head = bytes(&empty_message())[..4].to_vec();
+    let claim = [0xff, 0xff, 0xff, 0xff, 0x0f]; // 2^32 - 1
+    let mut cases: Vec<Vec<u8>> = vec![
+        // 2^32 strings, then a few empty ones.
+        [&head[..], &claim, &[0; 64]].concat(),
+        // 2^32 values; 2^32 sets of empty sets; a set claiming 2^32 attributes.
+        [&head[..], &[2, 11], b"edgemetrics", &[0], &claim, &[0; 64]].concat(),
+        [&head[..], &[0, 0], &claim, &[0; 256]].concat(),
+        [&head[..], &[0, 0, 1], &claim, &[0; 256]].concat(),
+    ];
+    // Many metrics / points / buckets claimed inside an otherwise valid message.
+    let m = with_metric(wire::Kind::Histogram, hist(&[1.0, 2.0], 3, &[1, 1, 1]), vec![]);
+    let valid = bytes(&m);
+    for at in 4..valid.len() {
+        let mut c = valid[..at].to_vec();
+        c.extend_from_slice(&claim);
+        c.extend_from_slice(&[1; 300]);
+        cases.push(c);
+    }
+    let limits = DecodeLimits { max_input: 4096, max_memory: 4096 * compact::WIRE_BYTES_PER_INPUT_BYTE + 65_536 };
+    let mut worst = 0f64;
+    for c in &cases {
+        let (r, peak) = peak_of(|| compact::decode_with(c, &limits));
+        assert!(r.is_err(), "a forged length was accepted");
+        assert!(peak <= limits.max_memory, "peak {peak} B over the limit for {} input bytes", c.len());
+        worst = worst.max(peak as f64 / c.len() as f64);
+    }
+    eprintln!("forged lengths: {} cases, worst peak heap {worst:.1} B per input byte", cases.len());
+}
+
+/// The documented figure: 4 × 24 (an empty attribute set: a 24-byte `Vec` from one byte).
+#[cfg(target_pointer_width = "64")]
+#[test]
+fn wire_bound_is_96_bytes_per_input_byte_on_64_bit() {
+    assert_eq!(compact::WIRE_BYTES_PER_INPUT_BYTE, 96);
+}
+
+#[test]
+fn mutated_messages_stay_within_the_memory_limit() {
+    let valid = compact::encode(&sample_batch(true));
+    let limits = DecodeLimits { max_input: 1 << 16, max_memory: valid.len() * compact::WIRE_BYTES_PER_INPUT_BYTE * 2 };
+    let strategy = (prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6)).prop_map(move |edits| {
+        let mut m = valid.clone();
+        for (at, byte) in edits {
+            let i = at.index(m.len());
+            m[i] = byte;
+        }
+        m
+    });
+    runner(3000)
+        .run(&strategy, |m| {
+            let (_, peak) = peak_of(|| compact::decode_with(&m, &limits));
+            prop_assert!(peak <= limits.max_memory, "peak {} over {}", peak, limits.max_memory);
+            Ok(())
+        })
+        .unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Golden vector
+// ---------------------------------------------------------------------------------------------
+
+/// `tests/vectors/compact.bin`: the shared scenario's last batch. The JS package replays the same
+/// scenario and compares its bytes with this file (`js/test/api.test.mjs`).
+#[test]
+fn golden_vector_replays_the_scenario() {
+    let s = scenario::load_default();
+    let batch = scenario::vector_batch(&s);
+    scenario::check_vector("compact.bin", &compact::encode(&batch));
+    // The stored file, read with postcard alone, is the scenario's batch.
+    let stored = std::fs::read(scenario::vectors_dir().join("compact.bin")).unwrap();
+    let msg: Message = postcard::from_bytes(&stored).unwrap();
+    assert_eq!((msg.magic, msg.version), (*b"EMC", 2));
+    assert_eq!(msg.strings[msg.scope_name as usize], "edgemetrics");
+    assert!(msg.strings.contains(&"/produit/é\"\\\n\t\u{1}"));
+    same_batch(&batch, &msg.into_batch(&DecodeLimits::default()).unwrap()).unwrap();
+    assert_eq!(compact::decode(&stored).unwrap(), batch);
+}
+
+/// The worked example of `tests/vectors/COMPACT.md`, byte for byte.
+#[test]
+fn spec_example_bytes() {
+    let spec = std::fs::read_to_string(scenario::vectors_dir().join("COMPACT.md")).unwrap();
+    let hex: String = spec
+        .split("```hex\n")
+        .nth(1)
+        .and_then(|r| r.split("```").next())
+        .unwrap()
+        .lines()
+        .map(|l| l.split('#').next().unwrap())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let spec_bytes: Vec<u8> = hex
+        .split_whitespace()
+        .flat_map(|t| {
+            if let Some(text) = t.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+                text.as_bytes().to_vec()
+            } else {
+                vec![u8::from_str_radix(t, 16).unwrap()]
+            }
+        })
+        .collect();
+    let mut reg = Registry::new(Config::new("svc").self_metrics(false));
+    reg.begin(1000);
+    let c = reg.counter("hits", InstrumentOptions::default()).unwrap();
+    c.add(&mut reg, 3.0, &[("route", "/cart".into())]);
+    let mut batch = reg.collect(1250);
+    batch.resource = Arc::from(vec![]);
+    batch.scope_version = Cow::Borrowed("0.1.0");
+    assert_eq!(compact::encode(&batch), spec_bytes);
+    assert_eq!(compact::decode(&spec_bytes).unwrap(), batch);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -893,6 +1089,11 @@ fn thousand_series_size() {
             std::fs::write(std::path::Path::new(&dir).join(format!("compact-{tag}.bin")), &compact_bytes).unwrap();
             std::fs::write(std::path::Path::new(&dir).join(format!("otlp-{tag}.bin")), &otlp_bytes).unwrap();
         }
+        let (_, peak) = peak_of(|| compact::decode(&compact_bytes).unwrap());
+        eprintln!("  decoding it peaks at {peak} B of heap ({:.1} B per input byte)", peak as f64 / c as f64);
+        assert!(peak <= c * compact::WIRE_BYTES_PER_INPUT_BYTE);
+        // Hand-written format before postcard (version 1): 35,188 B integral, 42,029 B fractional.
+        assert!(c <= if fractional { 46_232 } else { 38_707 }, "compact {c} B: more than 10 % over version 1");
         assert!(c * 8 <= o, "compact {c} B is more than 1/8 of OTLP {o} B");
         assert!(c <= 60_000, "compact {c} B is over 60 KB");
         assert_eq!(compact::to_otlp(&compact_bytes).unwrap(), otlp_bytes);

@@ -71,7 +71,11 @@ impl Fn {
             .attempt_timeout_ms(1_000)
             .min_attempt_ms(100)
             .backoff_ms(10, 50);
-        let seed = (unix_ms() as u128) << 64 | std::process::id() as u128;
+        // The native host's entropy: the OS generator through getrandom, as the workers-rs host
+        // does with its JS backend.
+        let mut seed = [0u8; 16];
+        getrandom::fill(&mut seed).expect("OS randomness");
+        let seed = u128::from_le_bytes(seed);
         Fn { reg, jobs, pusher: Pusher::new(tweak(cfg), seed).unwrap(), recorded: 0.0, dropped: 0.0 }
     }
 

@@ -31,7 +31,7 @@ step() {
 
 step "rust: format check" cargo fmt --all -- --check
 step "rust: core tests (unit, property, conformance, real servers, delivery, doc)" \
-  cargo test -p edgemetrics --features decode
+  cargo test -p edgemetrics --features decode,serde
 step "rust: workers-rs host compiles for wasm32, its doctest builds (feature worker)" \
   cargo check --target wasm32-unknown-unknown -p edgemetrics --features worker
 step "rust: wasm bindings and dev receiver tests" \

@@ -1,8 +1,10 @@
 //! The compact decoder: hostile input in, a [`Batch`] or [`Error::Malformed`] out, never a panic.
 //!
-//! Every read is bounds-checked through [`Reader`]; every count is checked against the bytes left
-//! before anything is allocated for it; every allocation is charged to a memory budget; all
-//! arithmetic on decoded values is checked or explicitly wrapping.
+//! Parsing is postcard's (`take_from_bytes` into [`Message`]); this file adds what a schema cannot
+//! say: the header check before the body is parsed, a memory budget charged before every
+//! allocation, and the rules that make a message a valid batch (indices in range, kind and data
+//! agreeing, bounds finite and increasing, buckets adding up, number forms). All arithmetic on
+//! decoded values is checked or explicitly wrapping.
 
 use alloc::borrow::Cow;
 use alloc::string::String;
@@ -10,21 +12,59 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::mem::size_of;
 
-use super::{
-    unzigzag, D_GAUGE, D_HIST, D_SUM, EXACT, F_CUMULATIVE, F_MONOTONIC, F_TIMES, MAGIC, POW10, T_F64, T_FALSE, T_INT,
-    T_STR, T_TRUE, VERSION,
-};
+use serde::Deserialize;
+
+use super::{AttrValue, Data, HistogramPoint, Kind, Message, Metric, NumberPoint, Temporality, Times, MAGIC, VERSION};
 use crate::attr::{Attributes, KeyValue, Value};
 use crate::error::Error;
-use crate::model::{
-    Batch, HistogramPoint, InstrumentKind, Metric, MetricData, NumberPoint, SdkStats, Temporality, SCOPE_NAME,
-    SCOPE_VERSION,
-};
+use crate::model::{self as batch, Batch, InstrumentKind, MetricData, SdkStats, SCOPE_NAME, SCOPE_VERSION};
 
-/// Default [`DecodeLimits::max_input`]: 16 MiB.
-pub const DEFAULT_MAX_INPUT: usize = 16 << 20;
+/// Default [`DecodeLimits::max_input`]: 1 MiB (a 1000-series batch takes about 40 KB).
+pub const DEFAULT_MAX_INPUT: usize = 1 << 20;
 /// Default [`DecodeLimits::max_memory`]: 128 MiB.
 pub const DEFAULT_MAX_MEMORY: usize = 128 << 20;
+
+/// Ceiling of `size / min`: heap bytes per input byte of one item type.
+const fn ratio(size: usize, min: usize) -> usize {
+    size.div_ceil(min)
+}
+
+const fn max(a: usize, b: usize) -> usize {
+    if a > b {
+        a
+    } else {
+        b
+    }
+}
+
+/// The largest heap-to-input ratio of any item in a [`Message`]: an item's in-memory size over
+/// the fewest bytes postcard can encode it in (an empty `Vec` is one byte, a `&str` one byte …).
+const ITEM_RATIO: usize = {
+    let mut r = ratio(size_of::<&str>(), 1);
+    r = max(r, ratio(size_of::<AttrValue>(), 2));
+    r = max(r, ratio(size_of::<Vec<super::Attr>>(), 1));
+    r = max(r, ratio(size_of::<super::Attr>(), 2));
+    // name, unit, description, kind, data variant + point count, times count.
+    r = max(r, ratio(size_of::<Metric<'_>>(), 7));
+    r = max(r, ratio(size_of::<NumberPoint>(), 2));
+    // set, count, sum, min, max, bucket count.
+    r = max(r, ratio(size_of::<HistogramPoint<'_>>(), 6));
+    r = max(r, ratio(size_of::<Times>(), 2));
+    r = max(r, ratio(size_of::<super::Number>(), 1));
+    max(r, ratio(size_of::<u64>(), 1))
+};
+
+/// Most heap bytes the parsed [`Message`] takes per input byte, whatever its length prefixes
+/// claim (96 on 64-bit targets).
+///
+/// Postcard hands serde a `Vec`'s claimed length only when the bytes left could hold it, and serde
+/// pre-allocates at most that (and at most 1 MiB); a longer claim gets no pre-allocation and the
+/// `Vec` grows as items are actually read, each item using input bytes. So every `Vec` holds at
+/// most `ITEM_RATIO` (the largest item size over its smallest encoding) heap bytes per input byte of its items, doubled by growth; the vectors
+/// being filled when an error stops the parse (one per nesting level, at most three) add at most
+/// as much again. Four times the item ratio covers both; `tests/compact.rs` measures the peak
+/// with a counting allocator.
+pub const WIRE_BYTES_PER_INPUT_BYTE: usize = 4 * ITEM_RATIO;
 
 /// Bounds on what [`decode_with`] accepts and allocates.
 ///
@@ -35,11 +75,12 @@ pub const DEFAULT_MAX_MEMORY: usize = 128 << 20;
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DecodeLimits {
-    /// Largest input accepted, in bytes (default [`DEFAULT_MAX_INPUT`], 16 MiB). Checked first.
+    /// Largest input accepted, in bytes (default [`DEFAULT_MAX_INPUT`], 1 MiB). Checked first.
     pub max_input: usize,
-    /// Most heap bytes the decoded batch may take, estimated from the sizes of the values it
-    /// allocates (default [`DEFAULT_MAX_MEMORY`], 128 MiB). A message whose decoding would pass
-    /// it is refused as malformed before the allocation that would pass it.
+    /// Most heap bytes decoding may take: [`WIRE_BYTES_PER_INPUT_BYTE`] × the input length for the
+    /// parsed message, plus the decoded batch, estimated from the sizes of the values it allocates
+    /// (default [`DEFAULT_MAX_MEMORY`], 128 MiB). A message whose decoding would pass it is refused
+    /// as malformed before the allocation that would pass it.
     pub max_memory: usize,
 }
 
@@ -56,90 +97,35 @@ fn bad(reason: &'static str) -> Error {
     Error::Malformed { reason }
 }
 
-/// A bounds-checked cursor.
-struct Reader<'a> {
-    b: &'a [u8],
+/// A postcard error as a typed, static reason.
+fn parse_error(e: postcard::Error) -> Error {
+    use postcard::Error as P;
+    bad(match e {
+        P::DeserializeUnexpectedEnd => "truncated",
+        P::DeserializeBadVarint => "bad varint",
+        P::DeserializeBadUtf8 => "string is not UTF-8",
+        // serde's derived visitors report a variant index past the last one as a custom error.
+        P::DeserializeBadEnum | P::SerdeDeCustom => "unknown enum variant",
+        P::DeserializeBadBool => "bad bool",
+        _ => "not a compact message of this schema",
+    })
 }
 
-impl<'a> Reader<'a> {
-    fn left(&self) -> usize {
-        self.b.len()
-    }
+/// The first four bytes, read before the body so that another version is refused unparsed.
+#[derive(Deserialize)]
+struct Header {
+    magic: [u8; 3],
+    version: u8,
+}
 
-    fn u8(&mut self) -> R<u8> {
-        let (&x, rest) = self.b.split_first().ok_or(bad("truncated"))?;
-        self.b = rest;
-        Ok(x)
+fn check_header(magic: [u8; 3], version: u8) -> R<()> {
+    if magic != MAGIC {
+        return Err(bad("not a compact message (magic)"));
     }
-
-    fn take(&mut self, n: usize) -> R<&'a [u8]> {
-        if n > self.b.len() {
-            return Err(bad("truncated"));
-        }
-        let (h, t) = self.b.split_at(n);
-        self.b = t;
-        Ok(h)
+    if version != VERSION {
+        return Err(bad("unsupported compact version"));
     }
-
-    fn varint(&mut self) -> R<u64> {
-        use crate::codec::varint::{read, Bad};
-        // At most 10 bytes; the tenth may only carry the top bit of a u64.
-        match read(self.b) {
-            Ok((v, n)) => {
-                self.b = &self.b[n..];
-                Ok(v)
-            }
-            Err(Bad::Truncated) => Err(bad("truncated")),
-            Err(Bad::Overflow) => Err(bad("varint overflows 64 bits")),
-        }
-    }
-
-    /// A count of items that each take at least `min_each` bytes: refused when the rest of the
-    /// input cannot hold them, so a forged count cannot make us allocate.
-    fn count(&mut self, min_each: usize) -> R<usize> {
-        let n = self.varint()?;
-        let most = (self.left() / min_each.max(1)) as u64;
-        if n > most {
-            return Err(bad("count larger than the remaining input can hold"));
-        }
-        Ok(n as usize)
-    }
-
-    fn index(&mut self, len: usize) -> R<usize> {
-        let i = self.varint()?;
-        if i >= len as u64 {
-            return Err(bad("index out of range"));
-        }
-        Ok(i as usize)
-    }
-
-    fn number(&mut self) -> R<f64> {
-        let x = self.varint()?;
-        if x & 1 == 0 {
-            let n = unzigzag(x >> 1);
-            if n.unsigned_abs() > EXACT {
-                return Err(bad("integer number form beyond 2^53"));
-            }
-            return Ok(n as f64);
-        }
-        let k = ((x >> 1) & 7) as usize;
-        if k == 0 {
-            if x != 1 {
-                return Err(bad("reserved number form"));
-            }
-            let b = self.take(8)?;
-            let mut a = [0u8; 8];
-            a.copy_from_slice(b);
-            return Ok(f64::from_bits(u64::from_le_bytes(a)));
-        }
-        let n = unzigzag(x >> 4);
-        if n.unsigned_abs() > EXACT {
-            return Err(bad("decimal number form beyond 2^53"));
-        }
-        // k is in 1..=7 here, within POW10.
-        let p = POW10.get(k).copied().ok_or(bad("reserved number form"))?;
-        Ok(n as f64 / p)
-    }
+    Ok(())
 }
 
 /// The memory still allowed to the decoded batch.
@@ -153,70 +139,65 @@ impl Budget {
     }
 }
 
-struct Decoder<'a> {
-    r: Reader<'a>,
+/// Heap bytes of an `Arc`'s counters.
+const ARC_HEADER: usize = 2 * size_of::<usize>();
+
+struct Builder<'m, 'a> {
+    msg_strings: &'m [&'a str],
+    values: &'m [AttrValue],
     budget: Budget,
-    strings: Vec<&'a str>,
     /// Shared copies of strings used as names, units and descriptions, made on first use.
     shared: Vec<Option<Arc<str>>>,
     sets: Vec<Attributes>,
+    start: u64,
+    end: u64,
 }
 
-impl<'a> Decoder<'a> {
-    fn string(&mut self) -> R<&'a str> {
-        let i = self.r.index(self.strings.len())?;
-        Ok(self.strings[i])
+impl<'a> Builder<'_, 'a> {
+    fn string(&self, i: u32) -> R<&'a str> {
+        self.msg_strings.get(i as usize).copied().ok_or(bad("index out of range"))
     }
 
-    fn owned(&mut self) -> R<String> {
-        let s = self.string()?;
-        self.budget.charge(s.len(), 1)?;
-        Ok(String::from(s))
-    }
-
-    fn shared(&mut self) -> R<Arc<str>> {
-        let i = self.r.index(self.strings.len())?;
-        if let Some(a) = &self.shared[i] {
+    fn shared(&mut self, i: u32) -> R<Arc<str>> {
+        let s = self.string(i)?;
+        let slot = self.shared.get_mut(i as usize).ok_or(bad("index out of range"))?;
+        if let Some(a) = slot {
             return Ok(a.clone());
         }
-        let s = self.strings[i];
-        self.budget.charge(s.len() + 16, 1)?;
+        self.budget.charge(s.len() + ARC_HEADER, 1)?;
         let a: Arc<str> = Arc::from(s);
-        self.shared[i] = Some(a.clone());
+        if let Some(slot) = self.shared.get_mut(i as usize) {
+            *slot = Some(a.clone());
+        }
         Ok(a)
     }
 
-    fn attrs(&mut self) -> R<Vec<KeyValue>> {
-        // An attribute takes at least one byte (a boolean: the head alone).
-        let n = self.r.count(1)?;
-        self.budget.charge(n, size_of::<KeyValue>())?;
-        let mut out = Vec::with_capacity(n);
-        for _ in 0..n {
-            let head = self.r.varint()?;
-            let k = head >> 3;
-            if k >= self.strings.len() as u64 {
-                return Err(bad("index out of range"));
-            }
-            let key_str = self.strings[k as usize];
-            self.budget.charge(key_str.len(), 1)?;
-            let key = String::from(key_str);
-            let value = match head & 7 {
-                T_STR => Value::Str(self.owned()?),
-                T_INT => Value::I64(unzigzag(self.r.varint()?)),
-                T_F64 => Value::F64(self.r.number()?),
-                T_FALSE => Value::Bool(false),
-                T_TRUE => Value::Bool(true),
-                _ => return Err(bad("reserved attribute type")),
+    fn attrs(&mut self, list: &[super::Attr]) -> R<Arc<[KeyValue]>> {
+        self.budget.charge(list.len(), size_of::<KeyValue>())?;
+        self.budget.charge(ARC_HEADER, 1)?;
+        let mut out = Vec::with_capacity(list.len());
+        for a in list {
+            let key = self.string(a.key)?;
+            self.budget.charge(key.len(), 1)?;
+            let key = String::from(key);
+            let value = match self.values.get(a.value as usize).ok_or(bad("index out of range"))? {
+                AttrValue::Str(s) => {
+                    let s = self.string(*s)?;
+                    self.budget.charge(s.len(), 1)?;
+                    Value::Str(String::from(s))
+                }
+                AttrValue::I64(n) => Value::I64(*n),
+                AttrValue::F64(x) => Value::F64(x.to_f64().map_err(bad)?),
+                AttrValue::Bool(b) => Value::Bool(*b),
             };
             out.push(KeyValue { key, value });
         }
-        Ok(out)
+        Ok(Arc::from(out))
     }
 
     /// A point's attribute set, from its reference relative to `expected`.
-    fn set(&mut self, expected: &mut u64) -> R<Attributes> {
-        let d = unzigzag(self.r.varint()?);
-        let i = expected.checked_add_signed(d).ok_or(bad("index out of range"))?;
+    fn set(&self, rel: i64, expected: &mut u64) -> R<Attributes> {
+        let i = expected.checked_add_signed(rel).ok_or(bad("index out of range"))?;
         let a = self
             .sets
             .get(usize::try_from(i).map_err(|_| bad("index out of range"))?)
@@ -225,193 +206,209 @@ impl<'a> Decoder<'a> {
         Ok(a.clone())
     }
 
-    fn times(&mut self, explicit: bool, start: u64, end: u64) -> R<(u64, u64)> {
-        if !explicit {
-            return Ok((start, end));
+    fn times(&self, times: &[Times], i: usize) -> (u64, u64) {
+        match times.get(i) {
+            Some(t) => (self.start.wrapping_add(t.start as u64), self.end.wrapping_add(t.end as u64)),
+            None => (self.start, self.end),
         }
-        let s = start.wrapping_add(unzigzag(self.r.varint()?) as u64);
-        let t = end.wrapping_add(unzigzag(self.r.varint()?) as u64);
-        Ok((s, t))
     }
 
-    fn metric(&mut self, start: u64, end: u64) -> R<Metric> {
-        let name = self.shared()?;
-        let unit = self.shared()?;
-        let description = self.shared()?;
-        let flags = self.r.u8()?;
-        if flags & 0x80 != 0 {
-            return Err(bad("reserved metric flag set"));
-        }
-        let kind = match flags & 3 {
-            0 => InstrumentKind::Counter,
-            1 => InstrumentKind::UpDownCounter,
-            2 => InstrumentKind::Gauge,
-            _ => InstrumentKind::Histogram,
+    fn metric(&mut self, m: Metric<'_>) -> R<batch::Metric> {
+        let name = self.shared(m.name)?;
+        let unit = self.shared(m.unit)?;
+        let description = self.shared(m.description)?;
+        let kind = match (m.kind, &m.data) {
+            (Kind::Counter, Data::Sum { monotonic: true, .. }) => InstrumentKind::Counter,
+            (Kind::UpDownCounter, Data::Sum { monotonic: false, .. }) => InstrumentKind::UpDownCounter,
+            (Kind::Gauge, Data::Gauge { .. }) => InstrumentKind::Gauge,
+            (Kind::Histogram, Data::Histogram { .. }) => InstrumentKind::Histogram,
+            _ => return Err(bad("metric kind and data disagree")),
         };
-        let monotonic = flags & F_MONOTONIC != 0;
-        let temporality = if flags & F_CUMULATIVE != 0 { Temporality::Cumulative } else { Temporality::Delta };
-        let explicit = flags & F_TIMES != 0;
-        let data_kind = (flags >> 2) & 3;
-        let agrees = match data_kind {
-            D_SUM => {
-                matches!((kind, monotonic), (InstrumentKind::Counter, true) | (InstrumentKind::UpDownCounter, false))
-            }
-            D_GAUGE => kind == InstrumentKind::Gauge && !monotonic && flags & F_CUMULATIVE == 0,
-            D_HIST => kind == InstrumentKind::Histogram && !monotonic,
-            _ => return Err(bad("reserved metric data type")),
+        let n_points = match &m.data {
+            Data::Sum { points, .. } | Data::Gauge { points } => points.len(),
+            Data::Histogram { points, .. } => points.len(),
         };
-        if !agrees {
-            return Err(bad("metric kind and data disagree"));
+        if !m.times.is_empty() && m.times.len() != n_points {
+            return Err(bad("times count is not the point count"));
         }
-        let times = if explicit { 2 } else { 0 };
         let mut expected = 0u64;
-        let data = if data_kind == D_HIST {
-            let nb = self.r.count(1)?;
-            self.budget.charge(nb, size_of::<f64>())?;
-            let mut bounds = Vec::with_capacity(nb);
-            for _ in 0..nb {
-                let b = self.r.number()?;
-                if !b.is_finite() {
-                    return Err(bad("histogram bound not finite"));
+        let (sum_temporality, monotonic) = m.data_temporality_and_monotonic();
+        let data = match m.data {
+            Data::Sum { points: ps, .. } | Data::Gauge { points: ps } => {
+                self.budget.charge(ps.len(), size_of::<batch::NumberPoint>())?;
+                let mut points = Vec::with_capacity(ps.len());
+                for (i, p) in ps.iter().enumerate() {
+                    let attributes = self.set(p.set, &mut expected)?;
+                    let (start_unix_nano, time_unix_nano) = self.times(&m.times, i);
+                    let value = p.value.to_f64().map_err(bad)?;
+                    points.push(batch::NumberPoint { attributes, start_unix_nano, time_unix_nano, value });
                 }
-                if bounds.last().is_some_and(|&prev: &f64| prev >= b) {
-                    return Err(bad("histogram bounds not strictly increasing"));
+                match kind {
+                    InstrumentKind::Gauge => MetricData::Gauge { points },
+                    _ => MetricData::Sum { monotonic, temporality: sum_temporality, points },
                 }
-                bounds.push(b);
             }
-            let buckets = nb + 1;
-            // set_ref, count, sum, min, max, bucket count, then at least one byte per bucket.
-            let n = self.r.count(6 + times + buckets)?;
-            self.budget.charge(n, size_of::<HistogramPoint>())?;
-            let mut points = Vec::with_capacity(n);
-            for _ in 0..n {
-                let attributes = self.set(&mut expected)?;
-                let (start_unix_nano, time_unix_nano) = self.times(explicit, start, end)?;
-                let count = self.r.varint()?;
-                let sum = self.r.number()?;
-                let min = self.r.number()?;
-                let max = self.r.number()?;
-                if self.r.varint()? != buckets as u64 {
-                    return Err(bad("bucket count is not bounds + 1"));
+            Data::Histogram { temporality, bounds: bs, points: ps } => {
+                self.budget.charge(bs.len(), size_of::<f64>())?;
+                self.budget.charge(ARC_HEADER, 1)?;
+                let mut bounds = Vec::with_capacity(bs.len());
+                for b in &bs {
+                    let b = b.to_f64().map_err(bad)?;
+                    if !b.is_finite() {
+                        return Err(bad("histogram bound not finite"));
+                    }
+                    if bounds.last().is_some_and(|&prev: &f64| prev >= b) {
+                        return Err(bad("histogram bounds not strictly increasing"));
+                    }
+                    bounds.push(b);
                 }
-                self.budget.charge(buckets, size_of::<u64>())?;
-                let mut bucket_counts = Vec::with_capacity(buckets);
-                let mut total = 0u64;
-                for _ in 0..buckets {
-                    let c = self.r.varint()?;
-                    total = total.checked_add(c).ok_or(bad("bucket counts overflow"))?;
-                    bucket_counts.push(c);
+                self.budget.charge(ps.len(), size_of::<batch::HistogramPoint>())?;
+                let mut points = Vec::with_capacity(ps.len());
+                for (i, p) in ps.into_iter().enumerate() {
+                    let attributes = self.set(p.set, &mut expected)?;
+                    let (start_unix_nano, time_unix_nano) = self.times(&m.times, i);
+                    if p.buckets.len() != bounds.len() + 1 {
+                        return Err(bad("bucket count is not bounds + 1"));
+                    }
+                    let mut total = 0u64;
+                    for &c in p.buckets.iter() {
+                        total = total.checked_add(c).ok_or(bad("bucket counts overflow"))?;
+                    }
+                    if total != p.count {
+                        return Err(bad("bucket counts do not add up to the point count"));
+                    }
+                    let bucket_counts = match p.buckets {
+                        // Parsed buckets are owned: moved, not copied (their memory is already
+                        // counted in the parsed message's bound).
+                        Cow::Owned(v) => v,
+                        Cow::Borrowed(s) => {
+                            self.budget.charge(s.len(), size_of::<u64>())?;
+                            s.to_vec()
+                        }
+                    };
+                    points.push(batch::HistogramPoint {
+                        attributes,
+                        start_unix_nano,
+                        time_unix_nano,
+                        count: p.count,
+                        sum: p.sum.to_f64().map_err(bad)?,
+                        min: p.min.to_f64().map_err(bad)?,
+                        max: p.max.to_f64().map_err(bad)?,
+                        bucket_counts,
+                    });
                 }
-                if total != count {
-                    return Err(bad("bucket counts do not add up to the point count"));
-                }
-                points.push(HistogramPoint {
-                    attributes,
-                    start_unix_nano,
-                    time_unix_nano,
-                    count,
-                    sum,
-                    min,
-                    max,
-                    bucket_counts,
-                });
-            }
-            MetricData::Histogram { temporality, bounds: Arc::from(bounds), points }
-        } else {
-            // set_ref and value.
-            let n = self.r.count(2 + times)?;
-            self.budget.charge(n, size_of::<NumberPoint>())?;
-            let mut points = Vec::with_capacity(n);
-            for _ in 0..n {
-                let attributes = self.set(&mut expected)?;
-                let (start_unix_nano, time_unix_nano) = self.times(explicit, start, end)?;
-                let value = self.r.number()?;
-                points.push(NumberPoint { attributes, start_unix_nano, time_unix_nano, value });
-            }
-            if data_kind == D_SUM {
-                MetricData::Sum { monotonic, temporality, points }
-            } else {
-                MetricData::Gauge { points }
+                MetricData::Histogram { temporality: model_temporality(temporality), bounds: Arc::from(bounds), points }
             }
         };
-        Ok(Metric { name, unit, description, kind, data })
+        Ok(batch::Metric { name, unit, description, kind, data })
     }
+}
 
-    fn body(&mut self) -> R<Batch> {
-        let n = self.r.count(1)?;
-        self.budget.charge(n, size_of::<&str>() + size_of::<Option<Arc<str>>>())?;
-        let mut strings = Vec::with_capacity(n);
-        for _ in 0..n {
-            let len = self.r.varint()?;
-            let len = usize::try_from(len).map_err(|_| bad("truncated"))?;
-            let b = self.r.take(len)?;
-            strings.push(core::str::from_utf8(b).map_err(|_| bad("string is not UTF-8"))?);
+impl Metric<'_> {
+    /// Temporality and monotonicity of a sum (`Delta`, `false` for other data).
+    fn data_temporality_and_monotonic(&self) -> (batch::Temporality, bool) {
+        match &self.data {
+            Data::Sum { monotonic, temporality, .. } => (model_temporality(*temporality), *monotonic),
+            _ => (batch::Temporality::Delta, false),
         }
-        self.strings = strings;
-        self.shared = alloc::vec![None; n];
-
-        let scope_name = self.string()?;
-        if scope_name != SCOPE_NAME {
-            return Err(bad("scope name is not edgemetrics"));
-        }
-        let version = self.string()?;
-        let scope_version = if version == SCOPE_VERSION {
-            Cow::Borrowed(SCOPE_VERSION)
-        } else {
-            self.budget.charge(version.len(), 1)?;
-            Cow::Owned(String::from(version))
-        };
-        let flags = self.r.u8()?;
-        if flags > 1 {
-            return Err(bad("reserved batch flag set"));
-        }
-        let temporality = if flags == 1 { Temporality::Cumulative } else { Temporality::Delta };
-        let start = self.r.varint()?;
-        let end = start.checked_add(self.r.varint()?).ok_or(bad("window end overflows"))?;
-        let mut st = [0u64; 7];
-        for v in st.iter_mut() {
-            *v = self.r.varint()?;
-        }
-        let stats = SdkStats {
-            rejected_non_finite: st[0],
-            rejected_negative: st[1],
-            rejected_invalid_handle: st[2],
-            overflowed: st[3],
-            attributes_dropped: st[4],
-            attributes_truncated: st[5],
-            clock_skew: st[6],
-        };
-        let resource: Arc<[KeyValue]> = Arc::from(self.attrs()?);
-
-        let n = self.r.count(1)?;
-        self.budget.charge(n, size_of::<Attributes>())?;
-        let mut sets = Vec::with_capacity(n);
-        for _ in 0..n {
-            sets.push(Arc::from(self.attrs()?));
-        }
-        self.sets = sets;
-
-        // name, unit, description, flags, point count.
-        let n = self.r.count(5)?;
-        self.budget.charge(n, size_of::<Metric>())?;
-        let mut metrics = Vec::with_capacity(n);
-        for _ in 0..n {
-            metrics.push(self.metric(start, end)?);
-        }
-        if self.r.left() != 0 {
-            return Err(bad("trailing bytes in the body"));
-        }
-        Ok(Batch {
-            resource,
-            scope_name: SCOPE_NAME,
-            scope_version,
-            temporality,
-            start_unix_nano: start,
-            end_unix_nano: end,
-            metrics,
-            stats,
-        })
     }
+}
+
+fn model_temporality(t: Temporality) -> batch::Temporality {
+    match t {
+        Temporality::Delta => batch::Temporality::Delta,
+        Temporality::Cumulative => batch::Temporality::Cumulative,
+    }
+}
+
+impl Message<'_> {
+    /// Validates the message and builds its [`Batch`], allocating at most `limits.max_memory`
+    /// bytes for the batch (the message itself is already in memory: its bound is the caller's).
+    ///
+    /// This is the second half of [`decode`]; call it after `postcard::from_bytes` to receive a
+    /// pushed batch in a Rust service:
+    ///
+    /// ```
+    /// use edgemetrics::encode::compact;
+    /// use edgemetrics::{Config, Registry};
+    /// # let mut reg = Registry::new(Config::new("svc"));
+    /// # let body = compact::encode(&reg.collect(7));
+    /// // `body`: the bytes of a `POST /v1/compact`.
+    /// let msg: compact::Message = postcard::from_bytes(&body).expect("a compact message");
+    /// let batch = msg.into_batch(&compact::DecodeLimits::default()).expect("a valid batch");
+    /// assert_eq!(batch.end_unix_nano, 7);
+    /// ```
+    pub fn into_batch(self, limits: &DecodeLimits) -> Result<Batch, Error> {
+        build(self, Budget(limits.max_memory))
+    }
+}
+
+fn build(msg: Message<'_>, budget: Budget) -> R<Batch> {
+    check_header(msg.magic, msg.version)?;
+    let mut b = Builder {
+        msg_strings: &msg.strings,
+        values: &msg.values,
+        budget,
+        shared: Vec::new(),
+        sets: Vec::new(),
+        start: msg.start_unix_nano,
+        end: msg.start_unix_nano.checked_add(msg.window_nanos).ok_or(bad("window end overflows"))?,
+    };
+    // Every table entry is checked, used or not: what is accepted re-encodes to itself.
+    for v in &msg.values {
+        match v {
+            AttrValue::Str(i) => {
+                b.string(*i)?;
+            }
+            AttrValue::F64(x) => {
+                x.to_f64().map_err(bad)?;
+            }
+            AttrValue::I64(_) | AttrValue::Bool(_) => {}
+        }
+    }
+    if b.string(msg.scope_name)? != SCOPE_NAME {
+        return Err(bad("scope name is not edgemetrics"));
+    }
+    let version = b.string(msg.scope_version)?;
+    let scope_version = if version == SCOPE_VERSION {
+        Cow::Borrowed(SCOPE_VERSION)
+    } else {
+        b.budget.charge(version.len(), 1)?;
+        Cow::Owned(String::from(version))
+    };
+    b.budget.charge(msg.strings.len(), size_of::<Option<Arc<str>>>())?;
+    b.shared = alloc::vec![None; msg.strings.len()];
+    let resource = b.attrs(&msg.resource)?;
+    b.budget.charge(msg.sets.len(), size_of::<Attributes>())?;
+    let mut sets = Vec::with_capacity(msg.sets.len());
+    for s in &msg.sets {
+        sets.push(b.attrs(s)?);
+    }
+    b.sets = sets;
+    b.budget.charge(msg.metrics.len(), size_of::<batch::Metric>())?;
+    let mut metrics = Vec::with_capacity(msg.metrics.len());
+    for m in msg.metrics {
+        metrics.push(b.metric(m)?);
+    }
+    let s = msg.stats;
+    Ok(Batch {
+        resource,
+        scope_name: SCOPE_NAME,
+        scope_version,
+        temporality: model_temporality(msg.temporality),
+        start_unix_nano: b.start,
+        end_unix_nano: b.end,
+        metrics,
+        stats: SdkStats {
+            rejected_non_finite: s.rejected_non_finite,
+            rejected_negative: s.rejected_negative,
+            rejected_invalid_handle: s.rejected_invalid_handle,
+            overflowed: s.overflowed,
+            attributes_dropped: s.attributes_dropped,
+            attributes_truncated: s.attributes_truncated,
+            clock_skew: s.clock_skew,
+        },
+    })
 }
 
 /// Decodes the compact message at the start of `bytes`; returns the batch and the number of
@@ -433,25 +430,15 @@ pub fn decode_prefix(bytes: &[u8], limits: &DecodeLimits) -> Result<(Batch, usiz
     if bytes.len() > limits.max_input {
         return Err(bad("input larger than the configured limit"));
     }
-    let mut r = Reader { b: bytes };
-    if r.take(3).map_err(|_| bad("not a compact message (magic)"))? != MAGIC {
-        return Err(bad("not a compact message (magic)"));
-    }
-    if r.u8()? != VERSION {
-        return Err(bad("unsupported compact version"));
-    }
-    let len = r.varint()?;
-    let len = usize::try_from(len).map_err(|_| bad("truncated"))?;
-    let body = r.take(len)?;
-    let used = bytes.len() - r.left();
-    let mut d = Decoder {
-        r: Reader { b: body },
-        budget: Budget(limits.max_memory),
-        strings: Vec::new(),
-        shared: Vec::new(),
-        sets: Vec::new(),
-    };
-    Ok((d.body()?, used))
+    let (h, _) = postcard::take_from_bytes::<Header>(bytes).map_err(|_| bad("not a compact message (magic)"))?;
+    check_header(h.magic, h.version)?;
+    // The parsed message's own heap, bounded before postcard allocates any of it.
+    let wire =
+        bytes.len().checked_mul(WIRE_BYTES_PER_INPUT_BYTE).ok_or(bad("decoded batch exceeds the memory limit"))?;
+    let budget = limits.max_memory.checked_sub(wire).ok_or(bad("decoded batch exceeds the memory limit"))?;
+    let (msg, rest) = postcard::take_from_bytes::<Message<'_>>(bytes).map_err(parse_error)?;
+    let used = bytes.len() - rest.len();
+    Ok((build(msg, Budget(budget))?, used))
 }
 
 /// Decodes one compact message that must fill `bytes` exactly, within `limits`.
@@ -464,7 +451,7 @@ pub fn decode_with(bytes: &[u8], limits: &DecodeLimits) -> Result<Batch, Error> 
 }
 
 /// Decodes one compact message that must fill `bytes` exactly, with the default
-/// [`DecodeLimits`] (16 MiB input, 128 MiB decoded).
+/// [`DecodeLimits`] (1 MiB input, 128 MiB memory).
 ///
 /// Any input that is not a well-formed message gives [`Error::Malformed`]; no input panics.
 pub fn decode(bytes: &[u8]) -> Result<Batch, Error> {

@@ -1,94 +1,86 @@
-//! The compact wire format: one [`Batch`] in a few bytes per point, for edgemetrics' own relays.
+//! The compact wire format: one [`Batch`] in a few bytes per point, as [postcard] over serde types.
 //!
 //! OTLP protobuf repeats every attribute key and value in every point and spends 8 bytes on every
-//! count. The compact format writes each distinct string once, each distinct attribute set once,
-//! and every number as a varint. A 1000-series batch (a counter and a 15-bound histogram per
-//! series) takes 1/12 to 1/15 of its OTLP protobuf size (35–42 KB against 521 KB, see
+//! count. The compact format writes each distinct string once, each distinct attribute value and
+//! attribute set once, and every integral number as a varint. A 1000-series batch (a counter and a
+//! 15-bound histogram per series) takes 1/12 to 1/15 of its OTLP protobuf size (see
 //! `tests/compact.rs`). A relay decodes it (`decode`, feature `decode`) and forwards it anywhere,
-//! for example as OTLP (`to_otlp`).
+//! for example as OTLP (`to_otlp`, features `decode` and `otlp`).
+//!
+//! The bytes are [postcard 1.x](https://postcard.jamesmunns.com/wire-format) (a stable,
+//! documented serde format) of the serde type [`Message`]: **the types of this module are the
+//! schema.** Any Rust service can read a push with `postcard::from_bytes::<edgemetrics::encode::compact::Message>` and
+//! turn it into a [`Batch`] with [`Message::into_batch`] (feature `decode`), which validates it;
+//! other languages follow `tests/vectors/COMPACT.md`.
 //!
 //! It is sent as `POST {endpoint}`[`PATH`] with `Content-Type: `[`CONTENT_TYPE`].
 //!
-//! # Specification (version 1)
+//! # Schema (version 2)
 //!
-//! ## Primitives
-//!
-//! * `u8`: one byte.
-//! * `varint`: an unsigned LEB128 integer, 7 bits a byte, least significant group first, the high
-//!   bit set on every byte but the last; at most 10 bytes, and the tenth byte must be `0` or `1`
-//!   (the value fits in 64 bits). Counts, lengths, indices and timestamps are varints.
-//! * `zigzag`: a signed integer `n` as the varint `(n << 1) ^ (n >> 63)`, so that small negative
-//!   numbers stay short (`0 → 0, -1 → 1, 1 → 2, -2 → 3`).
-//! * `str`: a varint index into the string table.
-//! * `number`: a double, exact to the bit (`-0.0`, subnormals, infinities and NaN payloads
-//!   included), written as a varint `x` followed by nothing or by 8 bytes:
-//!
-//!   | `x` | value | when the encoder uses it |
-//!   |---|---|---|
-//!   | even | the integer `unzigzag(x >> 1)`, `|n| ≤ 2⁵³` | integral values: counts, integer sums (`7.0` → 1 byte) |
-//!   | `1` | the next 8 bytes, little-endian IEEE-754 bits | anything else |
-//!   | odd, `k = (x >> 1) & 7` in `1..=7` | `unzigzag(x >> 4) / 10^k` (IEEE division, correctly rounded; mantissa `≤ 2⁵³`) | short decimals: `12.5` → 2 bytes, `0.125` → 2 bytes |
-//!
-//!   Other odd `x` with `k = 0` are reserved (malformed). The encoder picks the first form whose
-//!   decoding gives back the same bits, trying the integer form, then `k = 1, 2, …, 7`, then raw.
-//!   Every form decodes to one exact value, so a decoder on any platform (wasm included) gets the
-//!   same bits.
-//!
-//! ## Layout
+//! Postcard writes a struct as its fields in order, with no names or lengths; unsigned integers
+//! (`u16`–`u128`) as LEB128 varints, signed ones zigzag-encoded first; `u8` and `bool` as one byte;
+//! a `Vec`, slice or `&str` as a varint length and its items (UTF-8 bytes); an enum as the varint
+//! index of its variant, then the variant's fields; a `[u8; 3]` as 3 bytes.
 //!
 //! ```text
-//! message    = magic "EMC" (45 4D 43) · version u8 (= 1) · body_len varint · body
-//!              body_len counts the bytes after itself: the message is self-delimiting.
-//! body       = strings · scope_name str · scope_version str · flags u8 · start varint
-//!              · window varint · stats · resource attrs · sets · metrics
-//! strings    = count varint, then per string: len varint · UTF-8 bytes
-//!              each distinct string once; everything else refers to it by index
-//! flags      = bit 0: batch temporality (0 delta, 1 cumulative); other bits 0
-//! start      = window start, unix ns;  window = end − start (end never before start)
-//! stats      = 7 varints: rejected_non_finite, rejected_negative, rejected_invalid_handle,
-//!              overflowed, attributes_dropped, attributes_truncated, clock_skew
-//! attrs      = count varint, then per attribute: head varint · payload
-//!              head = key_index << 3 | type
-//!              type 0 string: str · 1 int: zigzag · 2 double: number
-//!                   3 false: nothing · 4 true: nothing · 5–7 reserved
-//! sets       = count varint · that many attrs: the attribute-set table, each distinct set once
-//!              (a counter and a histogram over the same series share their sets)
-//! metrics    = count varint · that many metric
-//! metric     = name str · unit str · description str · mflags u8 · [bounds] · points
-//! mflags     = bits 0–1 kind (0 counter, 1 up-down counter, 2 gauge, 3 histogram)
-//!              bits 2–3 data (0 sum, 1 gauge, 2 histogram; 3 reserved)
-//!              bit 4 monotonic (sums only)      bit 5 cumulative (sums and histograms only)
-//!              bit 6 explicit times (see below) bit 7 reserved (0)
-//!              kind and data must agree: counter = monotonic sum, up-down counter =
-//!              non-monotonic sum, gauge = gauge, histogram = histogram
-//! bounds     = count varint · that many number (histograms only; finite, strictly increasing)
-//! points     = count varint · that many point of the metric's data
-//! set_ref    = zigzag (set_index − expected), expected = previous set_index of this metric + 1
-//!              (0 for the first point): points in table order cost one byte
-//! times      = only when bit 6 is set: zigzag (start − window start) · zigzag (time − window end),
-//!              64-bit wrapping differences; when clear, every point covers exactly the window
-//! sum/gauge point  = set_ref · [times] · value number
-//! histogram point  = set_ref · [times] · count varint · sum number · min number · max number
-//!                    · n varint (= bounds count + 1) · n bucket counts as varints
-//!                    (the bucket counts add up to count)
+//! Message        = magic [u8; 3] = "EMC" · version u8 = 2
+//!                  · strings Vec<&str>         every distinct string once (names, units, keys, …)
+//!                  · values Vec<AttrValue>     every distinct attribute value once
+//!                  · sets Vec<Vec<Attr>>       every distinct attribute set once
+//!                  · scope_name u32 · scope_version u32          (string indices)
+//!                  · temporality Temporality · start_unix_nano u64 · window_nanos u64 (end − start)
+//!                  · stats Stats · resource Vec<Attr> · metrics Vec<Metric>
+//! AttrValue      = Str(u32 string index) | I64(i64) | F64(Number) | Bool(bool)
+//! Attr           = key u32 (string index) · value u32 (index into values)
+//! Temporality    = Delta | Cumulative
+//! Stats          = 7 × u64: rejected_non_finite, rejected_negative, rejected_invalid_handle,
+//!                  overflowed, attributes_dropped, attributes_truncated, clock_skew
+//! Metric         = name u32 · unit u32 · description u32 · kind Kind · data Data
+//!                  · times Vec<Times>     empty: every point covers the window; else one per point
+//! Kind           = Counter | UpDownCounter | Gauge | Histogram
+//! Data           = Sum { monotonic bool, temporality Temporality, points Vec<NumberPoint> }
+//!                | Gauge { points Vec<NumberPoint> }
+//!                | Histogram { temporality Temporality, bounds Vec<Number>, points Vec<HistogramPoint> }
+//! NumberPoint    = set i64 · value Number
+//! HistogramPoint = set i64 · count u64 · sum Number · min Number · max Number · buckets Vec<u64>
+//! Times          = start i64 · end i64    (point start − window start, point time − window end,
+//!                                          64-bit wrapping differences)
 //! ```
 //!
-//! Nothing nests deeper than this grammar: there is no recursion, so a decoder needs no depth
-//! limit beyond the fixed one of the grammar.
+//! * `set` is relative: the set index minus the expected one, where the expected index is the
+//!   previous point's set index + 1 within the metric (0 for its first point). Points in table
+//!   order therefore cost one byte.
+//! * `Number` is a `u128` varint `x` holding one double, exact to the bit (`-0.0`, subnormals,
+//!   infinities and NaN payloads included):
+//!
+//!   | `x` | value | used for |
+//!   |---|---|---|
+//!   | even | the integer `unzigzag(x >> 1)`, `|n| ≤ 2⁵³` | integral values: `7.0` → 1 byte |
+//!   | odd, `k = (x >> 1) & 7` in `1..=7` | `unzigzag(x >> 4) / 10^k` (IEEE division, correctly rounded; `|n| ≤ 2⁵³`) | short decimals: `12.5` → 2 bytes |
+//!   | odd, `k = 0` | the IEEE-754 bits `x >> 4` (must fit in 64 bits) | anything else (10 bytes) |
+//!
+//!   `unzigzag(u) = (u >> 1) ^ -(u & 1)`. The encoder picks the first form that decodes to the
+//!   same bits, trying the integer form, then `k = 1, 2, …, 7`, then the bits.
+//! * Kind and data agree: counter = monotonic sum, up-down counter = non-monotonic sum, gauge =
+//!   gauge, histogram = histogram. Histogram bounds are finite and strictly increasing; every
+//!   point has `bounds + 1` buckets adding up to `count`. The scope name is `edgemetrics`.
+//!
+//! A message is self-delimiting: `decode_prefix` (feature `decode`) splits a stream of them.
 //!
 //! ## Decoding hostile input
 //!
-//! `decode` refuses anything the grammar does not produce with
-//! [`Error::Malformed`](crate::Error::Malformed): bad magic or version, truncation, trailing
-//! bytes, over-long varints, out-of-range indices, invalid UTF-8, reserved bits, kind/data
-//! disagreement, bounds that are not finite and strictly increasing, a bucket count that is not
-//! bounds + 1, bucket counts that do not add up to the point count, a scope other than
-//! `edgemetrics`. Before it allocates room for `n` items it checks that the input still holds at
-//! least the smallest encoding of `n` items, and it charges every allocation against
-//! `DecodeLimits::max_memory`, so memory is bounded by the limits whatever a count claims.
-//! Strings are shared where the data model allows it (`Arc<str>` names, `Arc<[KeyValue]>` sets),
-//! so one string referenced a million times is not copied a million times unless the batch model
-//! requires an owned copy (attribute keys and values), and then the budget counts each copy.
+//! `decode` reads the magic and version first (a message of another version is refused before
+//! its body is parsed), then the whole [`Message`] with `postcard::take_from_bytes`, then checks
+//! every rule above while building the batch, and refuses anything else with
+//! [`Error::Malformed`](crate::Error::Malformed): truncation, trailing bytes, bad varints, invalid
+//! UTF-8, unknown enum variants, out-of-range indices, reserved number forms, kind/data
+//! disagreement, bad bounds or buckets, a wrong scope. Memory stays bounded whatever a length
+//! prefix claims: postcard pre-allocates a `Vec` only when its claimed length fits in the bytes
+//! left (serde then caps it at 1 MiB) and otherwise grows it item by item as items are actually
+//! read, so the message's own form takes at most [`WIRE_BYTES_PER_INPUT_BYTE`] heap bytes per
+//! input byte; the decoder charges that bound and every allocation of the batch to
+//! `DecodeLimits::max_memory` before making them. Strings are shared where the data model allows
+//! it (`Arc<str>` names, `Arc<[KeyValue]>` sets).
 //!
 //! # Example
 //!
@@ -105,23 +97,31 @@
 //! let req = compact::request(&batch);
 //! assert_eq!(req.path, compact::PATH);
 //! assert_eq!(req.header("content-type"), Some(compact::CONTENT_TYPE));
-//! assert_eq!(&req.body[..4], b"EMC\x01");
+//! assert_eq!(&req.body[..4], b"EMC\x02");
 //!
-//! // A relay (feature `decode`) gets the same batch back, bit for bit.
+//! // A Rust service (feature `decode`) reads the push with postcard and gets the batch back.
 //! #[cfg(feature = "decode")]
-//! assert_eq!(compact::decode(&req.body).unwrap(), batch);
+//! {
+//!     let msg: compact::Message = postcard::from_bytes(&req.body).unwrap();
+//!     let received = msg.into_batch(&compact::DecodeLimits::default()).unwrap();
+//!     assert_eq!(received, batch);
+//!     assert_eq!(received.metric("http.requests").unwrap().data.len(), 1);
+//! }
 //! ```
 
+use alloc::borrow::Cow;
 use alloc::vec::Vec;
+
+use serde::{Deserialize, Serialize};
 
 use crate::attr::{hash_key, KeyValue, Value};
 use crate::encode::Encoded;
-use crate::model::{Batch, InstrumentKind, MetricData, Temporality};
+use crate::model::{self as batch, Batch, InstrumentKind, MetricData};
 
 /// The three bytes every compact message starts with: `EMC`.
 pub const MAGIC: [u8; 3] = *b"EMC";
-/// The format version this module writes and reads.
-pub const VERSION: u8 = 1;
+/// The format version this module writes and reads (1 was a hand-written layout before postcard).
+pub const VERSION: u8 = 2;
 /// Content type of a compact body.
 pub const CONTENT_TYPE: &str = "application/vnd.edgemetrics.compact";
 /// Path of a compact push, appended to the configured (relay) endpoint.
@@ -132,66 +132,267 @@ const EXACT: u64 = 1 << 53;
 /// Divisors of the decimal number form; every one is exact in a double.
 const POW10: [f64; 8] = [1.0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7];
 
-const T_STR: u64 = 0;
-const T_INT: u64 = 1;
-const T_F64: u64 = 2;
-const T_FALSE: u64 = 3;
-const T_TRUE: u64 = 4;
-
-const D_SUM: u8 = 0;
-const D_GAUGE: u8 = 1;
-const D_HIST: u8 = 2;
-const F_MONOTONIC: u8 = 1 << 4;
-const F_CUMULATIVE: u8 = 1 << 5;
-const F_TIMES: u8 = 1 << 6;
-
 // ---------------------------------------------------------------------------------------------
-// Encoder
+// The schema
 // ---------------------------------------------------------------------------------------------
 
-use crate::codec::varint::put as put_varint;
+/// One compact message: the postcard schema of a pushed batch (see the module docs).
+///
+/// Indices (`u32`) refer to [`strings`](Message::strings), [`values`](Message::values) and
+/// [`sets`](Message::sets). Read one with `postcard::from_bytes`, validate and convert it with
+/// [`Message::into_batch`] (feature `decode`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message<'a> {
+    /// [`MAGIC`].
+    pub magic: [u8; 3],
+    /// [`VERSION`].
+    pub version: u8,
+    /// The string table: every distinct string once, borrowed from the input when decoding.
+    #[serde(borrow)]
+    pub strings: Vec<&'a str>,
+    /// The attribute-value table: every distinct value once.
+    pub values: Vec<AttrValue>,
+    /// The attribute-set table: every distinct set once (a counter and a histogram over the same
+    /// series share their sets).
+    pub sets: Vec<Vec<Attr>>,
+    /// String index of the scope name (always `edgemetrics`).
+    pub scope_name: u32,
+    /// String index of the scope version (the sending SDK's version).
+    pub scope_version: u32,
+    /// Temporality of the batch.
+    pub temporality: Temporality,
+    /// Window start, unix nanoseconds.
+    pub start_unix_nano: u64,
+    /// Window length: end − start, nanoseconds.
+    pub window_nanos: u64,
+    /// The SDK's own counters.
+    pub stats: Stats,
+    /// Resource attributes, in order.
+    pub resource: Vec<Attr>,
+    /// The metrics.
+    pub metrics: Vec<Metric<'a>>,
+}
+
+/// An attribute value in the value table.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum AttrValue {
+    /// A string: its index in the string table.
+    Str(u32),
+    /// A signed integer.
+    I64(i64),
+    /// A double.
+    F64(Number),
+    /// A boolean.
+    Bool(bool),
+}
+
+/// An attribute: indices of its key (string table) and value (value table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attr {
+    /// String index of the key.
+    pub key: u32,
+    /// Index into the value table.
+    pub value: u32,
+}
+
+/// Delta or cumulative.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Temporality {
+    /// [`crate::Temporality::Delta`].
+    Delta,
+    /// [`crate::Temporality::Cumulative`].
+    Cumulative,
+}
+
+/// The SDK's own counters ([`crate::SdkStats`]), in this order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct Stats {
+    pub rejected_non_finite: u64,
+    pub rejected_negative: u64,
+    pub rejected_invalid_handle: u64,
+    pub overflowed: u64,
+    pub attributes_dropped: u64,
+    pub attributes_truncated: u64,
+    pub clock_skew: u64,
+}
+
+/// One metric.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Metric<'a> {
+    /// String index of the name.
+    pub name: u32,
+    /// String index of the unit.
+    pub unit: u32,
+    /// String index of the description.
+    pub description: u32,
+    /// The instrument kind; must agree with `data`.
+    pub kind: Kind,
+    /// The points.
+    #[serde(borrow)]
+    pub data: Data<'a>,
+    /// Empty when every point covers exactly the batch window; otherwise one entry per point.
+    pub times: Vec<Times>,
+}
+
+/// The kind of instrument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub enum Kind {
+    Counter,
+    UpDownCounter,
+    Gauge,
+    Histogram,
+}
+
+/// The data of one metric.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Data<'a> {
+    /// A sum (counter: monotonic; up-down counter: not).
+    Sum {
+        /// `true` for counters.
+        monotonic: bool,
+        /// Delta or cumulative.
+        temporality: Temporality,
+        /// The points.
+        points: Vec<NumberPoint>,
+    },
+    /// A gauge.
+    Gauge {
+        /// The points.
+        points: Vec<NumberPoint>,
+    },
+    /// An explicit-bucket histogram.
+    Histogram {
+        /// Delta or cumulative.
+        temporality: Temporality,
+        /// Bucket upper bounds, finite and strictly increasing.
+        bounds: Vec<Number>,
+        /// The points.
+        #[serde(borrow)]
+        points: Vec<HistogramPoint<'a>>,
+    },
+}
+
+/// One point of a sum or gauge.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct NumberPoint {
+    /// Set index − expected index (see the module docs).
+    pub set: i64,
+    /// The value.
+    pub value: Number,
+}
+
+/// One histogram point.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistogramPoint<'a> {
+    /// Set index − expected index (see the module docs).
+    pub set: i64,
+    /// Number of values; equals the sum of `buckets`.
+    pub count: u64,
+    /// Sum of the values.
+    pub sum: Number,
+    /// Smallest value.
+    pub min: Number,
+    /// Largest value.
+    pub max: Number,
+    /// Bucket counts, one more than the bounds. Borrowed from the batch when encoding.
+    #[serde(borrow)]
+    pub buckets: Cow<'a, [u64]>,
+}
+
+/// Explicit times of one point, relative to the batch window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Times {
+    /// Point start − window start (wrapping).
+    pub start: i64,
+    /// Point time − window end (wrapping).
+    pub end: i64,
+}
+
+/// A double, exact to the bit, packed so that integers and short decimals take few bytes (see
+/// the module docs for the three forms).
+///
+/// ```
+/// use edgemetrics::encode::compact::Number;
+/// for v in [0.0, 7.0, -1.0, 12.5, 0.125, -0.0, 0.1 + 0.2, f64::INFINITY, 1e300] {
+///     assert_eq!(Number::from_f64(v).to_f64().unwrap().to_bits(), v.to_bits());
+/// }
+/// assert_eq!(postcard::to_allocvec(&Number::from_f64(7.0)).unwrap(), [28]); // zigzag(7) << 1
+/// assert_eq!(postcard::to_allocvec(&Number::from_f64(12.5)).unwrap().len(), 2);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Number(pub u128);
 
 #[inline]
 fn zigzag(v: i64) -> u64 {
     ((v << 1) ^ (v >> 63)) as u64
 }
 
-#[cfg(any(feature = "decode", test))]
 #[inline]
 fn unzigzag(u: u64) -> i64 {
     ((u >> 1) as i64) ^ -((u & 1) as i64)
 }
 
-/// Writes `v` in the shortest `number` form that decodes to the same bits (see the module docs).
-fn put_number(out: &mut Vec<u8>, v: f64) {
-    let bits = v.to_bits();
-    // `as` saturates and maps NaN to 0; the bit comparison rejects every inexact case, -0.0 too.
-    let n = v as i64;
-    if n.unsigned_abs() <= EXACT && (n as f64).to_bits() == bits {
-        put_varint(out, zigzag(n) << 1);
-        return;
-    }
-    if v.is_finite() {
-        for (k, &p) in POW10.iter().enumerate().skip(1) {
-            let s = v * p;
-            if !(s <= EXACT as f64 && s >= -(EXACT as f64)) {
-                break; // larger k only grows the mantissa
-            }
-            let c = s as i64;
-            // `v * p` may have rounded either way: the exact mantissa, if any, is one of three.
-            for c in [c, c.wrapping_add(1), c.wrapping_sub(1)] {
-                if c.unsigned_abs() <= EXACT && ((c as f64) / p).to_bits() == bits {
-                    put_varint(out, (zigzag(c) << 4) | ((k as u64) << 1) | 1);
-                    return;
+impl Number {
+    /// The shortest form of `v` that decodes to the same bits.
+    pub fn from_f64(v: f64) -> Number {
+        let bits = v.to_bits();
+        // `as` saturates and maps NaN to 0; the bit comparison rejects every inexact case, -0.0 too.
+        let n = v as i64;
+        if n.unsigned_abs() <= EXACT && (n as f64).to_bits() == bits {
+            return Number(u128::from(zigzag(n)) << 1);
+        }
+        if v.is_finite() {
+            for (k, &p) in POW10.iter().enumerate().skip(1) {
+                let s = v * p;
+                if !(s <= EXACT as f64 && s >= -(EXACT as f64)) {
+                    break; // larger k only grows the mantissa
+                }
+                let c = s as i64;
+                // `v * p` may have rounded either way: the exact mantissa, if any, is one of three.
+                for c in [c, c.wrapping_add(1), c.wrapping_sub(1)] {
+                    if c.unsigned_abs() <= EXACT && ((c as f64) / p).to_bits() == bits {
+                        return Number((u128::from(zigzag(c)) << 4) | ((k as u128) << 1) | 1);
+                    }
                 }
             }
         }
+        Number((u128::from(bits) << 4) | 1)
     }
-    out.push(1);
-    out.extend_from_slice(&bits.to_le_bytes());
+
+    /// The double, or the reason the packing is malformed.
+    pub fn to_f64(self) -> Result<f64, &'static str> {
+        let x = self.0;
+        if x & 1 == 0 {
+            let u = u64::try_from(x >> 1).map_err(|_| "integer number form beyond 2^53")?;
+            let n = unzigzag(u);
+            if n.unsigned_abs() > EXACT {
+                return Err("integer number form beyond 2^53");
+            }
+            return Ok(n as f64);
+        }
+        let k = ((x >> 1) & 7) as usize;
+        if k == 0 {
+            let bits = u64::try_from(x >> 4).map_err(|_| "number bits beyond 64")?;
+            return Ok(f64::from_bits(bits));
+        }
+        let u = u64::try_from(x >> 4).map_err(|_| "decimal number form beyond 2^53")?;
+        let n = unzigzag(u);
+        if n.unsigned_abs() > EXACT {
+            return Err("decimal number form beyond 2^53");
+        }
+        // k is in 1..=7 here, within POW10.
+        let p = POW10.get(k).copied().ok_or("reserved number form")?;
+        Ok(n as f64 / p)
+    }
 }
 
-/// Byte strings interned in first-seen order: the string table and the attribute-set table.
+// ---------------------------------------------------------------------------------------------
+// Encoder
+// ---------------------------------------------------------------------------------------------
+
+/// Byte keys interned in first-seen order: the keys of the string, value and set tables.
 struct Interner {
     arena: Vec<u8>,
     spans: Vec<(usize, usize)>,
@@ -224,8 +425,8 @@ impl Interner {
         }
     }
 
-    /// The index of `b`, added at the end when new.
-    fn intern(&mut self, b: &[u8]) -> usize {
+    /// The index of `b` and whether it is new (then added at the end).
+    fn intern(&mut self, b: &[u8]) -> (u32, bool) {
         if (self.spans.len() + 1) * 2 > self.slots.len() {
             self.slots = alloc::vec![EMPTY; self.slots.len() * 2];
             for id in 0..self.spans.len() {
@@ -240,7 +441,7 @@ impl Interner {
                 break;
             }
             if self.get(id) == b {
-                return id;
+                return (id as u32, false);
             }
             pos = (pos + 1) & mask;
         }
@@ -249,176 +450,215 @@ impl Interner {
         self.arena.extend_from_slice(b);
         self.spans.push((start, self.arena.len()));
         self.place(id);
-        id
+        (id as u32, true)
     }
 }
 
-fn put_str(out: &mut Vec<u8>, strings: &mut Interner, s: &str) {
-    let id = strings.intern(s.as_bytes());
-    put_varint(out, id as u64);
+/// Builds a [`Message`] that borrows the batch's strings and bucket counts.
+struct Builder<'a> {
+    strings: Vec<&'a str>,
+    string_ids: Interner,
+    values: Vec<AttrValue>,
+    value_ids: Interner,
+    sets: Vec<Vec<Attr>>,
+    set_ids: Interner,
+    scratch: Vec<u8>,
 }
 
-fn put_attrs(out: &mut Vec<u8>, strings: &mut Interner, kvs: &[KeyValue]) {
-    put_varint(out, kvs.len() as u64);
-    for kv in kvs {
-        let key = strings.intern(kv.key.as_bytes()) as u64;
-        match &kv.value {
-            Value::Str(s) => {
-                put_varint(out, key << 3 | T_STR);
-                put_str(out, strings, s);
+impl<'a> Builder<'a> {
+    fn string(&mut self, s: &'a str) -> u32 {
+        let (id, new) = self.string_ids.intern(s.as_bytes());
+        if new {
+            self.strings.push(s);
+        }
+        id
+    }
+
+    fn value(&mut self, v: &'a Value) -> u32 {
+        // The key is a tag byte and the payload: doubles by their bits, so NaN payloads stay apart.
+        let value = match v {
+            Value::Str(s) => AttrValue::Str(self.string(s)),
+            Value::I64(n) => AttrValue::I64(*n),
+            Value::F64(f) => AttrValue::F64(Number::from_f64(*f)),
+            Value::Bool(b) => AttrValue::Bool(*b),
+        };
+        let mut key = [0u8; 17];
+        let n = match value {
+            AttrValue::Str(i) => {
+                key[1..5].copy_from_slice(&i.to_le_bytes());
+                5
             }
-            Value::I64(v) => {
-                put_varint(out, key << 3 | T_INT);
-                put_varint(out, zigzag(*v));
+            AttrValue::I64(n) => {
+                key[0] = 1;
+                key[1..9].copy_from_slice(&n.to_le_bytes());
+                9
             }
-            Value::F64(v) => {
-                put_varint(out, key << 3 | T_F64);
-                put_number(out, *v);
+            AttrValue::F64(x) => {
+                key[0] = 2;
+                key[1..17].copy_from_slice(&x.0.to_le_bytes());
+                17
             }
-            Value::Bool(b) => put_varint(out, key << 3 | if *b { T_TRUE } else { T_FALSE }),
+            AttrValue::Bool(b) => {
+                key[0] = 3;
+                key[1] = b as u8;
+                2
+            }
+        };
+        let (id, new) = self.value_ids.intern(&key[..n]);
+        if new {
+            self.values.push(value);
+        }
+        id
+    }
+
+    fn attrs(&mut self, kvs: &'a [KeyValue]) -> Vec<Attr> {
+        kvs.iter().map(|kv| Attr { key: self.string(&kv.key), value: self.value(&kv.value) }).collect()
+    }
+
+    /// The relative reference of a point's set (see the module docs); advances `expected`.
+    fn set(&mut self, kvs: &'a [KeyValue], expected: &mut u64) -> i64 {
+        let attrs = self.attrs(kvs);
+        self.scratch.clear();
+        for a in &attrs {
+            self.scratch.extend_from_slice(&a.key.to_le_bytes());
+            self.scratch.extend_from_slice(&a.value.to_le_bytes());
+        }
+        let scratch = core::mem::take(&mut self.scratch);
+        let (id, new) = self.set_ids.intern(&scratch);
+        self.scratch = scratch;
+        if new {
+            self.sets.push(attrs);
+        }
+        let id = u64::from(id);
+        let rel = id.wrapping_sub(*expected) as i64;
+        *expected = id.wrapping_add(1);
+        rel
+    }
+}
+
+fn temporality(t: batch::Temporality) -> Temporality {
+    match t {
+        batch::Temporality::Delta => Temporality::Delta,
+        batch::Temporality::Cumulative => Temporality::Cumulative,
+    }
+}
+
+impl<'a> Message<'a> {
+    /// The message of `batch`, borrowing its strings and bucket counts.
+    pub fn from_batch(batch: &'a Batch) -> Message<'a> {
+        let mut b = Builder {
+            strings: Vec::new(),
+            string_ids: Interner::new(),
+            values: Vec::new(),
+            value_ids: Interner::new(),
+            sets: Vec::new(),
+            set_ids: Interner::new(),
+            scratch: Vec::new(),
+        };
+        let scope_name = b.string(batch.scope_name);
+        let scope_version = b.string(&batch.scope_version);
+        let resource = b.attrs(&batch.resource);
+        let (start, end) = (batch.start_unix_nano, batch.end_unix_nano);
+        let mut metrics = Vec::with_capacity(batch.metrics.len());
+        for m in &batch.metrics {
+            let (name, unit, description) = (b.string(&m.name), b.string(&m.unit), b.string(&m.description));
+            let kind = match m.kind {
+                InstrumentKind::Counter => Kind::Counter,
+                InstrumentKind::UpDownCounter => Kind::UpDownCounter,
+                InstrumentKind::Gauge => Kind::Gauge,
+                InstrumentKind::Histogram => Kind::Histogram,
+            };
+            let mut times = Vec::new();
+            let mut time = |n: usize, i: usize, s: u64, t: u64| {
+                if times.is_empty() && (s, t) == (start, end) {
+                    return;
+                }
+                if times.is_empty() {
+                    // The first point outside the window: every earlier point was inside it.
+                    times.reserve(n);
+                    times.resize(i, Times { start: 0, end: 0 });
+                }
+                times.push(Times { start: s.wrapping_sub(start) as i64, end: t.wrapping_sub(end) as i64 });
+            };
+            let mut expected = 0u64;
+            let data = match &m.data {
+                MetricData::Sum { points, .. } | MetricData::Gauge { points } => {
+                    let mut ps = Vec::with_capacity(points.len());
+                    for (i, p) in points.iter().enumerate() {
+                        let set = b.set(&p.attributes, &mut expected);
+                        time(points.len(), i, p.start_unix_nano, p.time_unix_nano);
+                        ps.push(NumberPoint { set, value: Number::from_f64(p.value) });
+                    }
+                    match &m.data {
+                        MetricData::Sum { monotonic, temporality: t, .. } => {
+                            Data::Sum { monotonic: *monotonic, temporality: temporality(*t), points: ps }
+                        }
+                        _ => Data::Gauge { points: ps },
+                    }
+                }
+                MetricData::Histogram { temporality: t, bounds, points } => {
+                    let mut ps = Vec::with_capacity(points.len());
+                    for (i, p) in points.iter().enumerate() {
+                        let set = b.set(&p.attributes, &mut expected);
+                        time(points.len(), i, p.start_unix_nano, p.time_unix_nano);
+                        ps.push(HistogramPoint {
+                            set,
+                            count: p.count,
+                            sum: Number::from_f64(p.sum),
+                            min: Number::from_f64(p.min),
+                            max: Number::from_f64(p.max),
+                            buckets: Cow::Borrowed(&p.bucket_counts),
+                        });
+                    }
+                    Data::Histogram {
+                        temporality: temporality(*t),
+                        bounds: bounds.iter().map(|&x| Number::from_f64(x)).collect(),
+                        points: ps,
+                    }
+                }
+            };
+            metrics.push(Metric { name, unit, description, kind, data, times });
+        }
+        let s = &batch.stats;
+        Message {
+            magic: MAGIC,
+            version: VERSION,
+            strings: b.strings,
+            values: b.values,
+            sets: b.sets,
+            scope_name,
+            scope_version,
+            temporality: temporality(batch.temporality),
+            start_unix_nano: start,
+            window_nanos: end.wrapping_sub(start),
+            stats: Stats {
+                rejected_non_finite: s.rejected_non_finite,
+                rejected_negative: s.rejected_negative,
+                rejected_invalid_handle: s.rejected_invalid_handle,
+                overflowed: s.overflowed,
+                attributes_dropped: s.attributes_dropped,
+                attributes_truncated: s.attributes_truncated,
+                clock_skew: s.clock_skew,
+            },
+            resource,
+            metrics,
         }
     }
 }
 
-/// Writes the set reference of a point and advances `expected`.
-fn put_set(
-    out: &mut Vec<u8>,
-    sets: &mut Interner,
-    strings: &mut Interner,
-    scratch: &mut Vec<u8>,
-    attrs: &[KeyValue],
-    expected: &mut u64,
-) {
-    scratch.clear();
-    put_attrs(scratch, strings, attrs);
-    let id = sets.intern(scratch) as u64;
-    put_varint(out, zigzag(id.wrapping_sub(*expected) as i64));
-    *expected = id.wrapping_add(1);
-}
-
-/// Encodes `batch` in the compact format (see the module docs for the layout).
+/// Encodes `batch` in the compact format: postcard of [`Message::from_batch`].
+///
+/// The output is written with postcard's `AllocVec` flavor straight into the `Vec` that becomes
+/// the request body (of the flavors it gave the smallest wasm).
 ///
 /// Every field round-trips through `decode` exactly, provided the batch keeps the invariants
 /// its type documents (window end not before its start, kind matching data, histogram bounds
 /// finite and increasing with one more bucket than bounds, count equal to the bucket total). A
 /// batch that breaks them still encodes without panicking, but the decoder refuses the result.
 pub fn encode(batch: &Batch) -> Vec<u8> {
-    let mut strings = Interner::new();
-    let mut sets = Interner::new();
-    let mut scratch = Vec::new();
-    let mut head = Vec::with_capacity(64);
-    let mut body = Vec::with_capacity(64 + batch.point_count() * 24);
-
-    put_str(&mut head, &mut strings, batch.scope_name);
-    put_str(&mut head, &mut strings, &batch.scope_version);
-    head.push((batch.temporality == Temporality::Cumulative) as u8);
-    let start = batch.start_unix_nano;
-    let end = batch.end_unix_nano;
-    put_varint(&mut head, start);
-    put_varint(&mut head, end.wrapping_sub(start));
-    let s = &batch.stats;
-    for v in [
-        s.rejected_non_finite,
-        s.rejected_negative,
-        s.rejected_invalid_handle,
-        s.overflowed,
-        s.attributes_dropped,
-        s.attributes_truncated,
-        s.clock_skew,
-    ] {
-        put_varint(&mut head, v);
-    }
-    put_attrs(&mut head, &mut strings, &batch.resource);
-
-    put_varint(&mut body, batch.metrics.len() as u64);
-    for m in &batch.metrics {
-        put_str(&mut body, &mut strings, &m.name);
-        put_str(&mut body, &mut strings, &m.unit);
-        put_str(&mut body, &mut strings, &m.description);
-        let kind = match m.kind {
-            InstrumentKind::Counter => 0u8,
-            InstrumentKind::UpDownCounter => 1,
-            InstrumentKind::Gauge => 2,
-            InstrumentKind::Histogram => 3,
-        };
-        let cumulative = |t: Temporality| if t == Temporality::Cumulative { F_CUMULATIVE } else { 0 };
-        let in_window = |a: u64, b: u64| a == start && b == end;
-        let mut expected = 0u64;
-        match &m.data {
-            MetricData::Sum { points, .. } | MetricData::Gauge { points } => {
-                let mut flags = kind;
-                if let MetricData::Sum { monotonic, temporality, .. } = &m.data {
-                    flags |= D_SUM << 2 | cumulative(*temporality) | if *monotonic { F_MONOTONIC } else { 0 };
-                } else {
-                    flags |= D_GAUGE << 2;
-                }
-                let times = !points.iter().all(|p| in_window(p.start_unix_nano, p.time_unix_nano));
-                body.push(flags | if times { F_TIMES } else { 0 });
-                put_varint(&mut body, points.len() as u64);
-                for p in points {
-                    put_set(&mut body, &mut sets, &mut strings, &mut scratch, &p.attributes, &mut expected);
-                    if times {
-                        put_times(&mut body, start, end, p.start_unix_nano, p.time_unix_nano);
-                    }
-                    put_number(&mut body, p.value);
-                }
-            }
-            MetricData::Histogram { temporality, bounds, points } => {
-                let times = !points.iter().all(|p| in_window(p.start_unix_nano, p.time_unix_nano));
-                body.push(kind | D_HIST << 2 | cumulative(*temporality) | if times { F_TIMES } else { 0 });
-                put_varint(&mut body, bounds.len() as u64);
-                for &b in bounds.iter() {
-                    put_number(&mut body, b);
-                }
-                put_varint(&mut body, points.len() as u64);
-                for p in points {
-                    put_set(&mut body, &mut sets, &mut strings, &mut scratch, &p.attributes, &mut expected);
-                    if times {
-                        put_times(&mut body, start, end, p.start_unix_nano, p.time_unix_nano);
-                    }
-                    put_varint(&mut body, p.count);
-                    put_number(&mut body, p.sum);
-                    put_number(&mut body, p.min);
-                    put_number(&mut body, p.max);
-                    put_varint(&mut body, p.bucket_counts.len() as u64);
-                    for &c in &p.bucket_counts {
-                        put_varint(&mut body, c);
-                    }
-                }
-            }
-        }
-    }
-
-    // Assemble: header, then the tables (complete only now), then the rest.
-    let mut tables = Vec::with_capacity(strings.arena.len() + strings.spans.len() * 2 + sets.arena.len() + 16);
-    put_varint(&mut tables, strings.spans.len() as u64);
-    for id in 0..strings.spans.len() {
-        let s = strings.get(id);
-        put_varint(&mut tables, s.len() as u64);
-        tables.extend_from_slice(s);
-    }
-    let sets_head = {
-        let mut v = Vec::with_capacity(5);
-        put_varint(&mut v, sets.spans.len() as u64);
-        v
-    };
-    let body_len = tables.len() + head.len() + sets_head.len() + sets.arena.len() + body.len();
-    let mut out = Vec::with_capacity(body_len + 14);
-    out.extend_from_slice(&MAGIC);
-    out.push(VERSION);
-    put_varint(&mut out, body_len as u64);
-    out.extend_from_slice(&tables);
-    out.extend_from_slice(&head);
-    out.extend_from_slice(&sets_head);
-    // The set table's entries are stored back to back in first-seen order.
-    out.extend_from_slice(&sets.arena);
-    out.extend_from_slice(&body);
-    out
-}
-
-fn put_times(out: &mut Vec<u8>, start: u64, end: u64, p_start: u64, p_time: u64) {
-    put_varint(out, zigzag(p_start.wrapping_sub(start) as i64));
-    put_varint(out, zigzag(p_time.wrapping_sub(end) as i64));
+    // Serializing into a Vec cannot fail: every sequence has a known length and the AllocVec
+    // flavor has no capacity limit (allocation failure aborts, as everywhere in Rust).
+    postcard::to_allocvec(&Message::from_batch(batch)).unwrap_or_default()
 }
 
 /// Encodes `batch` and names the method, path and headers of the push.
@@ -433,16 +673,16 @@ mod decode;
 #[cfg(all(feature = "decode", feature = "otlp"))]
 pub use decode::to_otlp;
 #[cfg(feature = "decode")]
-pub use decode::{decode, decode_prefix, decode_with, DecodeLimits, DEFAULT_MAX_INPUT, DEFAULT_MAX_MEMORY};
+pub use decode::{
+    decode, decode_prefix, decode_with, DecodeLimits, DEFAULT_MAX_INPUT, DEFAULT_MAX_MEMORY, WIRE_BYTES_PER_INPUT_BYTE,
+};
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn num(v: f64) -> Vec<u8> {
-        let mut out = Vec::new();
-        put_number(&mut out, v);
-        out
+        postcard::to_allocvec(&Number::from_f64(v)).unwrap()
     }
 
     #[test]
@@ -452,10 +692,10 @@ mod tests {
         assert_eq!(num(-1.0), [2]);
         assert_eq!(num(12.5).len(), 2);
         assert_eq!(num(0.125).len(), 2);
-        assert_eq!(num(-0.0).len(), 9);
-        assert_eq!(num(0.1 + 0.2).len(), 9);
-        assert_eq!(num(f64::INFINITY).len(), 9);
-        assert_eq!(num(1e300).len(), 9);
+        assert_eq!(num(-0.0).len(), 10);
+        assert_eq!(num(0.1 + 0.2).len(), 10);
+        assert_eq!(num(f64::INFINITY).len(), 10);
+        assert_eq!(num(1e300).len(), 10);
     }
 
     #[test]
@@ -469,10 +709,10 @@ mod tests {
     fn interner_dedups_across_growth() {
         let mut t = Interner::new();
         for i in 0..500u32 {
-            assert_eq!(t.intern(&i.to_le_bytes()), i as usize);
+            assert_eq!(t.intern(&i.to_le_bytes()), (i, true));
         }
         for i in 0..500u32 {
-            assert_eq!(t.intern(&i.to_le_bytes()), i as usize);
+            assert_eq!(t.intern(&i.to_le_bytes()), (i, false));
         }
         assert_eq!(t.spans.len(), 500);
     }
