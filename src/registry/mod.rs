@@ -244,12 +244,13 @@ impl Bound {
     }
 }
 
-/// What the registry keeps of an instrument besides its column in the series table (kind,
-/// bounds, series counts).
+/// What a collected [`Metric`] says about its instrument (the series table keeps, in the
+/// instrument's column, what its series need: kind, bounds, counts).
 struct Instrument {
     name: Arc<str>,
     unit: Arc<str>,
     description: Arc<str>,
+    kind: InstrumentKind,
 }
 
 /// Validates an instrument name (OpenTelemetry rule).
@@ -380,11 +381,9 @@ impl Registry {
         opts: &InstrumentOptions<'_>,
     ) -> Result<InstrumentId, Error> {
         validate_name(name)?;
-        if let Some(i) = self.instruments.iter().position(|i| i.name.eq_ignore_ascii_case(name)) {
-            // Every instrument has its column.
-            let existing = self.table.kind(i as u32).unwrap_or(kind);
-            if existing != kind {
-                return Err(Error::KindConflict { name: String::from(name), existing, requested: kind });
+        if let Some((i, inst)) = self.instruments.iter().enumerate().find(|(_, i)| i.name.eq_ignore_ascii_case(name)) {
+            if inst.kind != kind {
+                return Err(Error::KindConflict { name: String::from(name), existing: inst.kind, requested: kind });
             }
             return Ok(InstrumentId(i as u32));
         }
@@ -409,6 +408,7 @@ impl Registry {
             name: name.into(),
             unit: opts.unit.into(),
             description: opts.description.into(),
+            kind,
         });
         self.table.add_instrument(kind, bounds);
         Ok(InstrumentId((self.instruments.len() - 1) as u32))
@@ -576,13 +576,13 @@ impl Registry {
 
         let per = self.table.collect(start, end);
         let mut metrics: Vec<Metric> = Vec::new();
-        for (i, (inst, data)) in self.instruments.iter().zip(per).enumerate() {
-            if let (Some(data), Some(kind)) = (data, self.table.kind(i as u32)) {
+        for (inst, data) in self.instruments.iter().zip(per) {
+            if let Some(data) = data {
                 metrics.push(Metric {
                     name: inst.name.clone(),
                     unit: inst.unit.clone(),
                     description: inst.description.clone(),
-                    kind,
+                    kind: inst.kind,
                     data,
                 });
             }
