@@ -10,6 +10,7 @@ extern crate std;
 pub mod attr;
 pub mod batch;
 pub mod compact;
+pub mod env;
 pub mod error;
 pub mod otlp;
 pub mod otlp_json;

@@ -3,6 +3,8 @@
 // synchronously the first time a `Metrics` is created. Nothing here runs IO or timers at module
 // scope.
 import { Core } from './edgemetrics_wasm.js';
+import { hostLookup, resolveOptions } from './env.js';
+import { detectResource } from './resource.js';
 
 let loader = null;
 let loaded = false;
@@ -256,7 +258,8 @@ export class Metrics {
       if (typeof headers[k] !== 'string') throw new TypeError(`edgemetrics: header ${JSON.stringify(k)} must be a string`);
       this._headers.push([k, headers[k]]);
     }
-    const resource = checkAttrs('options.resource', options.resource);
+    // Detected platform attributes (telemetry.sdk.*, cloud.*, faas.*) under the explicit ones.
+    const resource = { ...detectResource(hostLookup(undefined)), ...checkAttrs('options.resource', options.resource) };
     const serviceName = checkString('options.serviceName', options.serviceName ?? resource['service.name'] ?? 'unknown_service');
     const limits = checkAttrs('options.limits', options.limits);
     const lim = new Uint32Array(LIMIT_KEYS.length);
@@ -389,7 +392,7 @@ export class Metrics {
         if (i > 0) headers[line.slice(0, i)] = line.slice(i + 2);
       }
       for (const [k, v] of this._headers) headers[k] = v;
-      return { method: this._core.method(), url: this.endpoint + this._core.path(), headers, body: this._core.body(), points };
+      return { method: this._core.method(), url: this.endpoint.endsWith(this._core.path()) ? this.endpoint : this.endpoint + this._core.path(), headers, body: this._core.body(), points };
     } catch {
       return null;
     }
@@ -528,10 +531,33 @@ function readReport(core, result) {
   else if (r[0] === 1) delete result.error;
 }
 
+/**
+ * The wrappers' Metrics: explicit options (an object, or a function of the Workers `env`) over
+ * the OTEL_* / EDGEMETRICS_* environment (env.js). When metrics must stay off (see
+ * `resolveOptions`), a Metrics that records and discards: its flush sends nothing and reports why.
+ */
 function metricsFor(m, env) {
   if (m instanceof Metrics) return m;
-  return new Metrics(typeof m === 'function' ? m(env) : m);
+  const explicit = typeof m === 'function' ? m(env) : m;
+  const { options, reason } = resolveOptions(explicit ?? {}, hostLookup(env));
+  if (reason === undefined) return new Metrics(options);
+  let off;
+  try {
+    off = new Metrics({ ...options, endpoint: 'http://127.0.0.1/' });
+  } catch {
+    off = new Metrics({ endpoint: 'http://127.0.0.1/' });
+  }
+  if (!warned) {
+    warned = true;
+    console.warn(`edgemetrics: ${reason}`);
+  }
+  off.flush = async () => {
+    off.prepare();
+    return { sent: false, status: 0, bytes: 0, attempts: 0, dropped: 0, carried: 0, error: reason };
+  };
+  return off;
 }
+let warned = false;
 
 /**
  * Wraps a module worker (`{ fetch, scheduled, queue, ... }`): each handler call begins a window,
@@ -541,8 +567,8 @@ function metricsFor(m, env) {
  */
 export function withMetrics(handler, metricsOrOptions) {
   let metrics = metricsOrOptions instanceof Metrics ? metricsOrOptions : null;
-  if (!metrics && (metricsOrOptions === null || (typeof metricsOrOptions !== 'object' && typeof metricsOrOptions !== 'function'))) {
-    throw new TypeError('edgemetrics: withMetrics needs a Metrics object, options, or a function (env) => options');
+  if (!metrics && (metricsOrOptions === null || (typeof metricsOrOptions !== 'object' && typeof metricsOrOptions !== 'function' && metricsOrOptions !== undefined))) {
+    throw new TypeError('edgemetrics: withMetrics needs a Metrics object, options, a function (env) => options, or nothing (OTEL_* environment)');
   }
   const wrapped = {};
   for (const name of ['fetch', 'scheduled', 'queue', 'email', 'tail', 'trace']) {
