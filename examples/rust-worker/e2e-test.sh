@@ -88,7 +88,7 @@ stop_worker "$w1"
 rport="$(free_port)"
 start_receiver "$rport"
 w2="$(free_port)"
-start_worker "$w2" "http://127.0.0.1:$rport" otlp
+start_worker "$w2" "http://127.0.0.1:$rport" otlp-proto
 m=20
 for ((i = 1; i <= m; i++)); do
   curl -s -o /dev/null --max-time 10 "http://127.0.0.1:$w2/api/items/1" || die "request $i failed"
@@ -117,7 +117,7 @@ stop_worker "$w2"
 # ---- 3. receiver down
 dead="$(free_port)" # nothing listens there
 w3="$(free_port)"
-start_worker "$w3" "http://127.0.0.1:$dead" otlp --var METRICS_MAX_ATTEMPTS:2 --var METRICS_BUDGET_MS:3000
+start_worker "$w3" "http://127.0.0.1:$dead" otlp-proto --var EDGEMETRICS_MAX_ATTEMPTS:2 --var OTEL_EXPORTER_OTLP_TIMEOUT:3000
 drive "http://127.0.0.1:$w3" "$WORK/down.txt"
 cmp -s "$WORK/up.txt" "$WORK/down.txt" || { diff "$WORK/up.txt" "$WORK/down.txt" | head >&2; die "responses differ with the receiver down"; }
 ok "receiver down: all 84 responses identical (status and body) to the run with a receiver"

@@ -8,7 +8,7 @@
 //! ms), `http.server.response.size` (histogram, bytes) and `http.server.active_requests`
 //! (up-down counter), with `http.route`, `http.request.method` and `http.response.status_code`,
 //! then pushes one batch from `ctx.wait_until`. Endpoint and format come from the wrangler vars
-//! `METRICS_ENDPOINT` / `METRICS_FORMAT` (see `edgemetrics::worker::Setup::from_env`).
+//! (`OTEL_*` / `EDGEMETRICS_*`, see `edgemetrics::env` and `edgemetrics::worker::Setup::from_env`).
 //!
 //! Built without the `metrics` feature it is the same router with no metrics: the baseline for
 //! the size and latency figures.
