@@ -1,4 +1,4 @@
-#![doc = include_str!("../README.md")]
+#![doc = include_str!("crate-docs.md")]
 #![no_std]
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
@@ -21,6 +21,7 @@ pub mod pushgateway;
 pub mod registry;
 pub mod remote_write;
 pub mod request;
+pub mod semconv;
 pub mod snappy;
 pub mod text;
 #[cfg(feature = "worker")]
@@ -37,3 +38,9 @@ pub use registry::{
     DEFAULT_BOUNDS,
 };
 pub use request::{Encoded, Method};
+pub use semconv::HTTP_DURATION_BUCKETS_SECONDS;
+
+/// The repository README's Rust code blocks, compiled and run as doctests (not part of the docs).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -11,3 +11,4 @@ export function init(input) {
   return ready;
 }
 export { Metrics, withMetrics, wrapLambda, attributeKey } from './metrics.js';
+export { HTTP_DURATION_BUCKETS_SECONDS } from './semconv.js';

@@ -201,12 +201,18 @@ export function parsePairs(s) {
  * `Deno.env` (asked per name; a denied permission is treated as unset, never thrown).
  */
 export function hostLookup(workerEnv) {
-  const proc = globalThis.process?.env;
   const deno = globalThis.Deno?.env;
+  // In Deno, process.env is Deno.env without the permission check below (it could prompt).
+  const proc = deno ? undefined : globalThis.process?.env;
   return (name) => {
     const w = workerEnv !== null && typeof workerEnv === 'object' ? workerEnv[name] : undefined;
     if (typeof w === 'string') return w;
-    if (proc && typeof proc[name] === 'string') return proc[name];
+    try {
+      // Deno's process.env may throw for a name without --allow-env.
+      if (proc && typeof proc[name] === 'string') return proc[name];
+    } catch {
+      // unset
+    }
     if (deno && typeof deno.get === 'function') {
       try {
         // Ask only when already granted: a bare Deno.env.get would prompt on a terminal.
