@@ -32,8 +32,10 @@ export interface MetricsOptions {
   format?: Format;
   /** Extra request headers (e.g. `Authorization`). */
   headers?: Record<string, string>;
-  /** Resource attributes (e.g. `service.instance.id`). */
+  /** Resource attributes (e.g. `service.instance.id`); they win over the detected ones. */
   resource?: Attributes;
+  /** Add `telemetry.sdk.*` and the platform's `cloud.*` / `faas.*` attributes (default true). */
+  detectResource?: boolean;
   /** `service.name` (default: `resource['service.name']`, else `unknown_service`). */
   serviceName?: string;
   /** Default `'delta'` for OTLP and compact, `'cumulative'` for remote write and Pushgateway. */

@@ -259,7 +259,9 @@ export class Metrics {
       this._headers.push([k, headers[k]]);
     }
     // Detected platform attributes (telemetry.sdk.*, cloud.*, faas.*) under the explicit ones.
-    const resource = { ...detectResource(hostLookup(undefined)), ...checkAttrs('options.resource', options.resource) };
+    // `detectResource: false` leaves them out (e.g. to compare bytes with a reference encoding).
+    const detected = options.detectResource === false ? {} : detectResource(hostLookup(undefined));
+    const resource = { ...detected, ...checkAttrs('options.resource', options.resource) };
     const serviceName = checkString('options.serviceName', options.serviceName ?? resource['service.name'] ?? 'unknown_service');
     const limits = checkAttrs('options.limits', options.limits);
     const lim = new Uint32Array(LIMIT_KEYS.length);

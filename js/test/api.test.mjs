@@ -439,7 +439,7 @@ function replay(s, format) {
   const { config } = s;
   const { 'service.name': _s, ...resource } = attrsOf(config.resource);
   const temporality = format === 'remote-write' || format === 'pushgateway' ? 'cumulative' : config.temporality;
-  const metrics = new Metrics({ endpoint: 'http://127.0.0.1:9', format, serviceName: config.service_name, resource, temporality, selfMetrics: config.self_metrics });
+  const metrics = new Metrics({ endpoint: 'http://127.0.0.1:9', format, serviceName: config.service_name, resource, temporality, selfMetrics: config.self_metrics, detectResource: false });
   const kinds = { counter: 'counter', up_down_counter: 'upDownCounter', gauge: 'gauge', histogram: 'histogram' };
   const inst = {};
   for (const i of s.instruments) {

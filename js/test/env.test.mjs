@@ -210,3 +210,20 @@ test('no endpoint, OTEL_SDK_DISABLED or a bad variable: the handler runs, nothin
     assert.match(r.error, /no endpoint|OTEL_SDK_DISABLED|OTEL_EXPORTER_OTLP_TIMEOUT/);
   }
 });
+
+test('detectResource: false leaves the detected attributes out', async () => {
+  const { Metrics } = await import('../dist/node.js');
+  const rx = await startReceiver();
+  try {
+    for (const detect of [true, false]) {
+      const m = new Metrics({ endpoint: rx.url, serviceName: 's', detectResource: detect });
+      m.counter('c').add(1);
+      await m.flush();
+    }
+    const [on, off] = rx.requests.map((r) => decodeOtlp(r).resource);
+    assert.equal(on['telemetry.sdk.name'], 'edgemetrics');
+    assert.deepEqual(off, { 'service.name': 's' });
+  } finally {
+    await rx.close();
+  }
+});
