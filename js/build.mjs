@@ -40,9 +40,10 @@ if (args.includes('--if-missing') && existsSync(join(out, 'edgemetrics_wasm_bg.w
   if (built >= src) process.exit(0);
 }
 
+// Progress goes to stderr, so `npm pack --json` (which runs this as `prepack`) keeps a clean stdout.
 const run = (cmd, argv, env = {}) => {
-  console.log('+', cmd, argv.join(' '));
-  execFileSync(cmd, argv, { stdio: 'inherit', env: { ...process.env, ...env } });
+  console.error('+', cmd, argv.join(' '));
+  execFileSync(cmd, argv, { stdio: ['inherit', 2, 'inherit'], env: { ...process.env, ...env } });
 };
 
 const targetDir = process.env.CARGO_TARGET_DIR || join(root, 'target');
@@ -94,4 +95,4 @@ writeFileSync(
     `export default ${JSON.stringify(readFileSync(wasmOut).toString('base64'))};\n`,
 );
 writeFileSync(join(out, 'BUILD_INFO.json'), JSON.stringify({ features: features ?? 'default', optLevel: optLevel ?? 'profile' }) + '\n');
-console.log(`built ${out}: wasm ${readFileSync(wasmOut).length} bytes`);
+console.error(`built ${out}: wasm ${readFileSync(wasmOut).length} bytes`);

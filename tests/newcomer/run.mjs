@@ -136,8 +136,8 @@ await check('workerd (wrangler dev): README worker snippet, configured only by w
       }
     }
     assert.ok(res, `wrangler dev did not start:\n${log}`);
-    assert.equal(res.status, 200, await res.text());
-    await res.text();
+    const text = await res.text();
+    assert.equal(res.status, 200, text);
     assert.ok(await waitFor(() => rx.requests.length >= 1, { timeoutMs: 15_000 }), `no batch arrived:\n${log}`);
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(rx.requests[0].headers['x-api-key'], 'n3wc=mer');
@@ -191,7 +191,8 @@ await check('esbuild: Lambda handler bundled into one file (edgemetrics/inline),
   copyFileSync(join(here, 'lambda.mjs'), join(app, 'lambda.mjs'));
   const b = await run(join(app, 'node_modules', '.bin', 'esbuild'), ['lambda.mjs', '--bundle', '--platform=node', '--format=cjs', '--outfile=bundle/index.js', '--log-level=warning']);
   expectOk(b, 'esbuild');
-  const lone = join(app, 'lambda-deploy');
+  // Outside the app (whose package.json says "type": "module"): a Lambda zip holds index.js alone.
+  const lone = join(app, '..', 'lambda-deploy');
   mkdirSync(lone, { recursive: true });
   copyFileSync(join(app, 'bundle', 'index.js'), join(lone, 'index.js'));
   copyFileSync(join(here, 'invoke-lambda.cjs'), join(lone, 'invoke.cjs'));
