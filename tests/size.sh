@@ -11,7 +11,9 @@ export PATH="$HOME/.cargo/bin:$PATH"
 # module shrinks. They are NOT the goals: the goals are 8 KB for the core alone and 20 KB for the
 # whole JS bundle (issues 2, 4, 7); today we measure ~12.8 KB and ~72 KB (see the CHANGELOG).
 CORE_BUDGET=${CORE_BUDGET:-13312}
-JS_BUDGET=${JS_BUDGET:-73728}
+# 78 KiB: env.js, resource.js and semconv.js (OTEL_* parsing, resource detection; 4.5 KB gzip
+# unminified) joined the worker bundle in issue 13.
+JS_BUDGET=${JS_BUDGET:-79872}
 check=0
 [ "${1:-}" = "--check" ] && check=1
 
@@ -29,9 +31,10 @@ core=$(gz "$tmp/core.wasm")
 echo "core registry wasm (no_std + dlmalloc, wasm-opt -Oz): $(wc -c < "$tmp/core.wasm") B raw, $core B gzip -9 (budget $CORE_BUDGET)"
 
 (cd js && node build.mjs --if-missing >/dev/null)
-js_total=$(cat js/dist/edgemetrics_wasm_bg.wasm js/dist/edgemetrics_wasm.js js/dist/metrics.js js/dist/workerd.js | gzip -9 -c | wc -c)
-echo "js package for a worker (wasm + glue + metrics.js + workerd.js): $js_total B gzip -9 (budget $JS_BUDGET)"
-for f in edgemetrics_wasm_bg.wasm edgemetrics_wasm.js metrics.js; do
+worker_files=(edgemetrics_wasm_bg.wasm edgemetrics_wasm.js metrics.js workerd.js env.js resource.js semconv.js)
+js_total=$(cd js/dist && cat "${worker_files[@]}" | gzip -9 -c | wc -c)
+echo "js package for a worker (everything workerd.js imports: ${worker_files[*]}): $js_total B gzip -9 (budget $JS_BUDGET)"
+for f in edgemetrics_wasm_bg.wasm edgemetrics_wasm.js metrics.js env.js resource.js; do
   echo "  $f: $(wc -c < "js/dist/$f") B raw, $(gz "js/dist/$f") B gzip -9"
 done
 
