@@ -9,18 +9,20 @@
 //! ```no_run
 //! use std::cell::OnceCell;
 //! use edgemetrics::worker::{Setup, WorkerMetrics};
-//! use edgemetrics::{Counter, InstrumentOptions};
+//! use edgemetrics::{Histogram, InstrumentOptions, HTTP_DURATION_BUCKETS_SECONDS};
 //! use worker::{event, Context, Env, Request, Response, Result};
 //!
-//! struct App { metrics: WorkerMetrics, requests: Counter }
+//! struct App { metrics: WorkerMetrics, duration: Histogram }
 //!
 //! thread_local! { static APP: OnceCell<Option<App>> = const { OnceCell::new() }; }
 //!
 //! fn app(env: &Env) -> Option<App> {
 //!     // A bad metrics configuration disables metrics; it never fails the request.
 //!     let metrics = Setup::from_env(env, "checkout").build().ok()?;
-//!     let requests = metrics.counter("http.server.requests", InstrumentOptions::unit("{request}")).ok()?;
-//!     Some(App { metrics, requests })
+//!     let duration = metrics
+//!         .histogram("http.server.request.duration", InstrumentOptions::unit("s").bounds(&HTTP_DURATION_BUCKETS_SECONDS))
+//!         .ok()?;
+//!     Some(App { metrics, duration })
 //! }
 //!
 //! #[event(fetch)]
@@ -29,7 +31,8 @@
 //!     APP.with(|cell| {
 //!         if let Some(app) = cell.get_or_init(|| app(&env)) {
 //!             app.metrics.begin();
-//!             app.metrics.add(app.requests, 1.0, &[("http.route", "/".into())]);
+//!             let attrs = [("http.request.method", "GET".into()), ("http.route", "/".into())];
+//!             app.metrics.record(app.duration, 0.002, &attrs);
 //!             app.metrics.flush(&ctx); // spawns the push with ctx.wait_until, returns at once
 //!         }
 //!     });
