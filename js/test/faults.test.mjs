@@ -311,6 +311,8 @@ test('workerd (miniflare): fault matrix through withMetrics + ctx.waitUntil', as
     bindings: { ENDPOINT: rx.url, TIMEOUT_MS: String(TIMEOUT_MS), RETRY: JSON.stringify(RETRY) },
   });
   t.after(() => mf.dispose());
+  // workerd's start-up (sometimes ~6 s on a loaded machine) is not part of any flush's budget.
+  await mf.ready;
   const results = async () => (await mf.dispatchFetch('http://localhost/results')).json();
   const t0 = Date.now();
   await runMatrix(
