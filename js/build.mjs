@@ -79,10 +79,20 @@ const wasmOut = join(out, 'edgemetrics_wasm_bg.wasm');
 // it, so the low 1 KiB is only touched by a stack already ~1 MiB deep. Measured with the module
 // of all encoders: -580 B gzip.
 run(process.execPath, [
-  wasmOpt, '-Oz', '--converge', '--strip-producers', '--low-memory-unused',
-  '--enable-bulk-memory', '--enable-sign-ext', '--enable-nontrapping-float-to-int',
-  '--enable-mutable-globals', '--enable-multivalue', '--enable-reference-types',
-  wasmOut, '-o', wasmOut,
+  wasmOpt,
+  '-Oz',
+  '--converge',
+  '--strip-producers',
+  '--low-memory-unused',
+  '--enable-bulk-memory',
+  '--enable-sign-ext',
+  '--enable-nontrapping-float-to-int',
+  '--enable-mutable-globals',
+  '--enable-multivalue',
+  '--enable-reference-types',
+  wasmOut,
+  '-o',
+  wasmOut,
 ]);
 
 for (const f of readdirSync(join(here, 'src'))) copyFileSync(join(here, 'src', f), join(out, f));

@@ -183,17 +183,8 @@ pub(crate) fn truncate_str(s: &str, max: usize) -> &str {
 }
 
 fn push_len(out: &mut Vec<u8>, n: usize) {
-    // LEB128 varint; lengths are bounded by the limits so this is at most 3 bytes in practice.
-    let mut n = n as u64;
-    loop {
-        let b = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            out.push(b);
-            return;
-        }
-        out.push(b | 0x80);
-    }
+    // Lengths are bounded by the limits, so this is at most 3 bytes in practice.
+    crate::codec::varint::put(out, n as u64);
 }
 
 /// `a > b` by bytes, deciding on the first byte when it differs (the usual case for attribute keys)
@@ -327,19 +318,12 @@ pub(crate) fn write_key<'a>(pairs: impl Iterator<Item = (&'a str, AttrValue<'a>)
 /// attribute limits).
 #[inline]
 fn len(b: &mut &[u8]) -> Option<usize> {
-    let mut n = 0usize;
-    let mut shift = 0;
-    loop {
-        let (&x, rest) = b.split_first()?;
-        *b = rest;
-        n |= ((x & 0x7f) as usize) << shift;
-        if x & 0x80 == 0 {
-            return Some(n);
+    match crate::codec::varint::read(b) {
+        Ok((n, used)) if used <= 5 => {
+            *b = &b[used..];
+            Some(n as usize)
         }
-        shift += 7;
-        if shift > 28 {
-            return None;
-        }
+        _ => None,
     }
 }
 
@@ -385,6 +369,7 @@ pub(crate) fn decode_key(mut key: &[u8]) -> Vec<KeyValue> {
 /// DoS-resistant by design: the table it feeds is bounded by the cardinality limit, so a
 /// collision flood can only cost probe steps within a table of at most a few thousand entries.
 #[inline]
+#[cfg(any(feature = "compact", test))]
 pub(crate) fn hash_key(instrument: u32, key: &[u8]) -> u64 {
     const K: u64 = 0xf135_7aea_2e62_a9c5;
     let mut h = (instrument as u64).wrapping_mul(K);

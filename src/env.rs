@@ -47,7 +47,7 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use crate::batch::Temporality;
+use crate::model::Temporality;
 use crate::push::{self, Format};
 
 /// The formats `EDGEMETRICS_FORMAT` (and the OTLP protocol variables) can name.
@@ -246,6 +246,11 @@ impl EnvConfig {
             c.service_name = Some(s);
         }
 
+        if c.endpoint.is_some() && c.wire_format().is_none() {
+            let name = c.format.unwrap_or(FormatName::OtlpProto).as_str();
+            c.errors.push(format!("EDGEMETRICS_FORMAT {name:?} is not in this build (enable its cargo feature)"));
+        }
+
         match positive_int(get("EDGEMETRICS_MAX_ATTEMPTS")) {
             Ok(v) => c.max_attempts = v.map(|n| n as u32),
             Err(v) => c.errors.push(format!("EDGEMETRICS_MAX_ATTEMPTS must be a positive integer; got {v:?}")),
@@ -261,16 +266,27 @@ impl EnvConfig {
         c
     }
 
-    /// The wire format (`otlp-proto` when unset), with the compression setting.
-    pub fn wire_format(&self) -> Format {
+    /// The wire format (`otlp-proto` when unset), with the compression setting; `None` when
+    /// this build does not include that format's cargo feature.
+    // With no format feature on, `Format` has no variants and the code after the match is dead.
+    #[allow(unreachable_code)]
+    pub fn wire_format(&self) -> Option<Format> {
         let gzip = self.gzip.unwrap_or(false);
-        match self.format.unwrap_or(FormatName::OtlpProto) {
+        let _ = gzip; // unused when no OTLP feature is on
+        Some(match self.format.unwrap_or(FormatName::OtlpProto) {
+            #[cfg(feature = "otlp")]
             FormatName::OtlpProto => Format::OtlpProtobuf { gzip },
+            #[cfg(feature = "otlp-json")]
             FormatName::OtlpJson => Format::OtlpJson { gzip },
+            #[cfg(feature = "remote-write")]
             FormatName::RemoteWrite => Format::RemoteWrite(Default::default()),
+            #[cfg(feature = "pushgateway")]
             FormatName::Pushgateway => Format::Pushgateway(None),
+            #[cfg(feature = "compact")]
             FormatName::Compact => Format::Compact,
-        }
+            #[allow(unreachable_patterns)]
+            _ => return None,
+        })
     }
 
     /// The temporality: the preference when set, else cumulative for remote write and
@@ -284,9 +300,12 @@ impl EnvConfig {
 
     /// The push configuration, or `None` when no endpoint is set. Headers are sent as secret
     /// headers (redacted in `Debug` output): they usually carry the credentials.
+    /// `None` too when the format is not in this build ([`parse`](Self::parse) reports that as an
+    /// error of `EDGEMETRICS_FORMAT`).
+    #[allow(unreachable_code, unused_variables, unused_mut)]
     pub fn push_config(&self) -> Option<push::Config> {
         let endpoint = self.endpoint.as_deref()?;
-        let mut cfg = push::Config::new(endpoint, self.wire_format());
+        let mut cfg = push::Config::new(endpoint, self.wire_format()?);
         for (k, v) in &self.headers {
             cfg = cfg.secret_header(k, v);
         }

@@ -7,7 +7,7 @@
 use alloc::string::String;
 use core::fmt;
 
-use crate::batch::InstrumentKind;
+use crate::model::InstrumentKind;
 
 /// Why an instrument, configuration or input was refused.
 #[derive(Debug, Clone, PartialEq)]
@@ -114,12 +114,7 @@ impl fmt::Display for Error {
     }
 }
 
-/// Appends `v` in decimal (what `{}` writes for an unsigned integer).
-pub(crate) fn push_decimal(s: &mut String, v: u64) {
-    let mut digits = alloc::vec::Vec::new();
-    crate::text::push_u64(&mut digits, v);
-    s.extend(digits.iter().map(|&b| char::from(b)));
-}
+pub(crate) use crate::codec::text::push_decimal;
 
 /// Appends `v` as `{:?}` writes a `str`: in double quotes, with `"` and `\` backslash-escaped
 /// and control, non-printable and grapheme-extending characters escaped as `char::escape_debug`
@@ -180,7 +175,7 @@ mod tests {
 
     #[test]
     fn messages_match_the_former_format_strings() {
-        use crate::batch::InstrumentKind::*;
+        use crate::model::InstrumentKind::*;
         let n = "a\"b\u{301}\n'";
         let cases: [(Error, String); 8] = [
             (Error::InvalidName { name: n.into(), reason: "r" }, format!("invalid instrument name {n:?}: r")),

@@ -8,36 +8,29 @@ extern crate alloc;
 extern crate std;
 
 pub mod attr;
-pub mod batch;
-pub mod compact;
+#[doc(hidden)]
+pub mod codec;
+pub mod encode;
 pub mod env;
 pub mod error;
-pub mod otlp;
-pub mod otlp_json;
-pub mod pb;
-pub mod prom;
+pub mod model;
 pub mod push;
-pub mod pushgateway;
 pub mod registry;
-pub mod remote_write;
-pub mod request;
 pub mod semconv;
-pub mod snappy;
-pub mod text;
 #[cfg(feature = "worker")]
 pub mod worker;
 
 pub use attr::{Attr, AttrLimits, AttrValue, Attributes, KeyValue, Value};
-pub use batch::{
+pub use encode::{Encoded, Method};
+pub use error::Error;
+pub use model::{
     Batch, HistogramPoint, InstrumentKind, Metric, MetricData, NumberPoint, SdkStats, Temporality, SCOPE_NAME,
     SCOPE_VERSION,
 };
-pub use error::Error;
 pub use registry::{
     Bound, Config, Counter, Gauge, Histogram, InstrumentId, InstrumentOptions, Limits, Registry, UpDownCounter,
     DEFAULT_BOUNDS,
 };
-pub use request::{Encoded, Method};
 pub use semconv::HTTP_DURATION_BUCKETS_SECONDS;
 
 /// The repository README's Rust code blocks, compiled and run as doctests (not part of the docs).

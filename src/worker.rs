@@ -43,6 +43,8 @@
 //!
 //! # Concurrency inside an isolate
 //!
+//! This host follows the [host-loop contract](crate::push::host).
+//!
 //! workerd may run several requests of one isolate concurrently. The [`Pusher`] delivers one batch
 //! at a time, so a [`flush`](WorkerMetrics::flush) that finds a delivery in flight does not start
 //! a second one: its data stays in the registry and the in-flight task sends it in one follow-up
@@ -70,11 +72,22 @@ use worker::js_sys::{self, Reflect, Uint8Array};
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::{AbortController, Context, Delay, Env, Fetch, Headers, RequestInit};
 
-use crate::batch::{SdkStats, Temporality};
 use crate::env::EnvConfig;
-use crate::push::{self, Action, Format, PushStats, Pusher, Report, TransportError};
+use crate::model::{SdkStats, Temporality};
+use crate::push::{self, Action, Protocol, PushStats, Pusher, Report, TransportError, Wire};
 use crate::registry::{Config, Counter, Gauge, Histogram, InstrumentOptions, Registry, UpDownCounter};
 use crate::{Attr, Error};
+
+#[cfg(not(any(
+    feature = "otlp",
+    feature = "otlp-json",
+    feature = "remote-write",
+    feature = "pushgateway",
+    feature = "compact"
+)))]
+compile_error!(
+    "feature `worker` needs at least one format feature: otlp, otlp-json, remote-write, pushgateway or compact"
+);
 
 /// Default time a delivery (all its attempts) may take after the response was sent.
 pub const DEFAULT_BUDGET_MS: u64 = 10_000;
@@ -233,7 +246,7 @@ impl Setup {
         let pusher = match self.push {
             None => None,
             Some(cfg) => {
-                if matches!(cfg.format, Format::RemoteWrite(_)) && !cumulative {
+                if cfg.format.protocol() == Protocol::RemoteWrite && !cumulative {
                     return Err(Error::InvalidConfig { reason: "remote write needs cumulative temporality" });
                 }
                 Some(Pusher::new(cfg, seed).map_err(|e| match e {
@@ -392,8 +405,7 @@ impl WorkerMetrics {
         if let Some(started) = g.flight_started_ms {
             // A task whose wait_until was cut short never finishes: after twice the budget, stop
             // waiting for it (start() below carries its batch over as "abandoned").
-            let stale_after = g.budget_ms.saturating_mul(2).max(1_000);
-            if now.saturating_sub(started) <= stale_after {
+            if !push::host::is_stale(started, g.budget_ms, now) {
                 g.pending = true;
                 g.host.coalesced += 1;
                 return Flush::Coalesced;
@@ -464,9 +476,7 @@ impl Inner {
             Err(_) => {
                 // The pusher counted the dropped points; remember the report.
                 self.host.encode_failures += 1;
-                if let Action::Done(r) = pusher.next(now) {
-                    self.last_report = Some(r.clone());
-                }
+                self.last_report = pusher.last_report().cloned();
                 self.flight_started_ms = None;
                 Err(())
             }
@@ -528,7 +538,7 @@ async fn drive(inner: Rc<RefCell<Inner>>, mut generation: u64) {
             return;
         }
         let now = now_ms();
-        if let Some(Action::Done(r)) = g.pusher.as_mut().map(|p| p.next(now)) {
+        if let Some(r) = g.pusher.as_ref().and_then(Pusher::last_report) {
             g.last_report = Some(r.clone());
         }
         g.flight_started_ms = None;
@@ -615,19 +625,10 @@ async fn send(req: &push::Request) -> Result<Received, TransportError> {
     }
 }
 
-/// Maps a fetch rejection to a transport error. workerd's messages are not a stable API, so only
-/// a clear "refused" counts as [`TransportError::Refused`] (certainly not delivered).
+/// Maps a fetch rejection to a transport error by the host-loop contract's one classification
+/// ([`push::host::classify_transport_error`]); our own timer firing is handled by the caller.
 fn classify(e: &worker::Error) -> TransportError {
-    let msg = e.to_string().to_ascii_lowercase();
-    if msg.contains("refused") {
-        TransportError::Refused
-    } else if msg.contains("reset") || msg.contains("lost") || msg.contains("closed") {
-        TransportError::Reset
-    } else if msg.contains("abort") {
-        TransportError::Timeout
-    } else {
-        TransportError::Other
-    }
+    push::host::classify_transport_error(&e.to_string(), false)
 }
 
 /// Compresses `body` with the runtime's `CompressionStream("gzip")`.
@@ -680,6 +681,7 @@ fn fill_random(buf: &mut [u8]) {
 }
 
 fn hex64(v: u64) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    (0..16).rev().map(|i| HEX[((v >> (i * 4)) & 0xf) as usize] as char).collect()
+    let mut s = String::with_capacity(16);
+    crate::codec::text::push_hex(&mut s, v as u128, 16);
+    s
 }

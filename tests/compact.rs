@@ -6,10 +6,11 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use edgemetrics::compact::{self, DecodeLimits};
+use edgemetrics::encode::compact::{self, DecodeLimits};
+use edgemetrics::encode::otlp;
 use edgemetrics::{
-    otlp, Attr, AttrValue, Batch, Config, Error, HistogramPoint, InstrumentKind, InstrumentOptions, KeyValue, Limits,
-    Metric, MetricData, NumberPoint, Registry, SdkStats, Temporality, Value, DEFAULT_BOUNDS, SCOPE_NAME, SCOPE_VERSION,
+    Attr, AttrValue, Batch, Config, Error, HistogramPoint, InstrumentKind, InstrumentOptions, KeyValue, Limits, Metric,
+    MetricData, NumberPoint, Registry, SdkStats, Temporality, Value, DEFAULT_BOUNDS, SCOPE_NAME, SCOPE_VERSION,
 };
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;

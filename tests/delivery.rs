@@ -310,7 +310,7 @@ fn remote_write_into_real_prometheus() {
     let jobs = reg.counter("jobs", InstrumentOptions::default()).unwrap();
     let cfg = PushConfig::new(
         &format!("http://127.0.0.1:{}", prom.port),
-        Format::RemoteWrite(edgemetrics::remote_write::RemoteWriteConfig::default()),
+        Format::RemoteWrite(edgemetrics::encode::remote_write::RemoteWriteConfig::default()),
     )
     .self_metrics(false);
     let mut pusher = Pusher::new(cfg, 42).unwrap();

@@ -1,5 +1,5 @@
-//! OTLP conformance: batches built through the real `Registry`, encoded by `edgemetrics::otlp`
-//! and `edgemetrics::otlp_json`, decoded by the official generated types (`opentelemetry-proto`
+//! OTLP conformance: batches built through the real `Registry`, encoded by `edgemetrics::encode::otlp`
+//! and `edgemetrics::encode::otlp_json`, decoded by the official generated types (`opentelemetry-proto`
 //! with prost for protobuf, serde for JSON) and by PyPI `opentelemetry-proto` (Python
 //! `google.protobuf.json_format`), with every value compared.
 
@@ -10,9 +10,10 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use edgemetrics::encode::{otlp, otlp_json};
 use edgemetrics::{
-    otlp, otlp_json, Attributes, Batch, Config, HistogramPoint, InstrumentKind, InstrumentOptions, KeyValue, Metric,
-    MetricData, NumberPoint, Registry, Temporality, Value, DEFAULT_BOUNDS,
+    Attributes, Batch, Config, HistogramPoint, InstrumentKind, InstrumentOptions, KeyValue, Metric, MetricData,
+    NumberPoint, Registry, Temporality, Value, DEFAULT_BOUNDS,
 };
 use opentelemetry_proto::tonic::collector::metrics::v1::{
     ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse,

@@ -6,8 +6,9 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use edgemetrics::remote_write::{self, RemoteWriteConfig};
-use edgemetrics::{snappy, Config, Encoded, Error, InstrumentOptions, Registry, Temporality, DEFAULT_BOUNDS};
+use edgemetrics::codec::snappy;
+use edgemetrics::encode::remote_write::{self, RemoteWriteConfig};
+use edgemetrics::{Config, Encoded, Error, InstrumentOptions, Registry, Temporality, DEFAULT_BOUNDS};
 use proptest::prelude::*;
 
 fn now_ns() -> u64 {

@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use edgemetrics::pushgateway::{self, PushgatewayConfig};
+use edgemetrics::encode::pushgateway::{self, PushgatewayConfig};
 use edgemetrics::{Batch, Config, Encoded, Error, InstrumentOptions, Method, Registry, Temporality};
 use serde_json::Value as Json;
 

@@ -97,6 +97,8 @@ struct Model {
     rejected_non_finite: u64,
     rejected_negative: u64,
     overflowed: u64,
+    /// Delta: idle series were already reclaimed in this window.
+    swept: bool,
 }
 
 fn fresh(kind: InstrumentKind) -> State {
@@ -118,6 +120,12 @@ impl Model {
     fn resolve(&mut self, inst: usize, key: Key) -> Key {
         if self.series.contains_key(&(inst, key.clone())) {
             return key;
+        }
+        if self.count(inst) + 1 >= self.cardinality && self.delta && !self.swept {
+            // Delta limits count series holding data in the window: idle, unbound series are
+            // reclaimed (once per window) before a new set overflows.
+            self.swept = true;
+            self.series.retain(|_, s| s.touched || s.pinned);
         }
         if self.count(inst) + 1 >= self.cardinality {
             self.overflowed += 1;
@@ -188,6 +196,7 @@ impl Model {
         for k in evict {
             self.series.remove(&k);
         }
+        self.swept = false;
         out
     }
 }
@@ -260,6 +269,7 @@ fn run(ops: Vec<Op>, temporality: Temporality, cardinality: usize) -> Result<(),
         rejected_non_finite: 0,
         rejected_negative: 0,
         overflowed: 0,
+        swept: false,
     };
     let mut handles: Vec<(usize, Bound, Key)> = Vec::new();
     let mut totals = (0u64, 0u64, 0u64);

@@ -12,6 +12,7 @@ export CARGO_BUILD_JOBS=${CARGO_BUILD_JOBS:-2}
 export CARGO_TERM_COLOR=never
 
 bash tests/setup.sh
+source tests/versions.sh
 
 passed=0
 failed=0
@@ -39,7 +40,24 @@ step "rust: wasm bindings and dev receiver tests" \
   cargo test -p edgemetrics-wasm -p edgemetrics-dev-receiver
 step "rust: core builds for wasm32 with default features off" \
   cargo build --release --target wasm32-unknown-unknown -p edgemetrics --no-default-features
+single_formats() {
+  local f
+  for f in otlp otlp-json remote-write pushgateway compact; do
+    echo "core with only $f, and the worker host with only $f (wasm32)"
+    cargo check -q --target wasm32-unknown-unknown -p edgemetrics --no-default-features --features "$f" || return 1
+    cargo check -q --target wasm32-unknown-unknown -p edgemetrics --no-default-features --features "worker,$f" || return 1
+    # The npm package's bindings forward their features to the core's (`otlp-proto` = core `otlp`).
+    cargo check -q --target wasm32-unknown-unknown -p edgemetrics-wasm --no-default-features \
+      --features "$([ "$f" = otlp ] && echo otlp-proto || echo "$f")" || return 1
+  done
+}
+step "rust: each format alone builds for wasm32 (core, worker host, npm bindings)" single_formats
+step "rust: clippy (all targets, warnings are errors)" \
+  cargo clippy --workspace --all-targets --features edgemetrics/decode -- -D warnings
+step "rust: clippy on the workers-rs host (wasm32)" \
+  cargo clippy --target wasm32-unknown-unknown -p edgemetrics --features worker -- -D warnings
 step "size: wasm budgets" bash tests/size.sh --check
+step "js: lint and format check (eslint, prettier)" bash -c 'cd js && npm run lint'
 step "js: package tests (node --test: API, Node, Deno, Bun, workerd)" bash -c 'cd js && npm test'
 step "crate: cargo publish --dry-run (package list, builds from the packaged files; needs the crates.io index)" \
   cargo publish --dry-run -p edgemetrics --allow-dirty

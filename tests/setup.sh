@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-WASM_BINDGEN_VERSION=0.2.130   # must equal the wasm-bindgen version in Cargo.lock
-WORKER_BUILD_VERSION=0.8.7     # matches the worker crate pinned in examples/rust-worker
+# Tool versions live in tests/versions.env (one file); checks are exact.
+source tests/versions.sh
+pins_consistent || { echo "tests/versions.env and the manifests disagree" >&2; exit 1; }
 export PATH="$HOME/.cargo/bin:$PATH"
 
 say() { printf '\033[1;34m[setup]\033[0m %s\n' "$*"; }
@@ -39,17 +40,17 @@ else
   say "rustup target add wasm32-unknown-unknown"
   rustup target add wasm32-unknown-unknown
 fi
-if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" = "$WASM_BINDGEN_VERSION" ]; then
-  say "wasm-bindgen-cli $WASM_BINDGEN_VERSION: present"
+if version_is "$WASM_BINDGEN" wasm-bindgen --version; then
+  say "wasm-bindgen-cli $WASM_BINDGEN: present"
 else
-  say "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 2.5 min)"
-  cargo install -q wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" -j2
+  say "cargo install wasm-bindgen-cli $WASM_BINDGEN (about 2.5 min)"
+  cargo install -q wasm-bindgen-cli --version "$WASM_BINDGEN" -j2
 fi
-if [ "$(worker-build --version 2>/dev/null | awk '{print $NF}')" = "$WORKER_BUILD_VERSION" ]; then
-  say "worker-build $WORKER_BUILD_VERSION: present"
+if version_is "$WORKER_BUILD" worker-build --version; then
+  say "worker-build $WORKER_BUILD: present"
 else
-  say "cargo install worker-build $WORKER_BUILD_VERSION (about 4.5 min)"
-  cargo install -q worker-build --version "$WORKER_BUILD_VERSION" -j2
+  say "cargo install worker-build $WORKER_BUILD (about 4.5 min)"
+  cargo install -q worker-build --version "$WORKER_BUILD" -j2
 fi
 
 # --- npm packages (wasm-opt from npm binaryen, wrangler/miniflare/workerd, deno, bun, peers) ---

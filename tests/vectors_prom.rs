@@ -15,8 +15,8 @@ mod scenario;
 
 use std::collections::BTreeMap;
 
-use edgemetrics::pushgateway::{self, PushgatewayConfig};
-use edgemetrics::remote_write::{self, RemoteWriteConfig};
+use edgemetrics::encode::pushgateway::{self, PushgatewayConfig};
+use edgemetrics::encode::remote_write::{self, RemoteWriteConfig};
 use edgemetrics::{Batch, MetricData, Temporality};
 use prost::Message;
 
@@ -99,7 +99,7 @@ fn remote_write_vectors() {
     }
     // Every point's value appears under its translated name.
     for m in &b.metrics {
-        let name = edgemetrics::prom::metric_name(&m.name, &m.unit, m.kind);
+        let name = edgemetrics::encode::prom::metric_name(&m.name, &m.unit, m.kind);
         match &m.data {
             MetricData::Sum { points, .. } | MetricData::Gauge { points } => {
                 let got: Vec<f64> = by_name[&name].iter().map(|r| r.1).collect();

@@ -17,12 +17,17 @@
 //! * `'s' VLEN ':' STRING` — a string,
 //! * `'i' DIGITS ';'` — a 64-bit integer,
 //! * `'d' HEX16` — a double: its IEEE-754 bits as 16 hex digits (big-endian),
-//! * `'t'` / `'f'` — a boolean.
+//! * `'t'` / `'f'` — a boolean,
+//! * `'x'` — no value: an attribute the host dropped (null, undefined, unreadable), counted in
+//!   `edgemetrics.sdk.attributes.dropped`. `0:x` stands for an attribute object that could not be
+//!   read at all.
 //!
 //! Lengths count UTF-16 code units, as JS `String.prototype.length` does, so that the JS side can
 //! build the key without encoding it; the length prefixes make the key injective (no escaping
 //! needed, any character may appear in keys and values). A malformed key records nothing extra:
-//! the pairs decoded before the error are kept and the rest dropped.
+//! the pairs decoded before the error are kept and the rest dropped. An integer outside the int64
+//! range drops its attribute alone (counted). A key may hold any number of pairs: past 64, the
+//! first 64 in key order are passed on and the others counted as dropped.
 
 // On wasm32 (outside tests) the module is `no_std`, like examples/wasm-minimal: dlmalloc (the
 // allocator std uses on this target) and a panic handler that traps without formatting a message.
@@ -47,12 +52,14 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use edgemetrics::push::{self, Action, Outcome, Pusher, TransportError};
 use edgemetrics::{
-    Attr, AttrValue, Config, Encoded, Error, InstrumentId, InstrumentKind, InstrumentOptions, KeyValue, Registry,
-    Temporality,
+    Attr, AttrValue, Config, Encoded, Error, InstrumentId, InstrumentKind, InstrumentOptions, Registry, Temporality,
 };
 use wasm_bindgen::prelude::*;
 
-/// Most pairs one attribute key may carry (the core caps a recording at 64 too).
+mod abi;
+
+/// Pairs passed to the core per recording (its own cap, `MAX_ATTRS_PER_CALL`); a longer key goes through
+/// [`decode_many`].
 const MAX_PAIRS: usize = 64;
 
 /// Reads a length (decimal, terminated by `:`) from the front of `s`.
@@ -90,18 +97,80 @@ fn take_until_semicolon<'a>(s: &mut &'a str) -> Option<&'a str> {
     Some(head)
 }
 
-/// Decodes an attribute key (see the crate docs) into `out`; returns how many pairs were read.
-pub fn decode_attrs<'a>(mut s: &'a str, out: &mut [Attr<'a>; MAX_PAIRS]) -> usize {
+/// Decodes an attribute key (see the crate docs) into `out`; returns how many pairs were read
+/// and how many were dropped (values that cannot be represented, such as an integer outside the
+/// int64 range). `None` when the key holds more than [`MAX_PAIRS`] pairs (use [`decode_many`]).
+pub fn decode_attrs<'a>(mut s: &'a str, out: &mut [Attr<'a>; MAX_PAIRS]) -> Option<(usize, u64)> {
     let mut n = 0;
-    while !s.is_empty() && n < MAX_PAIRS {
+    let mut dropped = 0;
+    while !s.is_empty() {
         let Some(pair) = decode_pair(&mut s) else { break };
+        let Some(pair) = pair else {
+            dropped += 1;
+            continue;
+        };
+        if n == MAX_PAIRS {
+            return None;
+        }
         out[n] = pair;
         n += 1;
     }
-    n
+    Some((n, dropped))
 }
 
-fn decode_pair<'a>(s: &mut &'a str) -> Option<Attr<'a>> {
+/// Decodes a key of any length: the pairs in key order (bytes; for equal keys the last one given
+/// wins), at most [`MAX_PAIRS`] of them — the first ones in key order, which contain the ones the
+/// core keeps under any `maxAttributes` ≤ 64 — and how many were dropped here.
+pub fn decode_many(mut s: &str) -> (Vec<Attr<'_>>, u64) {
+    // The MAX_PAIRS smallest keys, kept sorted: a linear insertion per pair (no generic sort
+    // linked in; this path only runs for objects with more than 64 attributes).
+    let mut best: Vec<Attr<'_>> = Vec::with_capacity(MAX_PAIRS + 1);
+    let mut dropped = 0u64;
+    while !s.is_empty() {
+        let Some(pair) = decode_pair(&mut s) else { break };
+        let Some(p) = pair else {
+            dropped += 1;
+            continue;
+        };
+        let at = best.partition_point(|b| b.0 < p.0);
+        if best.get(at).is_some_and(|b| b.0 == p.0) {
+            // A repeated key: the last one given wins.
+            best[at] = p;
+            dropped += 1;
+            continue;
+        }
+        if at == MAX_PAIRS {
+            dropped += 1;
+            continue;
+        }
+        best.insert(at, p);
+        if best.len() > MAX_PAIRS {
+            best.pop();
+            dropped += 1;
+        }
+    }
+    (best, dropped)
+}
+
+/// Runs `f` with the decoded attributes of `key` and counts what decoding dropped.
+fn with_attrs<R>(reg: &mut Registry, key: &str, f: impl FnOnce(&mut Registry, &[Attr<'_>]) -> R) -> R {
+    let mut buf = [("", AttrValue::Bool(false)); MAX_PAIRS];
+    let (r, dropped) = match decode_attrs(key, &mut buf) {
+        Some((n, dropped)) => (f(reg, &buf[..n]), dropped),
+        None => {
+            let (v, dropped) = decode_many(key);
+            (f(reg, &v), dropped)
+        }
+    };
+    if dropped > 0 {
+        reg.count_dropped_attributes(dropped);
+    }
+    r
+}
+
+/// One pair: `None` when the key is malformed (decoding stops), `Some(None)` for a well-formed
+/// pair whose value cannot be represented (it alone is dropped).
+pub(crate) fn decode_pair<'a>(s: &mut &'a str) -> Option<Option<Attr<'a>>> {
     let klen = take_len(s)?;
     let key = take_utf16(s, klen)?;
     let tag = s.as_bytes().first().copied()?;
@@ -113,7 +182,11 @@ fn decode_pair<'a>(s: &mut &'a str) -> Option<Attr<'a>> {
             let vlen = take_len(s)?;
             AttrValue::Str(take_utf16(s, vlen)?)
         }
-        b'i' => AttrValue::I64(take_until_semicolon(s)?.parse().ok()?),
+        b'i' => match take_until_semicolon(s)?.parse() {
+            Ok(v) => AttrValue::I64(v),
+            // A bigint outside the int64 range: drop this attribute only.
+            Err(_) => return Some(None),
+        },
         b'd' => {
             // The IEEE-754 bits as 16 hex digits: exact, and no decimal float parser linked in.
             let hex = s.get(..16)?;
@@ -122,57 +195,60 @@ fn decode_pair<'a>(s: &mut &'a str) -> Option<Attr<'a>> {
         }
         b't' => AttrValue::Bool(true),
         b'f' => AttrValue::Bool(false),
+        // An attribute the host had to drop (null, undefined, unreadable): counted here.
+        b'x' => return Some(None),
         _ => return None,
     };
-    Some((key, value))
+    Some(Some((key, value)))
 }
 
-/// Owned form of an attribute key, for the resource.
-fn decode_owned(s: &str) -> Vec<KeyValue> {
-    let mut buf = [("", AttrValue::Bool(false)); MAX_PAIRS];
-    let n = decode_attrs(s, &mut buf);
-    buf[..n].iter().map(|(k, v)| KeyValue::new(k, *v)).collect()
-}
-
-/// Wire formats, numbered as the JS layer numbers them.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Format {
-    OtlpProto = 0,
-    OtlpJson = 1,
-    RemoteWrite = 2,
-    Pushgateway = 3,
-    Compact = 4,
-}
-
-impl Format {
-    fn from_u32(v: u32) -> Option<Format> {
-        Some(match v {
-            0 => Format::OtlpProto,
-            1 => Format::OtlpJson,
-            2 => Format::RemoteWrite,
-            3 => Format::Pushgateway,
-            4 => Format::Compact,
-            _ => return None,
-        })
-    }
-    /// Whether this build contains the encoder.
-    fn built(self) -> bool {
-        match self {
-            Format::OtlpProto => cfg!(feature = "otlp-proto"),
-            Format::OtlpJson => cfg!(feature = "otlp-json"),
-            Format::RemoteWrite => cfg!(feature = "remote-write"),
-            Format::Pushgateway => cfg!(feature = "pushgateway"),
-            Format::Compact => cfg!(feature = "compact"),
+/// Owned form of an attribute key, in the order given (external labels, grouping keys).
+#[cfg(any(feature = "remote-write", feature = "pushgateway"))]
+fn decode_owned(mut s: &str) -> Vec<edgemetrics::KeyValue> {
+    let mut out = Vec::new();
+    while !s.is_empty() {
+        match decode_pair(&mut s) {
+            Some(Some((k, v))) => out.push(edgemetrics::KeyValue::new(k, v)),
+            Some(None) => {}
+            None => break,
         }
     }
+    out
 }
 
-/// Error class the JS layer throws: 1 = TypeError, 2 = RangeError.
-fn error_class(e: &Error) -> i32 {
+/// The core's wire format for the JS layer's format number (0 otlp-proto, 1 otlp-json,
+/// 2 remote-write, 3 pushgateway, 4 compact); `None` when this build does not include it (each
+/// format is a cargo feature forwarded to the core's).
+fn format_from_code(code: u32, gzip: bool) -> Option<push::Format> {
+    let _ = gzip;
+    Some(match code {
+        #[cfg(feature = "otlp-proto")]
+        0 => push::Format::OtlpProtobuf { gzip },
+        #[cfg(feature = "otlp-json")]
+        1 => push::Format::OtlpJson { gzip },
+        #[cfg(feature = "remote-write")]
+        2 => push::Format::RemoteWrite(Default::default()),
+        #[cfg(feature = "pushgateway")]
+        3 => push::Format::Pushgateway(None),
+        #[cfg(feature = "compact")]
+        4 => push::Format::Compact,
+        _ => return None,
+    })
+}
+
+/// Error class the JS layer throws ([`abi::ERR_TYPE`] or [`abi::ERR_RANGE`]).
+fn error_class(e: &Error) -> u32 {
     match e {
-        Error::InvalidBounds { .. } | Error::TooManyInstruments { .. } | Error::InvalidConfig { .. } => -2,
-        _ => -1,
+        Error::InvalidBounds { .. } | Error::TooManyInstruments { .. } | Error::InvalidConfig { .. } => abi::ERR_RANGE,
+        _ => abi::ERR_TYPE,
     }
+}
+
+/// The boundary's table of codes and option names (see [`abi::table`]); `js/test/abi.test.mjs`
+/// compares it with `js/src/abi.js`.
+#[wasm_bindgen(js_name = abiTable)]
+pub fn abi_table() -> String {
+    abi::table()
 }
 
 /// One registry plus the request prepared by the last flush.
@@ -187,11 +263,13 @@ pub struct Core {
     prepared: Option<Encoded>,
     error: String,
     /// Delivery state machine (retries, deadline, idempotency key, carry-over).
-    pusher: Pusher<JsWire>,
+    pusher: Pusher<push::Format>,
     /// Settings the pusher is rebuilt from when the format configuration changes; its `format`
-    /// is the wire ([`JsWire`]) that also encodes for [`Core::prepare`].
-    push_config: push::Config<JsWire>,
+    /// is the wire ([`push::Format`]) that also encodes for [`Core::prepare`].
+    push_config: push::Config<push::Format>,
     seed: u128,
+    /// [`Core::seed`] was called (the JS layer seeds lazily, at the first flush).
+    seeded: bool,
     /// The request of the last `Send` action, the time of the last `Wait` action.
     current: Option<push::Request>,
     wait_until: f64,
@@ -199,108 +277,78 @@ pub struct Core {
 
 #[wasm_bindgen]
 impl Core {
-    /// Creates a registry. `format`: 0 otlp-proto, 1 otlp-json, 2 remote-write, 3 pushgateway,
-    /// 4 compact. `cumulative`: temporality. `resource`: an attribute key. `limits`: cardinality,
-    /// max_instruments, max_series, max_attribute_bytes, max_attributes, max_key_len,
-    /// max_value_len (0 keeps the default). Throws (as a plain `Error` whose message starts with
-    /// `RangeError:`; the JS layer rethrows it typed) for a format not built in.
+    /// An unconfigured core (an OTLP/protobuf pusher to a placeholder endpoint): call
+    /// [`Core::configure`] before anything else. Construction cannot fail, so errors never cross
+    /// the boundary as exceptions; `configure` returns their class as a code.
     #[wasm_bindgen(constructor)]
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        format: u32,
-        service_name: &str,
-        resource: &str,
-        cumulative: bool,
-        self_metrics: bool,
-        limits: &[u32],
-        endpoint: &str,
-        headers: &str,
-        gzip: bool,
-        retry: &[u32],
-        seed: &[u32],
-    ) -> Result<Core, String> {
-        let format = match Format::from_u32(format) {
-            Some(f) if f.built() => f,
-            _ => {
-                let mut msg = String::from("this build of edgemetrics has no encoder number ");
-                push_decimal(&mut msg, format as u64);
-                return Err(msg);
-            }
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Core {
+        // Any format this build has (every build has at least one; `configure` picks the real one).
+        let Some(wire) = (0..5).find_map(|code| format_from_code(code, false)) else { core::panic!() };
+        let push_config = push::Config::new("http://127.0.0.1", wire);
+        // The placeholder configuration is valid: `Pusher::new` only refuses bad endpoints.
+        let pusher = match Pusher::new(push_config.clone(), 0) {
+            Ok(p) => p,
+            Err(_) => core::panic!(),
         };
-        let mut config = Config::new(service_name)
-            .temporality(if cumulative { Temporality::Cumulative } else { Temporality::Delta })
-            .self_metrics(self_metrics);
-        for kv in decode_owned(resource) {
-            config.resource.retain(|r| r.key != kv.key);
-            config.resource.push(kv);
-        }
-        let l = &mut config.limits;
-        let slots: [&mut usize; 7] = [
-            &mut l.cardinality,
-            &mut l.max_instruments,
-            &mut l.max_series,
-            &mut l.max_attribute_bytes,
-            &mut l.attributes.max_attributes,
-            &mut l.attributes.max_key_len,
-            &mut l.attributes.max_value_len,
-        ];
-        for (slot, v) in slots.into_iter().zip(limits) {
-            if *v != 0 {
-                *slot = *v as usize;
-            }
-        }
-        let gzip = gzip && matches!(format, Format::OtlpProto | Format::OtlpJson);
-        let wire = JsWire {
-            format,
-            gzip,
-            #[cfg(feature = "remote-write")]
-            remote_write: Default::default(),
-            #[cfg(feature = "pushgateway")]
-            pushgateway: None,
-            #[cfg(feature = "pushgateway")]
-            pushgateway_method: edgemetrics::Method::Put,
-        };
-        let mut push_config = push::Config::new(endpoint, wire).self_metrics(self_metrics);
-        for kv in decode_owned(headers) {
-            let edgemetrics::Value::Str(v) = kv.value else { continue };
-            push_config = if is_secret_header(&kv.key) {
-                push_config.secret_header(&kv.key, &v)
-            } else {
-                push_config.header(&kv.key, &v)
-            };
-        }
-        // retry: max_attempts, attempt_timeout_ms, backoff_base_ms, backoff_cap_ms (0 = default).
-        let r = |i: usize| retry.get(i).copied().filter(|v| *v != 0);
-        if let Some(n) = r(0) {
-            push_config = push_config.max_attempts(n);
-        }
-        if let Some(ms) = r(1) {
-            push_config = push_config.attempt_timeout_ms(ms as u64);
-        }
-        if r(2).is_some() || r(3).is_some() {
-            let base = r(2).map_or(push_config.backoff_base_ms, |v| v as u64);
-            let cap = r(3).map_or(push_config.backoff_cap_ms.max(base), |v| v as u64);
-            push_config = push_config.backoff_ms(base, cap);
-        }
-        let seed = seed.iter().fold(0u128, |acc, w| (acc << 32) | *w as u128);
-        let pusher = Pusher::new(push_config.clone(), seed).map_err(|e| e.message())?;
-        Ok(Core {
+        Core {
             pusher,
             push_config,
-            seed,
+            seed: 0,
+            seeded: false,
             current: None,
             wait_until: 0.0,
-            reg: Registry::new(config),
+            reg: Registry::new(Config::new("unknown_service")),
             dirty: false,
             points: 0,
             prepared: None,
             error: String::new(),
-        })
+        }
+    }
+
+    /// Applies the options buffer (see [`abi`]): builds the registry and the push plan. Returns
+    /// [`abi::ERR_OK`], or the error class ([`abi::ERR_TYPE`], [`abi::ERR_RANGE`]) with the
+    /// message, naming the option, in [`Core::error`].
+    pub fn configure(&mut self, options: &str) -> u32 {
+        match self.try_configure(options) {
+            Ok(()) => abi::ERR_OK,
+            Err(e) => {
+                self.error = e.message;
+                e.class
+            }
+        }
+    }
+
+    /// Seeds the push plan's generator (batch ids, jitter) with 128 random bits and, when the
+    /// resource has no `service.instance.id`, sets it to a random 16-hex-digit id derived from the
+    /// same bits. The JS layer calls it at the first flush, never at construction: a worker's
+    /// global scope may not generate random values. Returns the instance id in force (empty when
+    /// the user gave one).
+    pub fn seed(&mut self, words: &[u32]) -> String {
+        let seed = words.iter().fold(0u128, |acc, w| (acc << 32) | *w as u128);
+        self.seed = seed;
+        self.seeded = true;
+        let mut id = String::new();
+        if !self.reg.has_resource_attr("service.instance.id") {
+            let v = (seed as u64) ^ ((seed >> 64) as u64);
+            for i in (0..16).rev() {
+                let d = ((v >> (i * 4)) & 0xf) as u8;
+                id.push(char::from(if d < 10 { b'0' + d } else { b'a' + d - 10 }));
+            }
+            self.reg.set_resource_attr("service.instance.id", id.as_str());
+        }
+        self.rebuild_pusher();
+        id
+    }
+
+    /// Whether [`Core::seed`] was called.
+    pub fn seeded(&self) -> bool {
+        self.seeded
     }
 
     /// Creates (or finds) an instrument. `kind`: 0 counter, 1 up-down counter, 2 gauge,
-    /// 3 histogram. Returns the id (≥ 0), or -1 (TypeError) / -2 (RangeError) with the message
-    /// in [`Core::error`]. `bounds` is used only for histograms, and only when `has_bounds`.
+    /// 3 histogram ([`abi::KINDS`]). Returns the id (≥ 0), or minus the error class
+    /// ([`abi::ERRORS`]) with the message in [`Core::error`]. `bounds` is used only for histograms, and only when `has_bounds`.
     pub fn instrument(
         &mut self,
         kind: u32,
@@ -321,7 +369,7 @@ impl Core {
             Ok(id) => id.index() as i32,
             Err(e) => {
                 self.error = e.message();
-                error_class(&e)
+                -(error_class(&e) as i32)
             }
         }
     }
@@ -332,13 +380,13 @@ impl Core {
     #[cfg(feature = "remote-write")]
     #[wasm_bindgen(js_name = configureRemoteWrite)]
     pub fn configure_remote_write(&mut self, path: Option<String>, labels: &str) -> bool {
-        let mut cfg = edgemetrics::remote_write::RemoteWriteConfig::default();
+        let mut cfg = edgemetrics::encode::remote_write::RemoteWriteConfig::default();
         if let Some(p) = path {
             cfg.path = p;
         }
         for kv in decode_owned(labels) {
             let edgemetrics::Value::Str(v) = kv.value else { continue };
-            if !edgemetrics::prom::is_valid_label_name(&kv.key) {
+            if !edgemetrics::encode::prom::is_valid_label_name(&kv.key) {
                 // push_str rather than `[..].concat()`: the generic join it links is ~1 KB of wasm.
                 self.error.clear();
                 self.error.push_str("invalid external label name \"");
@@ -348,7 +396,9 @@ impl Core {
             }
             cfg.external_labels.push((kv.key, v));
         }
-        self.push_config.format.remote_write = cfg;
+        if let push::Format::RemoteWrite(current) = &mut self.push_config.format {
+            *current = cfg;
+        }
         self.rebuild_pusher()
     }
 
@@ -360,23 +410,27 @@ impl Core {
     #[wasm_bindgen(js_name = configurePushgateway)]
     pub fn configure_pushgateway(&mut self, job: Option<String>, grouping: &str, put: bool) -> bool {
         let method = if put { edgemetrics::Method::Put } else { edgemetrics::Method::Post };
-        self.push_config.format.pushgateway_method = method;
+        if !matches!(self.push_config.format, push::Format::Pushgateway(_)) {
+            return self.rebuild_pusher();
+        }
         let Some(job) = job else {
-            self.push_config.format.pushgateway = None;
+            // An empty job: the group is derived from the resource at each flush, with `method`.
+            let derived = edgemetrics::encode::pushgateway::PushgatewayConfig::new("").method(method);
+            self.push_config.format = push::Format::Pushgateway(Some(derived));
             return self.rebuild_pusher();
         };
-        let mut cfg = edgemetrics::pushgateway::PushgatewayConfig::new(&job);
+        let mut cfg = edgemetrics::encode::pushgateway::PushgatewayConfig::new(&job);
         cfg.method = method;
         for kv in decode_owned(grouping) {
             if let edgemetrics::Value::Str(v) = kv.value {
                 cfg.grouping.push((kv.key, v));
             }
         }
-        if let Err(e) = edgemetrics::pushgateway::group_path(&cfg) {
+        if let Err(e) = edgemetrics::encode::pushgateway::group_path(&cfg) {
             self.error = e.message();
             return false;
         }
-        self.push_config.format.pushgateway = Some(cfg);
+        self.push_config.format = push::Format::Pushgateway(Some(cfg));
         self.rebuild_pusher()
     }
 
@@ -392,21 +446,24 @@ impl Core {
 
     /// Records `value` with the attributes of `attrs` (an attribute key). Never throws.
     pub fn record(&mut self, id: u32, value: f64, attrs: &str) {
-        let mut buf = [("", AttrValue::Bool(false)); MAX_PAIRS];
-        let n = decode_attrs(attrs, &mut buf);
-        self.reg.record(InstrumentId::from_index(id), value, &buf[..n]);
+        with_attrs(&mut self.reg, attrs, |reg, a| reg.record(InstrumentId::from_index(id), value, a));
         self.dirty = true;
     }
 
     /// Binds an attribute set of instrument `id`; returns the handle (≥ 0) or -1 for an unknown
-    /// instrument.
+    /// instrument. Each bind holds the series until a matching [`Core::unbind`].
     pub fn bind(&mut self, id: u32, attrs: &str) -> i32 {
-        let mut buf = [("", AttrValue::Bool(false)); MAX_PAIRS];
-        let n = decode_attrs(attrs, &mut buf);
-        match self.reg.bind(InstrumentId::from_index(id), &buf[..n]) {
+        let b = with_attrs(&mut self.reg, attrs, |reg, a| reg.bind(InstrumentId::from_index(id), a));
+        match b {
             Some(b) => b.index() as i32,
             None => -1,
         }
+    }
+
+    /// Releases one [`Core::bind`] of `handle` (the JS attribute cache does it for the sets it
+    /// drops); the handle must not be used afterwards.
+    pub fn unbind(&mut self, handle: u32) {
+        self.reg.unbind(edgemetrics::Bound::from_index(handle));
     }
 
     /// Records through a bound handle: the hot path, two numbers in, nothing out.
@@ -588,8 +645,7 @@ impl Core {
         }
     }
 
-    /// Reports that the request got no response: 0 connection refused, 1 reset, 2 timeout,
-    /// 3 other.
+    /// Reports that the request got no response, classified as [`abi::TRANSPORT`] codes it.
     #[wasm_bindgen(js_name = onError)]
     pub fn on_error(&mut self, kind: u32, now_ms: f64) {
         let kind = match kind {
@@ -603,9 +659,8 @@ impl Core {
         }
     }
 
-    /// The report of the last finished delivery: `[outcome, attempts, retries, last_status,
-    /// dropped_points, carried_out, rejected_points, points, carried_in, ambiguous]` where outcome
-    /// is 0 none, 1 delivered, 2 empty, 3 failed (reason in [`Core::report_reason`]).
+    /// The report of the last finished delivery, slots as [`abi::REPORT`] names them; the outcome
+    /// is coded as [`abi::OUTCOMES`] (the reason of a failure in [`Core::report_reason`]).
     pub fn report(&mut self) -> Vec<f64> {
         let Action::Done(r) = self.pusher.next(0) else { return alloc::vec![0.0; 10] };
         alloc::vec![
@@ -661,6 +716,65 @@ impl Core {
 }
 
 impl Core {
+    fn try_configure(&mut self, buf: &str) -> Result<(), abi::OptionError> {
+        let o = abi::parse(buf)?;
+        let range = |message: &str| abi::OptionError { class: abi::ERR_RANGE, message: message.into() };
+        // gzip only for the OTLP formats (0, 1); the options check refuses it for the others.
+        let gzip = o.gzip && o.format <= 1;
+        let wire = match format_from_code(o.format, gzip) {
+            Some(w) => w,
+            None => {
+                let mut msg = String::from("options.format: this build of edgemetrics has no encoder number ");
+                push_decimal(&mut msg, o.format as u64);
+                return Err(range(&msg));
+            }
+        };
+        let mut config = Config::new(o.service_name.as_deref().unwrap_or("unknown_service"))
+            .temporality(if o.cumulative { Temporality::Cumulative } else { Temporality::Delta })
+            .self_metrics(o.self_metrics);
+        for kv in o.resource {
+            config.resource.retain(|r| r.key != kv.key);
+            config.resource.push(kv);
+        }
+        let l = &mut config.limits;
+        let slots: [&mut usize; 7] = [
+            &mut l.cardinality,
+            &mut l.max_instruments,
+            &mut l.max_series,
+            &mut l.max_attribute_bytes,
+            &mut l.attributes.max_attributes,
+            &mut l.attributes.max_key_len,
+            &mut l.attributes.max_value_len,
+        ];
+        for (slot, v) in slots.into_iter().zip(o.limits) {
+            if let Some(v) = v {
+                *slot = v as usize;
+            }
+        }
+        let mut push_config = push::Config::new(&o.endpoint, wire).self_metrics(o.self_metrics);
+        for (k, v) in &o.headers {
+            push_config = if is_secret_header(k) { push_config.secret_header(k, v) } else { push_config.header(k, v) };
+        }
+        let [attempts, attempt_timeout, base, cap] = o.retry;
+        if let Some(n) = attempts {
+            push_config = push_config.max_attempts(n);
+        }
+        if let Some(ms) = attempt_timeout {
+            push_config = push_config.attempt_timeout_ms(ms as u64);
+        }
+        if base.is_some() || cap.is_some() {
+            let base = base.map_or(push_config.backoff_base_ms, |v| v as u64);
+            let cap = cap.map_or(push_config.backoff_cap_ms.max(base), |v| v as u64);
+            push_config = push_config.backoff_ms(base, cap);
+        }
+        let pusher = Pusher::new(push_config.clone(), self.seed)
+            .map_err(|e| abi::OptionError { class: abi::ERR_TYPE, message: e.message() })?;
+        self.pusher = pusher;
+        self.push_config = push_config;
+        self.reg = Registry::new(config);
+        Ok(())
+    }
+
     fn encode(&self, batch: &edgemetrics::Batch) -> Result<Encoded, Error> {
         use push::Wire;
         self.push_config.format.encode(batch)
@@ -687,77 +801,19 @@ fn is_secret_header(name: &str) -> bool {
         .any(|h| name.eq_ignore_ascii_case(h))
 }
 
-/// The wire of this module: the format chosen at run time among the encoders compiled in (each
-/// behind its cargo feature, so that a build with fewer formats does not link the others; the
-/// core's `push::Format` would link every encoder).
-#[derive(Debug, Clone)]
-struct JsWire {
-    format: Format,
-    gzip: bool,
-    #[cfg(feature = "remote-write")]
-    remote_write: edgemetrics::remote_write::RemoteWriteConfig,
-    /// Explicit grouping key; `None`: derived from the resource at each flush.
-    #[cfg(feature = "pushgateway")]
-    pushgateway: Option<edgemetrics::pushgateway::PushgatewayConfig>,
-    #[cfg(feature = "pushgateway")]
-    pushgateway_method: edgemetrics::Method,
-}
-
-impl push::Wire for JsWire {
-    fn protocol(&self) -> push::Protocol {
-        match self.format {
-            Format::OtlpProto | Format::OtlpJson => push::Protocol::Otlp,
-            Format::RemoteWrite => push::Protocol::RemoteWrite,
-            Format::Pushgateway => push::Protocol::Pushgateway,
-            Format::Compact => push::Protocol::Compact,
-        }
-    }
-
-    fn gzip(&self) -> bool {
-        self.gzip
-    }
-
-    fn encode(&self, batch: &edgemetrics::Batch) -> Result<Encoded, Error> {
-        match self.format {
-            #[cfg(feature = "otlp-proto")]
-            Format::OtlpProto => Ok(edgemetrics::otlp::request(batch)),
-            #[cfg(feature = "otlp-json")]
-            Format::OtlpJson => Ok(edgemetrics::otlp_json::request(batch)),
-            #[cfg(feature = "remote-write")]
-            Format::RemoteWrite => edgemetrics::remote_write::request(batch, &self.remote_write),
-            #[cfg(feature = "pushgateway")]
-            Format::Pushgateway => match &self.pushgateway {
-                Some(cfg) => edgemetrics::pushgateway::request(batch, cfg),
-                None => {
-                    let mut cfg = edgemetrics::pushgateway::PushgatewayConfig::from_batch(batch);
-                    cfg.method = self.pushgateway_method;
-                    edgemetrics::pushgateway::request(batch, &cfg)
-                }
-            },
-            #[cfg(feature = "compact")]
-            Format::Compact => Ok(edgemetrics::compact::request(batch)),
-            // Formats not built in are refused by the constructor.
-            #[allow(unreachable_patterns)]
-            _ => Err(Error::InvalidConfig { reason: "encoder not built in" }),
-        }
-    }
-
-    fn rejected_points(&self, body: &[u8]) -> Result<u64, Error> {
-        match self.format {
-            #[cfg(feature = "otlp-proto")]
-            Format::OtlpProto => edgemetrics::otlp::parse_response(body).map(|p| p.rejected_data_points),
-            #[cfg(feature = "otlp-json")]
-            Format::OtlpJson => edgemetrics::otlp_json::parse_response(body).map(|p| p.rejected_data_points),
-            _ => Ok(0),
-        }
-    }
-}
-
 /// Appends `v` in decimal (without `core::fmt`, which this module otherwise need not link).
-fn push_decimal(s: &mut String, v: u64) {
-    let mut digits = Vec::new();
-    edgemetrics::text::push_u64(&mut digits, v);
-    s.extend(digits.iter().map(|&b| char::from(b)));
+fn push_decimal(s: &mut String, mut v: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    s.extend(digits[i..].iter().map(|&b| char::from(b)));
 }
 
 /// Unix milliseconds (a JS time value) to unix nanoseconds; negative and NaN become 0.
@@ -780,11 +836,12 @@ mod tests {
 
     fn dec(s: &str) -> Vec<(String, String)> {
         let mut buf = [("", AttrValue::Bool(false)); MAX_PAIRS];
-        let n = decode_attrs(s, &mut buf);
+        let (n, _) = decode_attrs(s, &mut buf).unwrap();
         buf[..n].iter().map(|(k, v)| (k.to_string(), format!("{v:?}"))).collect()
     }
 
     #[test]
+    #[allow(clippy::excessive_precision)] // the literal is the exact boundary the test probes
     fn ms_to_ns_matches_the_trunc_formula() {
         let former = |ms: f64| {
             if ms > 0.0 {
@@ -817,6 +874,24 @@ mod tests {
         ] {
             assert_eq!(ms_to_ns(ms), former(ms), "{ms}");
         }
+    }
+
+    #[test]
+    fn unrepresentable_values_drop_alone_and_long_keys_keep_the_first_in_key_order() {
+        let mut buf = [("", AttrValue::Bool(false)); MAX_PAIRS];
+        let (n, dropped) = decode_attrs("1:ai99999999999999999999;1:bt1:cx0:x", &mut buf).unwrap();
+        assert_eq!((n, dropped), (1, 3));
+        assert_eq!(buf[0].0, "b");
+        let mut key = String::new();
+        for i in (0..100).rev() {
+            let k = format!("k{i:03}");
+            key.push_str(&format!("{}:{}t", k.len(), k));
+        }
+        assert!(decode_attrs(&key, &mut buf).is_none());
+        let (v, dropped) = decode_many(&key);
+        assert_eq!((v.len(), dropped), (MAX_PAIRS, 36));
+        assert_eq!(v[0].0, "k000");
+        assert_eq!(v[63].0, "k063");
     }
 
     #[test]

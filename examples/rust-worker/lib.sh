@@ -3,6 +3,7 @@
 set -euo pipefail
 EX="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$EX/../.." && pwd)"
+source "$ROOT/tests/versions.sh"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target/workers}"
 RECEIVER_BIN="$CARGO_TARGET_DIR/release/edgemetrics-dev-receiver"
 WRANGLER="$EX/node_modules/.bin/wrangler"
@@ -27,17 +28,17 @@ die() { echo "FAIL: $*" >&2; exit 1; }
 # A free TCP port on 127.0.0.1.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# Installs what the example needs (idempotent): npm packages, tool version checks, builds.
+# Checks what the example needs (installing is tests/setup.sh's job) and builds.
 setup() {
   command -v node >/dev/null || die "node is required"
   command -v curl >/dev/null || die "curl is required"
   command -v python3 >/dev/null || die "python3 is required"
   if [ ! -x "$WRANGLER" ] || [ ! -x "$EX/node_modules/.bin/wasm-opt" ]; then
-    (cd "$EX" && npm ci --no-audit --no-fund) || die "npm ci in $EX failed"
+    die "npm packages missing in $EX: bash tests/setup.sh"
   fi
-  rustup target list --installed 2>/dev/null | grep -q wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
-  command -v worker-build >/dev/null || die "worker-build missing: cargo install worker-build --version 0.8.7"
-  command -v wasm-bindgen >/dev/null || die "wasm-bindgen missing: cargo install wasm-bindgen-cli --version 0.2.130"
+  rustup target list --installed 2>/dev/null | grep -q wasm32-unknown-unknown || die "rust target wasm32-unknown-unknown missing: bash tests/setup.sh"
+  version_is "$WORKER_BUILD" worker-build --version || die "worker-build $WORKER_BUILD missing: bash tests/setup.sh"
+  version_is "$WASM_BINDGEN" wasm-bindgen --version || die "wasm-bindgen $WASM_BINDGEN missing: bash tests/setup.sh"
   "$EX/build.sh" || die "worker build failed"
   (cd "$ROOT" && cargo build -j2 --release -p edgemetrics-dev-receiver -q) || die "dev receiver build failed"
 }

@@ -4,6 +4,7 @@
 source "$(dirname "$0")/lib.sh"
 "$EX/build.sh" >/dev/null || die "build failed"
 EDGEMETRICS_EXAMPLE_BARE=1 "$EX/build.sh" >/dev/null || die "bare build failed"
+EDGEMETRICS_EXAMPLE_FEATURES=otlp "$EX/build.sh" >/dev/null || die "otlp-only build failed"
 row() { # row LABEL DIR
   local w="$EX/$2/index_bg.wasm" j="$EX/$2/index.js"
   local wr wg jr jg
@@ -13,4 +14,6 @@ row() { # row LABEL DIR
 }
 row "bare worker (no metrics)" build-bare; bare=$TOTAL
 row "with edgemetrics (worker)" build; with=$TOTAL
-echo "edgemetrics adds $((with - bare)) B gzip -9 to the worker (wasm + JS glue)"
+row "with edgemetrics, otlp only" build-otlp; otlp=$TOTAL
+echo "edgemetrics adds $((with - bare)) B gzip -9 to the worker (wasm + JS glue), every format"
+echo "edgemetrics adds $((otlp - bare)) B gzip -9 to the worker (wasm + JS glue), OTLP only"

@@ -43,6 +43,8 @@ for (const format of formats) {
 }
 console.log('format        median ms   min ms   max ms     bytes   gzip -9');
 for (const [f, r] of Object.entries(out)) {
-  console.log(`${f.padEnd(13)} ${r.median_ms.toFixed(3).padStart(9)} ${r.min_ms.toFixed(3).padStart(8)} ${r.max_ms.toFixed(3).padStart(8)} ${String(r.bytes).padStart(9)} ${String(r.gzip).padStart(9)}`);
+  console.log(
+    `${f.padEnd(13)} ${r.median_ms.toFixed(3).padStart(9)} ${r.min_ms.toFixed(3).padStart(8)} ${r.max_ms.toFixed(3).padStart(8)} ${String(r.bytes).padStart(9)} ${String(r.gzip).padStart(9)}`,
+  );
 }
 console.log(JSON.stringify(out));

@@ -12,7 +12,10 @@ const here = dirname(fileURLToPath(import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'edgemetrics-sizes-'));
 const gz = (b) => gzipSync(b, { level: 9 }).length;
 const rows = [];
-for (const [label, features] of [['all encoders', null], ['core + otlp-proto', 'otlp-proto']]) {
+for (const [label, features] of [
+  ['all encoders', null],
+  ['core + otlp-proto', 'otlp-proto'],
+]) {
   for (const opt of ['z', 's']) {
     const out = join(tmp, `${features ?? 'all'}-${opt}`);
     const args = [join(here, '..', 'build.mjs'), '--out', out, '--opt-level', opt];

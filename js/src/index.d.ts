@@ -1,7 +1,9 @@
 // Types of the `edgemetrics` npm package (every entry point exports the same API).
 
-/** An attribute value. Integers (safe) and bigints are sent as int, other numbers as double;
- * other values are converted with `String(v)`; `null`/`undefined` drop the attribute. */
+/** An attribute value. Integers (safe) and bigints within int64 are sent as int, other numbers
+ * as double; other values are converted with `String(v)`. `null`, `undefined`, a bigint outside
+ * int64 and a value that cannot be read drop that attribute alone, counted in
+ * `edgemetrics.sdk.attributes.dropped`. Only own enumerable string keys are read. */
 export type AttributeValue = string | number | boolean | bigint;
 export type Attributes = Record<string, AttributeValue | null | undefined>;
 
@@ -32,7 +34,9 @@ export interface MetricsOptions {
   format?: Format;
   /** Extra request headers (e.g. `Authorization`). */
   headers?: Record<string, string>;
-  /** Resource attributes (e.g. `service.instance.id`); they win over the detected ones. */
+  /** Resource attributes; they win over the detected ones. Without `service.instance.id`, a
+   * random per-isolate id is added at the first flush (it becomes Prometheus `instance` and the
+   * Pushgateway grouping). */
   resource?: Attributes;
   /** Add `telemetry.sdk.*` and the platform's `cloud.*` / `faas.*` attributes (default true). */
   detectResource?: boolean;
@@ -45,7 +49,8 @@ export interface MetricsOptions {
   selfMetrics?: boolean;
   /** `'gzip'` compresses OTLP bodies with CompressionStream (default `'none'`). */
   compression?: 'none' | 'gzip';
-  /** Upper bound of one flush in ms, retries included (default 10000). */
+  /** Upper bound of one flush in ms, retries included (default 10000): every `flush()` promise
+   * settles within it, however many are queued. Must be finite. */
   timeoutMs?: number;
   /** Delivery plan settings (defaults: 3 attempts, 5000 ms per attempt, backoff 100..2000 ms
    * with full jitter; `Retry-After` wins). */
@@ -55,6 +60,8 @@ export interface MetricsOptions {
   remoteWrite?: { path?: string; externalLabels?: Record<string, string> };
   /** Default grouping key: `job` from service.name, `instance` from service.instance.id. */
   pushgateway?: { job?: string; grouping?: Record<string, string>; method?: 'PUT' | 'POST' };
+  /** Called with every flush result (never able to break the flush or the handler). */
+  onFlush?: (result: FlushResult) => void;
 }
 
 export interface InstrumentOptions {
@@ -113,8 +120,25 @@ export interface FlushResult {
   carried: number;
   /** Points the receiver refused in a 2xx answer (OTLP partial success). */
   rejected?: number;
-  /** Why the batch was not delivered, e.g. `exhausted (refused)`, `rejected (HTTP 400)`. */
+  /** Why the batch was not delivered, e.g. `exhausted (refused)`, `rejected (HTTP 400): <the
+   * first 200 bytes of the receiver's answer, credentials redacted>`. */
   error?: string;
+  /** The flush's budget ran out while its delivery was still in flight (the delivery goes on;
+   * `lastFlush` gets its result). */
+  pending?: boolean;
+}
+
+export interface FlushStats {
+  /** `flush()` calls. */
+  flushes: number;
+  /** Deliveries started. */
+  flights: number;
+  /** Calls that joined a delivery in progress or its one follow-up. */
+  coalesced: number;
+  /** Deliveries abandoned after twice their budget (their data is carried). */
+  stale: number;
+  /** Calls answered at their deadline with `pending: true`. */
+  settledAtDeadline: number;
 }
 
 export interface PreparedRequest {
@@ -127,12 +151,23 @@ export interface PreparedRequest {
 }
 
 export class Metrics {
-  /** @throws TypeError / RangeError for bad options, with a message naming the option. */
+  /** @throws TypeError / RangeError for bad options (unknown keys, wrong types, non-finite
+   * numbers, delta with remote write or Pushgateway, gzip with a format that cannot carry it),
+   * with a message naming the option. The wrappers catch it: metrics off, one warning. */
   constructor(options: MetricsOptions);
   readonly endpoint: string;
   readonly format: Format;
   readonly temporality: 'delta' | 'cumulative';
-  /** @throws TypeError for a bad name, unit or a kind conflict. */
+  /** `false` for the stand-in a wrapper uses after a configuration error. */
+  readonly enabled: boolean;
+  /** The random `service.instance.id` set at the first flush ('' before, or when given). */
+  readonly instanceId: string;
+  /** The result of the last flush (`null` before the first). */
+  readonly lastFlush: FlushResult | null;
+  /** Counters of the flush loop. */
+  readonly flushStats: FlushStats;
+  /** @throws TypeError for a bad name, unit or a kind conflict (inside `withMetrics` /
+   * `wrapLambda`: a no-op instrument, one warning, its values counted as rejected). */
   counter(name: string, options?: InstrumentOptions): Counter;
   upDownCounter(name: string, options?: InstrumentOptions): UpDownCounter;
   gauge(name: string, options?: InstrumentOptions): Gauge;
@@ -189,10 +224,12 @@ export function withMetrics<Env = any>(
  * `[0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10]`. */
 export const HTTP_DURATION_BUCKETS_SECONDS: readonly number[];
 
-/** Wraps a `(event, context)` handler: flush awaited in `finally`, bounded by
- * `context.getRemainingTimeInMillis()` less `marginMs` (default 100). */
+/** Wraps a `(event, context)` handler: flush awaited in `finally`, bounded by `flushBudgetMs`
+ * (default 1000: what a receiver outage adds to an invocation at most) and by
+ * `context.getRemainingTimeInMillis()` less `marginMs` (default 100); what does not get through
+ * is carried to the next invocation. */
 export function wrapLambda<E, C extends { getRemainingTimeInMillis?: () => number } | undefined, R>(
   handler: (event: E, context: C, metrics: Metrics) => R | Promise<R>,
   metricsOrOptions?: Metrics | WrapperOptions,
-  options?: { marginMs?: number },
+  options?: { marginMs?: number; flushBudgetMs?: number },
 ): ((event: E, context: C) => Promise<R>) & { metrics?: Metrics };

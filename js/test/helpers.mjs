@@ -132,9 +132,33 @@ export function assertScenario(req, i, { serviceName = 'scenario' } = {}) {
   assert.equal(reqs.temporality, 1, 'delta');
   const rp = byAttrs(reqs.points);
   assert.equal(Object.keys(rp).length, 3);
-  assert.equal(rp[JSON.stringify([['route', '/a'], ['status', 200]])].value, 3);
-  assert.equal(rp[JSON.stringify([['route', '/b'], ['status', 500]])].value, 2);
-  assert.equal(rp[JSON.stringify([['cold', i === 1], ['route', '/ü "x"\n']])].value, 1.5);
+  assert.equal(
+    rp[
+      JSON.stringify([
+        ['route', '/a'],
+        ['status', 200],
+      ])
+    ].value,
+    3,
+  );
+  assert.equal(
+    rp[
+      JSON.stringify([
+        ['route', '/b'],
+        ['status', 500],
+      ])
+    ].value,
+    2,
+  );
+  assert.equal(
+    rp[
+      JSON.stringify([
+        ['cold', i === 1],
+        ['route', '/ü "x"\n'],
+      ])
+    ].value,
+    1.5,
+  );
   const lat = d.metrics['http.server.duration'];
   assert.equal(lat.kind, 'histogram');
   assert.equal(lat.points.length, 1);
@@ -148,10 +172,16 @@ export function assertScenario(req, i, { serviceName = 'scenario' } = {}) {
   assert.equal(h.max, 500);
   const g = d.metrics['inflight'];
   assert.equal(g.kind, 'gauge');
-  assert.deepEqual(g.points.map((p) => p.value), [i]);
+  assert.deepEqual(
+    g.points.map((p) => p.value),
+    [i],
+  );
   const q = d.metrics['queue.depth'];
   assert.equal(q.kind, 'upDownCounter');
-  assert.deepEqual(q.points.map((p) => p.value), [-2.5]);
+  assert.deepEqual(
+    q.points.map((p) => p.value),
+    [-2.5],
+  );
   const rej = byAttrs(d.metrics['edgemetrics.sdk.values.rejected'].points);
   assert.equal(rej[JSON.stringify([['reason', 'non_finite']])].value, 1);
   assert.equal(rej[JSON.stringify([['reason', 'negative']])].value, 1);

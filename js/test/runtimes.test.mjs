@@ -41,7 +41,10 @@ async function runtimeScenario(t, cmd, args, format) {
   t.after(() => rx.close());
   const r = await runBounded(cmd, [...args, rx.url, format, String(INVOCATIONS)]);
   assert.equal(r.code, 0, `exit ${r.code} ${r.signal ?? ''}\n${r.stderr}`);
-  const results = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  const results = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   assert.equal(results.length, INVOCATIONS);
   for (const res of results) {
     assert.equal(res.sent, true, JSON.stringify(res));
@@ -149,9 +152,27 @@ test('workerd (wrangler dev): scenario through withMetrics, otlp-proto', async (
   const port = 20000 + Math.floor(Math.random() * 20000);
   const child = spawn(
     bin('wrangler'),
-    ['dev', '--config', join(here, 'fixtures', 'wrangler.toml'), '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(port + 1),
-      '--var', `ENDPOINT:${rx.url}`, '--var', 'FORMAT:otlp-proto'],
-    { cwd: join(here, 'fixtures'), detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' } },
+    [
+      'dev',
+      '--config',
+      join(here, 'fixtures', 'wrangler.toml'),
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--inspector-port',
+      String(port + 1),
+      '--var',
+      `ENDPOINT:${rx.url}`,
+      '--var',
+      'FORMAT:otlp-proto',
+    ],
+    {
+      cwd: join(here, 'fixtures'),
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' },
+    },
   );
   let log = '';
   child.stdout.on('data', (d) => (log += d));
@@ -174,7 +195,10 @@ test('workerd (wrangler dev): scenario through withMetrics, otlp-proto', async (
   let first = '';
   for (let i = 0; i < 300 && !up; i++) {
     await new Promise((r) => setTimeout(r, 200));
-    first = await fetch(`http://127.0.0.1:${port}/`).then((r) => r.text(), () => '');
+    first = await fetch(`http://127.0.0.1:${port}/`).then(
+      (r) => r.text(),
+      () => '',
+    );
     up = first.startsWith('invocation');
   }
   assert.ok(up, `wrangler dev did not start within 60 s:\n${log}`);

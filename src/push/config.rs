@@ -1,16 +1,14 @@
 //! Push configuration: where to send, in which wire format, with which credentials, and the retry
-//! budget. Validated once, in [`Pusher::new`](super::Pusher::new).
+//! budget. Validated once, in [`Pusher::new`](super::Pusher::new). The wire format is a type
+//! parameter defined in [`wire`](super::wire); this module does not depend on any encoder.
 
 use alloc::borrow::Cow;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use crate::batch::Batch;
-use crate::error::Error;
-use crate::request::Encoded;
-
 use super::http::Header;
+use super::wire::Format;
 
 /// A credential. Its `Debug` output is `Secret(<redacted>)`; it has no `Display`, and the
 /// delivery layer never copies it anywhere but the outgoing request headers.
@@ -50,133 +48,6 @@ pub enum Auth {
         /// Password.
         password: Secret,
     },
-}
-
-/// Which receiver family a format talks to: decides which statuses are retried.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Protocol {
-    /// OTLP/HTTP: retry 429, 502, 503, 504 only (the OTLP specification's list).
-    Otlp,
-    /// Prometheus remote write 1.0: retry every 5xx and 429 (the remote write specification).
-    RemoteWrite,
-    /// Pushgateway: retry 429, 500, 502, 503, 504. A push replaces a group (`PUT`) or families
-    /// (`POST`), so repeating it is harmless; 501 and 505 are permanent by definition.
-    Pushgateway,
-    /// Compact, to an edgemetrics relay: retry every 5xx and 429. The relay deduplicates by the
-    /// batch id header, so even an ambiguous 500 is safe to repeat.
-    Compact,
-}
-
-/// How a status code is handled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StatusClass {
-    /// 2xx: delivered.
-    Success,
-    /// Try again (backoff or `Retry-After`), within the attempt and time budget.
-    Retryable,
-    /// 401 or 403: credentials refused. Never retried, reported as its own failure reason.
-    Unauthorized,
-    /// Any other status: the receiver will never accept this batch. Never retried, not carried.
-    Permanent,
-}
-
-impl Protocol {
-    /// Classifies `status` for this protocol.
-    pub fn classify(self, status: u16) -> StatusClass {
-        match status {
-            200..=299 => StatusClass::Success,
-            401 | 403 => StatusClass::Unauthorized,
-            429 => StatusClass::Retryable,
-            502..=504 => StatusClass::Retryable,
-            500 if self != Protocol::Otlp => StatusClass::Retryable,
-            501..=599 if matches!(self, Protocol::RemoteWrite | Protocol::Compact) => StatusClass::Retryable,
-            _ => StatusClass::Permanent,
-        }
-    }
-}
-
-/// A wire format as the delivery layer sees it: how to encode a batch, which retry policy
-/// applies, whether the host must gzip, and how to read a 2xx body.
-///
-/// [`Format`] implements it for every format, chosen at run time; the types in
-/// [`wire`](super::wire) implement it for one format each. A [`Pusher`](super::Pusher) is generic
-/// over its wire, so `Pusher<wire::OtlpProtobuf>` links only the OTLP encoder (what a small
-/// wasm module wants), while `Pusher<Format>` (the default) links them all.
-pub trait Wire {
-    /// The protocol family (retry policy).
-    fn protocol(&self) -> Protocol;
-    /// `true` when the host must gzip the body (`Content-Encoding: gzip` is then set).
-    fn gzip(&self) -> bool {
-        false
-    }
-    /// Encodes `batch`.
-    fn encode(&self, batch: &Batch) -> Result<Encoded, Error>;
-    /// Points the receiver refused, read from a 2xx body (OTLP `partial_success`). `Ok(0)` for
-    /// formats without partial success; a body that cannot be parsed is an error (the batch still
-    /// counts as delivered: the status said so).
-    fn rejected_points(&self, body: &[u8]) -> Result<u64, Error> {
-        let _ = body;
-        Ok(0)
-    }
-}
-
-/// The wire format of the push, with its settings, chosen at run time. Each variant calls its
-/// encoder module's `request` function (through the matching [`wire`](super::wire) type).
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub enum Format {
-    /// OTLP/HTTP protobuf ([`crate::otlp`]).
-    OtlpProtobuf {
-        /// Ask the host to gzip the body (`Content-Encoding: gzip`).
-        gzip: bool,
-    },
-    /// OTLP/HTTP JSON ([`crate::otlp_json`]).
-    OtlpJson {
-        /// Ask the host to gzip the body (`Content-Encoding: gzip`).
-        gzip: bool,
-    },
-    /// Prometheus remote write 1.0 ([`crate::remote_write`]); needs a cumulative batch.
-    RemoteWrite(crate::remote_write::RemoteWriteConfig),
-    /// Pushgateway text exposition ([`crate::pushgateway`]). `None` derives the group from the
-    /// batch's resource ([`PushgatewayConfig::from_batch`](crate::pushgateway::PushgatewayConfig::from_batch)).
-    Pushgateway(Option<crate::pushgateway::PushgatewayConfig>),
-    /// The compact format ([`crate::compact`]) to an edgemetrics relay.
-    Compact,
-}
-
-impl Wire for Format {
-    fn protocol(&self) -> Protocol {
-        match self {
-            Format::OtlpProtobuf { .. } | Format::OtlpJson { .. } => Protocol::Otlp,
-            Format::RemoteWrite(_) => Protocol::RemoteWrite,
-            Format::Pushgateway(_) => Protocol::Pushgateway,
-            Format::Compact => Protocol::Compact,
-        }
-    }
-    fn gzip(&self) -> bool {
-        match self {
-            Format::OtlpProtobuf { gzip } | Format::OtlpJson { gzip } => *gzip,
-            _ => false,
-        }
-    }
-    fn encode(&self, batch: &Batch) -> Result<Encoded, Error> {
-        use super::wire;
-        match self {
-            Format::OtlpProtobuf { gzip } => wire::OtlpProtobuf { gzip: *gzip }.encode(batch),
-            Format::OtlpJson { gzip } => wire::OtlpJson { gzip: *gzip }.encode(batch),
-            Format::RemoteWrite(cfg) => crate::remote_write::request(batch, cfg),
-            Format::Pushgateway(cfg) => wire::pushgateway_request(batch, cfg.as_ref()),
-            Format::Compact => wire::Compact.encode(batch),
-        }
-    }
-    fn rejected_points(&self, body: &[u8]) -> Result<u64, Error> {
-        use super::wire;
-        match self {
-            Format::OtlpProtobuf { gzip } => wire::OtlpProtobuf { gzip: *gzip }.rejected_points(body),
-            Format::OtlpJson { gzip } => wire::OtlpJson { gzip: *gzip }.rejected_points(body),
-            _ => Ok(0),
-        }
-    }
 }
 
 /// Everything the delivery layer needs to know. Build with [`Config::new`] and the setters.

@@ -7,7 +7,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use crate::request::Method;
+use crate::encode::Method;
 
 /// One request header.
 #[derive(Clone, PartialEq, Eq)]
@@ -230,26 +230,15 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 
 /// Standard base64 with padding (for `Authorization: Basic`).
 pub(crate) fn base64(input: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-    for chunk in input.chunks(3) {
-        let n =
-            (chunk[0] as u32) << 16 | (*chunk.get(1).unwrap_or(&0) as u32) << 8 | *chunk.get(2).unwrap_or(&0) as u32;
-        out.push(T[(n >> 18) as usize & 63] as char);
-        out.push(T[(n >> 12) as usize & 63] as char);
-        out.push(if chunk.len() > 1 { T[(n >> 6) as usize & 63] as char } else { '=' });
-        out.push(if chunk.len() > 2 { T[n as usize & 63] as char } else { '=' });
-    }
+    crate::codec::text::push_base64(&mut out, input, crate::codec::text::BASE64_STD);
     out
 }
 
 /// Lower-case hex of a 128-bit id (32 characters).
 pub(crate) fn hex128(v: u128) -> String {
-    const H: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(32);
-    for i in (0..32).rev() {
-        s.push(H[(v >> (i * 4)) as usize & 15] as char);
-    }
+    crate::codec::text::push_hex(&mut s, v, 32);
     s
 }
 

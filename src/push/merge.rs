@@ -16,7 +16,7 @@
 
 use alloc::vec::Vec;
 
-use crate::batch::{Batch, HistogramPoint, Metric, MetricData, NumberPoint, Temporality};
+use crate::model::{Batch, HistogramPoint, Metric, MetricData, NumberPoint, Temporality};
 use crate::registry::SELF_PREFIX;
 
 /// What was dropped: points, and the recorded values they stood for.

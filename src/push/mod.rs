@@ -1,5 +1,7 @@
 //! Delivery: turning one [`Batch`] per invocation into HTTP attempts, and the host's responses
 //! into a decision. Sans-IO: no sockets, no clock, no global state, no platform randomness.
+//! What a host does around it (concurrent flushes, stale flights, transport errors) is the
+//! [host-loop contract](host).
 //!
 //! # The state machine
 //!
@@ -121,285 +123,32 @@
 //! string is not printed, and neither errors, reports nor self-metrics carry them.
 
 mod config;
+pub mod host;
 mod http;
 mod merge;
 mod policy;
+mod report;
 mod rng;
 pub mod wire;
 
 use alloc::borrow::Cow;
 use alloc::string::String;
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 
-pub use config::{Auth, Config, Format, Protocol, Secret, StatusClass, Wire};
+pub use config::{Auth, Config, Secret};
 pub use http::{parse_imf_fixdate, retry_after_ms, Header, Request, Response, TransportError};
 pub use merge::{merge, tally, trim, DropTally};
 pub use policy::FlushPolicy;
+pub use report::{Action, DropReason, Outcome, PushError, PushStats, Reason, Report};
+pub use wire::{Format, Protocol, StatusClass, Wire};
 
-use crate::attr::{KeyValue, Value};
-use crate::batch::{Batch, InstrumentKind, Metric, MetricData, NumberPoint, Temporality};
-use crate::registry::SELF_PREFIX;
+use crate::model::{Batch, Temporality};
+use crate::registry::self_metrics::SelfMetrics;
 use rng::Rng;
 
 /// Name of the idempotency header (lower case; send it in any case).
 pub const BATCH_ID_HEADER: &str = "x-edgemetrics-batch-id";
-
-/// Why a batch was not delivered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reason {
-    /// The next attempt could not finish before the deadline (or the budget was too small to
-    /// start one). Carried over.
-    Deadline,
-    /// Every allowed attempt failed with a retryable status or transport error. Carried over.
-    Exhausted,
-    /// 401 or 403: the credentials were refused. Never retried; dropped.
-    Unauthorized,
-    /// Another status the protocol does not retry (400, 413, OTLP 500, ...). Dropped.
-    Rejected,
-    /// A new batch was started before this one finished (the previous invocation was cut
-    /// short). Carried over.
-    Abandoned,
-    /// The format could not encode the batch (for example a delta batch for remote write).
-    /// Dropped.
-    Encode,
-}
-
-impl Reason {
-    /// Every reason, in the order reports and self-metrics list them.
-    pub const ALL: [Reason; 6] = [
-        Reason::Deadline,
-        Reason::Exhausted,
-        Reason::Unauthorized,
-        Reason::Rejected,
-        Reason::Abandoned,
-        Reason::Encode,
-    ];
-    /// A lower-case name for reports and self-metrics.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Reason::Deadline => "deadline",
-            Reason::Exhausted => "exhausted",
-            Reason::Unauthorized => "unauthorized",
-            Reason::Rejected => "rejected",
-            Reason::Abandoned => "abandoned",
-            Reason::Encode => "encode",
-        }
-    }
-    /// `true` when the data is worth carrying into the next batch.
-    pub fn carries(self) -> bool {
-        matches!(self, Reason::Deadline | Reason::Exhausted | Reason::Abandoned)
-    }
-}
-
-/// Why points were dropped (self-metric `edgemetrics.sdk.points.dropped{reason}`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DropReason {
-    /// Permanent rejection by status (not 401/403).
-    Rejected,
-    /// 401/403.
-    Unauthorized,
-    /// The batch could not be encoded.
-    Encode,
-    /// More points than [`Config::max_carry_points`] were to be carried.
-    CarryLimit,
-    /// A carried metric clashed with a newer one of the same name (kind, temporality, bounds).
-    Incompatible,
-    /// Retryable failure, but carry-over is switched off.
-    CarryOff,
-}
-
-impl DropReason {
-    const ALL: [DropReason; 6] = [
-        DropReason::Rejected,
-        DropReason::Unauthorized,
-        DropReason::Encode,
-        DropReason::CarryLimit,
-        DropReason::Incompatible,
-        DropReason::CarryOff,
-    ];
-    /// A lower-case name for self-metrics.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DropReason::Rejected => "rejected",
-            DropReason::Unauthorized => "unauthorized",
-            DropReason::Encode => "encode",
-            DropReason::CarryLimit => "carry_limit",
-            DropReason::Incompatible => "incompatible",
-            DropReason::CarryOff => "carry_off",
-        }
-    }
-}
-
-/// The end of one batch's delivery.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// A 2xx response (possibly with points rejected in an OTLP partial success).
-    Delivered,
-    /// Nothing to send: the batch (after carry-over and self-metrics) had no points.
-    Empty,
-    /// Not delivered.
-    Failed(Reason),
-}
-
-/// What happened to one batch. Contains no credentials.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Report {
-    /// The outcome.
-    pub outcome: Outcome,
-    /// The batch id sent in [`BATCH_ID_HEADER`] (0 for an empty batch: nothing was sent).
-    pub batch_id: u128,
-    /// Requests handed to the host.
-    pub attempts: u32,
-    /// Of those, repeats.
-    pub retries: u32,
-    /// Status of the last response, if any.
-    pub last_status: Option<u16>,
-    /// Last transport error, if the last attempt had one.
-    pub last_error: Option<TransportError>,
-    /// `true` when some failed attempt may have reached the receiver (reset, timeout, 5xx):
-    /// carried data could then be counted twice.
-    pub ambiguous: bool,
-    /// Points in the batch as sent (carried-in and self-metric points included).
-    pub points: usize,
-    /// Points merged in from the previous undelivered batch.
-    pub carried_in: usize,
-    /// Points kept for the next batch (failure with carry-over).
-    pub carried_out: usize,
-    /// What was dropped while handling this batch (the failed batch itself, carry-limit excess,
-    /// incompatible carried metrics).
-    pub dropped: DropTally,
-    /// Points the receiver refused in an OTLP `partial_success` (not retried, not carried).
-    pub rejected_points: u64,
-    /// When delivery started and ended (host clock, unix ms).
-    pub started_ms: u64,
-    /// See `started_ms`.
-    pub finished_ms: u64,
-}
-
-impl Report {
-    /// `true` for [`Outcome::Delivered`].
-    pub fn delivered(&self) -> bool {
-        self.outcome == Outcome::Delivered
-    }
-    /// The batch id as 32 lower-case hex digits (the header value).
-    pub fn batch_id_hex(&self) -> String {
-        http::hex128(self.batch_id)
-    }
-}
-
-/// What the host should do next.
-#[derive(Debug)]
-pub enum Action<'a> {
-    /// Send this request (with its `timeout_ms`), then call [`Pusher::on_response`] or
-    /// [`Pusher::on_error`].
-    Send(&'a Request),
-    /// Sleep until this time (unix ms), then call [`Pusher::next`] again.
-    Wait {
-        /// When to call `next` again.
-        until_ms: u64,
-    },
-    /// A request is out: report its result first.
-    Awaiting,
-    /// Delivery of the current batch is over.
-    Done(&'a Report),
-    /// No batch was started yet.
-    Idle,
-}
-
-/// A refused call.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum PushError {
-    /// The configuration is invalid (the text says which setting; never a value).
-    InvalidConfig(&'static str),
-    /// The batch could not be encoded (its points are dropped and counted).
-    Encode(crate::Error),
-    /// `on_response` / `on_error` without an outstanding request.
-    NotAwaiting,
-}
-
-impl PushError {
-    /// The message [`Display`](fmt::Display) writes, built without `core::fmt` (see
-    /// [`Error::message`](crate::Error::message)).
-    pub fn message(&self) -> String {
-        match self {
-            PushError::InvalidConfig(r) => {
-                let mut s = String::from("invalid push configuration: ");
-                s.push_str(r);
-                s
-            }
-            PushError::Encode(e) => {
-                let mut s = String::from("batch could not be encoded: ");
-                s.push_str(&e.message());
-                s
-            }
-            PushError::NotAwaiting => String::from("no request is awaiting a response"),
-        }
-    }
-}
-
-impl fmt::Display for PushError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message())
-    }
-}
-
-#[cfg(feature = "std")]
-impl std::error::Error for PushError {}
-
-/// Counters behind the self-metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct PushStats {
-    /// Requests handed to the host.
-    pub attempts: u64,
-    /// Repeated requests.
-    pub retries: u64,
-    /// Batches delivered.
-    pub delivered: u64,
-    /// Batches not delivered, indexed like [`Reason`]'s declaration order.
-    pub failures: [u64; 6],
-    /// Points dropped, indexed like [`DropReason`]'s declaration order.
-    pub dropped: [u64; 6],
-    /// Points carried into a later batch.
-    pub carried: u64,
-    /// Points refused in OTLP partial successes.
-    pub rejected: u64,
-    /// 2xx responses whose body could not be parsed (still counted as delivered).
-    pub malformed_responses: u64,
-    /// Last status received, if any.
-    pub last_status: Option<u16>,
-}
-
-impl PushStats {
-    /// Failures for `reason`.
-    pub fn failures(&self, reason: Reason) -> u64 {
-        self.failures[Reason::ALL.iter().position(|r| *r == reason).unwrap_or(0)]
-    }
-    /// Points dropped for `reason`.
-    pub fn dropped(&self, reason: DropReason) -> u64 {
-        self.dropped[DropReason::ALL.iter().position(|r| *r == reason).unwrap_or(0)]
-    }
-    /// Total points dropped.
-    pub fn dropped_total(&self) -> u64 {
-        self.dropped.iter().sum()
-    }
-    fn fail(&mut self, reason: Reason) {
-        if let Some(i) = Reason::ALL.iter().position(|r| *r == reason) {
-            self.failures[i] += 1;
-        }
-    }
-    fn drop_points(&mut self, reason: DropReason, n: u64) {
-        if let Some(i) = DropReason::ALL.iter().position(|r| *r == reason) {
-            self.dropped[i] += n;
-        }
-    }
-    fn is_zero(&self) -> bool {
-        let z = PushStats { last_status: self.last_status, ..PushStats::default() };
-        *self == z
-    }
-}
 
 #[derive(Debug)]
 struct Flight {
@@ -411,6 +160,21 @@ struct Flight {
     report: Report,
 }
 
+/// The push counters: since the last self-metrics (`window`) and since the pusher was made
+/// (`total`). Every event goes through [`Counts::count`], so it is counted once.
+#[derive(Debug, Default)]
+struct Counts {
+    window: PushStats,
+    total: PushStats,
+}
+
+impl Counts {
+    fn count(&mut self, update: impl Fn(&mut PushStats)) {
+        update(&mut self.window);
+        update(&mut self.total);
+    }
+}
+
 /// The delivery state machine of one isolate. See the [module docs](self).
 pub struct Pusher<W = Format> {
     config: Config<W>,
@@ -418,8 +182,7 @@ pub struct Pusher<W = Format> {
     flight: Option<Flight>,
     done: Option<Report>,
     carry: Option<Batch>,
-    window: PushStats,
-    total: PushStats,
+    counts: Counts,
     first_start_nano: u64,
 }
 
@@ -430,8 +193,16 @@ impl<W: fmt::Debug> fmt::Debug for Pusher<W> {
             .field("flight", &self.flight)
             .field("done", &self.done)
             .field("carried_points", &self.carry.as_ref().map(Batch::point_count))
-            .field("total", &self.total)
+            .field("total", &self.counts.total)
             .finish()
+    }
+}
+
+impl<W> Pusher<W> {
+    /// The report of the last finished delivery, if any, without advancing the state machine
+    /// (unlike [`next`](Pusher::next), which a host calls only to drive a delivery).
+    pub fn last_report(&self) -> Option<&Report> {
+        self.done.as_ref()
     }
 }
 
@@ -446,8 +217,7 @@ impl<W: Wire> Pusher<W> {
             flight: None,
             done: None,
             carry: None,
-            window: PushStats::default(),
-            total: PushStats::default(),
+            counts: Counts::default(),
             first_start_nano: 0,
         })
     }
@@ -464,7 +234,7 @@ impl<W: Wire> Pusher<W> {
 
     /// Counters since this pusher was created.
     pub fn stats(&self) -> &PushStats {
-        &self.total
+        &self.counts.total
     }
 
     /// Points waiting to be carried into the next batch.
@@ -484,7 +254,7 @@ impl<W: Wire> Pusher<W> {
     /// configured), encodes and plans the request. A delivery still in progress is abandoned
     /// first (carried over). Then drive it with [`next`](Self::next).
     pub fn start(&mut self, batch: Batch, now_ms: u64, budget_ms: u64) -> Result<(), PushError> {
-        self.start_inner(batch, now_ms, budget_ms, None::<fn(&Batch) -> Result<crate::request::Encoded, crate::Error>>)
+        self.start_inner(batch, now_ms, budget_ms, None::<fn(&Batch) -> Result<crate::encode::Encoded, crate::Error>>)
     }
 
     /// [`start`](Self::start) with a caller-supplied encoder (the retry policy, response
@@ -494,7 +264,7 @@ impl<W: Wire> Pusher<W> {
         batch: Batch,
         now_ms: u64,
         budget_ms: u64,
-        encode: impl FnOnce(&Batch) -> Result<crate::request::Encoded, crate::Error>,
+        encode: impl FnOnce(&Batch) -> Result<crate::encode::Encoded, crate::Error>,
     ) -> Result<(), PushError> {
         self.start_inner(batch, now_ms, budget_ms, Some(encode))
     }
@@ -504,7 +274,7 @@ impl<W: Wire> Pusher<W> {
         mut batch: Batch,
         now_ms: u64,
         budget_ms: u64,
-        encode: Option<impl FnOnce(&Batch) -> Result<crate::request::Encoded, crate::Error>>,
+        encode: Option<impl FnOnce(&Batch) -> Result<crate::encode::Encoded, crate::Error>>,
     ) -> Result<(), PushError> {
         if self.flight.is_some() {
             self.finish(Outcome::Failed(Reason::Abandoned), now_ms);
@@ -551,8 +321,7 @@ impl<W: Wire> Pusher<W> {
                 self.count_drop(DropReason::Encode, t.points);
                 report.dropped.add(&t);
                 report.outcome = Outcome::Failed(Reason::Encode);
-                self.window.fail(Reason::Encode);
-                self.total.fail(Reason::Encode);
+                self.counts.count(|s| s.fail(Reason::Encode));
                 self.done = Some(report);
                 return Err(PushError::Encode(e));
             }
@@ -571,7 +340,7 @@ impl<W: Wire> Pusher<W> {
         Ok(())
     }
 
-    fn plan(&self, encoded: crate::request::Encoded, batch_id: u128) -> Request {
+    fn plan(&self, encoded: crate::encode::Encoded, batch_id: u128) -> Request {
         let gzip = self.config.format.gzip();
         let mut headers: Vec<Header> = Vec::with_capacity(encoded.headers.len() + self.config.headers.len() + 3);
         for (name, value) in encoded.headers {
@@ -588,24 +357,20 @@ impl<W: Wire> Pusher<W> {
             Auth::None => {}
             Auth::Bearer(t) => headers.push(Header {
                 name: Cow::Borrowed("Authorization"),
-                value: crate::batch::concat(&["Bearer ", t.expose()]),
+                value: crate::model::concat(&["Bearer ", t.expose()]),
                 secret: true,
             }),
             Auth::Basic { username, password } => {
-                let creds = crate::batch::concat(&[username, ":", password.expose()]);
+                let creds = crate::model::concat(&[username, ":", password.expose()]);
                 headers.push(Header {
                     name: Cow::Borrowed("Authorization"),
-                    value: crate::batch::concat(&["Basic ", &http::base64(creds.as_bytes())]),
+                    value: crate::model::concat(&["Basic ", &http::base64(creds.as_bytes())]),
                     secret: true,
                 });
             }
         }
         headers.extend(self.config.headers.iter().cloned());
-        headers.push(Header {
-            name: Cow::Borrowed("X-Edgemetrics-Batch-Id"),
-            value: http::hex128(batch_id),
-            secret: false,
-        });
+        headers.push(Header { name: Cow::Borrowed(BATCH_ID_HEADER), value: http::hex128(batch_id), secret: false });
         Request {
             method: encoded.method,
             url: http::join_url(&self.config.endpoint, &encoded.path),
@@ -641,11 +406,9 @@ impl<W: Wire> Pusher<W> {
         f.report.attempts += 1;
         if f.report.attempts > 1 {
             f.report.retries += 1;
-            self.window.retries += 1;
-            self.total.retries += 1;
+            self.counts.count(|s| s.retries += 1);
         }
-        self.window.attempts += 1;
-        self.total.attempts += 1;
+        self.counts.count(|s| s.attempts += 1);
         f.request.timeout_ms = self.config.attempt_timeout_ms.min(left);
         Action::Send(&f.request)
     }
@@ -656,8 +419,7 @@ impl<W: Wire> Pusher<W> {
         f.awaiting = false;
         f.report.last_status = Some(response.status);
         f.report.last_error = None;
-        self.window.last_status = Some(response.status);
-        self.total.last_status = Some(response.status);
+        self.counts.count(|s| s.last_status = Some(response.status));
         match self.config.format.protocol().classify(response.status) {
             StatusClass::Success => {
                 match self.config.format.rejected_points(response.body) {
@@ -665,12 +427,10 @@ impl<W: Wire> Pusher<W> {
                         if let Some(f) = self.flight.as_mut() {
                             f.report.rejected_points = n;
                         }
-                        self.window.rejected += n;
-                        self.total.rejected += n;
+                        self.counts.count(|s| s.rejected += n);
                     }
                     Err(_) => {
-                        self.window.malformed_responses += 1;
-                        self.total.malformed_responses += 1;
+                        self.counts.count(|s| s.malformed_responses += 1);
                     }
                 }
                 self.finish(Outcome::Delivered, now_ms);
@@ -723,8 +483,7 @@ impl<W: Wire> Pusher<W> {
 
     fn count_drop(&mut self, reason: DropReason, points: u64) {
         if points > 0 {
-            self.window.drop_points(reason, points);
-            self.total.drop_points(reason, points);
+            self.counts.count(|s| s.drop_points(reason, points));
         }
     }
 
@@ -735,13 +494,11 @@ impl<W: Wire> Pusher<W> {
         let batch = f.batch.take();
         match outcome {
             Outcome::Delivered => {
-                self.window.delivered += 1;
-                self.total.delivered += 1;
+                self.counts.count(|s| s.delivered += 1);
             }
             Outcome::Empty => {}
             Outcome::Failed(reason) => {
-                self.window.fail(reason);
-                self.total.fail(reason);
+                self.counts.count(|s| s.fail(reason));
                 if let Some(mut batch) = batch {
                     if reason.carries() && self.config.carry_over {
                         let d = trim(&mut batch, self.config.max_carry_points);
@@ -749,8 +506,7 @@ impl<W: Wire> Pusher<W> {
                         f.report.dropped.add(&d);
                         let n = batch.point_count();
                         f.report.carried_out = n;
-                        self.window.carried += n as u64;
-                        self.total.carried += n as u64;
+                        self.counts.count(|s| s.carried += n as u64);
                         if n > 0 {
                             self.carry = Some(batch);
                         }
@@ -781,71 +537,42 @@ impl<W: Wire> Pusher<W> {
         }
         let temporality = batch.temporality;
         let (stats, start) = match temporality {
-            Temporality::Delta => (self.window, batch.start_unix_nano),
-            Temporality::Cumulative => (self.total, self.first_start_nano.min(batch.start_unix_nano)),
+            Temporality::Delta => (self.counts.window, batch.start_unix_nano),
+            Temporality::Cumulative => (self.counts.total, self.first_start_nano.min(batch.start_unix_nano)),
         };
-        self.window = PushStats::default();
+        self.counts.window = PushStats::default();
         if stats.is_zero() && stats.last_status.is_none() {
             return;
         }
         let end = batch.end_unix_nano;
-        let point = |value: u64, label: Option<(&str, &str)>| NumberPoint {
-            attributes: match label {
-                Some((k, v)) => Arc::from([KeyValue { key: String::from(k), value: Value::Str(String::from(v)) }]),
-                None => Arc::new([]),
-            },
-            start_unix_nano: start,
-            time_unix_nano: end,
-            value: value as f64,
-        };
         let mut metrics = Vec::new();
-        let mut sum = |name: &str, description: &str, points: Vec<NumberPoint>| {
-            if points.iter().any(|p| p.value != 0.0) {
-                metrics.push(Metric {
-                    name: crate::batch::concat(&[SELF_PREFIX, name]).into(),
-                    unit: "1".into(),
-                    description: description.into(),
-                    kind: InstrumentKind::Counter,
-                    data: MetricData::Sum {
-                        monotonic: true,
-                        temporality,
-                        points: points.into_iter().filter(|p| p.value != 0.0).collect(),
-                    },
-                });
-            }
-        };
-        sum("push.attempts", "Push requests handed to the host", alloc::vec![point(stats.attempts, None)]);
-        sum("push.retries", "Push requests that repeated a batch", alloc::vec![point(stats.retries, None)]);
-        sum("push.delivered", "Batches delivered", alloc::vec![point(stats.delivered, None)]);
-        sum(
+        let mut m = SelfMetrics { out: &mut metrics, temporality, start, end };
+        m.counter("push.attempts", "Push requests handed to the host", &[(stats.attempts, None)]);
+        m.counter("push.retries", "Push requests that repeated a batch", &[(stats.retries, None)]);
+        m.counter("push.delivered", "Batches delivered", &[(stats.delivered, None)]);
+        m.counter(
             "push.failures",
             "Batches not delivered, by reason",
-            Reason::ALL.iter().zip(stats.failures).map(|(r, v)| point(v, Some(("reason", r.as_str())))).collect(),
+            &Reason::ALL.map(|r| (stats.failures(r), Some(r.as_str()))),
         );
-        sum(
+        m.counter(
             "push.malformed_responses",
             "2xx responses whose body could not be parsed",
-            alloc::vec![point(stats.malformed_responses, None)],
+            &[(stats.malformed_responses, None)],
         );
-        sum("points.carried", "Points carried into a later batch", alloc::vec![point(stats.carried, None)]);
-        sum(
+        m.counter("points.carried", "Points carried into a later batch", &[(stats.carried, None)]);
+        m.counter(
             "points.dropped",
             "Points dropped by the delivery layer, by reason",
-            DropReason::ALL.iter().zip(stats.dropped).map(|(r, v)| point(v, Some(("reason", r.as_str())))).collect(),
+            &DropReason::ALL.map(|r| (stats.dropped(r), Some(r.as_str()))),
         );
-        sum(
+        m.counter(
             "points.rejected",
             "Points refused by the receiver (OTLP partial success)",
-            alloc::vec![point(stats.rejected, None)],
+            &[(stats.rejected, None)],
         );
         if let Some(s) = stats.last_status {
-            metrics.push(Metric {
-                name: crate::batch::concat(&[SELF_PREFIX, "push.last_status"]).into(),
-                unit: "1".into(),
-                description: "HTTP status of the last push response".into(),
-                kind: InstrumentKind::Gauge,
-                data: MetricData::Gauge { points: alloc::vec![point(s as u64, None)] },
-            });
+            m.gauge("push.last_status", "HTTP status of the last push response", s as u64);
         }
         if metrics.is_empty() {
             return;

@@ -5,8 +5,9 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use super::*;
+use crate::registry::SELF_PREFIX;
 use crate::Temporality;
-use crate::{InstrumentOptions, MetricData, Registry};
+use crate::{InstrumentOptions, KeyValue, MetricData, Registry};
 
 const T0: u64 = 1_700_000_000_000;
 const TOKEN: &str = "tok-SECRET-123";
@@ -306,7 +307,7 @@ fn merged_request_body_holds_the_sum() {
     assert_eq!(counter_value(&expect, "jobs"), 7.0);
     p.start(b2, now, 10_000).unwrap();
     let Action::Send(req) = p.next(now) else { panic!() };
-    assert_eq!(req.body, crate::otlp::encode(&expect));
+    assert_eq!(req.body, crate::encode::otlp::encode(&expect));
 }
 
 #[test]
@@ -715,8 +716,8 @@ mod prop {
 
 #[test]
 fn wire_types_match_the_run_time_format() {
-    use crate::pushgateway::PushgatewayConfig;
-    use crate::remote_write::RemoteWriteConfig;
+    use crate::encode::pushgateway::PushgatewayConfig;
+    use crate::encode::remote_write::RemoteWriteConfig;
     let mut reg = Registry::new(
         crate::Config::new("svc").temporality(Temporality::Cumulative).resource_attr("service.instance.id", "i-1"),
     );
@@ -750,7 +751,7 @@ fn wire_types_match_the_run_time_format() {
     p.start(b.clone(), T0, 1_000).unwrap();
     let Action::Send(req) = p.next(T0) else { panic!() };
     assert_eq!(req.url, "http://h/v1/compact");
-    assert_eq!(req.body, crate::compact::request(&b).body);
+    assert_eq!(req.body, crate::encode::compact::request(&b).body);
     p.on_response(&Response::status(500), T0).unwrap();
     assert!(matches!(p.next(T0), Action::Wait { .. } | Action::Send(_)), "compact retries 500");
 }

@@ -10,7 +10,8 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use criterion::{criterion_group, Criterion, Throughput};
-use edgemetrics::{compact, otlp, otlp_json, Batch, Config, InstrumentOptions, Registry};
+use edgemetrics::encode::{compact, otlp, otlp_json};
+use edgemetrics::{Batch, Config, InstrumentOptions, Registry};
 
 const T0: u64 = 1_700_000_000_000_000_000;
 
@@ -98,7 +99,7 @@ fn cumulative(batch: &Batch) -> Batch {
 
 // prom: body sizes of remote write (raw protobuf, snappy body) and Pushgateway text.
 fn prom_sizes(batch: &Batch) {
-    use edgemetrics::{pushgateway, remote_write};
+    use edgemetrics::encode::{pushgateway, remote_write};
     let b = cumulative(batch);
     let rw = remote_write::RemoteWriteConfig::default();
     let pg = pushgateway::PushgatewayConfig::from_batch(&b);
@@ -116,7 +117,8 @@ fn prom_sizes(batch: &Batch) {
 
 // prom: remote write with and without snappy, snappy alone, Pushgateway text.
 fn bench_prom(c: &mut Criterion) {
-    use edgemetrics::{pushgateway, remote_write, snappy};
+    use edgemetrics::codec::snappy;
+    use edgemetrics::encode::{pushgateway, remote_write};
     let batch = cumulative(&batch_1000());
     let rw = remote_write::RemoteWriteConfig::default();
     let pg = pushgateway::PushgatewayConfig::from_batch(&batch);

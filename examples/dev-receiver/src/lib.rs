@@ -20,7 +20,40 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use edgemetrics::pb::{FieldValue, Reader};
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::common::v1 as otlp_common;
+use opentelemetry_proto::tonic::metrics::v1 as otlp_metrics;
+use prost::Message;
+
+/// prompb `WriteRequest` (prometheus/prompb types.proto field numbers), decoded with prost.
+mod prompb {
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct WriteRequest {
+        #[prost(message, repeated, tag = "1")]
+        pub timeseries: Vec<TimeSeries>,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct TimeSeries {
+        #[prost(message, repeated, tag = "1")]
+        pub labels: Vec<Label>,
+        #[prost(message, repeated, tag = "2")]
+        pub samples: Vec<Sample>,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Label {
+        #[prost(string, tag = "1")]
+        pub name: String,
+        #[prost(string, tag = "2")]
+        pub value: String,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Sample {
+        #[prost(double, tag = "1")]
+        pub value: f64,
+        #[prost(int64, tag = "2")]
+        pub timestamp: i64,
+    }
+}
 use edgemetrics::{Batch, MetricData, Value};
 use serde_json::{json, Value as Json};
 
@@ -236,108 +269,65 @@ fn from_batch(b: &Batch) -> Vec<(String, Point)> {
     out
 }
 
-fn fields(b: &[u8]) -> Result<Vec<(u32, FieldValue<'_>)>, String> {
-    let mut r = Reader::new(b);
-    let mut v = Vec::new();
-    loop {
-        match r.field() {
-            Some(Some(f)) => v.push(f),
-            Some(None) => return Ok(v),
-            None => return Err("malformed protobuf".into()),
-        }
-    }
+fn otlp_labels(attrs: &[otlp_common::KeyValue]) -> Vec<(String, String)> {
+    use otlp_common::any_value::Value as V;
+    attrs
+        .iter()
+        .map(|kv| {
+            let val = match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+                Some(V::StringValue(s)) => s.clone(),
+                Some(V::BoolValue(b)) => b.to_string(),
+                Some(V::IntValue(i)) => i.to_string(),
+                Some(V::DoubleValue(d)) => d.to_string(),
+                _ => String::new(),
+            };
+            (kv.key.clone(), val)
+        })
+        .collect()
 }
 
-fn f64_of(v: &FieldValue<'_>) -> f64 {
-    match v {
-        FieldValue::I64(x) => f64::from_bits(*x),
-        _ => 0.0,
-    }
-}
-
-fn packed_u64(v: &FieldValue<'_>) -> Vec<u64> {
-    match v {
-        FieldValue::Len(b) => b.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect(),
-        FieldValue::I64(x) => vec![*x],
-        _ => Vec::new(),
-    }
-}
-
-fn otlp_attr(b: &[u8]) -> Result<(String, String), String> {
-    let (mut k, mut val) = (String::new(), String::new());
-    for (n, v) in fields(b)? {
-        match (n, v) {
-            (1, FieldValue::Len(s)) => k = String::from_utf8_lossy(s).into_owned(),
-            (2, FieldValue::Len(any)) => {
-                for (an, av) in fields(any)? {
-                    val = match (an, av) {
-                        (1, FieldValue::Len(s)) => String::from_utf8_lossy(s).into_owned(),
-                        (2, FieldValue::Varint(x)) => (x != 0).to_string(),
-                        (3, FieldValue::Varint(x)) => (x as i64).to_string(),
-                        (4, FieldValue::I64(x)) => f64::from_bits(x).to_string(),
-                        _ => val,
-                    }
+/// OTLP protobuf `ExportMetricsServiceRequest` → points, decoded with the official
+/// opentelemetry-proto types.
+fn from_otlp_proto(body: &[u8]) -> Result<Vec<(String, Point)>, String> {
+    use otlp_metrics::{metric::Data, number_data_point::Value as NV};
+    let req = ExportMetricsServiceRequest::decode(body).map_err(|e| format!("malformed protobuf: {e}"))?;
+    let number = |p: &otlp_metrics::NumberDataPoint| match p.value {
+        Some(NV::AsDouble(v)) => v,
+        Some(NV::AsInt(i)) => i as f64,
+        None => 0.0,
+    };
+    let mut out = Vec::new();
+    for m in req.resource_metrics.iter().flat_map(|r| &r.scope_metrics).flat_map(|s| &s.metrics) {
+        match &m.data {
+            Some(Data::Gauge(g)) => {
+                for p in &g.data_points {
+                    out.push((series_key(&m.name, otlp_labels(&p.attributes)), Point::Gauge(number(p))));
+                }
+            }
+            Some(Data::Sum(sum)) => {
+                let delta = sum.aggregation_temporality == 1;
+                for p in &sum.data_points {
+                    out.push((series_key(&m.name, otlp_labels(&p.attributes)), Point::Sum { delta, value: number(p) }));
+                }
+            }
+            Some(Data::Histogram(h)) => {
+                let delta = h.aggregation_temporality == 1;
+                for p in &h.data_points {
+                    let mut bounds = p.explicit_bounds.clone();
+                    bounds.push(f64::INFINITY);
+                    out.push((
+                        series_key(&m.name, otlp_labels(&p.attributes)),
+                        Point::Hist {
+                            delta,
+                            count: p.count,
+                            sum: p.sum.unwrap_or(0.0),
+                            bounds,
+                            buckets: p.bucket_counts.clone(),
+                        },
+                    ));
                 }
             }
             _ => {}
-        }
-    }
-    Ok((k, val))
-}
-
-/// OTLP protobuf `ExportMetricsServiceRequest` → points.
-fn from_otlp_proto(body: &[u8]) -> Result<Vec<(String, Point)>, String> {
-    let mut out = Vec::new();
-    for (n, rm) in fields(body)? {
-        let (1, FieldValue::Len(rm)) = (n, rm) else { continue };
-        for (n, sm) in fields(rm)? {
-            let (2, FieldValue::Len(sm)) = (n, sm) else { continue };
-            for (n, m) in fields(sm)? {
-                let (2, FieldValue::Len(m)) = (n, m) else { continue };
-                let mut name = String::new();
-                for (n, v) in fields(m)? {
-                    match (n, v) {
-                        (1, FieldValue::Len(s)) => name = String::from_utf8_lossy(s).into_owned(),
-                        (5 | 7 | 9, FieldValue::Len(data)) => {
-                            let df = fields(data)?;
-                            let delta = df.iter().any(|(n, v)| *n == 2 && *v == FieldValue::Varint(1));
-                            for (dn, dp) in &df {
-                                let (1, FieldValue::Len(dp)) = (dn, dp) else { continue };
-                                let mut labels = Vec::new();
-                                let (mut value, mut count, mut sum) = (0.0, 0u64, 0.0);
-                                let (mut buckets, mut bounds) = (Vec::new(), Vec::new());
-                                for (pn, pv) in fields(dp)? {
-                                    match (n, pn, pv) {
-                                        (5 | 7, 7, FieldValue::Len(a)) | (9, 9, FieldValue::Len(a)) => {
-                                            labels.push(otlp_attr(a)?)
-                                        }
-                                        (5 | 7, 4, v) => value = f64_of(&v),
-                                        (5 | 7, 6, FieldValue::I64(x)) => value = x as i64 as f64,
-                                        (9, 4, FieldValue::I64(x)) => count = x,
-                                        (9, 5, v) => sum = f64_of(&v),
-                                        (9, 6, v) => buckets.extend(packed_u64(&v)),
-                                        (9, 7, v) => bounds.extend(packed_u64(&v).into_iter().map(f64::from_bits)),
-                                        _ => {}
-                                    }
-                                }
-                                let key = series_key(&name, labels);
-                                out.push((
-                                    key,
-                                    match n {
-                                        5 => Point::Gauge(value),
-                                        7 => Point::Sum { delta, value },
-                                        _ => {
-                                            bounds.push(f64::INFINITY);
-                                            Point::Hist { delta, count, sum, bounds, buckets }
-                                        }
-                                    },
-                                ));
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-            }
         }
     }
     Ok(out)
@@ -403,8 +393,13 @@ fn from_otlp_json(body: &[u8]) -> Result<Vec<(String, Point)>, String> {
 
 /// Prometheus samples (`name`, labels, value) → points: `_bucket` series regrouped into
 /// histograms, everything else a cumulative value.
-fn from_prom_samples(samples: Vec<(String, Vec<(String, String)>, f64)>) -> Vec<(String, Point)> {
-    let mut hists: BTreeMap<String, (String, Vec<(String, String)>, Vec<(f64, f64)>, f64, f64)> = BTreeMap::new();
+/// A Prometheus sample: metric name, labels, value.
+type Sample = (String, Vec<(String, String)>, f64);
+/// A histogram being reassembled from its series: name, labels, (le, count) buckets, sum, count.
+type PromHistogram = (String, Vec<(String, String)>, Vec<(f64, f64)>, f64, f64);
+
+fn from_prom_samples(samples: Vec<Sample>) -> Vec<(String, Point)> {
+    let mut hists: BTreeMap<String, PromHistogram> = BTreeMap::new();
     let mut out = Vec::new();
     for (name, labels, value) in &samples {
         if let Some(base) = name.strip_suffix("_bucket") {
@@ -446,41 +441,19 @@ fn from_prom_samples(samples: Vec<(String, Vec<(String, String)>, f64)>) -> Vec<
 
 /// Remote write (snappy block + `WriteRequest`) → points.
 fn from_remote_write(body: &[u8]) -> Result<Vec<(String, Point)>, String> {
-    let raw = edgemetrics::snappy::decompress(body, MAX_BODY * 4).map_err(|e| format!("snappy: {e:?}"))?;
+    let len = snap::raw::decompress_len(body).map_err(|e| format!("snappy: {e}"))?;
+    if len > MAX_BODY * 4 {
+        return Err(format!("snappy: block declares {len} bytes, more than {}", MAX_BODY * 4));
+    }
+    let raw = snap::raw::Decoder::new().decompress_vec(body).map_err(|e| format!("snappy: {e}"))?;
+    let req = prompb::WriteRequest::decode(raw.as_slice()).map_err(|e| format!("malformed protobuf: {e}"))?;
     let mut samples = Vec::new();
-    for (n, ts) in fields(&raw)? {
-        let (1, FieldValue::Len(ts)) = (n, ts) else { continue };
-        let (mut labels, mut last) = (Vec::new(), None);
-        for (n, v) in fields(ts)? {
-            match (n, v) {
-                (1, FieldValue::Len(l)) => {
-                    let (mut k, mut val) = (String::new(), String::new());
-                    for (ln, lv) in fields(l)? {
-                        if let FieldValue::Len(s) = lv {
-                            let s = String::from_utf8_lossy(s).into_owned();
-                            if ln == 1 {
-                                k = s
-                            } else if ln == 2 {
-                                val = s
-                            }
-                        }
-                    }
-                    labels.push((k, val));
-                }
-                (2, FieldValue::Len(s)) => {
-                    for (sn, sv) in fields(s)? {
-                        if sn == 1 {
-                            last = Some(f64_of(&sv));
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
+    for ts in req.timeseries {
+        let mut labels: Vec<(String, String)> = ts.labels.into_iter().map(|l| (l.name, l.value)).collect();
         let name = labels.iter().find(|(k, _)| k == "__name__").map(|(_, v)| v.clone()).unwrap_or_default();
         labels.retain(|(k, _)| k != "__name__");
-        if let Some(v) = last {
-            samples.push((name, labels, v));
+        if let Some(s) = ts.samples.last() {
+            samples.push((name, labels, s.value));
         }
     }
     Ok(from_prom_samples(samples))
@@ -632,10 +605,12 @@ fn ingest(state: &Mutex<State>, req: &Req, quiet: bool) -> Result<(), (u16, Stri
         ("remote-write", from_remote_write(&req.body))
     } else if path.starts_with("/metrics/job/") && (req.method == "PUT" || req.method == "POST") {
         ("pushgateway", from_text(&req.body))
-    } else if path == edgemetrics::compact::PATH {
+    } else if path == edgemetrics::encode::compact::PATH {
         (
             "compact",
-            edgemetrics::compact::decode(&req.body).map(|b| from_batch(&b)).map_err(|e| format!("compact: {e:?}")),
+            edgemetrics::encode::compact::decode(&req.body)
+                .map(|b| from_batch(&b))
+                .map_err(|e| format!("compact: {e:?}")),
         )
     } else {
         return Err((404, format!("no format at {} {}", req.method, path)));
@@ -761,20 +736,24 @@ mod tests {
             h.record(&mut reg, v, &[("route", "/a".into())]);
         }
         let batch = reg.collect(1_700_000_001_000_000_000);
-        let pg = edgemetrics::pushgateway::PushgatewayConfig::new("job");
+        let pg = edgemetrics::encode::pushgateway::PushgatewayConfig::new("job");
         let cases: Vec<(&str, Vec<(String, Point)>)> = vec![
             (
                 "compact",
-                from_batch(&edgemetrics::compact::decode(&edgemetrics::compact::request(&batch).body).unwrap()),
+                from_batch(
+                    &edgemetrics::encode::compact::decode(&edgemetrics::encode::compact::request(&batch).body).unwrap(),
+                ),
             ),
-            ("otlp", from_otlp_proto(&edgemetrics::otlp::request(&batch).body).unwrap()),
-            ("otlp-json", from_otlp_json(&edgemetrics::otlp_json::request(&batch).body).unwrap()),
+            ("otlp", from_otlp_proto(&edgemetrics::encode::otlp::request(&batch).body).unwrap()),
+            ("otlp-json", from_otlp_json(&edgemetrics::encode::otlp_json::request(&batch).body).unwrap()),
             (
                 "remote-write",
-                from_remote_write(&edgemetrics::remote_write::request(&batch, &Default::default()).unwrap().body)
-                    .unwrap(),
+                from_remote_write(
+                    &edgemetrics::encode::remote_write::request(&batch, &Default::default()).unwrap().body,
+                )
+                .unwrap(),
             ),
-            ("pushgateway", from_text(&edgemetrics::pushgateway::request(&batch, &pg).unwrap().body).unwrap()),
+            ("pushgateway", from_text(&edgemetrics::encode::pushgateway::request(&batch, &pg).unwrap().body).unwrap()),
         ];
         for (format, points) in cases {
             let mut st = State::default();

@@ -26,7 +26,12 @@ async function main() {
   const QUICK = process.argv.includes('--quick');
   // Fingerprint of the package under test, checked again at the end (a rebuild of js/dist during
   // the run would mix two builds in one result).
-  const distPrint = () => createHash('sha256').update(readFileSync(resolve(here, '../../dist/edgemetrics_wasm_bg.wasm'))).update(readFileSync(resolve(here, '../../dist/metrics.js'))).digest('hex').slice(0, 16);
+  const distPrint = () =>
+    createHash('sha256')
+      .update(readFileSync(resolve(here, '../../dist/edgemetrics_wasm_bg.wasm')))
+      .update(readFileSync(resolve(here, '../../dist/metrics.js')))
+      .digest('hex')
+      .slice(0, 16);
   const printStart = distPrint();
   const started = performance.now();
   const log = (...a) => console.log(`[${((performance.now() - started) / 1000).toFixed(1)}s]`, ...a);
@@ -221,8 +226,7 @@ const libs = new Map();
 /** Runs the core's criterion benches (record, encode) in this run and reads their medians. */
 function nativeBenches(quick) {
   const root = join(here, '..', '..', '..');
-  const args = ['bench', '-j2', '--bench', 'record', '--bench', 'encode', '--',
-    '--warm-up-time', '1', '--measurement-time', quick ? '1' : '3'];
+  const args = ['bench', '-j2', '--bench', 'record', '--bench', 'encode', '--', '--warm-up-time', '1', '--measurement-time', quick ? '1' : '3'];
   console.log(`native: cargo ${args.join(' ')}`);
   const r = spawnSync('cargo', args, { cwd: root, encoding: 'utf8', timeout: 15 * 60_000 });
   if (r.status !== 0) {
@@ -243,7 +247,8 @@ function nativeBenches(quick) {
       }
       const e = JSON.parse(readFileSync(f, 'utf8'));
       rows.push({
-        group, name,
+        group,
+        name,
         median_ns: e.median.point_estimate,
         lo_ns: e.median.confidence_interval.lower_bound,
         hi_ns: e.median.confidence_interval.upper_bound,
@@ -278,7 +283,15 @@ function rotate(arr, k) {
 
 function peerVersions() {
   const v = {};
-  for (const p of ['@opentelemetry/sdk-metrics', '@opentelemetry/exporter-metrics-otlp-proto', '@opentelemetry/api', '@opentelemetry/resources', '@opentelemetry/otlp-transformer', 'prom-client', 'esbuild']) {
+  for (const p of [
+    '@opentelemetry/sdk-metrics',
+    '@opentelemetry/exporter-metrics-otlp-proto',
+    '@opentelemetry/api',
+    '@opentelemetry/resources',
+    '@opentelemetry/otlp-transformer',
+    'prom-client',
+    'esbuild',
+  ]) {
     try {
       v[p] = JSON.parse(readFileSync(join(here, 'node_modules', p, 'package.json'), 'utf8')).version;
     } catch {
@@ -348,7 +361,14 @@ async function bundles() {
       const wasmBytes = [...new Set(wasm)].map((p) => readFileSync(p));
       const wasmRaw = wasmBytes.reduce((s, b) => s + b.length, 0);
       const wasmGz = wasmBytes.reduce((s, b) => s + gzipSync(b, { level: 9 }).length, 0);
-      return { js_raw: js.length, js_gzip9: gzipSync(js, { level: 9 }).length, wasm_raw: wasmRaw, wasm_gzip9: wasmGz, total_gzip9: gzipSync(js, { level: 9 }).length + wasmGz, inputs: Object.keys(r.metafile.inputs).length };
+      return {
+        js_raw: js.length,
+        js_gzip9: gzipSync(js, { level: 9 }).length,
+        wasm_raw: wasmRaw,
+        wasm_gzip9: wasmGz,
+        total_gzip9: gzipSync(js, { level: 9 }).length + wasmGz,
+        inputs: Object.keys(r.metafile.inputs).length,
+      };
     };
     try {
       const r = await esbuild.build({ ...base, platform: 'browser', conditions: ['workerd', 'worker', 'browser'] });
@@ -417,7 +437,17 @@ function summarise(res) {
     for (const M of [10, 1000]) {
       for (const name of names) {
         const q = (mode, k) => stats(res.warm.filter((x) => x.contestant === name && x.R === R && x.M === M && x.mode === mode).map((x) => x[k]));
-        s.grid.push({ contestant: name, R, M, record_attrs_ns: q('attrs', 'record_ns'), record_bound_ns: q('bound', 'record_ns'), flush_ms: q('attrs', 'flush_ms'), total_ms: q('attrs', 'total_ms'), total_bound_ms: q('bound', 'total_ms'), bytes: q('attrs', 'bytes') });
+        s.grid.push({
+          contestant: name,
+          R,
+          M,
+          record_attrs_ns: q('attrs', 'record_ns'),
+          record_bound_ns: q('bound', 'record_ns'),
+          flush_ms: q('attrs', 'flush_ms'),
+          total_ms: q('attrs', 'total_ms'),
+          total_bound_ms: q('bound', 'total_ms'),
+          bytes: q('attrs', 'bytes'),
+        });
       }
     }
   }
@@ -484,24 +514,40 @@ function markdown(res, s) {
   const L = [];
   L.push('# edgemetrics vs peers — comparative benchmark (one run)');
   L.push('');
-  L.push(`Run ${e.date}, Node ${e.node}, ${e.cpus} CPUs (${e.cpu_model}), load average at start ${e.loadavg_start.join(' ')}, at end ${e.loadavg_end.join(' ')}; the run took ${e.duration_s} s.`);
+  L.push(
+    `Run ${e.date}, Node ${e.node}, ${e.cpus} CPUs (${e.cpu_model}), load average at start ${e.loadavg_start.join(' ')}, at end ${e.loadavg_end.join(' ')}; the run took ${e.duration_s} s.`,
+  );
   L.push(`Package under test: js/dist fingerprint ${e.dist_sha256_16} (sha-256 of the wasm + metrics.js, first 16 hex digits).`);
-  L.push(`Versions: ${Object.entries(e.versions).filter(([k]) => k !== 'edgemetrics_build').map(([k, v]) => `${k} ${v}`).join(', ')}.`);
-  L.push('Regenerate: `cd js/bench/compare && npm ci && node run.mjs`. Figures are medians with (min–max) over the repetitions; the machine is shared, so they are noisy.');
+  L.push(
+    `Versions: ${Object.entries(e.versions)
+      .filter(([k]) => k !== 'edgemetrics_build')
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}.`,
+  );
+  L.push(
+    'Regenerate: `cd js/bench/compare && npm ci && node run.mjs`. Figures are medians with (min–max) over the repetitions; the machine is shared, so they are noisy.',
+  );
   L.push('');
-  L.push('Workload: one invocation creates the SDK objects, records R × (counter add + histogram record) over M attribute sets (route × status × region; 15 OTel default bounds), then encodes and sends ONE batch to a receiver on 127.0.0.1. ');
-  L.push(`Repetitions: fresh processes ${e.reps.fresh[1000]} per contestant for M=1000 (${e.reps.fresh[10]} for M=10); warm invocations ${e.reps.warm[100]} for R=100, ${e.reps.warm[10000]} for R=10⁴, **only ${e.reps.warm[1000000]} for R=10⁶** (time bound), after 2 warm-up invocations per cell; warm encode ${e.reps.encode}.`);
+  L.push(
+    'Workload: one invocation creates the SDK objects, records R × (counter add + histogram record) over M attribute sets (route × status × region; 15 OTel default bounds), then encodes and sends ONE batch to a receiver on 127.0.0.1. ',
+  );
+  L.push(
+    `Repetitions: fresh processes ${e.reps.fresh[1000]} per contestant for M=1000 (${e.reps.fresh[10]} for M=10); warm invocations ${e.reps.warm[100]} for R=100, ${e.reps.warm[10000]} for R=10⁴, **only ${e.reps.warm[1000000]} for R=10⁶** (time bound), after 2 warm-up invocations per cell; warm encode ${e.reps.encode}.`,
+  );
   L.push('');
   L.push('## Headline (M = 1000)');
   L.push('');
-  L.push('record: R = 10⁶ (ns per call = phase time / 2R); encode / first encode / heap / payload: R = 10⁴; encode = collect + serialise, no IO; flush = the SDK\'s own collect + encode + send + response; bound: ours `bind()`, prom-client `labels()` child, OTel has none.');
+  L.push(
+    "record: R = 10⁶ (ns per call = phase time / 2R); encode / first encode / heap / payload: R = 10⁴; encode = collect + serialise, no IO; flush = the SDK's own collect + encode + send + response; bound: ours `bind()`, prom-client `labels()` child, OTel has none.",
+  );
   L.push('');
   L.push('| contestant | ' + COLUMNS.map((c) => c[1]).join(' | ') + ' |');
   L.push('|---|' + COLUMNS.map(() => '---:').join('|') + '|');
   for (const n of names) {
     const c = s.contestants[n];
     const row = COLUMNS.map(([k]) => {
-      if (k === 'bundle_gzip_kb' && c[k] === null) return c.bundle_nodecompat_gzip_kb ? `fails for workers (${fmt(c.bundle_nodecompat_gzip_kb)} with nodejs_compat)` : 'fails';
+      if (k === 'bundle_gzip_kb' && c[k] === null)
+        return c.bundle_nodecompat_gzip_kb ? `fails for workers (${fmt(c.bundle_nodecompat_gzip_kb)} with nodejs_compat)` : 'fails';
       return cell(c[k]);
     });
     L.push(`| ${n} | ${row.join(' | ')} |`);
@@ -515,11 +561,13 @@ function markdown(res, s) {
     for (const n of names) {
       const c = s.contestants[n];
       const r = s.contestants[ref];
-      L.push(`| ${n} | ${COLUMNS.map(([k]) => {
-        const a = medianOf(c[k]);
-        const b = medianOf(r[k]);
-        return a === null || b === null || b === 0 ? 'n/a' : fmt(a / b, 3);
-      }).join(' | ')} |`);
+      L.push(
+        `| ${n} | ${COLUMNS.map(([k]) => {
+          const a = medianOf(c[k]);
+          const b = medianOf(r[k]);
+          return a === null || b === null || b === 0 ? 'n/a' : fmt(a / b, 3);
+        }).join(' | ')} |`,
+      );
     }
     L.push('');
   }
@@ -527,7 +575,10 @@ function markdown(res, s) {
   L.push('');
   L.push('| goal | measured | target | met |');
   L.push('|---|---:|---:|:---:|');
-  for (const g of s.goals) L.push(`| ${g.text} | ${fmt(g.value)} ${g.unit} | ${g.id.startsWith('heap') ? '≤ ' : g.id.startsWith('record_vs_otel') || g.id.startsWith('encode') ? '≥ ' : '≤ '}${g.target} ${g.unit} | ${g.met ? 'yes' : '**no**'} |`);
+  for (const g of s.goals)
+    L.push(
+      `| ${g.text} | ${fmt(g.value)} ${g.unit} | ${g.id.startsWith('heap') ? '≤ ' : g.id.startsWith('record_vs_otel') || g.id.startsWith('encode') ? '≥ ' : '≤ '}${g.target} ${g.unit} | ${g.met ? 'yes' : '**no**'} |`,
+    );
   L.push('');
   if (res.notes.length) {
     L.push('Notes: ' + res.notes.join('; '));
@@ -535,17 +586,26 @@ function markdown(res, s) {
   }
   L.push('## All cells (warm, in-process)');
   L.push('');
-  L.push('| R | M | contestant | record attrs (ns/call) | record bound (ns/call) | flush own path (ms) | invocation total, attrs (ms) | invocation total, bound (ms) | bytes sent |');
+  L.push(
+    '| R | M | contestant | record attrs (ns/call) | record bound (ns/call) | flush own path (ms) | invocation total, attrs (ms) | invocation total, bound (ms) | bytes sent |',
+  );
   L.push('|---:|---:|---|---:|---:|---:|---:|---:|---:|');
-  for (const g of s.grid) L.push(`| ${g.R} | ${g.M} | ${g.contestant} | ${cell(g.record_attrs_ns)} | ${cell(g.record_bound_ns)} | ${cell(g.flush_ms)} | ${cell(g.total_ms)} | ${cell(g.total_bound_ms)} | ${cell(g.bytes)} |`);
+  for (const g of s.grid)
+    L.push(
+      `| ${g.R} | ${g.M} | ${g.contestant} | ${cell(g.record_attrs_ns)} | ${cell(g.record_bound_ns)} | ${cell(g.flush_ms)} | ${cell(g.total_ms)} | ${cell(g.total_bound_ms)} | ${cell(g.bytes)} |`,
+    );
   L.push('');
   L.push('## M = 10 (R = 10⁴ unless noted)');
   L.push('');
-  L.push('| contestant | record attrs, R=10⁶ (ns) | record bound, R=10⁶ (ns) | encode warm (ms) | encode 1st (ms) | payload raw (B) | payload gzip (B) | heap held JS+ext (KB) |');
+  L.push(
+    '| contestant | record attrs, R=10⁶ (ns) | record bound, R=10⁶ (ns) | encode warm (ms) | encode 1st (ms) | payload raw (B) | payload gzip (B) | heap held JS+ext (KB) |',
+  );
   L.push('|---|---:|---:|---:|---:|---:|---:|---:|');
   for (const n of names) {
     const c = s.contestants[n];
-    L.push(`| ${n} | ${cell(c.record_attrs_ns_m10)} | ${cell(c.record_bound_ns_m10)} | ${cell(c.encode_warm_ms_m10)} | ${cell(c.encode_first_ms_m10)} | ${cell(c.payload_raw_m10)} | ${cell(c.payload_gzip_m10)} | ${cell(c.heap_ext_held_kb_m10)} |`);
+    L.push(
+      `| ${n} | ${cell(c.record_attrs_ns_m10)} | ${cell(c.record_bound_ns_m10)} | ${cell(c.encode_warm_ms_m10)} | ${cell(c.encode_first_ms_m10)} | ${cell(c.payload_raw_m10)} | ${cell(c.payload_gzip_m10)} | ${cell(c.heap_ext_held_kb_m10)} |`,
+    );
   }
   L.push('');
   L.push('## Fresh process details (R = 10⁴)');
@@ -566,7 +626,9 @@ function markdown(res, s) {
     if (b.ok) L.push(`| ${n} | yes | ${b.js_raw} | ${b.js_gzip9} | ${b.wasm_raw} | ${b.wasm_gzip9} | ${b.total_gzip9} | ${b.inputs} | |`);
     else {
       const nc = b.nodejs_compat ?? {};
-      L.push(`| ${n} | **no** | ${nc.js_raw ?? 'n/a'} | ${nc.js_gzip9 ?? 'n/a'} | ${nc.wasm_raw ?? 'n/a'} | ${nc.wasm_gzip9 ?? 'n/a'} | ${nc.total_gzip9 ?? 'n/a'} | ${nc.inputs ?? 'n/a'} | ${b.error_count} unresolved imports of Node built-ins (${b.missing_modules.join(', ')}); sizes are a node-platform build with those left external (needs nodejs_compat) |`);
+      L.push(
+        `| ${n} | **no** | ${nc.js_raw ?? 'n/a'} | ${nc.js_gzip9 ?? 'n/a'} | ${nc.wasm_raw ?? 'n/a'} | ${nc.wasm_gzip9 ?? 'n/a'} | ${nc.total_gzip9 ?? 'n/a'} | ${nc.inputs ?? 'n/a'} | ${b.error_count} unresolved imports of Node built-ins (${b.missing_modules.join(', ')}); sizes are a node-platform build with those left external (needs nodejs_compat) |`,
+      );
     }
   }
   L.push('');
@@ -579,12 +641,48 @@ function svg(s, env) {
   const colors = { edgemetrics: '#1f77b4', otel: '#ff7f0e', 'prom-client': '#2ca02c', floor: '#7f7f7f' };
   const c = s.contestants;
   const panels = [
-    { title: 'record (ns per call, R=10⁶, M=1000)', groups: [['attrs', 'record_attrs_ns'], ['bound', 'record_bound_ns']] },
-    { title: 'encode M=1000 (ms)', groups: [['warm', 'encode_warm_ms'], ['1st invocation', 'encode_first_ms']] },
-    { title: 'payload M=1000 (bytes)', groups: [['raw', 'payload_raw'], ['gzip', 'payload_gzip']] },
-    { title: 'heap held after invocation, M=1000 (KB)', groups: [['JS heap', 'heap_held_kb'], ['JS + external', 'heap_ext_held_kb']] },
-    { title: 'import + init (fresh process) / flush warm (ms)', groups: [['import+init', 'import_init_ms'], ['flush warm M=1000', 'flush_warm_ms']] },
-    { title: 'worker bundle, gzip -9 (KB)', groups: [['workers', 'bundle_gzip_kb'], ['nodejs_compat only', 'bundle_nodecompat_gzip_kb']] },
+    {
+      title: 'record (ns per call, R=10⁶, M=1000)',
+      groups: [
+        ['attrs', 'record_attrs_ns'],
+        ['bound', 'record_bound_ns'],
+      ],
+    },
+    {
+      title: 'encode M=1000 (ms)',
+      groups: [
+        ['warm', 'encode_warm_ms'],
+        ['1st invocation', 'encode_first_ms'],
+      ],
+    },
+    {
+      title: 'payload M=1000 (bytes)',
+      groups: [
+        ['raw', 'payload_raw'],
+        ['gzip', 'payload_gzip'],
+      ],
+    },
+    {
+      title: 'heap held after invocation, M=1000 (KB)',
+      groups: [
+        ['JS heap', 'heap_held_kb'],
+        ['JS + external', 'heap_ext_held_kb'],
+      ],
+    },
+    {
+      title: 'import + init (fresh process) / flush warm (ms)',
+      groups: [
+        ['import+init', 'import_init_ms'],
+        ['flush warm M=1000', 'flush_warm_ms'],
+      ],
+    },
+    {
+      title: 'worker bundle, gzip -9 (KB)',
+      groups: [
+        ['workers', 'bundle_gzip_kb'],
+        ['nodejs_compat only', 'bundle_nodecompat_gzip_kb'],
+      ],
+    },
   ];
   const PW = 420;
   const PH = 260;
@@ -596,7 +694,9 @@ function svg(s, env) {
   o.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`);
   o.push(`<rect width="${W}" height="${H}" fill="white"/>`);
   o.push(`<text x="10" y="20" font-size="15" font-weight="bold">edgemetrics vs peers — medians, min–max whiskers, log scale (lower is better)</text>`);
-  o.push(`<text x="10" y="38" fill="#444">${esc(`Node ${env.node}, ${env.cpus} CPUs, load ${env.loadavg_start.join(' ')} → ${env.loadavg_end.join(' ')}, ${env.date}`)}</text>`);
+  o.push(
+    `<text x="10" y="38" fill="#444">${esc(`Node ${env.node}, ${env.cpus} CPUs, load ${env.loadavg_start.join(' ')} → ${env.loadavg_end.join(' ')}, ${env.date}`)}</text>`,
+  );
   names.forEach((n, i) => {
     o.push(`<rect x="${10 + i * 130}" y="48" width="12" height="12" fill="${colors[n]}"/><text x="${26 + i * 130}" y="58">${esc(n)}</text>`);
   });
@@ -608,12 +708,13 @@ function svg(s, env) {
     const w = PW - 70;
     const h = PH - 80;
     const vals = [];
-    for (const [, k] of p.groups) for (const n of names) {
-      const v = c[n][k];
-      if (v === null || v === undefined) continue;
-      if (typeof v === 'number') vals.push(v);
-      else vals.push(v.min, v.max);
-    }
+    for (const [, k] of p.groups)
+      for (const n of names) {
+        const v = c[n][k];
+        if (v === null || v === undefined) continue;
+        if (typeof v === 'number') vals.push(v);
+        else vals.push(v.min, v.max);
+      }
     const pos = vals.filter((v) => v > 0);
     let lo = Math.floor(Math.log10(Math.min(...pos, 1)));
     let hi = Math.ceil(Math.log10(Math.max(...pos, 10)));
@@ -625,7 +726,9 @@ function svg(s, env) {
       o.push(`<line x1="${x0}" x2="${x0 + w}" y1="${yy}" y2="${yy}" stroke="#ddd"/>`);
       o.push(`<text x="${x0 - 4}" y="${yy + 4}" text-anchor="end" fill="#555">${d >= 0 ? (10 ** d).toLocaleString('en') : (10 ** d).toFixed(-d)}</text>`);
     }
-    o.push(`<line x1="${x0}" x2="${x0}" y1="${y0}" y2="${y0 + h}" stroke="#333"/><line x1="${x0}" x2="${x0 + w}" y1="${y0 + h}" y2="${y0 + h}" stroke="#333"/>`);
+    o.push(
+      `<line x1="${x0}" x2="${x0}" y1="${y0}" y2="${y0 + h}" stroke="#333"/><line x1="${x0}" x2="${x0 + w}" y1="${y0 + h}" y2="${y0 + h}" stroke="#333"/>`,
+    );
     const gw = w / p.groups.length;
     const bw = (gw - 20) / names.length;
     p.groups.forEach(([label, k], gi) => {
@@ -640,7 +743,9 @@ function svg(s, env) {
           return;
         }
         const top = y(m);
-        o.push(`<rect x="${bx + 1}" y="${top}" width="${bw - 2}" height="${Math.max(0, y0 + h - top)}" fill="${colors[n]}"><title>${esc(`${n} ${label}: ${fmt(m)}`)}</title></rect>`);
+        o.push(
+          `<rect x="${bx + 1}" y="${top}" width="${bw - 2}" height="${Math.max(0, y0 + h - top)}" fill="${colors[n]}"><title>${esc(`${n} ${label}: ${fmt(m)}`)}</title></rect>`,
+        );
         if (typeof v === 'object' && v.n > 1) {
           const cx = bx + bw / 2;
           o.push(`<line x1="${cx}" x2="${cx}" y1="${y(v.max)}" y2="${y(v.min)}" stroke="black"/>`);

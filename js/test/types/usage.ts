@@ -14,8 +14,23 @@ const r: Promise<FlushResult> = metrics.flush({ deadline: Date.now() + 1000 });
 void new Metrics({ endpoint: 'http://x', retry: { maxAttempts: 2 } });
 void r.then((x) => x.carried + x.dropped);
 void r;
+const logged = new Metrics({
+  endpoint: 'http://x',
+  onFlush: (res) => {
+    if (res.error) console.warn(res.error, res.status);
+  },
+});
+void (logged.lastFlush?.pending === true && logged.flushStats.stale + logged.instanceId.length);
+void wrapLambda(async () => 1, logged, { flushBudgetMs: 500 });
+// @ts-expect-error onFlush is a function
+new Metrics({ endpoint: 'x', onFlush: 'log' });
 export default withMetrics<{ URL: string }>(
-  { async fetch(req, env, ctx, m) { m.counter('x').add(1); return new Response(env.URL); } },
+  {
+    async fetch(req, env, ctx, m) {
+      m.counter('x').add(1);
+      return new Response(env.URL);
+    },
+  },
   (env) => ({ endpoint: env.URL }),
 );
 export const handler = wrapLambda(async (event: { n: number }, context: { getRemainingTimeInMillis(): number }) => event.n, metrics);

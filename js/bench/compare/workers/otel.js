@@ -21,9 +21,7 @@ export default {
     const route = new URL(request.url).pathname;
     meter.createCounter('bench.requests').add(1, { route, status: 200 });
     meter.createHistogram('bench.duration', { unit: 'ms' }).record(12, { route, status: 200 });
-    ctx.waitUntil(
-      reader.collect().then(({ resourceMetrics }) => new Promise((resolve) => exporter.export(resourceMetrics, resolve))),
-    );
+    ctx.waitUntil(reader.collect().then(({ resourceMetrics }) => new Promise((resolve) => exporter.export(resourceMetrics, resolve))));
     return new Response('ok');
   },
 };

@@ -11,7 +11,9 @@ export default {
     counter.inc({ route, status: 200 }, 1);
     hist.observe({ route, status: 200 }, 12);
     ctx.waitUntil(
-      registry.metrics().then((body) => fetch(env.METRICS_URL + '/metrics/job/bench', { method: 'POST', headers: { 'content-type': registry.contentType }, body })),
+      registry
+        .metrics()
+        .then((body) => fetch(env.METRICS_URL + '/metrics/job/bench', { method: 'POST', headers: { 'content-type': registry.contentType }, body })),
     );
     return new Response('ok');
   },

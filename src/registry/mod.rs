@@ -19,6 +19,10 @@
 //! canonical attribute keys. With the defaults the series table stays under about 8 MiB even when
 //! every limit is reached; see [`Limits`].
 
+pub(crate) mod self_metrics;
+
+pub use self_metrics::SELF_PREFIX;
+
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -27,13 +31,12 @@ use alloc::vec::Vec;
 
 use crate::attr::{
     decode_key, fast_path_ok, matches_unsorted, set_hash, write_key, Attr, AttrLimits, Attributes, KeyValue, Sorted,
-    Value,
 };
-use crate::batch::{
+use crate::error::{cut, Error};
+use crate::model::{
     Batch, HistogramPoint, InstrumentKind, Metric, MetricData, NumberPoint, SdkStats, Temporality, SCOPE_NAME,
     SCOPE_VERSION,
 };
-use crate::error::{cut, Error};
 
 /// The OpenTelemetry default explicit bucket bounds.
 pub const DEFAULT_BOUNDS: [f64; 15] =
@@ -161,7 +164,9 @@ impl InstrumentId {
         self.0
     }
     /// Rebuilds an id from [`InstrumentId::index`]. An index the registry does not know makes
-    /// recordings count as `invalid_handle` rejections; nothing panics.
+    /// recordings count as `invalid_handle` rejections; nothing panics. Hidden: for hosts that
+    /// carry ids across a foreign-function boundary as integers (the wasm bindings).
+    #[doc(hidden)]
     pub fn from_index(i: u32) -> Self {
         InstrumentId(i)
     }
@@ -230,6 +235,8 @@ impl Bound {
         self.0
     }
     /// Rebuilds a handle from [`Bound::index`]; an unknown index is counted as `invalid_handle`.
+    /// Hidden: for hosts that carry handles across a foreign-function boundary as integers.
+    #[doc(hidden)]
     pub fn from_index(i: u32) -> Self {
         Bound(i)
     }
@@ -265,8 +272,9 @@ struct Series {
     touched: bool,
     /// Recorded at least once (cumulative output includes every such series).
     has_data: bool,
-    /// Bound by a handle: never evicted.
-    pinned: bool,
+    /// Handles bound to this series ([`Registry::bind`] minus [`Registry::unbind`]): a series with
+    /// any is never evicted.
+    pinned: u32,
     overflow: bool,
     hash: u64,
     key: Box<[u8]>,
@@ -347,6 +355,8 @@ pub struct Registry {
     window_start: u64,
     /// Recorded anything since the last collect.
     dirty: bool,
+    /// Idle series were already reclaimed in this window (delta; see `insert`).
+    swept: bool,
     stats: SdkStats,
     stats_total: SdkStats,
 }
@@ -372,6 +382,7 @@ impl Registry {
             now: 0,
             window_start: 0,
             dirty: false,
+            swept: false,
             stats: SdkStats::default(),
             stats_total: SdkStats::default(),
         }
@@ -497,8 +508,72 @@ impl Registry {
             return None;
         }
         let slot = self.lookup_or_create(id, attrs);
-        self.series[slot as usize].pinned = true;
+        let s = &mut self.series[slot as usize];
+        s.pinned = s.pinned.saturating_add(1);
         Some(Bound(slot))
+    }
+
+    /// Releases one [`bind`](Self::bind) of `handle`: once a series has no handles left it may be
+    /// evicted again like any unbound series (a host's attribute cache unbinds the sets it drops, so
+    /// that cached sets never hold series slots the registry could need). The handle must not be
+    /// used afterwards (its slot may be reused: recordings through it would land in another
+    /// series). An unknown or already released handle is ignored.
+    ///
+    /// ```
+    /// use edgemetrics::{Config, InstrumentKind, InstrumentOptions, Limits, Registry};
+    /// let limits = Limits { cardinality: 3, ..Limits::default() };
+    /// let mut reg = Registry::new(Config::new("svc").limits(limits).self_metrics(false));
+    /// let c = reg.instrument("c", InstrumentKind::Counter, &InstrumentOptions::default()).unwrap();
+    /// let a = reg.bind(c, &[("k", "a".into())]).unwrap();
+    /// let b = reg.bind(c, &[("k", "b".into())]).unwrap();
+    /// let _ = reg.collect(1);
+    /// // Both slots are bound: a new set overflows.
+    /// reg.record(c, 1.0, &[("k", "x".into())]);
+    /// assert_eq!(reg.collect(2).stats.overflowed, 1);
+    /// // Released and idle: a new set reclaims a slot (delta temporality).
+    /// reg.unbind(a);
+    /// reg.unbind(b);
+    /// reg.record(c, 1.0, &[("k", "y".into())]);
+    /// assert_eq!(reg.collect(3).stats.overflowed, 0);
+    /// ```
+    pub fn unbind(&mut self, handle: Bound) {
+        if let Some(s) = self.series.get_mut(handle.0 as usize) {
+            if s.live {
+                s.pinned = s.pinned.saturating_sub(1);
+            }
+        }
+    }
+
+    /// Counts `n` attributes dropped before they reached the registry (a host that had to refuse
+    /// an attribute it could not represent, or pre-select among more attributes than one call may
+    /// pass): they appear in `edgemetrics.sdk.attributes.dropped` like the registry's own drops.
+    pub fn count_dropped_attributes(&mut self, n: u64) {
+        self.stats.attributes_dropped = self.stats.attributes_dropped.saturating_add(n);
+        if n > 0 {
+            self.dirty = true;
+        }
+    }
+
+    /// Adds or replaces a resource attribute after creation. Hosts that may not generate random
+    /// values at start-up (a worker's global scope) set a random `service.instance.id` this way at
+    /// their first flush; batches collected afterwards carry it.
+    ///
+    /// ```
+    /// use edgemetrics::{Config, Registry};
+    /// let mut reg = Registry::new(Config::new("svc"));
+    /// assert!(!reg.has_resource_attr("service.instance.id"));
+    /// reg.set_resource_attr("service.instance.id", "7f3a");
+    /// assert!(reg.collect(1).resource.iter().any(|kv| kv.key == "service.instance.id"));
+    /// ```
+    pub fn set_resource_attr<'a>(&mut self, key: &str, value: impl Into<crate::AttrValue<'a>>) {
+        self.config.resource.retain(|kv| kv.key != key);
+        self.config.resource.push(KeyValue::new(key, value));
+        self.resource = self.config.resource.clone().into();
+    }
+
+    /// Whether the resource has an attribute named `key`.
+    pub fn has_resource_attr(&self, key: &str) -> bool {
+        self.resource.iter().any(|kv| kv.key == key)
     }
 
     /// Records through a bound handle: one bounds check, one value check, one update.
@@ -602,16 +677,25 @@ impl Registry {
     }
 
     fn insert(&mut self, id: u32, hash: u64, pos: usize, key: &[u8], is_overflow: bool) -> u32 {
-        let limits = &self.config.limits;
-        let inst = &self.instruments[id as usize];
-        if !is_overflow
-            && (inst.series + 1 >= limits.cardinality
-                || self.live >= limits.max_series
-                || self.key_bytes + key.len() > limits.max_attribute_bytes)
-        {
+        if !is_overflow && self.over_limits(id, key.len()) {
+            // Delta: the limits count series holding data in this window. Series idle since the
+            // last collect still hold their slots until the next collect evicts them; reclaim them
+            // now (once per window, so a window really over the limit pays one sweep, not one per
+            // value) and look again.
+            if self.config.temporality == Temporality::Delta && !self.swept {
+                self.swept = true;
+                if self.sweep_idle() {
+                    self.rebuild_index(self.index.len());
+                    return match self.find(hash, id, key) {
+                        Ok(slot) => slot,
+                        Err(pos) => self.insert(id, hash, pos, key, false),
+                    };
+                }
+            }
             self.stats.overflowed += 1;
             return self.overflow_slot(id);
         }
+        let inst = &self.instruments[id as usize];
         let attrs: Attributes = decode_key(key).into();
         let agg = match inst.kind {
             InstrumentKind::Counter | InstrumentKind::UpDownCounter => Agg::Sum(0.0),
@@ -630,7 +714,7 @@ impl Registry {
             live: true,
             touched: false,
             has_data: false,
-            pinned: false,
+            pinned: 0,
             overflow: is_overflow,
             hash,
             key: key.into(),
@@ -662,6 +746,46 @@ impl Registry {
             self.rebuild_index(self.index.len() * 2);
         }
         slot
+    }
+
+    /// Whether a new series of instrument `id` with a key of `key_len` bytes would exceed a limit.
+    fn over_limits(&self, id: u32, key_len: usize) -> bool {
+        let limits = &self.config.limits;
+        self.instruments[id as usize].series + 1 >= limits.cardinality
+            || self.live >= limits.max_series
+            || self.key_bytes + key_len > limits.max_attribute_bytes
+    }
+
+    /// Frees every live series that holds no data in the current window and has no handle bound
+    /// (what the next delta collect would evict anyway). Returns whether any was freed; the caller
+    /// rebuilds the index.
+    fn sweep_idle(&mut self) -> bool {
+        let mut freed = false;
+        for slot in 0..self.series.len() {
+            let s = &self.series[slot];
+            if s.live && !s.touched && s.pinned == 0 {
+                self.evict(slot);
+                freed = true;
+            }
+        }
+        freed
+    }
+
+    /// Frees series `slot` (live, unpinned): its key bytes and its count go back to the limits.
+    fn evict(&mut self, slot: usize) {
+        let s = &mut self.series[slot];
+        s.live = false;
+        s.attrs = Arc::new([]);
+        let key = core::mem::take(&mut s.key);
+        let inst = &mut self.instruments[s.instrument as usize];
+        if s.overflow {
+            inst.overflow = NONE;
+        } else {
+            inst.series -= 1;
+            self.live -= 1;
+            self.key_bytes -= key.len();
+        }
+        self.free.push(slot as u32);
     }
 
     fn overflow_slot(&mut self, id: u32) -> u32 {
@@ -732,20 +856,9 @@ impl Registry {
                 if s.touched {
                     s.touched = false;
                     reset(&mut s.agg);
-                } else if !s.pinned {
+                } else if s.pinned == 0 {
                     // Nothing recorded for a whole window: free the slot.
-                    s.live = false;
-                    s.attrs = Arc::new([]);
-                    let key = core::mem::take(&mut s.key);
-                    let inst = &mut self.instruments[s.instrument as usize];
-                    if s.overflow {
-                        inst.overflow = NONE;
-                    } else {
-                        inst.series -= 1;
-                        self.live -= 1;
-                        self.key_bytes -= key.len();
-                    }
-                    self.free.push(slot as u32);
+                    self.evict(slot);
                     evicted = true;
                 }
             }
@@ -772,12 +885,19 @@ impl Registry {
         self.stats = SdkStats::default();
         let stats = if delta { window } else { self.stats_total };
         if self.config.self_metrics {
-            self_metrics(&stats, temporality, if delta { start } else { self.first_start() }, end, &mut metrics);
+            self_metrics::registry(
+                &stats,
+                temporality,
+                if delta { start } else { self.first_start() },
+                end,
+                &mut metrics,
+            );
         }
 
         self.window_start = end;
         self.now = end;
         self.dirty = false;
+        self.swept = false;
         Batch {
             resource: self.resource.clone(),
             scope_name: SCOPE_NAME,
@@ -872,55 +992,5 @@ fn push_point(data: &mut MetricData, s: &Series, start: u64, end: u64) {
         }
         // The aggregator always matches the instrument kind the data was created for.
         _ => {}
-    }
-}
-
-/// Prefix of every self-metric name.
-pub const SELF_PREFIX: &str = "edgemetrics.sdk.";
-
-fn self_metrics(stats: &SdkStats, temporality: Temporality, start: u64, end: u64, out: &mut Vec<Metric>) {
-    let point = |value: u64, reason: Option<&str>| NumberPoint {
-        attributes: match reason {
-            Some(r) => Arc::from([KeyValue { key: String::from("reason"), value: Value::Str(String::from(r)) }]),
-            None => Arc::new([]),
-        },
-        start_unix_nano: start,
-        time_unix_nano: end,
-        value: value as f64,
-    };
-    let mut push = |name: &str, description: &str, points: Vec<NumberPoint>| {
-        if points.is_empty() {
-            return;
-        }
-        out.push(Metric {
-            name: crate::batch::concat(&[SELF_PREFIX, name]).into(),
-            unit: "1".into(),
-            description: description.into(),
-            kind: InstrumentKind::Counter,
-            data: MetricData::Sum { monotonic: true, temporality, points },
-        });
-    };
-    let mut rejected = Vec::new();
-    for (v, r) in [
-        (stats.rejected_non_finite, "non_finite"),
-        (stats.rejected_negative, "negative"),
-        (stats.rejected_invalid_handle, "invalid_handle"),
-    ] {
-        if v > 0 {
-            rejected.push(point(v, Some(r)));
-        }
-    }
-    push("values.rejected", "Values refused by the SDK, by reason", rejected);
-    for (v, name, d) in [
-        (
-            stats.overflowed,
-            "values.overflowed",
-            "Values recorded into an overflow series (cardinality or memory limit)",
-        ),
-        (stats.attributes_dropped, "attributes.dropped", "Attributes dropped by the attribute limits"),
-        (stats.attributes_truncated, "attributes.truncated", "String attribute values truncated by the length limit"),
-        (stats.clock_skew, "clock_skew", "Collects whose clock went backwards"),
-    ] {
-        push(name, d, if v > 0 { vec![point(v, None)] } else { Vec::new() });
     }
 }

@@ -43,7 +43,8 @@
 //! # Example
 //!
 //! ```
-//! use edgemetrics::{otlp, Config, InstrumentOptions, Registry};
+//! use edgemetrics::encode::otlp;
+//! use edgemetrics::{Config, InstrumentOptions, Registry};
 //!
 //! let mut reg = Registry::new(Config::new("checkout"));
 //! reg.begin(1_700_000_000_000_000_000);
@@ -61,34 +62,18 @@
 //! assert_eq!(otlp::parse_response(b"").unwrap().rejected_data_points, 0);
 //! ```
 
-use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::attr::{KeyValue, Value};
-use crate::batch::{Batch, HistogramPoint, Metric, MetricData, NumberPoint, Temporality};
+use crate::codec::pb::{varint_len, FieldValue, Reader, Writer, LEN, VARINT};
+use crate::encode::otlp_common::{extreme_present, keep_message};
+pub use crate::encode::otlp_common::{temporality_value, PartialSuccess, MAX_ERROR_MESSAGE, PATH};
+use crate::encode::Encoded;
 use crate::error::Error;
-use crate::pb::{varint_len, FieldValue, Reader, Writer, LEN, VARINT};
-use crate::request::Encoded;
-
-/// Path of the OTLP/HTTP metrics export, appended to the configured endpoint.
-pub const PATH: &str = "/v1/metrics";
+use crate::model::{Batch, HistogramPoint, Metric, MetricData, NumberPoint};
 
 /// Content type of the protobuf encoding.
 pub const CONTENT_TYPE: &str = "application/x-protobuf";
-
-/// The `AggregationTemporality` enum value of `t` (`DELTA = 1`, `CUMULATIVE = 2`).
-pub fn temporality_value(t: Temporality) -> u64 {
-    match t {
-        Temporality::Delta => 1,
-        Temporality::Cumulative => 2,
-    }
-}
-
-/// `true` when a histogram point's `min`/`max` carry a value worth sending: the point holds at
-/// least one value and the extreme is a finite number.
-pub(crate) fn extreme_present(p: &HistogramPoint, v: f64) -> bool {
-    p.count > 0 && v.is_finite()
-}
 
 /// Encodes `batch` as a protobuf `ExportMetricsServiceRequest`.
 ///
@@ -330,35 +315,6 @@ fn key_value(w: &mut Writer, field: u32, kv: &KeyValue) {
         }
         Value::F64(d) => w.double_always(4, *d),
     }
-}
-
-/// What an OTLP receiver reported in `ExportMetricsServiceResponse.partial_success`.
-///
-/// A `200` response with no body, an empty body or no `partial_success` decodes to the default:
-/// nothing rejected, no message.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PartialSuccess {
-    /// Points the receiver refused (`rejected_data_points`). Never retry them: count them.
-    pub rejected_data_points: u64,
-    /// The receiver's explanation (`error_message`), possibly empty; may also be a warning sent
-    /// with `rejected_data_points == 0`.
-    pub error_message: String,
-}
-
-impl PartialSuccess {
-    /// `true` when the receiver neither rejected anything nor said anything.
-    pub fn is_full_success(&self) -> bool {
-        self.rejected_data_points == 0 && self.error_message.is_empty()
-    }
-}
-
-/// Longest `error_message` kept, in bytes; longer messages are cut at a character boundary.
-pub const MAX_ERROR_MESSAGE: usize = 1024;
-
-/// Builds the message the way both decoders keep it: lossy UTF-8, cut to [`MAX_ERROR_MESSAGE`].
-pub(crate) fn keep_message(raw: &[u8]) -> String {
-    let s = String::from_utf8_lossy(raw);
-    String::from(crate::attr::truncate_str(&s, MAX_ERROR_MESSAGE))
 }
 
 fn malformed(reason: &'static str) -> Error {

@@ -20,7 +20,7 @@
 //! Each family appears once, with `# HELP` (when the instrument has a description; `\` and
 //! newline escaped) and `# TYPE`. Label values escape `\`, `"` and newline. Histogram buckets are
 //! cumulative, ascending, and end with `le="+Inf"` equal to `_count`. No timestamps: the
-//! Pushgateway refuses them. Names and labels follow [`crate::prom`].
+//! Pushgateway refuses them. Names and labels follow [`crate::encode::prom`].
 //!
 //! **Grouping key.** The job and the grouping labels are path segments. A value that is empty,
 //! contains `/`, is `.`/`..`, or has any byte outside `[A-Za-z0-9._~-]` is sent in the
@@ -51,7 +51,7 @@
 //!
 //! ```
 //! use edgemetrics::{Config, InstrumentOptions, Method, Registry, Temporality};
-//! use edgemetrics::pushgateway::{request, PushgatewayConfig};
+//! use edgemetrics::encode::pushgateway::{request, PushgatewayConfig};
 //!
 //! let mut reg = Registry::new(
 //!     Config::new("resize").temporality(Temporality::Cumulative).self_metrics(false),
@@ -75,10 +75,10 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::batch::{Batch, Temporality};
+use crate::encode::prom::{self, Family, FamilyOptions, Label, SeriesValue};
+use crate::encode::{Encoded, Method};
 use crate::error::Error;
-use crate::prom::{self, Family, FamilyOptions, Label, SeriesValue};
-use crate::request::{Encoded, Method};
+use crate::model::{Batch, Temporality};
 
 /// The `Content-Type` of text exposition format 0.0.4.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -148,24 +148,13 @@ fn validate(cfg: &PushgatewayConfig) -> Result<(), Error> {
     Ok(())
 }
 
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
 /// URL-safe base64 with padding (RFC 4648 §5); an empty input gives `=` as the Pushgateway wants.
 fn push_base64(out: &mut String, s: &[u8]) {
     if s.is_empty() {
         out.push('=');
         return;
     }
-    for c in s.chunks(3) {
-        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
-        for k in 0..4 {
-            if k <= c.len() {
-                out.push(B64[(n >> (18 - 6 * k) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
+    crate::codec::text::push_base64(out, s, crate::codec::text::BASE64_URL);
 }
 
 fn push_segment(out: &mut String, name: &str, value: &str) {
@@ -242,7 +231,7 @@ fn push_sample(out: &mut Vec<u8>, name: &str, suffix: &str, labels: &[Label], le
     out.push(b' ');
     match value {
         Num::F(v) => prom::push_f64(out, v),
-        Num::U(v) => crate::text::push_u64(out, v),
+        Num::U(v) => crate::codec::text::push_u64(out, v),
     }
     out.push(b'\n');
 }

@@ -1,5 +1,5 @@
-//! OpenTelemetry → Prometheus translation, shared by [remote write](crate::remote_write) and the
-//! [Pushgateway](crate::pushgateway) text format.
+//! OpenTelemetry → Prometheus translation, shared by [remote write](crate::encode::remote_write) and the
+//! [Pushgateway](crate::encode::pushgateway) text format.
 //!
 //! Prometheus has a flatter and stricter data model than OpenTelemetry. This module applies the
 //! rules of the OpenTelemetry "Prometheus and OpenMetrics compatibility" specification, keeping
@@ -30,7 +30,7 @@
 //! appended as-is after sanitizing (`m` → `_m`).
 //!
 //! ```
-//! use edgemetrics::prom::metric_name;
+//! use edgemetrics::encode::prom::metric_name;
 //! use edgemetrics::InstrumentKind::*;
 //! assert_eq!(metric_name("http.server.duration", "ms", Histogram), "http_server_duration_milliseconds");
 //! assert_eq!(metric_name("http.requests", "{request}", Counter), "http_requests_total");
@@ -73,7 +73,7 @@
 //!
 //! # Families
 //!
-//! [`families`] turns a [`Batch`] into Prometheus metric families: one per translated name, series
+//! `families` turns a [`Batch`] into Prometheus metric families: one per translated name, series
 //! in batch order (deterministic: the registry's creation order). Two instruments of the same kind that translate to the same name share one
 //! family; if their kinds differ the later one is refused with a typed error (a family has one
 //! type). Two series of a family that end up with identical labels (e.g. attributes `a.b=x` and
@@ -87,8 +87,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::attr::{KeyValue, Value};
-use crate::batch::{Batch, InstrumentKind, MetricData};
 use crate::error::Error;
+use crate::model::{Batch, InstrumentKind, MetricData};
 
 /// Translates an OpenTelemetry instrument name and unit into a Prometheus metric name (see the
 /// [module documentation](self) for the rules).
@@ -195,7 +195,7 @@ fn unit_suffix(unit: &str, kind: InstrumentKind, out: &mut String) {
 /// Translates an attribute key into a Prometheus label name; `None` for an empty key.
 ///
 /// ```
-/// use edgemetrics::prom::label_name;
+/// use edgemetrics::encode::prom::label_name;
 /// assert_eq!(label_name("http.method").as_deref(), Some("http_method"));
 /// assert_eq!(label_name("1st").as_deref(), Some("key_1st"));
 /// assert_eq!(label_name("__name__").as_deref(), Some("key__name__"));
@@ -238,23 +238,15 @@ fn push_ascii(out: &mut String, f: impl FnOnce(&mut Vec<u8>)) {
 }
 
 /// [`push_f64`] into a `String`.
-pub fn push_f64_str(out: &mut String, v: f64) {
+pub(crate) fn push_f64_str(out: &mut String, v: f64) {
     push_ascii(out, |b| push_f64(b, v))
 }
 
 /// Appends `v` as Prometheus writes floats: Go's `strconv.FormatFloat(v, 'g', -1, 64)` — the
 /// shortest digits that read back as `v`, in plain notation when the decimal exponent is in
 /// `-4..6`, otherwise as `d.ddde±XX`; `+Inf`, `-Inf`, `NaN` for the specials.
-///
-/// ```
-/// let mut s = Vec::new();
-/// for v in [10.0, 0.005, 2.5, 1e6, 123456.0, 1e-5, f64::INFINITY, -0.5] {
-///     edgemetrics::prom::push_f64(&mut s, v);
-///     s.push(b' ');
-/// }
-/// assert_eq!(s, b"10 0.005 2.5 1e+06 123456 1e-05 +Inf -0.5 ");
-/// ```
-pub fn push_f64(out: &mut Vec<u8>, v: f64) {
+/// (Example: `tests::push_f64_example`.)
+pub(crate) fn push_f64(out: &mut Vec<u8>, v: f64) {
     if v.is_nan() {
         out.extend_from_slice(b"NaN");
         return;
@@ -316,7 +308,7 @@ pub fn push_f64(out: &mut Vec<u8>, v: f64) {
         if ax < 10 {
             out.push(b'0');
         }
-        crate::text::push_u64(out, ax as u64);
+        crate::codec::text::push_u64(out, ax as u64);
     } else if dp <= 0 {
         out.extend_from_slice(b"0.");
         (0..-dp).for_each(|_| out.push(b'0'));
@@ -349,21 +341,21 @@ fn parse_exp(e: &str) -> i32 {
 }
 
 /// Appends an attribute value as a label value (see the [module documentation](self)).
-pub fn push_value(out: &mut String, v: &Value) {
+pub(crate) fn push_value(out: &mut String, v: &Value) {
     match v {
         Value::Str(s) => out.push_str(s),
-        Value::I64(x) => push_ascii(out, |b| crate::text::push_i64(b, *x)),
+        Value::I64(x) => push_ascii(out, |b| crate::codec::text::push_i64(b, *x)),
         Value::F64(x) => push_f64_str(out, *x),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
     }
 }
 
 /// A label: `(name, value)`.
-pub type Label = (String, String);
+pub(crate) type Label = (String, String);
 
 /// `job` and `instance` from the resource (see the [module documentation](self)), sorted by name,
 /// empty values left out.
-pub fn resource_labels(resource: &[KeyValue]) -> Vec<Label> {
+pub(crate) fn resource_labels(resource: &[KeyValue]) -> Vec<Label> {
     let get = |k: &str| {
         resource.iter().find(|kv| kv.key == k).map(|kv| {
             let mut s = String::new();
@@ -392,7 +384,7 @@ pub fn resource_labels(resource: &[KeyValue]) -> Vec<Label> {
 /// Translates a point's attributes into sorted, unique, non-empty labels (see the
 /// [module documentation](self)): names sanitized, names in `reserved` renamed `exported_<name>`,
 /// colliding names merged with `;` in original-key order, empty values dropped.
-pub fn attribute_labels(attrs: &[KeyValue], reserved: &[&str]) -> Vec<Label> {
+pub(crate) fn attribute_labels(attrs: &[KeyValue], reserved: &[&str]) -> Vec<Label> {
     // (label name, original key, value)
     let mut tmp: Vec<(String, &str, String)> = Vec::with_capacity(attrs.len());
     for kv in attrs {
@@ -421,7 +413,7 @@ pub fn attribute_labels(attrs: &[KeyValue], reserved: &[&str]) -> Vec<Label> {
 }
 
 /// Merges two label lists sorted by name into one sorted list. On equal names `a` wins.
-pub fn merge_sorted(a: &[Label], b: &[Label]) -> Vec<Label> {
+pub(crate) fn merge_sorted(a: &[Label], b: &[Label]) -> Vec<Label> {
     let mut out = Vec::with_capacity(a.len() + b.len());
     let (mut i, mut j) = (0, 0);
     while i < a.len() || j < b.len() {
@@ -441,7 +433,7 @@ pub fn merge_sorted(a: &[Label], b: &[Label]) -> Vec<Label> {
 
 /// The type of a Prometheus metric family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FamilyType {
+pub(crate) enum FamilyType {
     /// Monotonic running total (`_total` name).
     Counter,
     /// A value that may go up and down (gauges and up-down counters).
@@ -463,7 +455,7 @@ impl FamilyType {
 
 /// The value of one series.
 #[derive(Debug, Clone, PartialEq)]
-pub enum SeriesValue {
+pub(crate) enum SeriesValue {
     /// A counter or gauge value.
     Number(f64),
     /// A classic histogram.
@@ -479,7 +471,7 @@ pub enum SeriesValue {
 
 /// One series: labels (sorted by name, without `__name__` and `le`) and its value.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Series {
+pub(crate) struct Series {
     /// Labels sorted by name.
     pub labels: Vec<Label>,
     /// The value.
@@ -488,7 +480,7 @@ pub struct Series {
 
 /// A metric family: one name, one type, its series in batch order.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Family {
+pub(crate) struct Family {
     /// Prometheus metric name (for histograms, the base of `_bucket`, `_sum`, `_count`).
     pub name: String,
     /// Description of the instrument.
@@ -501,9 +493,9 @@ pub struct Family {
     pub series: Vec<Series>,
 }
 
-/// Options for [`families`].
+/// Options for `families`.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct FamilyOptions<'a> {
+pub(crate) struct FamilyOptions<'a> {
     /// Add `job`/`instance` from the resource to every series (remote write: yes; Pushgateway: no,
     /// the grouping key carries them).
     pub resource_labels: bool,
@@ -515,7 +507,7 @@ pub struct FamilyOptions<'a> {
 /// Translates every metric of `batch` into Prometheus families (see the
 /// [module documentation](self)). Family order follows the batch; a name claimed by two kinds is
 /// [`Error::InvalidName`].
-pub fn families(batch: &Batch, opts: &FamilyOptions<'_>) -> Result<Vec<Family>, Error> {
+pub(crate) fn families(batch: &Batch, opts: &FamilyOptions<'_>) -> Result<Vec<Family>, Error> {
     let res = if opts.resource_labels { resource_labels(&batch.resource) } else { Vec::new() };
     let mut reserved: Vec<&str> = Vec::with_capacity(opts.reserved.len() + 3);
     reserved.extend_from_slice(&["instance", "job", "le"]);
@@ -655,8 +647,8 @@ fn dedup(f: &mut Family) {
             if remove[ia] {
                 continue;
             }
-            for b in a + 1..end {
-                let ib = keys[b].1;
+            for key in &keys[a + 1..end] {
+                let ib = key.1;
                 if remove[ib] || f.series[ia].labels != f.series[ib].labels {
                     continue;
                 }
@@ -701,6 +693,16 @@ fn merge_value(earlier: &mut SeriesValue, later: &SeriesValue, kind: FamilyType)
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn push_f64_example() {
+        let mut s = Vec::new();
+        for v in [10.0, 0.005, 2.5, 1e6, 123456.0, 1e-5, f64::INFINITY, -0.5] {
+            push_f64(&mut s, v);
+            s.push(b' ');
+        }
+        assert_eq!(s, b"10 0.005 2.5 1e+06 123456 1e-05 +Inf -0.5 ");
+    }
+
     use super::*;
     use alloc::string::ToString;
     use alloc::vec;

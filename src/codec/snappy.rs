@@ -27,7 +27,7 @@
 //! checked, and every failure is an [`Error::Malformed`] — never a panic.
 //!
 //! ```
-//! use edgemetrics::snappy;
+//! use edgemetrics::codec::snappy;
 //! let data = b"metric_total{job=\"a\"} 1\nmetric_total{job=\"b\"} 2\n".repeat(20);
 //! let z = snappy::compress(&data);
 //! assert!(z.len() < data.len() / 4);
@@ -68,14 +68,6 @@ fn load64(b: &[u8], i: usize) -> u64 {
 #[inline]
 fn hash(v: u32) -> usize {
     (v.wrapping_mul(0x1e35_a7bd) >> (32 - TABLE_BITS)) as usize
-}
-
-fn push_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
 }
 
 fn emit_literal(out: &mut Vec<u8>, lit: &[u8]) {
@@ -127,7 +119,7 @@ pub fn compress_into(input: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
         return Err(Error::Malformed { reason: "snappy input longer than 4 GiB" });
     }
     out.reserve(max_compressed_len(input.len()));
-    push_varint(out, input.len() as u64);
+    super::varint::put(out, input.len() as u64);
     let mut table = alloc::vec![0u16; 1 << TABLE_BITS];
     let mut base = 0usize;
     while base < input.len() {
@@ -204,17 +196,11 @@ pub fn decompressed_len(input: &[u8]) -> Result<usize, Error> {
 }
 
 fn read_len(input: &[u8]) -> Result<(usize, usize), Error> {
-    let mut v = 0u64;
-    for (i, &b) in input.iter().enumerate().take(5) {
-        v |= ((b & 0x7f) as u64) << (7 * i);
-        if b & 0x80 == 0 {
-            if v > u32::MAX as u64 {
-                break;
-            }
-            return Ok((v as usize, i + 1));
-        }
+    // The preamble is at most 5 bytes and at most u32::MAX.
+    match super::varint::read(input) {
+        Ok((v, n)) if n <= 5 && v <= u32::MAX as u64 => Ok((v as usize, n)),
+        _ => Err(Error::Malformed { reason: "snappy: bad length varint" }),
     }
-    Err(Error::Malformed { reason: "snappy: bad length varint" })
 }
 
 /// Decompresses a snappy block, refusing (before allocating) any block that declares more than

@@ -15,11 +15,11 @@ use super::{
     T_STR, T_TRUE, VERSION,
 };
 use crate::attr::{Attributes, KeyValue, Value};
-use crate::batch::{
+use crate::error::Error;
+use crate::model::{
     Batch, HistogramPoint, InstrumentKind, Metric, MetricData, NumberPoint, SdkStats, Temporality, SCOPE_NAME,
     SCOPE_VERSION,
 };
-use crate::error::Error;
 
 /// Default [`DecodeLimits::max_input`]: 16 MiB.
 pub const DEFAULT_MAX_INPUT: usize = 16 << 20;
@@ -29,7 +29,7 @@ pub const DEFAULT_MAX_MEMORY: usize = 128 << 20;
 /// Bounds on what [`decode_with`] accepts and allocates.
 ///
 /// ```
-/// use edgemetrics::compact::{decode_with, DecodeLimits};
+/// use edgemetrics::encode::compact::{decode_with, DecodeLimits};
 /// let tight = DecodeLimits { max_input: 1024, ..DecodeLimits::default() };
 /// assert!(decode_with(&[0u8; 2048], &tight).is_err());
 /// ```
@@ -82,19 +82,16 @@ impl<'a> Reader<'a> {
     }
 
     fn varint(&mut self) -> R<u64> {
-        let mut v = 0u64;
+        use crate::codec::varint::{read, Bad};
         // At most 10 bytes; the tenth may only carry the top bit of a u64.
-        for i in 0..10u32 {
-            let x = self.u8()?;
-            if i == 9 && x > 1 {
-                return Err(bad("varint overflows 64 bits"));
+        match read(self.b) {
+            Ok((v, n)) => {
+                self.b = &self.b[n..];
+                Ok(v)
             }
-            v |= u64::from(x & 0x7f) << (7 * i);
-            if x & 0x80 == 0 {
-                return Ok(v);
-            }
+            Err(Bad::Truncated) => Err(bad("truncated")),
+            Err(Bad::Overflow) => Err(bad("varint overflows 64 bits")),
         }
-        Err(bad("varint longer than 10 bytes"))
     }
 
     /// A count of items that each take at least `min_each` bytes: refused when the rest of the
@@ -421,7 +418,8 @@ impl<'a> Decoder<'a> {
 /// bytes the message took, so that a stream of concatenated messages can be split.
 ///
 /// ```
-/// use edgemetrics::{compact, Config, Registry};
+/// use edgemetrics::encode::compact;
+/// use edgemetrics::{Config, Registry};
 /// let mut reg = Registry::new(Config::new("svc"));
 /// let one = compact::encode(&reg.collect(1));
 /// let two = compact::encode(&reg.collect(2));
@@ -474,14 +472,16 @@ pub fn decode(bytes: &[u8]) -> Result<Batch, Error> {
 }
 
 /// Converts a compact message into an OTLP/HTTP protobuf `ExportMetricsServiceRequest`
-/// ([`crate::otlp::encode`]), for a relay that forwards to an OTLP receiver.
+/// ([`crate::encode::otlp::encode`]), for a relay that forwards to an OTLP receiver.
 ///
 /// ```
-/// use edgemetrics::{compact, otlp, Config, Registry};
+/// use edgemetrics::encode::{compact, otlp};
+/// use edgemetrics::{Config, Registry};
 /// let mut reg = Registry::new(Config::new("svc"));
 /// let batch = reg.collect(5);
 /// assert_eq!(compact::to_otlp(&compact::encode(&batch)).unwrap(), otlp::encode(&batch));
 /// ```
+#[cfg(feature = "otlp")]
 pub fn to_otlp(bytes: &[u8]) -> Result<Vec<u8>, Error> {
-    Ok(crate::otlp::encode(&decode(bytes)?))
+    Ok(crate::encode::otlp::encode(&decode(bytes)?))
 }

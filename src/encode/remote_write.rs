@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! POST /api/v1/write
-//! Content-Encoding: snappy                      (block format, see crate::snappy)
+//! Content-Encoding: snappy                      (block format, see crate::codec::snappy)
 //! Content-Type: application/x-protobuf
 //! User-Agent: edgemetrics/<version>
 //! X-Prometheus-Remote-Write-Version: 0.1.0
@@ -17,7 +17,7 @@
 //!
 //! Every series carries its full label set: `__name__`, `job`/`instance` from the resource, then
 //! the point's attributes, **sorted by name**, without duplicate names and without empty values
-//! (Prometheus treats an empty value as an absent label). Names follow [`crate::prom`]. Each
+//! (Prometheus treats an empty value as an absent label). Names follow [`crate::encode::prom`]. Each
 //! series gets one sample stamped with the batch end (milliseconds).
 //!
 //! | OpenTelemetry | Prometheus series |
@@ -27,7 +27,7 @@
 //! | histogram | `<name>_bucket{le="<bound>"}` cumulative, `le="+Inf"` = count; `<name>_sum`; `<name>_count` |
 //!
 //! `le` values are written like Prometheus' own clients write them (`0.005`, `10`, `1e+06`,
-//! `+Inf`, see [`prom::push_f64`]), so `histogram_quantile` groups our buckets with theirs.
+//! `+Inf`, see `prom::push_f64`), so `histogram_quantile` groups our buckets with theirs.
 //!
 //! # Temporality
 //!
@@ -37,13 +37,13 @@
 //! would be wrong without any error. [`request`] therefore refuses a batch whose temporality is
 //! [`Temporality::Delta`] with [`Error::InvalidConfig`]; configure the registry with
 //! [`Temporality::Cumulative`] and a per-isolate `service.instance.id` (the single-writer rule,
-//! see [`crate::prom`]).
+//! see [`crate::encode::prom`]).
 //!
 //! # Example
 //!
 //! ```
 //! use edgemetrics::{Config, InstrumentOptions, Registry, Temporality};
-//! use edgemetrics::remote_write::{request, RemoteWriteConfig};
+//! use edgemetrics::encode::remote_write::{request, RemoteWriteConfig};
 //!
 //! let mut reg = Registry::new(
 //!     Config::new("checkout")
@@ -57,18 +57,18 @@
 //! let req = request(&batch, &RemoteWriteConfig::default()).unwrap();
 //! assert_eq!(req.path, "/api/v1/write");
 //! assert_eq!(req.header("Content-Encoding"), Some("snappy"));
-//! let pb = edgemetrics::snappy::decompress(&req.body, 1 << 20).unwrap();
+//! let pb = edgemetrics::codec::snappy::decompress(&req.body, 1 << 20).unwrap();
 //! assert!(pb.windows(19).any(|w| w == b"http_requests_total"));
 //! ```
 
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::batch::{Batch, Temporality};
+use crate::codec::pb::{self, varint_len, Writer};
+use crate::encode::prom::{self, Family, FamilyOptions, Label, SeriesValue};
+use crate::encode::{Encoded, Method};
 use crate::error::Error;
-use crate::pb::{self, varint_len, Writer};
-use crate::prom::{self, Family, FamilyOptions, Label, SeriesValue};
-use crate::request::{Encoded, Method};
+use crate::model::{Batch, Temporality};
 
 /// `User-Agent` sent with every request.
 pub const USER_AGENT: &str = concat!("edgemetrics/", env!("CARGO_PKG_VERSION"));
@@ -267,7 +267,7 @@ fn label_len(name: &str, value: &str) -> usize {
 pub fn request(batch: &Batch, cfg: &RemoteWriteConfig) -> Result<Encoded, Error> {
     let raw = encode(batch, cfg)?;
     let mut body = Vec::new();
-    crate::snappy::compress_into(&raw, &mut body)?;
+    crate::codec::snappy::compress_into(&raw, &mut body)?;
     Ok(Encoded {
         method: Method::Post,
         path: cfg.path.clone(),
@@ -284,7 +284,7 @@ pub fn request(batch: &Batch, cfg: &RemoteWriteConfig) -> Result<Encoded, Error>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pb::{FieldValue, Reader};
+    use crate::codec::pb::{FieldValue, Reader};
     use crate::registry::{Config, InstrumentOptions, Registry};
     use alloc::string::ToString;
     use alloc::vec;

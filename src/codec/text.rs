@@ -10,20 +10,46 @@
 //!   (U+0000–U+001F) as `\n`, `\r`, `\t` or `\u00XX`; every other character, non-ASCII included,
 //!   copied as UTF-8.
 //!
-//! ```
-//! use edgemetrics::text;
-//! let mut out = Vec::new();
-//! text::push_f64(&mut out, 0.1);
-//! out.push(b' ');
-//! text::push_f64(&mut out, 250.0);
-//! out.push(b' ');
-//! text::push_i64(&mut out, -42);
-//! out.push(b' ');
-//! text::push_json_str(&mut out, "a\"b\\c\nd\u{1}é");
-//! assert_eq!(String::from_utf8(out).unwrap(), r#"0.1 250 -42 "a\"b\\c\nd\u0001é""#);
-//! ```
+//! (The examples that were doctests here are unit tests since the module became crate-private:
+//! `tests::module_examples`.)
 
+use alloc::string::String;
 use alloc::vec::Vec;
+
+/// The standard base64 alphabet (RFC 4648 §4).
+pub(crate) const BASE64_STD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+/// The URL-safe base64 alphabet (RFC 4648 §5).
+#[cfg(feature = "pushgateway")]
+pub(crate) const BASE64_URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// Appends `input` in base64 with `alphabet`, padded with `=`.
+pub(crate) fn push_base64(out: &mut String, input: &[u8], alphabet: &[u8; 64]) {
+    for c in input.chunks(3) {
+        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
+        for k in 0..4 {
+            if k <= c.len() {
+                out.push(alphabet[(n >> (18 - 6 * k) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+}
+
+/// Appends the low `digits` hex digits of `v`, lower case, most significant first.
+pub(crate) fn push_hex(out: &mut String, v: u128, digits: u32) {
+    const H: &[u8; 16] = b"0123456789abcdef";
+    for i in (0..digits).rev() {
+        out.push(H[(v >> (i * 4)) as usize & 15] as char);
+    }
+}
+
+/// Appends `v` in decimal to a `String` (what `{}` writes for an unsigned integer).
+pub(crate) fn push_decimal(s: &mut String, v: u64) {
+    let mut buf = Vec::new();
+    push_u64(&mut buf, v);
+    s.extend(buf.iter().map(|&b| char::from(b)));
+}
 
 /// Appends `v` in decimal.
 pub fn push_u64(out: &mut Vec<u8>, mut v: u64) {
@@ -106,6 +132,20 @@ pub fn push_json_str(out: &mut Vec<u8>, s: &str) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn module_examples() {
+        use super as text;
+        let mut out = Vec::new();
+        text::push_f64(&mut out, 0.1);
+        out.push(b' ');
+        text::push_f64(&mut out, 250.0);
+        out.push(b' ');
+        text::push_i64(&mut out, -42);
+        out.push(b' ');
+        text::push_json_str(&mut out, "a\"b\\c\nd\u{1}é");
+        assert_eq!(String::from_utf8(out).unwrap(), r#"0.1 250 -42 "a\"b\\c\nd\u0001é""#);
+    }
+
     use super::*;
     use alloc::string::String;
 

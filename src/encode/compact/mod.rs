@@ -93,7 +93,8 @@
 //! # Example
 //!
 //! ```
-//! use edgemetrics::{compact, Config, InstrumentOptions, Registry};
+//! use edgemetrics::encode::compact;
+//! use edgemetrics::{Config, InstrumentOptions, Registry};
 //!
 //! let mut reg = Registry::new(Config::new("checkout"));
 //! reg.begin(1_700_000_000_000_000_000);
@@ -114,8 +115,8 @@
 use alloc::vec::Vec;
 
 use crate::attr::{hash_key, KeyValue, Value};
-use crate::batch::{Batch, InstrumentKind, MetricData, Temporality};
-use crate::request::Encoded;
+use crate::encode::Encoded;
+use crate::model::{Batch, InstrumentKind, MetricData, Temporality};
 
 /// The three bytes every compact message starts with: `EMC`.
 pub const MAGIC: [u8; 3] = *b"EMC";
@@ -148,15 +149,7 @@ const F_TIMES: u8 = 1 << 6;
 // Encoder
 // ---------------------------------------------------------------------------------------------
 
-#[inline]
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    // At most 10 iterations: each shifts out 7 of the 64 bits.
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
+use crate::codec::varint::put as put_varint;
 
 #[inline]
 fn zigzag(v: i64) -> u64 {
@@ -437,8 +430,10 @@ pub fn request(batch: &Batch) -> Encoded {
 
 #[cfg(feature = "decode")]
 mod decode;
+#[cfg(all(feature = "decode", feature = "otlp"))]
+pub use decode::to_otlp;
 #[cfg(feature = "decode")]
-pub use decode::{decode, decode_prefix, decode_with, to_otlp, DecodeLimits, DEFAULT_MAX_INPUT, DEFAULT_MAX_MEMORY};
+pub use decode::{decode, decode_prefix, decode_with, DecodeLimits, DEFAULT_MAX_INPUT, DEFAULT_MAX_MEMORY};
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,24 @@
 //! What an encoder hands to the delivery layer: a body plus the method, path and headers the
 //! receiver expects. No IO here: a host (JS `fetch`, `worker::Fetch`, a native client) sends it.
 
+#[cfg(feature = "compact")]
+pub mod compact;
+#[cfg(feature = "otlp")]
+pub mod otlp;
+#[cfg(any(feature = "otlp", feature = "otlp-json"))]
+mod otlp_common;
+#[cfg(feature = "otlp-json")]
+pub mod otlp_json;
+// Shared by the two Prometheus formats; public: the naming rules (metric_name, label_name,
+// is_valid_label_name). Each format uses a different subset of the rest.
+#[cfg(any(feature = "remote-write", feature = "pushgateway"))]
+#[cfg_attr(not(all(feature = "remote-write", feature = "pushgateway")), allow(dead_code))]
+pub mod prom;
+#[cfg(feature = "pushgateway")]
+pub mod pushgateway;
+#[cfg(feature = "remote-write")]
+pub mod remote_write;
+
 use alloc::string::String;
 use alloc::vec::Vec;
 

@@ -1,4 +1,4 @@
-//! OTLP/HTTP JSON encoder: the same `ExportMetricsServiceRequest` as [`crate::otlp`], in the
+//! OTLP/HTTP JSON encoder: the same `ExportMetricsServiceRequest` as [`crate::encode::otlp`], in the
 //! protobuf JSON mapping that OTLP/HTTP accepts with `Content-Type: application/json`.
 //!
 //! # The format
@@ -10,7 +10,7 @@
 //! * 64-bit integers (`timeUnixNano`, `startTimeUnixNano`, `count`, `bucketCounts`, `intValue`)
 //!   are decimal *strings*, because JSON numbers lose precision past 2^53;
 //! * doubles are JSON numbers, written here as the shortest decimal that reads back to the same
-//!   `f64` ([`crate::text::push_f64`]); an infinite or NaN value, which JSON cannot write as a
+//!   `f64` (`codec::text::push_f64`); an infinite or NaN value, which JSON cannot write as a
 //!   number, is the string `"Infinity"`, `"-Infinity"` or `"NaN"` (the proto3 JSON spelling);
 //!   histogram `min`/`max` of a point without values are left out instead;
 //! * fields holding their default value are left out, except `oneof` members (`asDouble`,
@@ -24,7 +24,7 @@
 //!      "isMonotonic":true}}]}]}]}
 //! ```
 //!
-//! Strings are escaped by [`crate::text::push_json_str`], so any UTF-8 attribute value — quotes,
+//! Strings are escaped by `codec::text::push_json_str`, so any UTF-8 attribute value — quotes,
 //! backslashes, newlines, control characters, non-ASCII — survives the trip.
 //!
 //! A `200` response may carry `{"partialSuccess":{"rejectedDataPoints":"3","errorMessage":"…"}}`;
@@ -33,7 +33,8 @@
 //! # Example
 //!
 //! ```
-//! use edgemetrics::{otlp_json, Config, InstrumentOptions, Registry};
+//! use edgemetrics::encode::otlp_json;
+//! use edgemetrics::{Config, InstrumentOptions, Registry};
 //!
 //! let mut reg = Registry::new(Config::new("checkout").self_metrics(false));
 //! reg.begin(1_700_000_000_000_000_000);
@@ -55,13 +56,14 @@
 use alloc::vec::Vec;
 
 use crate::attr::{KeyValue, Value};
-use crate::batch::{Batch, HistogramPoint, Metric, MetricData, NumberPoint};
+use crate::codec::text::{push_f64, push_i64, push_json_str, push_u64};
+pub use crate::encode::otlp_common::PartialSuccess;
+use crate::encode::otlp_common::{extreme_present, keep_message, temporality_value};
+use crate::encode::Encoded;
 use crate::error::Error;
-use crate::otlp::{extreme_present, keep_message, temporality_value, PartialSuccess};
-use crate::request::Encoded;
-use crate::text::{push_f64, push_i64, push_json_str, push_u64};
+use crate::model::{Batch, HistogramPoint, Metric, MetricData, NumberPoint};
 
-pub use crate::otlp::PATH;
+pub use crate::encode::otlp_common::PATH;
 
 /// Content type of the JSON encoding.
 pub const CONTENT_TYPE: &str = "application/json";
@@ -294,6 +296,9 @@ struct Scan<'a> {
     i: usize,
 }
 
+/// The per-member callback of the response scanner's object walker.
+type MemberFn<'a, S> = dyn FnMut(&mut S, &[u8]) -> Result<(), Error> + 'a;
+
 impl<'a> Scan<'a> {
     fn peek(&self) -> Option<u8> {
         self.b.get(self.i).copied()
@@ -452,11 +457,7 @@ impl<'a> Scan<'a> {
     ///
     /// `member` is a `dyn` callback so that the three callers share one copy of this function
     /// (generic, it was instantiated and inlined three times: ~1.5 KB of wasm).
-    fn object(
-        &mut self,
-        depth: u32,
-        member: &mut dyn FnMut(&mut Self, &[u8]) -> Result<(), Error>,
-    ) -> Result<(), Error> {
+    fn object(&mut self, depth: u32, member: &mut MemberFn<'_, Self>) -> Result<(), Error> {
         if depth > MAX_DEPTH {
             return Err(malformed("OTLP JSON response: nested too deeply"));
         }

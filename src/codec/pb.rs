@@ -27,8 +27,7 @@ pub struct Writer {
 /// Number of bytes `v` takes as a varint.
 #[inline]
 pub fn varint_len(v: u64) -> usize {
-    // 1 byte per 7 significant bits, at least one.
-    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+    super::varint::len(v)
 }
 
 impl Writer {
@@ -39,12 +38,8 @@ impl Writer {
 
     /// Appends a raw varint.
     #[inline]
-    pub fn varint(&mut self, mut v: u64) {
-        while v >= 0x80 {
-            self.buf.push((v as u8) | 0x80);
-            v >>= 7;
-        }
-        self.buf.push(v as u8);
+    pub fn varint(&mut self, v: u64) {
+        super::varint::put(&mut self.buf, v);
     }
 
     /// Appends a field key.
@@ -197,16 +192,9 @@ impl<'a> Reader<'a> {
 
     /// Reads a varint (at most 10 bytes).
     pub fn varint(&mut self) -> Option<u64> {
-        let mut v = 0u64;
-        for i in 0..10 {
-            let (&b, r) = self.rest.split_first()?;
-            self.rest = r;
-            v |= ((b & 0x7f) as u64) << (7 * i);
-            if b & 0x80 == 0 {
-                return Some(v);
-            }
-        }
-        None
+        let (v, n) = super::varint::read(self.rest).ok()?;
+        self.rest = &self.rest[n..];
+        Some(v)
     }
 
     fn take(&mut self, n: usize) -> Option<&'a [u8]> {

@@ -1,0 +1,185 @@
+// Attributes on the JS side: the attribute key (the string format the core decodes, see
+// bindings/src/lib.rs) and the per-instrument cache of bound attribute sets. Why a file of its
+// own: this is the record hot path, and its rules (which keys count, what is dropped and counted,
+// what may be cached) must be the same for every instrument.
+//
+// Rules (README "Attributes"): own enumerable string keys only; values are strings, numbers,
+// booleans or bigints (other objects are stringified); null, undefined, a bigint outside int64 and
+// any value that cannot be read (throwing getter or `toString`) drop their attribute alone, counted
+// in `edgemetrics.sdk.attributes.dropped`; an object whose keys cannot be listed (a Proxy whose
+// trap throws) records the value without attributes and counts one dropped attribute. The core
+// keeps the first `maxAttributes` (32) in key order and counts the rest.
+
+const hasOwn = Object.hasOwn;
+const getProto = Object.getPrototypeOf;
+const OBJECT_PROTO = Object.prototype;
+/** Object.prototype has an enumerable property (seen on a cache miss): check every key. */
+let protoPolluted = false;
+function checkObjectPrototype() {
+  for (const _ in OBJECT_PROTO) {
+    protoPolluted = true;
+    return;
+  }
+}
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+/** The key of an attribute object that could not be read at all: one dropped attribute. */
+export const UNREADABLE = '0:x';
+
+const f64view = new DataView(new ArrayBuffer(8));
+/** IEEE-754 bits of `v` as 16 hex digits (big-endian): exact, and cheap for the core to read. */
+function doubleHex(v) {
+  f64view.setFloat64(0, v);
+  return f64view.getUint32(0).toString(16).padStart(8, '0') + f64view.getUint32(4).toString(16).padStart(8, '0');
+}
+
+/** One pair of the attribute key; an unreadable or unrepresentable value becomes the `x` tag. */
+function pair(k, obj) {
+  const head = k.length + ':' + k;
+  try {
+    const v = obj[k];
+    switch (typeof v) {
+      case 'string':
+        return head + 's' + v.length + ':' + v;
+      case 'number':
+        return head + (Number.isSafeInteger(v) ? 'i' + v + ';' : 'd' + doubleHex(v));
+      case 'boolean':
+        return head + (v ? 't' : 'f');
+      case 'bigint':
+        return head + (v >= INT64_MIN && v <= INT64_MAX ? 'i' + v + ';' : 'x');
+      case 'undefined':
+        return head + 'x';
+      default: {
+        if (v === null) return head + 'x';
+        const t = String(v);
+        return head + 's' + t.length + ':' + t;
+      }
+    }
+  } catch {
+    return head + 'x';
+  }
+}
+
+/**
+ * Builds the attribute key of `attrs` (format in bindings/src/lib.rs): injective thanks to the
+ * length prefixes, so it is both what the core decodes and a valid cache key. Never throws.
+ */
+export function attributeKey(attrs) {
+  if (attrs === undefined || attrs === null || typeof attrs !== 'object') return '';
+  let keys;
+  try {
+    keys = Object.keys(attrs);
+  } catch {
+    return UNREADABLE;
+  }
+  let s = '';
+  for (const k of keys) s += pair(k, attrs);
+  return s;
+}
+
+/** Marks the handle stored in a trie node. */
+const LEAF = Symbol('handle');
+
+/**
+ * Attribute sets of one instrument already bound in the core. A trie of Maps (attribute key →
+ * Map(value → next node), the bound handle under LEAF): a hit costs two Map lookups per attribute
+ * with the caller's own (usually interned) strings and numbers, nothing built or allocated.
+ *
+ * Each cached set holds one bind of its series in the core. When the cache is full it releases
+ * all of them (unbind) and starts empty: cached sets therefore never hold series slots the
+ * registry could need (an unbound idle series is reclaimed when a new set needs its slot), and a
+ * high-churn workload pays one bind per new set, as it would without a cache.
+ */
+export class AttrCache {
+  constructor(core, id, max, limits) {
+    this.core = core;
+    this.id = id;
+    this.max = max;
+    this.trie = new Map();
+    this.handles = [];
+    // Sets that the core might change (too many attributes, long keys or values: UTF-8 may take 3
+    // bytes per UTF-16 unit) are not cached, so that every recording counts what it loses.
+    this.maxAttrs = limits.maxAttributes;
+    this.maxKey = Math.floor(limits.maxKeyLength / 3);
+    this.maxValue = Math.floor(limits.maxValueLength / 3);
+  }
+
+  /** The cached handle for `attrs`, or -1 (not cached yet, or not cacheable). Throws only when reading `attrs` throws. */
+  lookup(attrs) {
+    let node = this.trie;
+    if (typeof attrs === 'object' && attrs !== null) {
+      // For a plain object, for…in yields exactly its own enumerable keys (unless something
+      // made a property of Object.prototype enumerable: `insert` watches for that); other
+      // objects also get inherited keys, so they are checked key by key.
+      const proto = getProto(attrs);
+      if ((proto === OBJECT_PROTO || proto === null) && !protoPolluted) {
+        for (const k in attrs) {
+          const values = node.get(k);
+          if (values === undefined) return -1;
+          node = values.get(attrs[k]);
+          if (node === undefined) return -1;
+        }
+      } else {
+        for (const k in attrs) {
+          if (!hasOwn(attrs, k)) continue;
+          const values = node.get(k);
+          if (values === undefined) return -1;
+          node = values.get(attrs[k]);
+          if (node === undefined) return -1;
+        }
+      }
+    }
+    const h = node.get(LEAF);
+    return h === undefined ? -1 : h;
+  }
+
+  /** Binds `attrs` (key already built) and caches the handle when the set is cacheable. */
+  insert(attrs, key) {
+    checkObjectPrototype();
+    if (!this.cacheable(attrs)) return -1;
+    if (this.handles.length >= this.max) this.clear();
+    const h = this.core.bind(this.id, key);
+    if (h < 0) return -1;
+    let node = this.trie;
+    if (attrs !== undefined && attrs !== null && typeof attrs === 'object') {
+      for (const k of Object.keys(attrs)) {
+        let values = node.get(k);
+        if (values === undefined) node.set(k, (values = new Map()));
+        const v = attrs[k];
+        let next = values.get(v);
+        if (next === undefined) values.set(v, (next = new Map()));
+        node = next;
+      }
+    }
+    if (node.has(LEAF)) {
+      // Cached meanwhile under the same path (cannot happen for a miss, kept as a fence).
+      this.core.unbind(h);
+      return node.get(LEAF);
+    }
+    node.set(LEAF, h);
+    this.handles.push(h);
+    return h;
+  }
+
+  cacheable(attrs) {
+    if (attrs === undefined || attrs === null || typeof attrs !== 'object') return true;
+    const keys = Object.keys(attrs);
+    if (keys.length > this.maxAttrs) return false;
+    for (const k of keys) {
+      if (k.length === 0 || k.length > this.maxKey) return false;
+      const v = attrs[k];
+      const t = typeof v;
+      if (t === 'string') {
+        if (v.length > this.maxValue) return false;
+      } else if (t !== 'number' && t !== 'boolean') return false;
+    }
+    return true;
+  }
+
+  /** Releases every cached bind. */
+  clear() {
+    for (const h of this.handles) this.core.unbind(h);
+    this.handles = [];
+    this.trie = new Map();
+  }
+}

@@ -1,0 +1,195 @@
+// Validation of `new Metrics(options)`: every option is checked here, before the wasm module is
+// touched, and a mistake is a TypeError (wrong type, unknown key) or RangeError (value out of
+// range, a combination that can never work) whose message names the option. Why a file of its
+// own: wrappers turn these errors into "metrics off + one warning", so they must all come from
+// one place, with the same wording. The checked options become the one buffer the core reads
+// (abi.js names its keys).
+import { FORMAT } from './abi.js';
+import { attributeKey } from './attributes.js';
+import { hostLookup } from './env.js';
+import { detectResource } from './resource.js';
+
+const KNOWN = [
+  'endpoint',
+  'format',
+  'serviceName',
+  'resource',
+  'temporality',
+  'headers',
+  'compression',
+  'timeoutMs',
+  'limits',
+  'retry',
+  'fetch',
+  'selfMetrics',
+  'remoteWrite',
+  'pushgateway',
+  'onFlush',
+  'detectResource',
+];
+const LIMIT_KEYS = ['cardinality', 'maxInstruments', 'maxSeries', 'maxAttributeBytes', 'maxAttributes', 'maxKeyLength', 'maxValueLength'];
+const LIMIT_DEFAULTS = { maxAttributes: 32, maxKeyLength: 128, maxValueLength: 1024 };
+const RETRY_KEYS = ['maxAttempts', 'attemptTimeoutMs', 'backoffBaseMs', 'backoffCapMs'];
+const GZIP_FORMATS = ['otlp-proto', 'otlp-json'];
+
+const typeName = (v) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
+const show = (v) => {
+  try {
+    return typeof v === 'string' ? JSON.stringify(v) : typeof v === 'bigint' ? `${v}n` : String(v);
+  } catch {
+    return typeName(v);
+  }
+};
+
+function plainObject(name, v) {
+  if (v === undefined) return {};
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new TypeError(`edgemetrics: options.${name} must be an object, got ${typeName(v)}`);
+  return v;
+}
+
+function unknownKeys(name, obj, known) {
+  for (const k of Object.keys(obj)) {
+    if (!known.includes(k)) throw new RangeError(`edgemetrics: unknown option ${name}${k} (known: ${known.join(', ')})`);
+  }
+}
+
+function str(name, v) {
+  if (typeof v !== 'string') throw new TypeError(`edgemetrics: options.${name} must be a string, got ${typeName(v)}`);
+  return v;
+}
+
+function oneOf(name, v, allowed) {
+  if (!allowed.includes(v))
+    throw new RangeError(`edgemetrics: options.${name} must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}; got ${show(v)}`);
+  return v;
+}
+
+function positiveInt(name, v) {
+  if (typeof v !== 'number') throw new TypeError(`edgemetrics: options.${name} must be a number, got ${typeName(v)}`);
+  if (!Number.isSafeInteger(v) || v < 1 || v > 0xffffffff)
+    throw new RangeError(`edgemetrics: options.${name} must be a positive integer (at most 4294967295); got ${show(v)}`);
+  return v;
+}
+
+function stringMap(name, v) {
+  const o = plainObject(name, v);
+  const out = {};
+  for (const k of Object.keys(o)) out[k] = str(`${name}.${k}`, o[k]);
+  return out;
+}
+
+/**
+ * Checks `options` and returns what the Metrics object needs: the options buffer for the core
+ * (`buffer`), the remote write / Pushgateway settings, and the JS-side settings.
+ */
+export function checkOptions(options) {
+  if (options === null || typeof options !== 'object' || Array.isArray(options))
+    throw new TypeError(`edgemetrics: options must be an object, got ${typeName(options)}`);
+  unknownKeys('', options, KNOWN);
+  const endpoint = str('endpoint', options.endpoint);
+  let url;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    throw new TypeError(`edgemetrics: options.endpoint is not a valid URL: ${JSON.stringify(endpoint)}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new TypeError(`edgemetrics: options.endpoint must be an http(s) URL, got ${JSON.stringify(endpoint)}`);
+  const format = oneOf('format', options.format ?? 'otlp-proto', Object.keys(FORMAT));
+  const promFamily = format === 'remote-write' || format === 'pushgateway';
+  const temporality = oneOf('temporality', options.temporality ?? (promFamily ? 'cumulative' : 'delta'), ['delta', 'cumulative']);
+  if (promFamily && temporality === 'delta') {
+    throw new RangeError(
+      `edgemetrics: options.temporality 'delta' cannot be sent with format '${format}' (Prometheus stores running totals); use 'cumulative' or an OTLP format`,
+    );
+  }
+  const compression = oneOf('compression', options.compression ?? 'none', ['none', 'gzip']);
+  if (compression === 'gzip' && !GZIP_FORMATS.includes(format)) {
+    throw new RangeError(`edgemetrics: options.compression 'gzip' is not available with format '${format}' (only ${GZIP_FORMATS.join(', ')})`);
+  }
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  if (typeof timeoutMs !== 'number') throw new TypeError(`edgemetrics: options.timeoutMs must be a number, got ${typeName(timeoutMs)}`);
+  if (!Number.isFinite(timeoutMs) || !(timeoutMs > 0))
+    throw new RangeError(`edgemetrics: options.timeoutMs must be a positive finite number; got ${show(timeoutMs)}`);
+  if (options.fetch !== undefined && typeof options.fetch !== 'function')
+    throw new TypeError(`edgemetrics: options.fetch must be a function, got ${typeName(options.fetch)}`);
+  if (options.onFlush !== undefined && typeof options.onFlush !== 'function')
+    throw new TypeError(`edgemetrics: options.onFlush must be a function, got ${typeName(options.onFlush)}`);
+  const selfMetrics = options.selfMetrics ?? true;
+  if (typeof selfMetrics !== 'boolean') throw new TypeError(`edgemetrics: options.selfMetrics must be a boolean, got ${typeName(selfMetrics)}`);
+  const headers = stringMap('headers', options.headers);
+  // Detected platform attributes (telemetry.sdk.*, cloud.*, faas.*) under the explicit ones;
+  // `detectResource: false` leaves them out (e.g. to compare bytes with a reference encoding).
+  const detect = options.detectResource ?? true;
+  if (typeof detect !== 'boolean') throw new TypeError(`edgemetrics: options.detectResource must be a boolean, got ${typeName(detect)}`);
+  const resource = { ...(detect ? detectResource(hostLookup(undefined)) : {}), ...plainObject('resource', options.resource) };
+  const serviceName = str(
+    options.serviceName === undefined && resource['service.name'] !== undefined ? 'resource.service.name' : 'serviceName',
+    options.serviceName ?? resource['service.name'] ?? 'unknown_service',
+  );
+
+  // The buffer: an attribute key whose names are abi.js OPTION names.
+  const buf = {
+    format: FORMAT[format],
+    serviceName,
+    endpoint: endpoint.replace(/\/+$/, ''),
+    cumulative: temporality === 'cumulative',
+    selfMetrics,
+    gzip: compression === 'gzip',
+  };
+  const limits = plainObject('limits', options.limits);
+  unknownKeys('limits.', limits, LIMIT_KEYS);
+  const attrLimits = { ...LIMIT_DEFAULTS };
+  for (const k of Object.keys(limits)) {
+    buf[`limits.${k}`] = positiveInt(`limits.${k}`, limits[k]);
+    if (k in attrLimits) attrLimits[k] = limits[k];
+  }
+  const retry = plainObject('retry', options.retry);
+  unknownKeys('retry.', retry, RETRY_KEYS);
+  for (const k of Object.keys(retry)) buf[`retry.${k}`] = positiveInt(`retry.${k}`, retry[k]);
+  for (const k of Object.keys(resource)) {
+    if (k === 'service.name') continue;
+    const v = resource[k];
+    const t = typeof v;
+    if (t !== 'string' && t !== 'boolean' && !(t === 'number' && Number.isFinite(v)) && t !== 'bigint') {
+      throw new TypeError(`edgemetrics: options.resource[${JSON.stringify(k)}] must be a string, finite number, bigint or boolean, got ${typeName(v)}`);
+    }
+    buf[`resource.${k}`] = v;
+  }
+  for (const k of Object.keys(headers)) buf[`headers.${k}`] = headers[k];
+
+  let remoteWrite = null;
+  if (options.remoteWrite !== undefined) {
+    if (format !== 'remote-write') throw new TypeError(`edgemetrics: options.remoteWrite needs format 'remote-write' (format is '${format}')`);
+    const rw = plainObject('remoteWrite', options.remoteWrite);
+    unknownKeys('remoteWrite.', rw, ['path', 'externalLabels']);
+    remoteWrite = {
+      path: rw.path === undefined ? undefined : str('remoteWrite.path', rw.path),
+      labels: attributeKey(stringMap('remoteWrite.externalLabels', rw.externalLabels)),
+    };
+  }
+  let pushgateway = null;
+  if (options.pushgateway !== undefined) {
+    if (format !== 'pushgateway') throw new TypeError(`edgemetrics: options.pushgateway needs format 'pushgateway' (format is '${format}')`);
+    const pg = plainObject('pushgateway', options.pushgateway);
+    unknownKeys('pushgateway.', pg, ['job', 'grouping', 'method']);
+    const job = pg.job === undefined ? undefined : str('pushgateway.job', pg.job);
+    const method = oneOf('pushgateway.method', pg.method ?? 'PUT', ['PUT', 'POST']);
+    if (job === undefined && pg.grouping !== undefined) throw new TypeError('edgemetrics: options.pushgateway.grouping needs options.pushgateway.job');
+    pushgateway = { job, grouping: attributeKey(stringMap('pushgateway.grouping', pg.grouping)), put: method === 'PUT' };
+  }
+  return {
+    buffer: attributeKey(buf),
+    endpoint: buf.endpoint,
+    format,
+    temporality,
+    headers: Object.entries(headers),
+    timeoutMs,
+    fetch: options.fetch,
+    onFlush: options.onFlush,
+    attrLimits,
+    cardinality: limits.cardinality,
+    remoteWrite,
+    pushgateway,
+  };
+}

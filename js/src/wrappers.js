@@ -1,0 +1,126 @@
+// Wrappers that put metrics around a user's handler: `withMetrics` (module workers: fetch,
+// scheduled, queue, ...) and `wrapLambda` ((event, context) handlers). Why a file of its own: the
+// promise they keep is that metrics never break the function they observe. A configuration
+// mistake turns metrics off for the isolate with one console.warn naming the option (the handler
+// runs unchanged, with a Metrics object that records nothing); instrument mistakes inside the
+// handler give no-op instruments (warned once, counted); a flush never throws or rejects into the
+// handler and never holds it longer than its budget.
+import { hostLookup, resolveOptions } from './env.js';
+import { DISABLED, LENIENT, Metrics } from './metrics.js';
+
+/** Default flush budget of `wrapLambda`: what a receiver outage may add to one invocation. */
+export const LAMBDA_FLUSH_BUDGET_MS = 1000;
+
+function disabledMetrics(e, reason) {
+  try {
+    console.warn(
+      `edgemetrics: metrics are off for this isolate: ${String(e?.message ?? e).replace(/^edgemetrics: /, '')}. Fix the option named here (see the package README); the handler runs without metrics until then.`,
+    );
+  } catch {
+    // a broken console cannot break the handler
+  }
+  return new Metrics(DISABLED, reason);
+}
+
+/** The Metrics object of a wrapper: built once, never throwing (a failure gives a disabled one). */
+function metricsFor(m, env) {
+  let metrics;
+  try {
+    if (m instanceof Metrics) metrics = m;
+    else {
+      // Explicit options (an object, or a function of the Workers `env`) over the OTEL_* /
+      // EDGEMETRICS_* environment (env.js); no endpoint, OTEL_SDK_DISABLED or an invalid
+      // variable: metrics off, the reason in every flush result.
+      const { options, reason } = resolveOptions((typeof m === 'function' ? m(env) : m) ?? {}, hostLookup(env));
+      if (reason !== undefined) return disabledMetrics(new Error(reason), reason);
+      metrics = new Metrics(options);
+    }
+  } catch (e) {
+    return disabledMetrics(e);
+  }
+  metrics[LENIENT]();
+  return metrics;
+}
+
+function checkSource(metricsOrOptions, who) {
+  if (metricsOrOptions instanceof Metrics) return;
+  if (metricsOrOptions === undefined) return; // configured by the environment alone
+  if (metricsOrOptions === null || (typeof metricsOrOptions !== 'object' && typeof metricsOrOptions !== 'function')) {
+    throw new TypeError(`edgemetrics: ${who} needs a Metrics object, options, a function (env) => options, or nothing (OTEL_* environment)`);
+  }
+}
+
+/**
+ * Wraps a module worker (`{ fetch, scheduled, queue, ... }`): each handler call begins a window,
+ * and the flush is handed to `ctx.waitUntil` (awaited when there is no `waitUntil`). The Metrics
+ * object (or one built from `options`, or from `options(env)` at the first invocation) is passed
+ * as an extra last argument and is also available as `wrapped.metrics` once created.
+ */
+export function withMetrics(handler, metricsOrOptions) {
+  checkSource(metricsOrOptions, 'withMetrics');
+  let metrics = metricsOrOptions instanceof Metrics ? metricsFor(metricsOrOptions) : null;
+  const wrapped = {};
+  for (const name of ['fetch', 'scheduled', 'queue', 'email', 'tail', 'trace']) {
+    if (typeof handler?.[name] !== 'function') continue;
+    wrapped[name] = async function (event, env, ctx) {
+      if (!metrics) metrics = metricsFor(metricsOrOptions, env);
+      wrapped.metrics = metrics;
+      metrics.begin(Date.now());
+      try {
+        return await handler[name].call(handler, event, env, ctx, metrics);
+      } finally {
+        const p = metrics.flush();
+        let handed = false;
+        try {
+          if (ctx && typeof ctx.waitUntil === 'function') {
+            ctx.waitUntil(p);
+            handed = true;
+          }
+        } catch {
+          // a waitUntil that throws: await the flush instead
+        }
+        if (!handed) await p;
+      }
+    };
+  }
+  if (metrics) wrapped.metrics = metrics;
+  return wrapped;
+}
+
+/**
+ * Wraps a `(event, context) => result` handler (AWS Lambda style): begins a window, runs the
+ * handler, and awaits the flush in `finally`, bounded by `flushBudgetMs` (default 1000 ms) and by
+ * `context.getRemainingTimeInMillis()` less `marginMs` (default 100). What does not get through
+ * in time is carried over to the next invocation's batch. The Metrics object is passed as a third
+ * argument.
+ */
+export function wrapLambda(handler, metricsOrOptions, opts = {}) {
+  if (typeof handler !== 'function') throw new TypeError('edgemetrics: wrapLambda needs a function');
+  checkSource(metricsOrOptions, 'wrapLambda');
+  const { marginMs = 100, flushBudgetMs = LAMBDA_FLUSH_BUDGET_MS } = opts ?? {};
+  if (typeof marginMs !== 'number' || !Number.isFinite(marginMs) || marginMs < 0)
+    throw new RangeError(`edgemetrics: wrapLambda marginMs must be a finite number ≥ 0; got ${String(marginMs)}`);
+  if (typeof flushBudgetMs !== 'number' || !Number.isFinite(flushBudgetMs) || !(flushBudgetMs > 0)) {
+    throw new RangeError(`edgemetrics: wrapLambda flushBudgetMs must be a positive finite number; got ${String(flushBudgetMs)}`);
+  }
+  let metrics = metricsOrOptions instanceof Metrics ? metricsFor(metricsOrOptions) : null;
+  const wrapped = async function (event, context) {
+    if (!metrics) metrics = metricsFor(metricsOrOptions, undefined);
+    wrapped.metrics = metrics;
+    metrics.begin(Date.now());
+    try {
+      return await handler.call(this, event, context, metrics);
+    } finally {
+      let deadline = Date.now() + flushBudgetMs;
+      try {
+        const left = context?.getRemainingTimeInMillis?.();
+        if (typeof left === 'number' && Number.isFinite(left)) deadline = Math.min(deadline, Date.now() + left - marginMs);
+      } catch {
+        // no budget information
+      }
+      await metrics.flush({ deadline });
+    }
+  };
+  if (metrics) wrapped.metrics = metrics;
+  return wrapped;
+}
