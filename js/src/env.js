@@ -255,6 +255,7 @@ export function resolveOptions(explicit, lookup) {
   let reason;
   if (disabled) reason = 'metrics disabled by OTEL_SDK_DISABLED=true';
   else if (errors.length > 0) reason = `invalid metrics environment: ${errors.join('; ')}`;
-  else if (merged.endpoint === undefined) reason = 'metrics disabled: no endpoint (set OTEL_EXPORTER_OTLP_ENDPOINT, or EDGEMETRICS_ENDPOINT for the other formats)';
+  else if (merged.endpoint === undefined)
+    reason = 'metrics disabled: no endpoint (options.endpoint is unset, and so is OTEL_EXPORTER_OTLP_ENDPOINT, or EDGEMETRICS_ENDPOINT for the other formats)';
   return { options: merged, reason };
 }

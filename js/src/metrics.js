@@ -343,7 +343,13 @@ export class Metrics {
         if (i > 0) headers[line.slice(0, i)] = line.slice(i + 2);
       }
       for (const [k, v] of this.#headers) headers[k] = v;
-      return { method: core.method(), url: this.endpoint.endsWith(core.path()) ? this.endpoint : this.endpoint + core.path(), headers, body: core.body(), points };
+      return {
+        method: core.method(),
+        url: this.endpoint.endsWith(core.path()) ? this.endpoint : this.endpoint + core.path(),
+        headers,
+        body: core.body(),
+        points,
+      };
     } catch {
       return null;
     }

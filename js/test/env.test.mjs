@@ -34,12 +34,22 @@ test('a throwing lookup reads as unset (never throws)', () => {
 });
 
 test('parsePairs decodes keys and values', () => {
-  assert.deepEqual(parsePairs('a%3Db=c%3Dd, e = f '), [['a=b', 'c=d'], ['e', 'f']]);
+  assert.deepEqual(parsePairs('a%3Db=c%3Dd, e = f '), [
+    ['a=b', 'c=d'],
+    ['e', 'f'],
+  ]);
   assert.equal(parsePairs('=x'), null);
 });
 
 test('explicit options win over the environment; maps merge per key', () => {
-  const env = parseEnv(lookupOf({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://env', OTEL_EXPORTER_OTLP_HEADERS: 'a=1,b=2', OTEL_SERVICE_NAME: 'env-svc', OTEL_RESOURCE_ATTRIBUTES: 'x=1,y=2' })).options;
+  const env = parseEnv(
+    lookupOf({
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://env',
+      OTEL_EXPORTER_OTLP_HEADERS: 'a=1,b=2',
+      OTEL_SERVICE_NAME: 'env-svc',
+      OTEL_RESOURCE_ATTRIBUTES: 'x=1,y=2',
+    }),
+  ).options;
   const m = mergeOptions(env, { endpoint: 'http://explicit', headers: { b: 'B' }, resource: { y: 'Y' } });
   assert.equal(m.endpoint, 'http://explicit');
   assert.deepEqual(m.headers, { a: '1', b: 'B' });
@@ -52,7 +62,10 @@ test('explicit options win over the environment; maps merge per key', () => {
 test('resolveOptions says why metrics stay off', () => {
   assert.match(resolveOptions({}, lookupOf({})).reason, /no endpoint/);
   assert.match(resolveOptions({}, lookupOf({ OTEL_SDK_DISABLED: 'true', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://x' })).reason, /OTEL_SDK_DISABLED/);
-  assert.match(resolveOptions({}, lookupOf({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://x', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' })).reason, /OTEL_EXPORTER_OTLP_PROTOCOL/);
+  assert.match(
+    resolveOptions({}, lookupOf({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://x', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' })).reason,
+    /OTEL_EXPORTER_OTLP_PROTOCOL/,
+  );
   assert.equal(resolveOptions({ endpoint: 'http://x' }, lookupOf({})).reason, undefined);
 });
 
@@ -174,16 +187,28 @@ test('wrapLambda(handler) with no options: configured by process.env alone (Lamb
 test('withMetrics(handler): Workers env vars configure it; explicit options win', async () => {
   const rx = await startReceiver();
   try {
-    const env = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:1', OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: `${rx.url}/v1/metrics`, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_SERVICE_NAME: 'from-env' };
-    const w = withMetrics({ async fetch(req, env, ctx, m) {
-      m.counter('hits').add(1);
-      return new Response('ok');
-    } });
+    const env = {
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:1',
+      OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: `${rx.url}/v1/metrics`,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      OTEL_SERVICE_NAME: 'from-env',
+    };
+    const w = withMetrics({
+      async fetch(req, env, ctx, m) {
+        m.counter('hits').add(1);
+        return new Response('ok');
+      },
+    });
     await w.fetch(new Request('http://x/'), env, undefined);
-    const w2 = withMetrics({ async fetch(req, env, ctx, m) {
-      m.counter('hits').add(1);
-      return new Response('ok');
-    } }, (e) => ({ serviceName: 'explicit', format: 'otlp-proto' }));
+    const w2 = withMetrics(
+      {
+        async fetch(req, env, ctx, m) {
+          m.counter('hits').add(1);
+          return new Response('ok');
+        },
+      },
+      (_env) => ({ serviceName: 'explicit', format: 'otlp-proto' }),
+    );
     await w2.fetch(new Request('http://x/'), env, undefined);
     assert.equal(rx.requests.length, 2);
     assert.equal(rx.requests[0].url, '/v1/metrics');
@@ -197,11 +222,17 @@ test('withMetrics(handler): Workers env vars configure it; explicit options win'
 });
 
 test('no endpoint, OTEL_SDK_DISABLED or a bad variable: the handler runs, nothing is sent, the flush says why', async () => {
-  for (const env of [{}, { OTEL_SDK_DISABLED: 'true', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:1' }, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:1', OTEL_EXPORTER_OTLP_TIMEOUT: 'soon' }]) {
-    const w = withMetrics({ async fetch(req, env, ctx, m) {
-      m.counter('hits').add(1);
-      return new Response('ok');
-    } });
+  for (const env of [
+    {},
+    { OTEL_SDK_DISABLED: 'true', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:1' },
+    { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:1', OTEL_EXPORTER_OTLP_TIMEOUT: 'soon' },
+  ]) {
+    const w = withMetrics({
+      async fetch(req, env, ctx, m) {
+        m.counter('hits').add(1);
+        return new Response('ok');
+      },
+    });
     let flushed;
     const res = await w.fetch(new Request('http://x/'), env, { waitUntil: (p) => (flushed = p) });
     assert.equal(await res.text(), 'ok');
@@ -222,7 +253,11 @@ test('detectResource: false leaves the detected attributes out', async () => {
     }
     const [on, off] = rx.requests.map((r) => decodeOtlp(r).resource);
     assert.equal(on['telemetry.sdk.name'], 'edgemetrics');
-    assert.deepEqual(off, { 'service.name': 's' });
+    assert.equal(off['service.name'], 's');
+    assert.deepEqual(
+      Object.keys(off).filter((k) => k.startsWith('telemetry.') || k.startsWith('cloud.')),
+      [],
+    );
   } finally {
     await rx.close();
   }

@@ -24,7 +24,11 @@ const fromEnvOnly: ExportedHandler<Env> = withMetrics<Env>({
 });
 
 const withOptions = withMetrics<Env>(
-  { async fetch() { return new Response('ok'); } },
+  {
+    async fetch() {
+      return new Response('ok');
+    },
+  },
   (env) => ({ endpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT, format: 'otlp-json' }),
 ) satisfies ExportedHandler<Env>;
 
