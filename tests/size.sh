@@ -15,9 +15,9 @@ CORE_BUDGET=${CORE_BUDGET:-13312}
 # the flush contract, attribute rules; +2.8 KB gzip of wasm, +7 KB of commented JS); the sum now
 # counts every module a worker loads.
 # JS_BUDGET was 82944 before issue 13.
-# +8 KiB (issue 13): env.js, resource.js and semconv.js (OTEL_* parsing, resource detection;
-# about 4.5 KB gzip, commented) joined the worker bundle.
-JS_BUDGET=${JS_BUDGET:-91136}
+# 85 KiB (issue 13): env.js, resource.js and semconv.js (OTEL_* parsing, resource detection;
+# about 4.5 KB gzip, commented) joined the worker bundle; measured 86,764 B.
+JS_BUDGET=${JS_BUDGET:-87040}
 check=0
 per_format=0
 for a in "$@"; do
