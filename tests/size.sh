@@ -16,7 +16,12 @@ CORE_BUDGET=${CORE_BUDGET:-13312}
 # counts every module a worker loads.
 # Then 84480 when the compact encoder moved to postcard + serde (issue 15): +2.5 KB gzip of wasm
 # (all formats 60,867 -> 63,408 B before the JS hardening; compact-only 40,383 -> 42,971 B).
-JS_BUDGET=${JS_BUDGET:-84480}
+# JS_BUDGET was 82944 before issue 13.
+# 85 KiB (issue 13): env.js, resource.js and semconv.js (OTEL_* parsing, resource detection;
+# about 4.5 KB gzip, commented) joined the worker bundle; measured 86,764 B.
+# 88 KiB after merging issues 11, 13, 14 and 15 together: measured 89,571 B (the sum of the
+# steps above; the dist JS is not minified). Issue 12 (weight) is where this comes down.
+JS_BUDGET=${JS_BUDGET:-90112}
 check=0
 per_format=0
 for a in "$@"; do
@@ -40,7 +45,7 @@ core=$(gz "$tmp/core.wasm")
 echo "core registry wasm (no_std + dlmalloc, wasm-opt -Oz): $(wc -c < "$tmp/core.wasm") B raw, $core B gzip -9 (budget $CORE_BUDGET)"
 
 (cd js && node build.mjs --if-missing >/dev/null)
-js_modules=(abi.js attributes.js flush.js options.js wrappers.js metrics.js workerd.js)
+js_modules=(abi.js attributes.js flush.js options.js wrappers.js metrics.js workerd.js env.js resource.js semconv.js)
 js_total=$(cd js/dist && cat edgemetrics_wasm_bg.wasm edgemetrics_wasm.js "${js_modules[@]}" | gzip -9 -c | wc -c)
 echo "js package for a worker (wasm + glue + ${js_modules[*]}): $js_total B gzip -9 (budget $JS_BUDGET)"
 for f in edgemetrics_wasm_bg.wasm edgemetrics_wasm.js "${js_modules[@]}"; do
