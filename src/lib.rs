@@ -12,6 +12,8 @@ pub mod attr;
 pub mod codec;
 pub mod encode;
 pub mod error;
+#[cfg(feature = "metrics-rs")]
+pub mod metrics_rs;
 pub mod model;
 pub mod push;
 pub mod registry;
