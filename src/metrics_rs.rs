@@ -325,9 +325,8 @@ impl MetricsRecorder {
     ///     .histogram_bounds(Some("latency"), &[0.1, 1.0])
     ///     .unwrap();
     /// metrics::with_local_recorder(&r, || metrics::histogram!("latency").record(0.5));
-    /// let MetricData::Histogram { bounds, points, .. } = &r.collect(1).metric("latency").unwrap().data else {
-    ///     panic!()
-    /// };
+    /// let batch = r.collect(1);
+    /// let MetricData::Histogram { bounds, points, .. } = &batch.metric("latency").unwrap().data else { panic!() };
     /// assert_eq!((&bounds[..], &points[0].bucket_counts[..]), (&[0.1, 1.0][..], &[0, 1, 0][..]));
     /// ```
     pub fn histogram_bounds(self, name: Option<&str>, bounds: &[f64]) -> Result<Self, Error> {
