@@ -70,8 +70,9 @@
 //! [`MetricsRecorder`] share the registry: use [`install`](MetricsRecorder::install) (global) or
 //! [`metrics::with_local_recorder`] (scoped), and call [`begin`](MetricsRecorder::begin),
 //! [`collect`](MetricsRecorder::collect) or [`with_registry`](MetricsRecorder::with_registry)
-//! (for the registry's own instruments) on another clone. Never call the `metrics` macros from
-//! inside a [`with_registry`](MetricsRecorder::with_registry) closure: the lock is held there.
+//! (for the registry's own instruments) on another clone. The lock is held inside a
+//! [`with_registry`](MetricsRecorder::with_registry) closure: `metrics` calls made there are
+//! dropped and counted ([`RecorderStats::reentrant_dropped`]) instead of deadlocking.
 //!
 //! # Cost
 //!
@@ -84,6 +85,7 @@
 //! cached; further keys are resolved on each call (counted in [`RecorderStats::keys_uncached`]).
 
 use std::boxed::Box;
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::string::{String, ToString};
@@ -130,6 +132,9 @@ pub struct RecorderStats {
     pub descriptions_ignored: u64,
     /// Registrations of keys past the cache limit (resolved on every call).
     pub keys_uncached: u64,
+    /// Facade calls (recordings, registrations, descriptions) made inside a
+    /// [`MetricsRecorder::with_registry`] closure, where the registry is locked: dropped.
+    pub reentrant_dropped: u64,
 }
 
 /// A [`metrics::Recorder`] that records into an edgemetrics [`Registry`]. See the
@@ -154,9 +159,26 @@ impl Drop for Owner {
 
 struct Shared {
     state: Mutex<State>,
+    /// Facade calls made inside [`MetricsRecorder::with_registry`]'s closure (lock held): dropped.
+    reentrant: AtomicU64,
+}
+
+std::thread_local! {
+    /// Set while this thread runs a [`MetricsRecorder::with_registry`] closure.
+    static IN_REGISTRY: Cell<bool> = const { Cell::new(false) };
 }
 
 impl Shared {
+    /// The lock for a facade call, or `None` (counted) when this thread already holds it inside
+    /// `with_registry`: locking again would deadlock (native) or panic (wasm32 without threads).
+    fn facade_lock(&self) -> Option<MutexGuard<'_, State>> {
+        if IN_REGISTRY.with(Cell::get) {
+            self.reentrant.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        Some(self.lock())
+    }
+
     /// A poisoned lock (a panic elsewhere while it was held) is taken over: the registry's state is
     /// consistent between calls, and recording must never panic.
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -244,13 +266,13 @@ impl Handle {
 
 impl CounterFn for Handle {
     fn increment(&self, value: u64) {
-        let mut st = self.shared.lock();
+        let Some(mut st) = self.shared.facade_lock() else { return };
         let total = self.value.load(Ordering::Relaxed);
         self.value.store(total.saturating_add(value), Ordering::Relaxed);
         self.record(&mut st, value as f64);
     }
     fn absolute(&self, value: u64) {
-        let mut st = self.shared.lock();
+        let Some(mut st) = self.shared.facade_lock() else { return };
         let total = self.value.load(Ordering::Relaxed);
         if value > total {
             self.value.store(value, Ordering::Relaxed);
@@ -261,7 +283,7 @@ impl CounterFn for Handle {
 
 impl Handle {
     fn gauge(&self, f: impl FnOnce(f64) -> f64) {
-        let mut st = self.shared.lock();
+        let Some(mut st) = self.shared.facade_lock() else { return };
         let next = f(f64::from_bits(self.value.load(Ordering::Relaxed)));
         // A non-finite result is refused (and counted) by the registry; the kept value stays.
         if next.is_finite() {
@@ -285,11 +307,11 @@ impl GaugeFn for Handle {
 
 impl HistogramFn for Handle {
     fn record(&self, value: f64) {
-        let mut st = self.shared.lock();
+        let Some(mut st) = self.shared.facade_lock() else { return };
         Handle::record(self, &mut st, value);
     }
     fn record_many(&self, value: f64, count: usize) {
-        let mut st = self.shared.lock();
+        let Some(mut st) = self.shared.facade_lock() else { return };
         for _ in 0..count {
             Handle::record(self, &mut st, value);
         }
@@ -312,7 +334,8 @@ impl MetricsRecorder {
             stats: RecorderStats::default(),
             errors: Vec::new(),
         };
-        MetricsRecorder { owner: Arc::new(Owner { shared: Arc::new(Shared { state: Mutex::new(state) }) }) }
+        let shared = Shared { state: Mutex::new(state), reentrant: AtomicU64::new(0) };
+        MetricsRecorder { owner: Arc::new(Owner { shared: Arc::new(shared) }) }
     }
 
     /// Bucket bounds for the histogram `name` (`None`: for every histogram without its own), used
@@ -351,9 +374,22 @@ impl MetricsRecorder {
     }
 
     /// Runs `f` with the registry (to create and record the registry's own instruments, to
-    /// configure it, or to read its stats). Do not use the `metrics` macros inside `f`.
+    /// configure it, or to read its stats). The registry is locked meanwhile: `metrics` facade
+    /// calls made inside `f` on this thread are dropped and counted
+    /// ([`RecorderStats::reentrant_dropped`]); calling this recorder's own methods inside `f`
+    /// would deadlock (or panic on wasm32), as with any [`Mutex`].
     pub fn with_registry<R>(&self, f: impl FnOnce(&mut Registry) -> R) -> R {
-        f(&mut self.owner.shared.lock().registry)
+        let mut st = self.owner.shared.lock();
+        /// Clears the flag however `f` ends (a panic included).
+        struct Reset;
+        impl Drop for Reset {
+            fn drop(&mut self) {
+                IN_REGISTRY.with(|c| c.set(false));
+            }
+        }
+        IN_REGISTRY.with(|c| c.set(true));
+        let _reset = Reset;
+        f(&mut st.registry)
     }
 
     /// [`Registry::begin`].
@@ -368,7 +404,8 @@ impl MetricsRecorder {
 
     /// What the recorder refused or did not apply.
     pub fn stats(&self) -> RecorderStats {
-        self.owner.shared.lock().stats
+        let shared = &self.owner.shared;
+        RecorderStats { reentrant_dropped: shared.reentrant.load(Ordering::Relaxed), ..shared.lock().stats }
     }
 
     /// The distinct refusals of instrument names (at most one per name and kind, at most twice
@@ -379,7 +416,10 @@ impl MetricsRecorder {
 
     fn register(&self, kind: InstrumentKind, key: &Key) -> Arc<Handle> {
         let shared = &self.owner.shared;
-        let mut st = shared.lock();
+        let Some(mut st) = shared.facade_lock() else {
+            // Inside `with_registry`: a handle whose later recordings count as rejected.
+            return Arc::new(Handle { shared: shared.clone(), target: Target::Refused, value: AtomicU64::new(0) });
+        };
         if let Some(h) = st.cache[slot(kind)].get(key) {
             return h.clone();
         }
@@ -413,7 +453,7 @@ impl MetricsRecorder {
     }
 
     fn describe(&self, kind: InstrumentKind, name: &str, unit: Option<Unit>, description: &str) {
-        let mut st = self.owner.shared.lock();
+        let Some(mut st) = self.owner.shared.facade_lock() else { return };
         if let Some(r) = st.names[slot(kind)].get(name) {
             // Already resolved (used or described before): the first options stay in force. A name
             // already refused stays refused (its error is in `errors`).

@@ -289,6 +289,27 @@ fn keys_resolve_once_and_past_the_cache_limit_totals_stay_exact() {
 }
 
 #[test]
+fn facade_calls_inside_with_registry_are_dropped_and_counted_not_deadlocked() {
+    let r = recorder(Config::new("svc"));
+    let c = with_local_recorder(&r, || counter!("c"));
+    let made_inside = with_local_recorder(&r, || {
+        r.with_registry(|_| {
+            c.increment(1);
+            describe_gauge!("g", Unit::Bytes, "inside");
+            counter!("inside").increment(1)
+        });
+        counter!("inside") // registered outside: works
+    });
+    c.increment(2);
+    made_inside.increment(3);
+    assert_eq!(r.stats().reentrant_dropped, 4);
+    let b = r.collect(T1);
+    assert_eq!(numbers(&b, "c")[&l(&[])], 2.0);
+    assert_eq!(numbers(&b, "inside")[&l(&[])], 3.0);
+    assert!(b.metric("g").is_none());
+}
+
+#[test]
 fn a_handle_outliving_the_recorder_keeps_working() {
     let r = recorder(Config::new("svc"));
     let c = with_local_recorder(&r, || counter!("after"));
