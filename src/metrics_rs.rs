@@ -70,7 +70,7 @@
 //! [`MetricsRecorder`] share the registry: use [`install`](MetricsRecorder::install) (global) or
 //! [`metrics::with_local_recorder`] (scoped), and call [`begin`](MetricsRecorder::begin),
 //! [`collect`](MetricsRecorder::collect) or [`with_registry`](MetricsRecorder::with_registry)
-//! (for the registry's own instruments) on another clone. The lock is held inside a
+//! (for the registry's own instruments) on the recorder or any clone. The lock is held inside a
 //! [`with_registry`](MetricsRecorder::with_registry) closure: `metrics` calls made there are
 //! dropped and counted ([`RecorderStats::reentrant_dropped`]) instead of deadlocking.
 //!
@@ -78,8 +78,9 @@
 //!
 //! Each distinct key (name + labels) is resolved once: the recorder caches a handle per key,
 //! bound to its series ([`Registry::bind`]), found by the hash the facade already computed for the
-//! key. A macro call then costs one cache lookup and one lock; recording through a handle kept by
-//! the caller (`let c = counter!(...)`) skips the lookup. Keys hold their series for the
+//! key. A macro call then costs one cache lookup and two short lock acquisitions (registration,
+//! then the recording); recording through a handle kept by the caller (`let c = counter!(...)`)
+//! costs one lock and a bound record. Keys hold their series for the
 //! recorder's lifetime; past the registry's limits new keys record into the overflow series as
 //! usual (totals stay exact). At most [`Limits::max_series`](crate::Limits::max_series) keys are
 //! cached; further keys are resolved on each call (counted in [`RecorderStats::keys_uncached`]).
