@@ -161,6 +161,10 @@ function checkString(what, v, optional) {
 export const DISABLED = Symbol('edgemetrics.disabled');
 /** @internal Switches a Metrics object to "never throw" (wrappers call it). */
 export const LENIENT = Symbol('edgemetrics.lenient');
+/** @internal Creates one instrument the lenient way (no-op + warning + counted), whatever the mode. */
+export const LENIENT_INSTRUMENT = Symbol('edgemetrics.lenientInstrument');
+/** @internal Registers a function run at the start of every flush() and prepare() (otel.js observables). */
+export const BEFORE_COLLECT = Symbol('edgemetrics.beforeCollect');
 
 function randomWords() {
   const w = new Uint32Array(4);
@@ -181,6 +185,7 @@ export class Metrics {
   #cacheMax = DEFAULT_CACHE;
   #attrLimits = null;
   #instanceId = '';
+  #beforeCollect = [];
 
   /**
    * @param {object} options see index.d.ts. Throws a TypeError or RangeError naming the option
@@ -266,7 +271,39 @@ export class Metrics {
     }
   }
 
-  _instrument(kind, name, opts) {
+  /** @internal see LENIENT_INSTRUMENT */
+  [LENIENT_INSTRUMENT](kind, name, opts) {
+    return this._instrument(kind, name, opts, true);
+  }
+
+  /**
+   * @internal Adds `fn` to the functions run when a flush or prepare starts, before anything is
+   * collected. `fn` may return a promise: flush() waits for such promises at most a quarter of
+   * its budget. Exceptions are swallowed. Returns a function that removes `fn`.
+   */
+  [BEFORE_COLLECT](fn) {
+    this.#beforeCollect.push(fn);
+    return () => {
+      const i = this.#beforeCollect.indexOf(fn);
+      if (i >= 0) this.#beforeCollect.splice(i, 1);
+    };
+  }
+
+  /** Runs the before-collect functions; returns the promises they returned (never throws). */
+  #runBeforeCollect() {
+    const waits = [];
+    for (const fn of this.#beforeCollect.slice()) {
+      try {
+        const r = fn();
+        if (r && typeof r.then === 'function') waits.push(Promise.resolve(r).catch(noop));
+      } catch {
+        // a hook cannot break the flush
+      }
+    }
+    return waits;
+  }
+
+  _instrument(kind, name, opts, lenient = this.#lenient) {
     const key = kind + '\0' + String(name);
     const existing = this.#instruments.get(key);
     if (existing) return existing;
@@ -275,7 +312,7 @@ export class Metrics {
       this.#instruments.set(key, inst);
       return inst;
     } catch (e) {
-      if (!this.#lenient) throw e;
+      if (!lenient) throw e;
       this.#warnOnce(
         key,
         `${e.message} — the ${kind} ${JSON.stringify(String(name))} records nothing; its values are counted in edgemetrics.sdk.values.rejected{reason="invalid_handle"}`,
@@ -335,6 +372,7 @@ export class Metrics {
     try {
       const core = this.#core;
       if (!core) return null;
+      if (this.#beforeCollect.length > 0) this.#runBeforeCollect();
       const points = core.prepare(typeof nowMs === 'number' ? nowMs : Date.now());
       if (points === 0) return null;
       const headers = {};
@@ -364,7 +402,25 @@ export class Metrics {
     }
     let p;
     try {
-      p = this.#flusher.flush(opts);
+      const waits = this.#beforeCollect.length > 0 ? this.#runBeforeCollect() : [];
+      if (waits.length === 0) p = this.#flusher.flush(opts);
+      else {
+        // Asynchronous observable callbacks: wait for them at most a quarter of this flush's
+        // budget, then flush with the deadline of the original call (the promise still settles
+        // within `timeoutMs` of the call).
+        const now = Date.now();
+        const given = typeof opts?.deadline === 'number' && !Number.isNaN(opts.deadline) ? opts.deadline : Infinity;
+        const deadline = Math.min(now + this.#flusher.timeoutMs, given);
+        const waitMs = Math.max(0, (deadline - now) / 4);
+        let timer;
+        const bounded = new Promise((resolve) => {
+          timer = setTimeout(resolve, waitMs);
+        });
+        p = Promise.race([Promise.all(waits), bounded]).then(() => {
+          clearTimeout(timer);
+          return this.#flusher.flush({ deadline });
+        });
+      }
     } catch (e) {
       p = Promise.resolve({ sent: false, status: 0, bytes: 0, attempts: 0, dropped: 0, carried: 0, error: String(e?.message ?? e) });
     }

@@ -22,7 +22,7 @@ function disabledMetrics(e) {
 }
 
 /** The Metrics object of a wrapper: built once, never throwing (a failure gives a disabled one). */
-function metricsFor(m, env) {
+export function metricsFor(m, env) {
   let metrics;
   try {
     if (m instanceof Metrics) metrics = m;
@@ -34,7 +34,7 @@ function metricsFor(m, env) {
   return metrics;
 }
 
-function checkSource(metricsOrOptions, who) {
+export function checkSource(metricsOrOptions, who) {
   if (metricsOrOptions instanceof Metrics) return;
   if (metricsOrOptions === null || (typeof metricsOrOptions !== 'object' && typeof metricsOrOptions !== 'function')) {
     throw new TypeError(`edgemetrics: ${who} needs a Metrics object, options, or a function (env) => options`);

@@ -1,0 +1,145 @@
+// `edgemetrics/hono`: Hono middleware recording the stable OpenTelemetry HTTP server metrics and
+// flushing once per request. Why it exists: Hono is the most used framework on Workers, and every
+// Hono app otherwise hand-writes the same duration histogram, in-flight counter and flush. It
+// does not import `hono`: it reads only the context (`c.req`, `c.res`, `c.error`, `c.env`,
+// `c.executionCtx`), so it works with the app's own copy of Hono.
+//
+//   http.server.request.duration  histogram, seconds, the semantic conventions' advised buckets
+//   http.server.active_requests   up-down counter, {request}
+//
+// Attributes (semantic conventions): `http.request.method` (`_OTHER` for methods outside the
+// registry), `url.scheme`, `http.route` (the matched route template, `c.req.routePath` after the
+// handlers ran; absent when no route matched), `http.response.status_code`, `error.type` (the
+// exception's name when the handler threw, else the status code for 5xx).
+import { checkSource, metricsFor } from './wrappers.js';
+// Through the package's own name, so that the runtime's entry (workerd, node, deno, browser: the
+// one that knows how to load the wasm module) is part of the app whenever this module is.
+import { Metrics } from 'edgemetrics';
+
+/** The bucket boundaries the HTTP semantic conventions advise for http.server.request.duration. */
+export const HTTP_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
+
+const KNOWN_METHODS = new Set(['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'TRACE', 'QUERY']);
+
+const now = typeof performance === 'object' && typeof performance.now === 'function' ? () => performance.now() : () => Date.now();
+
+function errorType(e) {
+  try {
+    const n = e?.name ?? e?.constructor?.name;
+    return typeof n === 'string' && n !== '' ? n : '_OTHER';
+  } catch {
+    return '_OTHER';
+  }
+}
+
+/**
+ * Hono middleware: records the HTTP server metrics of every request, exposes the Metrics as
+ * `c.get('metrics')`, and flushes after the response through `c.executionCtx.waitUntil` (awaited
+ * before the response when there is no execution context, as in Node).
+ *
+ * @param {Metrics | object | ((env: any) => object)} metricsOrOptions as for `withMetrics`
+ * @param {{ flush?: boolean }} [options] `flush: false` leaves flushing to the caller (e.g. when
+ *   the app is also wrapped with `withMetrics`)
+ */
+export function metricsMiddleware(metricsOrOptions, options = {}) {
+  checkSource(metricsOrOptions, 'metricsMiddleware');
+  if (options === null || typeof options !== 'object') throw new TypeError('edgemetrics/hono: options must be an object');
+  for (const k of Object.keys(options)) if (k !== 'flush') throw new TypeError(`edgemetrics/hono: unknown option ${JSON.stringify(k)}`);
+  if (options.flush !== undefined && typeof options.flush !== 'boolean') throw new TypeError('edgemetrics/hono: options.flush must be a boolean');
+  const flush = options.flush ?? true;
+  let metrics = metricsOrOptions instanceof Metrics ? metricsFor(metricsOrOptions) : null;
+  let duration = null;
+  let active = null;
+
+  const middleware = async function edgemetricsHono(c, next) {
+    if (!metrics) metrics = metricsFor(metricsOrOptions, c.env);
+    if (!duration) {
+      duration = metrics.histogram('http.server.request.duration', {
+        unit: 's',
+        description: 'Duration of HTTP server requests.',
+        bounds: HTTP_DURATION_BUCKETS,
+      });
+      active = metrics.upDownCounter('http.server.active_requests', {
+        unit: '{request}',
+        description: 'Number of active HTTP server requests.',
+      });
+    }
+    try {
+      c.set('metrics', metrics);
+    } catch {
+      // a context without variables: the handler can still use the Metrics it created
+    }
+    const start = now();
+    metrics.begin(Date.now());
+    let method = 'GET';
+    let scheme = 'http';
+    try {
+      method = KNOWN_METHODS.has(c.req.method) ? c.req.method : '_OTHER';
+      scheme = c.req.url.startsWith('https:') ? 'https' : 'http';
+    } catch {
+      // keep the defaults
+    }
+    const base = { 'http.request.method': method, 'url.scheme': scheme };
+    active.add(1, base);
+    let thrown;
+    let threw = false;
+    try {
+      await next();
+    } catch (e) {
+      threw = true;
+      thrown = e;
+    }
+    try {
+      const attrs = { ...base };
+      let status = 500;
+      if (!threw) {
+        try {
+          status = c.res.status;
+        } catch {
+          status = 500;
+        }
+      }
+      const route = routeOf(c, middleware);
+      if (route !== undefined) attrs['http.route'] = route;
+      attrs['http.response.status_code'] = status;
+      // Hono's compose catches handler errors, calls onError and keeps the error in `c.error`.
+      const err = threw ? thrown : c.error;
+      if (err !== undefined && err !== null) attrs['error.type'] = errorType(err);
+      else if (status >= 500) attrs['error.type'] = String(status);
+      duration.record((now() - start) / 1000, attrs);
+      active.add(-1, base);
+    } catch {
+      // recording never breaks the request
+    }
+    if (flush) {
+      const p = metrics.flush();
+      let handed = false;
+      try {
+        const ctx = c.executionCtx; // Hono throws when the runtime gave no execution context
+        if (ctx && typeof ctx.waitUntil === 'function') {
+          ctx.waitUntil(p);
+          handed = true;
+        }
+      } catch {
+        // no execution context (Node): await the flush below
+      }
+      if (!handed) await p;
+    }
+    if (threw) throw thrown;
+  };
+  return middleware;
+}
+
+/** The matched route template, or undefined when no route after this middleware handled the request. */
+function routeOf(c, self) {
+  try {
+    const i = c.req.routeIndex;
+    const routes = c.req.matchedRoutes;
+    const r = Array.isArray(routes) ? routes[i] : undefined;
+    if (r && r.handler === self) return undefined; // nothing after us ran: not found
+    const p = c.req.routePath;
+    return typeof p === 'string' && p !== '' ? p : undefined;
+  } catch {
+    return undefined;
+  }
+}

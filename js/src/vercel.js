@@ -1,0 +1,53 @@
+// `edgemetrics/vercel`: wraps a fetch-style handler `(request, ...rest) => Response` for platforms
+// whose "keep working after the response" hook is a function rather than a `ctx` argument:
+// `waitUntil` from `@vercel/functions`, Next.js's `after()`, Netlify's `context.waitUntil`, the
+// Edge runtime's `event.waitUntil`. Why a file of its own: `withMetrics` finds `ctx.waitUntil` in
+// the Workers signature; here the caller says where it is.
+import { checkSource, metricsFor } from './wrappers.js';
+// Through the package's own name, so that the runtime's entry (workerd, node, deno, browser: the
+// one that knows how to load the wasm module) is part of the app whenever this module is.
+import { Metrics } from 'edgemetrics';
+
+/**
+ * Wraps `handler`: each call begins a window, the handler gets the Metrics as an extra last
+ * argument, and the flush is handed to `waitUntil(promise, ...handlerArgs)` after the handler
+ * returned or threw. Without `waitUntil` (or when it throws) the flush is awaited before the
+ * result is returned. The flush never rejects and never changes the handler's result or error.
+ *
+ * @param {(...args: any[]) => any} handler
+ * @param {Metrics | object | (() => object)} metricsOrOptions
+ * @param {{ waitUntil?: (promise: Promise<unknown>, ...args: any[]) => void }} [options]
+ */
+export function withWaitUntil(handler, metricsOrOptions, options = {}) {
+  if (typeof handler !== 'function') throw new TypeError('edgemetrics/vercel: withWaitUntil needs a handler function');
+  checkSource(metricsOrOptions, 'withWaitUntil');
+  if (options === null || typeof options !== 'object') throw new TypeError('edgemetrics/vercel: options must be an object');
+  for (const k of Object.keys(options)) if (k !== 'waitUntil') throw new TypeError(`edgemetrics/vercel: unknown option ${JSON.stringify(k)}`);
+  const { waitUntil } = options;
+  if (waitUntil !== undefined && typeof waitUntil !== 'function') throw new TypeError('edgemetrics/vercel: options.waitUntil must be a function');
+  let metrics = metricsOrOptions instanceof Metrics ? metricsFor(metricsOrOptions) : null;
+  const wrapped = async function (...args) {
+    if (!metrics) metrics = metricsFor(metricsOrOptions, undefined);
+    wrapped.metrics = metrics;
+    metrics.begin(Date.now());
+    try {
+      return await handler.call(this, ...args, metrics);
+    } finally {
+      const p = metrics.flush();
+      let handed = false;
+      if (waitUntil) {
+        try {
+          const r = waitUntil(p, ...args);
+          // after() and some waitUntil()s return nothing; one that returns a promise must not reject unseen.
+          if (r && typeof r.then === 'function') r.then(undefined, () => {});
+          handed = true;
+        } catch {
+          // waitUntil unavailable here (e.g. outside a request scope): await the flush instead
+        }
+      }
+      if (!handed) await p;
+    }
+  };
+  if (metrics) wrapped.metrics = metrics;
+  return wrapped;
+}

@@ -1,0 +1,31 @@
+// Bundles a test worker and its npm dependencies (hono, @hono/otel, @opentelemetry/api) with
+// esbuild into a temporary directory, next to a copy of the wasm module, for miniflare (which
+// loads modules as they are, without resolving bare imports) and for the edge-runtime VM (one
+// script). Returns the directory and the bundle's path; the caller removes the directory.
+import { copyFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const dist = join(here, '..', 'dist');
+
+export async function bundle(entry, { format = 'esm', globalName, conditions = ['workerd', 'worker', 'browser', 'import'] } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'em-bundle-'));
+  const outfile = join(dir, 'worker.js');
+  await build({
+    entryPoints: [join(here, 'fixtures', entry)],
+    bundle: true,
+    format,
+    globalName,
+    platform: 'neutral',
+    mainFields: ['module', 'main'],
+    conditions,
+    external: ['*.wasm', 'cloudflare:*'],
+    outfile,
+    logLevel: 'error',
+  });
+  copyFileSync(join(dist, 'edgemetrics_wasm_bg.wasm'), join(dir, 'edgemetrics_wasm_bg.wasm'));
+  return { dir, outfile };
+}

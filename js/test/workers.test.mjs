@@ -1,0 +1,137 @@
+// edgemetrics/workers in workerd (miniflare): a Durable Object class (RPC methods, a synchronous
+// one calling another method, and its fetch handler) and a WorkerEntrypoint class reached through
+// a service binding (RPC). Every call records through `this.metrics` and its batch reaches the
+// receiver on 127.0.0.1, decoded with the official OTLP code (JSON here). And a Pages Function
+// (file-based route) under `wrangler pages dev`.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { Miniflare } from 'miniflare';
+import { decodeOtlp, startReceiver, waitFor } from './helpers.mjs';
+import { bundle } from './bundle.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+const total = (requests, service, name) =>
+  requests
+    .map(decodeOtlp)
+    .filter((d) => d.resource['service.name'] === service)
+    .flatMap((d) => d.metrics[name]?.points ?? [])
+    .reduce((s, p) => s + p.value, 0);
+
+test('workerd (miniflare): Durable Object and WorkerEntrypoint methods record and flush', async (t) => {
+  const rx = await startReceiver();
+  t.after(() => rx.close());
+  const { dir, outfile } = await bundle('classes-worker.mjs');
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const mf = new Miniflare({
+    name: 'main',
+    rootPath: dir,
+    modulesRoot: dir,
+    scriptPath: outfile,
+    modules: true,
+    modulesRules: [
+      { type: 'ESModule', include: ['**/*.js'] },
+      { type: 'CompiledWasm', include: ['**/*.wasm'] },
+    ],
+    compatibilityDate: '2025-01-01',
+    bindings: { ENDPOINT: rx.url },
+    durableObjects: { COUNTER: 'Counter' },
+    serviceBindings: { API: { name: 'main', entrypoint: 'Api' } },
+  });
+  t.after(() => mf.dispose());
+  for (let i = 1; i <= 2; i++) {
+    const res = await mf.dispatchFetch('http://localhost/do');
+    assert.deepEqual(await res.json(), { doubled: 6, label: 'label:4', text: 'from the object' });
+    const rpc = await mf.dispatchFetch('http://localhost/rpc');
+    assert.deepEqual(await rpc.json(), { sum: 5 });
+    assert.ok(
+      await waitFor(
+        () =>
+          total(rx.requests, 'do', 'do.increments') === 3 * i && total(rx.requests, 'do', 'do.fetches') === i && total(rx.requests, 'rpc', 'rpc.adds') === i,
+      ),
+      `invocation ${i}: ${rx.requests.length} batches`,
+    );
+  }
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(total(rx.requests, 'do', 'do.increments'), 6);
+  assert.equal(total(rx.requests, 'do', 'do.labels'), 2, 'the synchronous RPC method records too');
+  assert.equal(total(rx.requests, 'do', 'do.fetches'), 2);
+  assert.equal(total(rx.requests, 'rpc', 'rpc.adds'), 2);
+  for (const q of rx.requests) assert.equal(q.url, '/v1/metrics');
+});
+
+test('workerd (wrangler pages dev): a Pages Function wrapped by pagesFunction records and flushes via context.waitUntil', async (t) => {
+  const rx = await startReceiver();
+  t.after(() => rx.close());
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  // A copy outside the repository (wrangler would otherwise pick up the repository's own
+  // wrangler.toml), with `edgemetrics` linked into its node_modules as an installed package.
+  const cwd = mkdtempSync(join(tmpdir(), 'em-pages-'));
+  cpSync(join(here, 'fixtures', 'pages'), cwd, { recursive: true });
+  mkdirSync(join(cwd, 'node_modules'));
+  symlinkSync(join(here, '..'), join(cwd, 'node_modules', 'edgemetrics'), 'dir');
+  const child = spawn(
+    join(here, '..', 'node_modules', '.bin', 'wrangler'),
+    [
+      'pages',
+      'dev',
+      'public',
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--inspector-port',
+      String(port + 1),
+      '--compatibility-date',
+      '2025-01-01',
+      '--binding',
+      `ENDPOINT=${rx.url}`,
+    ],
+    { cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' } },
+  );
+  let log = '';
+  child.stdout.on('data', (d) => (log += d));
+  child.stderr.on('data', (d) => (log += d));
+  const exited = new Promise((r) => child.on('exit', r));
+  t.after(async () => {
+    try {
+      process.kill(-child.pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+    rmSync(cwd, { recursive: true, force: true });
+  });
+  let first = '';
+  for (let i = 0; i < 300 && first === ''; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    first = await fetch(`http://127.0.0.1:${port}/users/1`).then(
+      (r) => (r.ok ? r.text() : ''),
+      () => '',
+    );
+  }
+  assert.equal(first, 'user 1 true', `wrangler pages dev did not answer within 60 s:\n${log}`);
+  assert.equal(await (await fetch(`http://127.0.0.1:${port}/users/2`)).text(), 'user 2 true');
+  const lookups = () =>
+    rx.requests
+      .map(decodeOtlp)
+      .flatMap((d) => d.metrics['pages.lookups']?.points ?? [])
+      .map((p) => [p.attrs.id, p.value]);
+  assert.ok(await waitFor(() => lookups().length >= 2, { timeoutMs: 20_000 }), `batches never arrived:\n${log}`);
+  await new Promise((r) => setTimeout(r, 200));
+  assert.deepEqual(lookups(), [
+    ['1', 1],
+    ['2', 1],
+  ]);
+  assert.equal(rx.requests.length, 2, 'one batch per request');
+});
