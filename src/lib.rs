@@ -13,6 +13,8 @@ pub mod codec;
 pub mod encode;
 pub mod env;
 pub mod error;
+#[cfg(feature = "metrics-rs")]
+pub mod metrics_rs;
 pub mod model;
 pub mod push;
 pub mod registry;

@@ -32,8 +32,8 @@ step() {
 }
 
 step "rust: format check" cargo fmt --all -- --check
-step "rust: core tests (unit, property, conformance, real servers, delivery, doc)" \
-  cargo test -p edgemetrics --features decode,serde
+step "rust: core tests (unit, property, conformance, real servers, delivery, metrics-rs recorder, doc)" \
+  cargo test -p edgemetrics --features decode,serde,metrics-rs
 step "rust: workers-rs host compiles for wasm32, its doctest builds (feature worker)" \
   cargo check --target wasm32-unknown-unknown -p edgemetrics --features worker
 step "rust: wasm bindings and dev receiver tests" \
@@ -52,8 +52,10 @@ single_formats() {
   done
 }
 step "rust: each format alone builds for wasm32 (core, worker host, npm bindings)" single_formats
+step "rust: the metrics-rs recorder builds for wasm32 with one format" \
+  cargo check --target wasm32-unknown-unknown -p edgemetrics --no-default-features --features metrics-rs,otlp
 step "rust: clippy (all targets, warnings are errors)" \
-  cargo clippy --workspace --all-targets --features edgemetrics/decode -- -D warnings
+  cargo clippy --workspace --all-targets --features edgemetrics/decode,edgemetrics/metrics-rs -- -D warnings
 step "rust: clippy on the workers-rs host (wasm32)" \
   cargo clippy --target wasm32-unknown-unknown -p edgemetrics --features worker -- -D warnings
 step "size: wasm budgets" bash tests/size.sh --check
