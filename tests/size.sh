@@ -19,9 +19,9 @@ CORE_BUDGET=${CORE_BUDGET:-13312}
 # JS_BUDGET was 82944 before issue 13.
 # 85 KiB (issue 13): env.js, resource.js and semconv.js (OTEL_* parsing, resource detection;
 # about 4.5 KB gzip, commented) joined the worker bundle; measured 86,764 B.
-# 88 KiB after merging issues 11, 13, 14 and 15 together: measured 89,571 B (the sum of the
-# steps above; the dist JS is not minified). Issue 12 (weight) is where this comes down.
-JS_BUDGET=${JS_BUDGET:-90112}
+# 88 KiB after merging issues 11, 13, 14 and 15 together (89,571 B measured, dist JS with its
+# comments); 80 KiB once build.mjs whitespace-minifies the shipped JS: measured 80,257 B.
+JS_BUDGET=${JS_BUDGET:-81920}
 check=0
 per_format=0
 for a in "$@"; do
