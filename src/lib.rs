@@ -1,4 +1,4 @@
-#![doc = include_str!("../README.md")]
+#![doc = include_str!("crate-docs.md")]
 #![no_std]
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
@@ -11,10 +11,14 @@ pub mod attr;
 #[doc(hidden)]
 pub mod codec;
 pub mod encode;
+pub mod env;
 pub mod error;
+#[cfg(feature = "metrics-rs")]
+pub mod metrics_rs;
 pub mod model;
 pub mod push;
 pub mod registry;
+pub mod semconv;
 #[cfg(feature = "worker")]
 pub mod worker;
 
@@ -29,3 +33,9 @@ pub use registry::{
     Bound, Config, Counter, Gauge, Histogram, InstrumentId, InstrumentOptions, Limits, Registry, UpDownCounter,
     DEFAULT_BOUNDS,
 };
+pub use semconv::HTTP_DURATION_BUCKETS_SECONDS;
+
+/// The repository README's Rust code blocks, compiled and run as doctests (not part of the docs).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -9,18 +9,20 @@
 //! ```no_run
 //! use std::cell::OnceCell;
 //! use edgemetrics::worker::{Setup, WorkerMetrics};
-//! use edgemetrics::{Counter, InstrumentOptions};
+//! use edgemetrics::{Histogram, InstrumentOptions, HTTP_DURATION_BUCKETS_SECONDS};
 //! use worker::{event, Context, Env, Request, Response, Result};
 //!
-//! struct App { metrics: WorkerMetrics, requests: Counter }
+//! struct App { metrics: WorkerMetrics, duration: Histogram }
 //!
 //! thread_local! { static APP: OnceCell<Option<App>> = const { OnceCell::new() }; }
 //!
 //! fn app(env: &Env) -> Option<App> {
 //!     // A bad metrics configuration disables metrics; it never fails the request.
 //!     let metrics = Setup::from_env(env, "checkout").build().ok()?;
-//!     let requests = metrics.counter("http.server.requests", InstrumentOptions::unit("{request}")).ok()?;
-//!     Some(App { metrics, requests })
+//!     let duration = metrics
+//!         .histogram("http.server.request.duration", InstrumentOptions::unit("s").bounds(&HTTP_DURATION_BUCKETS_SECONDS))
+//!         .ok()?;
+//!     Some(App { metrics, duration })
 //! }
 //!
 //! #[event(fetch)]
@@ -29,7 +31,8 @@
 //!     APP.with(|cell| {
 //!         if let Some(app) = cell.get_or_init(|| app(&env)) {
 //!             app.metrics.begin();
-//!             app.metrics.add(app.requests, 1.0, &[("http.route", "/".into())]);
+//!             let attrs = [("http.request.method", "GET".into()), ("http.route", "/".into())];
+//!             app.metrics.record(app.duration, 0.002, &attrs);
 //!             app.metrics.flush(&ctx); // spawns the push with ctx.wait_until, returns at once
 //!         }
 //!     });
@@ -69,8 +72,9 @@ use worker::js_sys::{self, Reflect, Uint8Array};
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::{AbortController, Context, Delay, Env, Fetch, Headers, RequestInit};
 
+use crate::env::EnvConfig;
 use crate::model::{SdkStats, Temporality};
-use crate::push::{self, Action, Format, Protocol, PushStats, Pusher, Report, TransportError, Wire};
+use crate::push::{self, Action, Protocol, PushStats, Pusher, Report, TransportError, Wire};
 use crate::registry::{Config, Counter, Gauge, Histogram, InstrumentOptions, Registry, UpDownCounter};
 use crate::{Attr, Error};
 
@@ -121,8 +125,8 @@ pub struct Setup {
     /// Tag every series with a random per-isolate `service.instance.id` (default: on for
     /// cumulative temporality, where each series needs a single writer).
     pub instance_id: Option<bool>,
-    /// `METRICS_FORMAT` named no known format (reported by `build`).
-    unknown_format: bool,
+    /// Invalid environment variables (reported by `build`).
+    env_errors: Vec<String>,
 }
 
 impl Setup {
@@ -133,58 +137,66 @@ impl Setup {
             push: None,
             budget_ms: DEFAULT_BUDGET_MS,
             instance_id: None,
-            unknown_format: false,
+            env_errors: Vec::new(),
         }
     }
 
-    /// Reads the configuration from wrangler vars and secrets; unset means default.
+    /// Reads the configuration from wrangler vars and secrets (a var wins over a secret of the
+    /// same name) with the OpenTelemetry names, parsed by [`crate::env`] (its table lists every
+    /// variable): `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_HEADERS`,
+    /// `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, ..., and `EDGEMETRICS_FORMAT` /
+    /// `EDGEMETRICS_ENDPOINT` / `EDGEMETRICS_HEADERS` for remote write, Pushgateway and compact.
     ///
-    /// | var | meaning |
-    /// |---|---|
-    /// | `METRICS_ENDPOINT` | receiver base URL; unset or empty: metrics are not pushed |
-    /// | `METRICS_FORMAT` | `otlp` (protobuf, default), `otlp-gzip`, `otlp-json`, `remote-write`, `pushgateway`, `compact` |
-    /// | `METRICS_TOKEN` (secret or var) | `Authorization: Bearer …` |
-    /// | `METRICS_SERVICE` | `service.name` (default: `service_name`) |
-    /// | `METRICS_BUDGET_MS` | delivery budget |
-    /// | `METRICS_TIMEOUT_MS` | per-attempt timeout |
-    /// | `METRICS_MAX_ATTEMPTS` | attempts per batch |
-    ///
-    /// `remote-write` and `pushgateway` switch to cumulative temporality (with a per-isolate
-    /// instance id): Prometheus expects running totals with one writer per series. An unknown
-    /// format makes [`build`](Self::build) fail.
+    /// `service_name` is the default for `service.name`. No endpoint, or `OTEL_SDK_DISABLED=true`:
+    /// metrics are recorded and discarded. An invalid variable makes [`build`](Self::build) fail
+    /// (the messages are in [`env_errors`](Self::env_errors)). `OTEL_EXPORTER_OTLP_TIMEOUT` is the
+    /// delivery budget. The resource gets `telemetry.sdk.*` and
+    /// `cloud.provider=cloudflare`, `cloud.platform=cloudflare.workers`; remote write and
+    /// Pushgateway switch to cumulative temporality (with a per-isolate instance id) unless
+    /// `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE` says otherwise.
     pub fn from_env(env: &Env, service_name: &str) -> Self {
-        let var = |name: &str| -> Option<String> {
-            env.var(name).ok().map(|v| v.to_string()).or_else(|| env.secret(name).ok().map(|v| v.to_string()))
-        };
-        let service = var("METRICS_SERVICE").filter(|s| !s.is_empty()).unwrap_or_else(|| service_name.to_string());
-        let mut setup = Setup::new(&service);
-        let format = var("METRICS_FORMAT").unwrap_or_default();
-        let endpoint = var("METRICS_ENDPOINT").unwrap_or_default();
-        if let Some(ms) = var("METRICS_BUDGET_MS").and_then(|v| v.parse().ok()) {
+        Self::from_lookup(
+            |name| env.var(name).ok().map(|v| v.to_string()).or_else(|| env.secret(name).ok().map(|v| v.to_string())),
+            service_name,
+        )
+    }
+
+    /// [`from_env`](Self::from_env) over any lookup (`name → value`), e.g. a test's table.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>, service_name: &str) -> Self {
+        let c = EnvConfig::parse(lookup);
+        let mut setup = Setup::new(c.service_name.as_deref().unwrap_or(service_name));
+        for (k, v) in [
+            ("telemetry.sdk.name", "edgemetrics"),
+            ("telemetry.sdk.language", "rust"),
+            ("telemetry.sdk.version", env!("CARGO_PKG_VERSION")),
+            ("cloud.provider", "cloudflare"),
+            ("cloud.platform", "cloudflare.workers"),
+        ] {
+            setup.registry = setup.registry.resource_attr(k, v);
+        }
+        for (k, v) in &c.resource {
+            setup.registry = setup.registry.resource_attr(k, v.as_str());
+        }
+        setup.registry.temporality = c.temporality_or_default();
+        if let Some(n) = c.cardinality {
+            setup.registry.limits.cardinality = n;
+        }
+        if let Some(n) = c.max_series {
+            setup.registry.limits.max_series = n;
+        }
+        if let Some(ms) = c.timeout_ms {
             setup.budget_ms = ms;
         }
-        if endpoint.is_empty() {
-            return setup;
+        if !c.disabled {
+            setup.push = c.push_config();
         }
-        let Some(format) = parse_format(&format) else {
-            setup.unknown_format = true;
-            return setup;
-        };
-        if matches!(format.protocol(), Protocol::RemoteWrite | Protocol::Pushgateway) {
-            setup.registry.temporality = Temporality::Cumulative;
-        }
-        let mut cfg = push::Config::new(&endpoint, format);
-        if let Some(token) = var("METRICS_TOKEN").filter(|t| !t.is_empty()) {
-            cfg = cfg.bearer(&token);
-        }
-        if let Some(ms) = var("METRICS_TIMEOUT_MS").and_then(|v| v.parse().ok()) {
-            cfg = cfg.attempt_timeout_ms(ms);
-        }
-        if let Some(n) = var("METRICS_MAX_ATTEMPTS").and_then(|v| v.parse().ok()) {
-            cfg = cfg.max_attempts(n);
-        }
-        setup.push = Some(cfg);
+        setup.env_errors = c.errors;
         setup
+    }
+
+    /// The invalid environment variables [`from_env`](Self::from_env) found, one message each.
+    pub fn env_errors(&self) -> &[String] {
+        &self.env_errors
     }
 
     /// Sets where and how to push.
@@ -214,12 +226,11 @@ impl Setup {
     /// Validates the configuration and creates the isolate's metrics.
     ///
     /// Fails with [`Error::InvalidConfig`] for an invalid push configuration (endpoint, attempts,
-    /// backoff, unknown `METRICS_FORMAT`), or a delta batch aimed at remote write.
+    /// backoff, an invalid environment variable), or a delta batch aimed at remote write.
     pub fn build(mut self) -> Result<WorkerMetrics, Error> {
-        if self.unknown_format {
+        if !self.env_errors.is_empty() {
             return Err(Error::InvalidConfig {
-                reason: "METRICS_FORMAT must be otlp, otlp-gzip, otlp-json, remote-write, pushgateway or compact \
-                         (and that format's cargo feature must be on)",
+                reason: "invalid OTEL_* / EDGEMETRICS_* variable (see Setup::env_errors)",
             });
         }
         let mut seed = [0u8; 16];
@@ -259,24 +270,6 @@ impl Setup {
             })),
         })
     }
-}
-
-fn parse_format(s: &str) -> Option<Format> {
-    Some(match s.trim().to_ascii_lowercase().as_str() {
-        #[cfg(feature = "otlp")]
-        "" | "otlp" | "otlp-proto" | "otlp-protobuf" => Format::OtlpProtobuf { gzip: false },
-        #[cfg(feature = "otlp")]
-        "otlp-gzip" => Format::OtlpProtobuf { gzip: true },
-        #[cfg(feature = "otlp-json")]
-        "otlp-json" => Format::OtlpJson { gzip: false },
-        #[cfg(feature = "remote-write")]
-        "remote-write" | "remote_write" | "prometheus" => Format::RemoteWrite(Default::default()),
-        #[cfg(feature = "pushgateway")]
-        "pushgateway" => Format::Pushgateway(None),
-        #[cfg(feature = "compact")]
-        "compact" => Format::Compact,
-        _ => return None,
-    })
 }
 
 /// What [`WorkerMetrics::flush`] did. None of these is an error for the request.

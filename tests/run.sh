@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test: Rust unit/property/doc tests, conformance tests against real Prometheus and
 # Pushgateway and the official OTLP decoders, the delivery fault-injection suite and soak, the
-# wasm build with its size budget, the JS package in Node/Deno/Bun/workerd, and the workers-rs
-# end-to-end tests in local workerd. Installs what it needs first (tests/setup.sh).
+# wasm build with its size budget, the JS package in Node/Deno/Bun/workerd, the crate's
+# `cargo publish --dry-run`, the newcomer test (the packed npm package installed in a throwaway
+# project, tests/newcomer.sh), and the workers-rs end-to-end tests in local workerd. Installs
+# what it needs first (tests/setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -30,8 +32,8 @@ step() {
 }
 
 step "rust: format check" cargo fmt --all -- --check
-step "rust: core tests (unit, property, conformance, real servers, delivery, doc)" \
-  cargo test -p edgemetrics --features decode,serde
+step "rust: core tests (unit, property, conformance, real servers, delivery, metrics-rs recorder, doc)" \
+  cargo test -p edgemetrics --features decode,serde,metrics-rs
 step "rust: workers-rs host compiles for wasm32, its doctest builds (feature worker)" \
   cargo check --target wasm32-unknown-unknown -p edgemetrics --features worker
 step "rust: wasm bindings and dev receiver tests" \
@@ -50,13 +52,19 @@ single_formats() {
   done
 }
 step "rust: each format alone builds for wasm32 (core, worker host, npm bindings)" single_formats
+step "rust: the metrics-rs recorder builds for wasm32 with one format" \
+  cargo check --target wasm32-unknown-unknown -p edgemetrics --no-default-features --features metrics-rs,otlp
 step "rust: clippy (all targets, warnings are errors)" \
-  cargo clippy --workspace --all-targets --features edgemetrics/decode -- -D warnings
+  cargo clippy --workspace --all-targets --features edgemetrics/decode,edgemetrics/metrics-rs -- -D warnings
 step "rust: clippy on the workers-rs host (wasm32)" \
   cargo clippy --target wasm32-unknown-unknown -p edgemetrics --features worker -- -D warnings
 step "size: wasm budgets" bash tests/size.sh --check
 step "js: lint and format check (eslint, prettier)" bash -c 'cd js && npm run lint'
 step "js: package tests (node --test: API, Node, Deno, Bun, workerd)" bash -c 'cd js && npm test'
+step "crate: cargo publish --dry-run (package list, builds from the packaged files; needs the crates.io index)" \
+  cargo publish --dry-run -p edgemetrics --allow-dirty
+step "npm: newcomer test (npm pack, install in a throwaway project; workerd, Node, Deno, Bun, esbuild Lambda bundle, edge-runtime)" \
+  bash tests/newcomer.sh
 step "workers-rs: example worker in workerd against real Prometheus and the dev receiver" \
   bash examples/rust-worker/e2e-test.sh
 step "workers-rs: host-loop contract in workerd (receiver answering after 10 s)" \

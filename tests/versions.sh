@@ -21,7 +21,8 @@ pins_consistent() {
   grep -q "wasm-bindgen = { version = \"=$WASM_BINDGEN\"" "$r/bindings/Cargo.toml" || { echo "bindings/Cargo.toml: wasm-bindgen is not =$WASM_BINDGEN" >&2; ok=1; }
   grep -q "^wasm-bindgen = \"=$WASM_BINDGEN\"" "$r/examples/rust-worker/Cargo.toml" || { echo "examples/rust-worker/Cargo.toml: wasm-bindgen is not =$WASM_BINDGEN" >&2; ok=1; }
   grep -q "^worker = \"=$WORKER_BUILD\"" "$r/examples/rust-worker/Cargo.toml" || { echo "examples/rust-worker/Cargo.toml: worker is not =$WORKER_BUILD" >&2; ok=1; }
-  grep -q "worker = { version = \"=$WORKER_BUILD\"" "$r/Cargo.toml" || { echo "Cargo.toml: worker is not =$WORKER_BUILD" >&2; ok=1; }
+  # The library takes a semver range (users choose their workers-rs 0.8.x); the example pins it.
+  grep -q "worker = { version = \"${WORKER_BUILD%.*}\"" "$r/Cargo.toml" || { echo "Cargo.toml: worker is not the range ${WORKER_BUILD%.*}" >&2; ok=1; }
   grep -q "\"binaryen\": \"$BINARYEN\"" "$r/js/package.json" || { echo "js/package.json: binaryen is not $BINARYEN" >&2; ok=1; }
   grep -q "\"binaryen\": \"$BINARYEN\"" "$r/examples/rust-worker/package.json" || { echo "examples/rust-worker/package.json: binaryen is not $BINARYEN" >&2; ok=1; }
   return $ok

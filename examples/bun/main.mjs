@@ -1,5 +1,5 @@
 // edgemetrics in Bun: Bun.serve handler, one flush per request to a local receiver.
-import { Metrics } from 'edgemetrics';
+import { HTTP_DURATION_BUCKETS_SECONDS, Metrics } from 'edgemetrics';
 
 const received = [];
 const receiver = Bun.serve({
@@ -13,15 +13,17 @@ const receiver = Bun.serve({
 });
 
 const metrics = new Metrics({ endpoint: `http://127.0.0.1:${receiver.port}`, format: 'otlp-proto', serviceName: 'bun-example' });
-const hits = metrics.counter('http.server.requests', { unit: '{request}' });
-const bound = hits.bind({ route: '/hot' }); // the hot path: one wasm call with two numbers
+const duration = metrics.histogram('http.server.request.duration', { unit: 's', bounds: HTTP_DURATION_BUCKETS_SECONDS });
+// The hot path: one wasm call with two numbers.
+const bound = duration.bind({ 'http.request.method': 'GET', 'http.route': '/hot', 'http.response.status_code': 200 });
 
 const app = Bun.serve({
   hostname: '127.0.0.1',
   port: 0,
   async fetch(req) {
     metrics.begin();
-    bound.add(1);
+    const t0 = performance.now();
+    bound.record((performance.now() - t0) / 1000);
     const result = await metrics.flush();
     return new Response(JSON.stringify(result) + '\n');
   },

@@ -11,12 +11,13 @@ const receiver = Deno.serve({ hostname: '127.0.0.1', port: 0, onListen() {} }, a
 });
 
 const metrics = new Metrics({ endpoint: `http://127.0.0.1:${receiver.addr.port}`, format: 'otlp-json', serviceName: 'deno-example' });
-const hits = metrics.counter('http.server.requests', { unit: '{request}' });
+const active = metrics.upDownCounter('http.server.active_requests', { unit: '{request}' });
 
 const app = Deno.serve({ hostname: '127.0.0.1', port: 0, onListen() {} }, async (req) => {
   metrics.begin();
-  hits.add(1, { route: new URL(req.url).pathname });
+  active.add(1, { 'http.request.method': req.method });
   const res = new Response('ok\n');
+  active.add(-1, { 'http.request.method': req.method });
   const result = await metrics.flush();
   console.log('flush:', JSON.stringify(result));
   return res;

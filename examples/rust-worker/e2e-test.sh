@@ -62,24 +62,24 @@ q() { curl -s --get "http://127.0.0.1:$pport/api/v1/query" --data-urlencode "que
 for line in "${plan[@]}"; do
   read -r path method n want route <<< "$line"
   # POST and GET /api/items share route and differ by method.
-  got="$(q "sum(http_server_requests_total{http_route=\"$route\",http_request_method=\"$method\",http_response_status_code=\"$want\"})" |
+  got="$(q "sum(http_server_request_duration_seconds_count{http_route=\"$route\",http_request_method=\"$method\",http_response_status_code=\"$want\"})" |
     py 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else "none")')"
-  [ "$got" = "$n" ] || die "requests_total{route=$route,method=$method,status=$want} = $got, want $n"
-  ok "prometheus: http_server_requests_total{route=$route,method=$method,status=$want} == $n"
+  [ "$got" = "$n" ] || die "request_duration_seconds_count{route=$route,method=$method,status=$want} = $got, want $n"
+  ok "prometheus: http_server_request_duration_seconds_count{route=$route,method=$method,status=$want} == $n"
 done
-total="$(q 'sum(http_server_requests_total)' | py 'import json,sys; print(json.load(sys.stdin)["data"]["result"][0]["value"][1])')"
+total="$(q 'sum(http_server_request_duration_seconds_count)' | py 'import json,sys; print(json.load(sys.stdin)["data"]["result"][0]["value"][1])')"
 [ "$total" = 84 ] || die "total requests $total, want 84"
-ok "prometheus: sum(http_server_requests_total) == 84"
-p50="$(q 'histogram_quantile(0.5, sum by (le) (http_server_duration_milliseconds_bucket{http_route="/slow"}))' |
+ok "prometheus: sum(http_server_request_duration_seconds_count) == 84"
+p50="$(q 'histogram_quantile(0.5, sum by (le) (http_server_request_duration_seconds_bucket{http_route="/slow"}))' |
   py 'import json,sys; print(json.load(sys.stdin)["data"]["result"][0]["value"][1])')"
-py "import sys; v=float('$p50'); sys.exit(0 if 100 < v <= 250 else 1)" || die "p50 latency of /slow = $p50, want in (100, 250]"
-ok "prometheus: histogram_quantile(0.5) of /slow latency = $p50 ms, in bucket (100, 250]"
-bytes="$(q 'sum(http_server_response_size_bytes_sum{http_route="/api/items/:id"})' |
+py "import sys; v=float('$p50'); sys.exit(0 if 0.1 < v <= 0.25 else 1)" || die "p50 latency of /slow = $p50 s, want in (0.1, 0.25]"
+ok "prometheus: histogram_quantile(0.5) of /slow latency = $p50 s, in bucket (0.1, 0.25]"
+bytes="$(q 'sum(http_server_response_body_size_bytes_sum{http_route="/api/items/:id"})' |
   py 'import json,sys; print(json.load(sys.stdin)["data"]["result"][0]["value"][1])')"
 # 15 × {"id":1,"name":"apple"} (23 B) + 9 × {"error":"no such item"} (24 B)
 [ "$bytes" = 561 ] || die "response bytes of /api/items/:id = $bytes, want 561"
 ok "prometheus: response size sum for /api/items/:id == 561 bytes"
-inst="$(q 'count(count by (instance) (http_server_requests_total))' | py 'import json,sys; print(json.load(sys.stdin)["data"]["result"][0]["value"][1])')"
+inst="$(q 'count(count by (instance) (http_server_request_duration_seconds_count))' | py 'import json,sys; print(json.load(sys.stdin)["data"]["result"][0]["value"][1])')"
 [ "$inst" = 1 ] || die "expected one per-isolate instance label, got $inst"
 ok "prometheus: series carry one per-isolate instance label"
 stop_worker "$w1"
@@ -88,7 +88,7 @@ stop_worker "$w1"
 rport="$(free_port)"
 start_receiver "$rport"
 w2="$(free_port)"
-start_worker "$w2" "http://127.0.0.1:$rport" otlp
+start_worker "$w2" "http://127.0.0.1:$rport" otlp-proto
 m=20
 for ((i = 1; i <= m; i++)); do
   curl -s -o /dev/null --max-time 10 "http://127.0.0.1:$w2/api/items/1" || die "request $i failed"
@@ -108,7 +108,7 @@ s=json.load(open('$WORK/sum.json'))
 assert s['pushes']==$m, s['pushes']
 assert s['unique_batch_ids']==$m and s['duplicate_batch_ids']==0 and s['missing_batch_ids']==0, s
 assert s['per_format']=={'otlp-protobuf':$m}, s['per_format']
-tot=sum(v['value'] for k,v in s['series'].items() if k.startswith('http.server.requests{'))
+tot=sum(v['count'] for k,v in s['series'].items() if k.startswith('http.server.request.duration{'))
 assert tot==$m, tot
 " || die "dev receiver summary: $(cat "$WORK/sum.json")"
 ok "dev receiver: $m invocations -> $m pushes, $m distinct batch ids, decoded request total $m"
@@ -117,7 +117,7 @@ stop_worker "$w2"
 # ---- 3. receiver down
 dead="$(free_port)" # nothing listens there
 w3="$(free_port)"
-start_worker "$w3" "http://127.0.0.1:$dead" otlp --var METRICS_MAX_ATTEMPTS:2 --var METRICS_BUDGET_MS:3000
+start_worker "$w3" "http://127.0.0.1:$dead" otlp-proto --var EDGEMETRICS_MAX_ATTEMPTS:2 --var OTEL_EXPORTER_OTLP_TIMEOUT:3000
 drive "http://127.0.0.1:$w3" "$WORK/down.txt"
 cmp -s "$WORK/up.txt" "$WORK/down.txt" || { diff "$WORK/up.txt" "$WORK/down.txt" | head >&2; die "responses differ with the receiver down"; }
 ok "receiver down: all 84 responses identical (status and body) to the run with a receiver"

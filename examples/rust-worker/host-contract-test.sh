@@ -35,7 +35,7 @@ rport="$(free_port)"
 start_bg slow-receiver python3 "$EX/slow_receiver.py" "$rport" 10
 wait_http "http://127.0.0.1:$rport/-/ready" 20 || die "slow receiver did not start"
 w="$(free_port)"
-start_worker "$w" "http://127.0.0.1:$rport" otlp --var "METRICS_BUDGET_MS:$BUDGET"
+start_worker "$w" "http://127.0.0.1:$rport" otlp-proto --var "OTEL_EXPORTER_OTLP_TIMEOUT:$BUDGET"
 curl -s -o /dev/null --max-time 20 "http://127.0.0.1:$w/" || die "warm-up request failed"
 # The warm-up's own delivery (1 task, 1 request) must be over before the measured run.
 for ((t = 0; t < 4 * BUDGET / 50; t++)); do

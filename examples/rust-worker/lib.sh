@@ -70,9 +70,16 @@ start_receiver() {
 start_worker() {
   local port="$1" endpoint="$2" format="$3"; shift 3
   local insp; insp="$(free_port)"
+  # Configured only by environment (wrangler vars): OTEL_* for OTLP, EDGEMETRICS_* for the rest.
+  local vars=(--var "EDGEMETRICS_FORMAT:$format")
+  case "$format" in
+    otlp-proto) vars+=(--var "OTEL_EXPORTER_OTLP_ENDPOINT:$endpoint") ;;
+    otlp-json) vars+=(--var "OTEL_EXPORTER_OTLP_ENDPOINT:$endpoint" --var "OTEL_EXPORTER_OTLP_PROTOCOL:http/json") ;;
+    *) vars+=(--var "EDGEMETRICS_ENDPOINT:$endpoint") ;;
+  esac
   ( cd "$ROOT" && EDGEMETRICS_SKIP_BUILD=1 WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false \
       start_bg "worker-$port" "$WRANGLER" dev --ip 127.0.0.1 --port "$port" --inspector-port "$insp" \
-      --var "METRICS_ENDPOINT:$endpoint" --var "METRICS_FORMAT:$format" "$@" ; echo "${PGIDS[-1]}" > "$WORK/pg-$port" )
+      "${vars[@]}" "$@" ; echo "${PGIDS[-1]}" > "$WORK/pg-$port" )
   PGIDS+=("$(cat "$WORK/pg-$port")")
   wait_http "http://127.0.0.1:$port/__metrics_debug" 60 || { cat "$WORK/worker-$port.log" >&2; die "wrangler dev did not start"; }
 }

@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # The workers-rs demo: builds the example worker and the dev receiver, runs the worker in local
 # workerd (wrangler dev), drives a few hundred requests and prints what the receiver decoded.
-#   DEMO_REQUESTS=300 DEMO_CONCURRENCY=8 DEMO_FORMAT=compact|otlp|otlp-json|remote-write|pushgateway
-#   METRICS_ENDPOINT=https://... [METRICS_FORMAT=otlp] [METRICS_TOKEN=...]: push there instead of
-#   the local dev receiver (the worker in workerd can only reach what the machine can reach).
+#   DEMO_REQUESTS=300 DEMO_CONCURRENCY=8 DEMO_FORMAT=compact|otlp-proto|otlp-json|remote-write|pushgateway
+#   DEMO_ENDPOINT=https://... [DEMO_FORMAT=otlp-proto] [OTEL_EXPORTER_OTLP_HEADERS=...]: push there
+#   instead of the local dev receiver (the worker in workerd can only reach what the machine can
+#   reach). The worker reads OTEL_* / EDGEMETRICS_* vars (see edgemetrics::env).
 source "$(dirname "$0")/lib.sh"
 setup
 requests="${DEMO_REQUESTS:-300}"
 conc="${DEMO_CONCURRENCY:-8}"
 wport="$(free_port)"
 extra=()
-if [ -n "${METRICS_ENDPOINT:-}" ]; then
-  endpoint="$METRICS_ENDPOINT"; format="${METRICS_FORMAT:-otlp}"; rport=""
-  [ -n "${METRICS_TOKEN:-}" ] && extra+=(--var "METRICS_TOKEN:$METRICS_TOKEN")
+if [ -n "${DEMO_ENDPOINT:-}" ]; then
+  endpoint="$DEMO_ENDPOINT"; format="${DEMO_FORMAT:-otlp-proto}"; rport=""
+  [ -n "${OTEL_EXPORTER_OTLP_HEADERS:-}" ] && extra+=(--var "OTEL_EXPORTER_OTLP_HEADERS:$OTEL_EXPORTER_OTLP_HEADERS")
+  [ -n "${EDGEMETRICS_HEADERS:-}" ] && extra+=(--var "EDGEMETRICS_HEADERS:$EDGEMETRICS_HEADERS")
   echo "== pushing to $endpoint ($format)"
 else
   rport="$(free_port)"; endpoint="http://127.0.0.1:$rport"; format="${DEMO_FORMAT:-compact}"

@@ -12,3 +12,4 @@ export function init(input) {
 }
 export { Metrics, attributeKey } from './metrics.js';
 export { withMetrics, wrapLambda } from './wrappers.js';
+export { HTTP_DURATION_BUCKETS_SECONDS } from './semconv.js';

@@ -34,9 +34,12 @@ export interface MetricsOptions {
   format?: Format;
   /** Extra request headers (e.g. `Authorization`). */
   headers?: Record<string, string>;
-  /** Resource attributes. Without `service.instance.id`, a random per-isolate id is added at the
-   * first flush (it becomes Prometheus `instance` and the Pushgateway grouping). */
+  /** Resource attributes; they win over the detected ones. Without `service.instance.id`, a
+   * random per-isolate id is added at the first flush (it becomes Prometheus `instance` and the
+   * Pushgateway grouping). */
   resource?: Attributes;
+  /** Add `telemetry.sdk.*` and the platform's `cloud.*` / `faas.*` attributes (default true). */
+  detectResource?: boolean;
   /** `service.name` (default: `resource['service.name']`, else `unknown_service`). */
   serviceName?: string;
   /** Default `'delta'` for OTLP and compact, `'cumulative'` for remote write and Pushgateway. */
@@ -68,7 +71,7 @@ export interface InstrumentOptions {
 }
 export interface HistogramOptions extends InstrumentOptions {
   /** Bucket upper bounds, finite and strictly increasing (default: the OpenTelemetry ones). */
-  bounds?: number[] | Float64Array;
+  bounds?: readonly number[] | Float64Array;
 }
 
 /** A handle to one attribute set: each call is a single wasm call with numbers only. */
@@ -194,11 +197,32 @@ export interface ModuleWorker<Env = any> {
   queue?: WorkerHandler<any, Env, ExecutionContextLike, void | Promise<void>>;
   [handler: string]: any;
 }
-/** Wraps a module worker: `begin` at each invocation, flush via `ctx.waitUntil`. */
+/** What `withMetrics` returns: the handlers with the Workers signature `(event, env, ctx)`
+ * (assignable to `ExportedHandler<Env>` of `@cloudflare/workers-types`). */
+export interface WrappedWorker<Env = any> {
+  fetch?(request: Request, env: Env, ctx: ExecutionContextLike): Promise<Response>;
+  scheduled?(controller: any, env: Env, ctx: ExecutionContextLike): Promise<void>;
+  queue?(batch: any, env: Env, ctx: ExecutionContextLike): Promise<void>;
+  email?(message: any, env: Env, ctx: ExecutionContextLike): Promise<void>;
+  tail?(events: any, env: Env, ctx: ExecutionContextLike): Promise<void>;
+  trace?(traces: any, env: Env, ctx: ExecutionContextLike): Promise<void>;
+  /** The Metrics object, once created (at the first invocation when built from options). */
+  metrics?: Metrics;
+}
+/** Options read by the wrappers: like `MetricsOptions`, but `endpoint` may come from the
+ * environment (`OTEL_EXPORTER_OTLP_ENDPOINT`, ...). Explicit values win. */
+export type WrapperOptions = Partial<MetricsOptions>;
+/** Wraps a module worker: `begin` at each invocation, flush via `ctx.waitUntil`. Without
+ * options (or for what they leave out) the OTEL_* / EDGEMETRICS_* variables of `env`,
+ * `process.env` or `Deno.env` configure it. */
 export function withMetrics<Env = any>(
   handler: ModuleWorker<Env>,
-  metricsOrOptions: Metrics | MetricsOptions | ((env: Env) => MetricsOptions),
-): ModuleWorker<Env> & { metrics?: Metrics };
+  metricsOrOptions?: Metrics | WrapperOptions | ((env: Env) => WrapperOptions),
+): WrappedWorker<Env>;
+
+/** Advised bucket boundaries (seconds) for `http.server.request.duration`:
+ * `[0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10]`. */
+export const HTTP_DURATION_BUCKETS_SECONDS: readonly number[];
 
 /** Wraps a `(event, context)` handler: flush awaited in `finally`, bounded by `flushBudgetMs`
  * (default 1000: what a receiver outage adds to an invocation at most) and by
@@ -206,6 +230,6 @@ export function withMetrics<Env = any>(
  * is carried to the next invocation. */
 export function wrapLambda<E, C extends { getRemainingTimeInMillis?: () => number } | undefined, R>(
   handler: (event: E, context: C, metrics: Metrics) => R | Promise<R>,
-  metricsOrOptions: Metrics | MetricsOptions,
+  metricsOrOptions?: Metrics | WrapperOptions,
   options?: { marginMs?: number; flushBudgetMs?: number },
 ): ((event: E, context: C) => Promise<R>) & { metrics?: Metrics };

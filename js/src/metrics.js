@@ -191,9 +191,9 @@ export class Metrics {
    * @param {object} options see index.d.ts. Throws a TypeError or RangeError naming the option
    * when the options can never work.
    */
-  constructor(options = {}) {
+  constructor(options = {}, disabledReason = undefined) {
     if (options === DISABLED) {
-      this.#disabledReason = 'metrics are disabled (configuration error)';
+      this.#disabledReason = disabledReason ?? 'metrics are disabled (configuration error)';
       this.#lenient = true;
       this.endpoint = '';
       this.format = 'otlp-proto';
@@ -381,7 +381,13 @@ export class Metrics {
         if (i > 0) headers[line.slice(0, i)] = line.slice(i + 2);
       }
       for (const [k, v] of this.#headers) headers[k] = v;
-      return { method: core.method(), url: this.endpoint + core.path(), headers, body: core.body(), points };
+      return {
+        method: core.method(),
+        url: this.endpoint.endsWith(core.path()) ? this.endpoint : this.endpoint + core.path(),
+        headers,
+        body: core.body(),
+        points,
+      };
     } catch {
       return null;
     }

@@ -6,6 +6,8 @@
 // (abi.js names its keys).
 import { FORMAT } from './abi.js';
 import { attributeKey } from './attributes.js';
+import { hostLookup } from './env.js';
+import { detectResource } from './resource.js';
 
 const KNOWN = [
   'endpoint',
@@ -23,6 +25,7 @@ const KNOWN = [
   'remoteWrite',
   'pushgateway',
   'onFlush',
+  'detectResource',
 ];
 const LIMIT_KEYS = ['cardinality', 'maxInstruments', 'maxSeries', 'maxAttributeBytes', 'maxAttributes', 'maxKeyLength', 'maxValueLength'];
 const LIMIT_DEFAULTS = { maxAttributes: 32, maxKeyLength: 128, maxValueLength: 1024 };
@@ -115,7 +118,11 @@ export function checkOptions(options) {
   const selfMetrics = options.selfMetrics ?? true;
   if (typeof selfMetrics !== 'boolean') throw new TypeError(`edgemetrics: options.selfMetrics must be a boolean, got ${typeName(selfMetrics)}`);
   const headers = stringMap('headers', options.headers);
-  const resource = plainObject('resource', options.resource);
+  // Detected platform attributes (telemetry.sdk.*, cloud.*, faas.*) under the explicit ones;
+  // `detectResource: false` leaves them out (e.g. to compare bytes with a reference encoding).
+  const detect = options.detectResource ?? true;
+  if (typeof detect !== 'boolean') throw new TypeError(`edgemetrics: options.detectResource must be a boolean, got ${typeName(detect)}`);
+  const resource = { ...(detect ? detectResource(hostLookup(undefined)) : {}), ...plainObject('resource', options.resource) };
   const serviceName = str(
     options.serviceName === undefined && resource['service.name'] !== undefined ? 'resource.service.name' : 'serviceName',
     options.serviceName ?? resource['service.name'] ?? 'unknown_service',

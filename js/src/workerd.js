@@ -11,3 +11,4 @@ setLoader(() => initSync({ module: wasmModule }));
 export async function init() {}
 export { Metrics, attributeKey } from './metrics.js';
 export { withMetrics, wrapLambda } from './wrappers.js';
+export { HTTP_DURATION_BUCKETS_SECONDS } from './semconv.js';

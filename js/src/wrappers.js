@@ -5,12 +5,13 @@
 // runs unchanged, with a Metrics object that records nothing); instrument mistakes inside the
 // handler give no-op instruments (warned once, counted); a flush never throws or rejects into the
 // handler and never holds it longer than its budget.
+import { hostLookup, resolveOptions } from './env.js';
 import { DISABLED, LENIENT, Metrics } from './metrics.js';
 
 /** Default flush budget of `wrapLambda`: what a receiver outage may add to one invocation. */
 export const LAMBDA_FLUSH_BUDGET_MS = 1000;
 
-function disabledMetrics(e) {
+function disabledMetrics(e, reason) {
   try {
     console.warn(
       `edgemetrics: metrics are off for this isolate: ${String(e?.message ?? e).replace(/^edgemetrics: /, '')}. Fix the option named here (see the package README); the handler runs without metrics until then.`,
@@ -18,7 +19,7 @@ function disabledMetrics(e) {
   } catch {
     // a broken console cannot break the handler
   }
-  return new Metrics(DISABLED);
+  return new Metrics(DISABLED, reason);
 }
 
 /** The Metrics object of a wrapper: built once, never throwing (a failure gives a disabled one). */
@@ -26,7 +27,14 @@ export function metricsFor(m, env) {
   let metrics;
   try {
     if (m instanceof Metrics) metrics = m;
-    else metrics = new Metrics(typeof m === 'function' ? m(env) : m);
+    else {
+      // Explicit options (an object, or a function of the Workers `env`) over the OTEL_* /
+      // EDGEMETRICS_* environment (env.js); no endpoint, OTEL_SDK_DISABLED or an invalid
+      // variable: metrics off, the reason in every flush result.
+      const { options, reason } = resolveOptions((typeof m === 'function' ? m(env) : m) ?? {}, hostLookup(env));
+      if (reason !== undefined) return disabledMetrics(new Error(reason), reason);
+      metrics = new Metrics(options);
+    }
   } catch (e) {
     return disabledMetrics(e);
   }
@@ -36,8 +44,9 @@ export function metricsFor(m, env) {
 
 export function checkSource(metricsOrOptions, who) {
   if (metricsOrOptions instanceof Metrics) return;
+  if (metricsOrOptions === undefined) return; // configured by the environment alone
   if (metricsOrOptions === null || (typeof metricsOrOptions !== 'object' && typeof metricsOrOptions !== 'function')) {
-    throw new TypeError(`edgemetrics: ${who} needs a Metrics object, options, or a function (env) => options`);
+    throw new TypeError(`edgemetrics: ${who} needs a Metrics object, options, a function (env) => options, or nothing (OTEL_* environment)`);
   }
 }
 

@@ -481,6 +481,7 @@ function replay(s, format) {
     resource,
     temporality,
     selfMetrics: config.self_metrics,
+    detectResource: false,
   });
   const kinds = { counter: 'counter', up_down_counter: 'upDownCounter', gauge: 'gauge', histogram: 'histogram' };
   const inst = {};

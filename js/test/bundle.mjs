@@ -23,6 +23,17 @@ export async function bundle(entry, { format = 'esm', globalName, conditions = [
     mainFields: ['module', 'main'],
     conditions,
     external: ['*.wasm', 'cloudflare:*'],
+    // The `edge-light` entry imports `edgemetrics_wasm_bg.wasm?module`; like Vercel's bundler,
+    // turn it into the binding the platform provides (tests set globalThis.EDGEMETRICS_WASM).
+    plugins: [
+      {
+        name: 'wasm-module-binding',
+        setup(b) {
+          b.onResolve({ filter: /\.wasm\?module$/ }, (args) => ({ path: args.path, namespace: 'wasm-binding' }));
+          b.onLoad({ filter: /.*/, namespace: 'wasm-binding' }, () => ({ contents: 'export default globalThis.EDGEMETRICS_WASM;', loader: 'js' }));
+        },
+      },
+    ],
     outfile,
     logLevel: 'error',
   });

@@ -52,7 +52,8 @@ test('1. a configuration error turns metrics off with one warning naming the opt
   });
   assert.deepEqual(texts, ['ok false', 'ok false', 'ok false']);
   assert.equal(warnings.length, 1, warnings.join('\n'));
-  assert.match(warnings[0], /options\.endpoint must be a string/);
+  // endpoint unset in the options and in the environment (OTEL_EXPORTER_OTLP_ENDPOINT)
+  assert.match(warnings[0], /options\.endpoint is unset/);
   assert.match(warnings[0], /metrics are off/);
 
   // The same for wrapLambda (options given directly), and for an options function that throws.

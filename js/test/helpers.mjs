@@ -191,3 +191,19 @@ export function assertScenario(req, i, { serviceName = 'scenario' } = {}) {
   assert.ok(t <= now && now - t < 120_000_000_000n, `point time ${t} is not recent (now ${now})`);
   assert.ok(BigInt(reqs.points[0].start) <= t);
 }
+
+/** Miniflare options for a worker bundled into `dir` (`outfile` its entry): ES modules and the
+ * `.wasm` as a compiled module, as wrangler uploads them. */
+export function bundledWorker(dir, outfile) {
+  return {
+    rootPath: dir,
+    modulesRoot: dir,
+    scriptPath: outfile,
+    modules: true,
+    modulesRules: [
+      { type: 'ESModule', include: ['**/*.js'] },
+      { type: 'CompiledWasm', include: ['**/*.wasm'] },
+    ],
+    compatibilityDate: '2025-01-01',
+  };
+}

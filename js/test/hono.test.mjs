@@ -11,7 +11,7 @@ import { Hono } from 'hono';
 import { Miniflare } from 'miniflare';
 import { Metrics } from 'edgemetrics';
 import { HTTP_DURATION_BUCKETS, metricsMiddleware } from 'edgemetrics/hono';
-import { decodeOtlp, startReceiver, waitFor } from './helpers.mjs';
+import { decodeOtlp, startReceiver, waitFor, bundledWorker } from './helpers.mjs';
 import { bundle } from './bundle.mjs';
 
 const ADVISED = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
@@ -138,15 +138,7 @@ test('workerd (miniflare): HTTP server metrics, flush through c.executionCtx.wai
   const { dir, outfile } = await bundle('hono-worker.mjs');
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const mf = new Miniflare({
-    rootPath: dir,
-    modulesRoot: dir,
-    scriptPath: outfile,
-    modules: true,
-    modulesRules: [
-      { type: 'ESModule', include: ['**/*.js'] },
-      { type: 'CompiledWasm', include: ['**/*.wasm'] },
-    ],
-    compatibilityDate: '2025-01-01',
+    ...bundledWorker(dir, outfile),
     bindings: { ENDPOINT: rx.url },
   });
   t.after(() => mf.dispose());

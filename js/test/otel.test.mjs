@@ -14,7 +14,7 @@ import { Hono } from 'hono';
 import { Miniflare } from 'miniflare';
 import { Metrics } from 'edgemetrics';
 import { EdgeMeterProvider } from 'edgemetrics/otel';
-import { decodeOtlp, startReceiver, waitFor } from './helpers.mjs';
+import { decodeOtlp, startReceiver, waitFor, bundledWorker } from './helpers.mjs';
 import { startPrometheus } from './receivers.mjs';
 import { bundle } from './bundle.mjs';
 
@@ -69,15 +69,7 @@ test('workerd (miniflare): @hono/otel (unmodified) records through EdgeMeterProv
   const { dir, outfile } = await bundle('otel-worker.mjs');
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const mf = new Miniflare({
-    rootPath: dir,
-    modulesRoot: dir,
-    scriptPath: outfile,
-    modules: true,
-    modulesRules: [
-      { type: 'ESModule', include: ['**/*.js'] },
-      { type: 'CompiledWasm', include: ['**/*.wasm'] },
-    ],
-    compatibilityDate: '2025-01-01',
+    ...bundledWorker(dir, outfile),
     bindings: { ENDPOINT: rx.url },
   });
   t.after(() => mf.dispose());

@@ -15,3 +15,11 @@ test('index.d.ts accepts the documented usage and rejects misuse (tsc --noEmit)'
   });
   assert.equal(r.status, 0, r.stdout + r.stderr);
 });
+
+test('withMetrics(...) type-checks as ExportedHandler<Env> of @cloudflare/workers-types (tsc --noEmit)', () => {
+  const r = spawnSync(process.execPath, [join(pkg, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(pkg, 'test', 'types', 'workers')], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+});

@@ -17,14 +17,20 @@ const requestsOf = (req) => decodeOtlp(req).metrics['edge.requests'].points.map(
 test('edge-runtime: the flush goes to event.waitUntil, one batch per invocation; a handler error still flushes', async (t) => {
   const rx = await startReceiver();
   t.after(() => rx.close());
-  // Vercel's bundler resolves the "edge-light" then "browser" conditions: the browser entry, whose
-  // init() takes the precompiled module.
+  // Vercel's bundler resolves the "edge-light" condition: the edge-light entry, whose
+  // `.wasm?module` import becomes the precompiled module the platform provides (EDGEMETRICS_WASM).
   const { dir, outfile } = await bundle('edge-handler.mjs', { format: 'iife', conditions: ['edge-light', 'browser'] });
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const wasm = new WebAssembly.Module(readFileSync(join(dist, 'edgemetrics_wasm_bg.wasm')));
+  // The platform hands the handler a module compiled in the sandbox's own realm (initSync checks
+  // `instanceof WebAssembly.Module`): the prelude stands for that, before the bundle runs.
+  const prelude = 'globalThis.EDGEMETRICS_WASM = new WebAssembly.Module(globalThis.EDGEMETRICS_WASM_BYTES);\n';
   const runtime = new EdgeRuntime({
-    initialCode: readFileSync(outfile, 'utf8'),
-    extend: (context) => Object.assign(context, { EDGEMETRICS_WASM: wasm, ENDPOINT: rx.url }),
+    initialCode: prelude + readFileSync(outfile, 'utf8'),
+    extend: (context) =>
+      Object.assign(context, {
+        EDGEMETRICS_WASM_BYTES: readFileSync(join(dist, 'edgemetrics_wasm_bg.wasm')),
+        ENDPOINT: rx.url,
+      }),
   });
   for (const [i, path] of ['/a', '/b', '/fail'].entries()) {
     const res = await runtime.dispatchFetch(`http://localhost${path}`);

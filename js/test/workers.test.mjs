@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Miniflare } from 'miniflare';
-import { decodeOtlp, startReceiver, waitFor } from './helpers.mjs';
+import { decodeOtlp, startReceiver, waitFor, bundledWorker } from './helpers.mjs';
 import { bundle } from './bundle.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -30,15 +30,7 @@ test('workerd (miniflare): Durable Object and WorkerEntrypoint methods record an
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const mf = new Miniflare({
     name: 'main',
-    rootPath: dir,
-    modulesRoot: dir,
-    scriptPath: outfile,
-    modules: true,
-    modulesRules: [
-      { type: 'ESModule', include: ['**/*.js'] },
-      { type: 'CompiledWasm', include: ['**/*.wasm'] },
-    ],
-    compatibilityDate: '2025-01-01',
+    ...bundledWorker(dir, outfile),
     bindings: { ENDPOINT: rx.url },
     durableObjects: { COUNTER: 'Counter' },
     serviceBindings: { API: { name: 'main', entrypoint: 'Api' } },

@@ -277,8 +277,13 @@ pub(crate) fn check_endpoint(url: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// Joins the endpoint and a format path (`/v1/metrics`), avoiding a doubled `/`.
+/// Joins the endpoint and a format path (`/v1/metrics`), avoiding a doubled `/`. An endpoint
+/// that already ends in the path (a full URL such as `https://otlp.example/v1/metrics`) is used
+/// as is.
 pub(crate) fn join_url(endpoint: &str, path: &str) -> String {
+    if path.len() > 1 && endpoint.trim_end_matches('/').ends_with(path.trim_end_matches('/')) {
+        return String::from(endpoint.trim_end_matches('/'));
+    }
     let mut url = String::with_capacity(endpoint.len() + path.len());
     if path.starts_with('/') {
         url.push_str(endpoint.trim_end_matches('/'));
@@ -358,6 +363,11 @@ mod tests {
         assert!(check_endpoint("http://host/#x").is_err());
         assert_eq!(join_url("http://h/", "/v1/metrics"), "http://h/v1/metrics");
         assert_eq!(join_url("http://h/api/v1/write", ""), "http://h/api/v1/write");
+        // A full URL already ending in the format's path is used as is (no doubled path).
+        assert_eq!(join_url("https://h/otlp/v1/metrics", "/v1/metrics"), "https://h/otlp/v1/metrics");
+        assert_eq!(join_url("https://h/otlp/v1/metrics/", "/v1/metrics"), "https://h/otlp/v1/metrics");
+        assert_eq!(join_url("http://h/api/v1/write", "/api/v1/write"), "http://h/api/v1/write");
+        assert_eq!(join_url("http://h/otlp", "/v1/metrics"), "http://h/otlp/v1/metrics");
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Record-path and collect benchmarks for the core registry.
 //!
 //! Run: `cargo bench --bench record`. Figures are per call (criterion reports per iteration; each
-//! iteration here is one record call, or one whole collect).
+//! iteration here is one record call, or one whole collect). With `--features metrics-rs` the
+//! `metrics_rs` group measures the same counter and histogram records through the `metrics` crate
+//! facade and edgemetrics' recorder (macro call per record, and a handle kept by the caller).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use edgemetrics::{AttrValue, Config, InstrumentOptions, Registry, Temporality};
@@ -93,5 +95,71 @@ fn collect(c: &mut Criterion) {
     g.finish();
 }
 
+/// The same 1000 label sets through the `metrics` facade: each macro call builds a `Key` (name +
+/// 3 labels), the recorder finds its cached handle, takes the lock and records through the bound
+/// series; a handle kept by the caller skips the key and the lookup.
+#[cfg(feature = "metrics-rs")]
+fn metrics_facade(c: &mut Criterion) {
+    use edgemetrics::metrics_rs::MetricsRecorder;
+    const STATUS_STR: [&str; 5] = ["200", "201", "404", "500", "503"];
+    let labels = |i: usize| (ROUTES[i % 10], STATUS_STR[(i / 10) % 5], REGIONS[(i / 50) % 20]);
+
+    let recorder = MetricsRecorder::new(Registry::new(Config::new("bench")));
+    let _guard = metrics::set_default_local_recorder(&recorder);
+    let mut g = c.benchmark_group("metrics_rs");
+    g.throughput(Throughput::Elements(1));
+    for i in 0..1000 {
+        let (r, s, z) = labels(i);
+        metrics::counter!("requests", "route" => r, "status" => s, "region" => z).increment(1);
+        metrics::histogram!("latency", "route" => r, "status" => s, "region" => z).record(1.0);
+    }
+    let mut i = 0usize;
+    g.bench_function("counter_macro_3_labels", |b| {
+        b.iter(|| {
+            let (r, s, z) = labels(black_box(i));
+            metrics::counter!("requests", "route" => r, "status" => s, "region" => z).increment(1);
+            i = (i + 1) % 1000;
+        })
+    });
+    let mut i = 0usize;
+    g.bench_function("histogram_macro_3_labels", |b| {
+        b.iter(|| {
+            let (r, s, z) = labels(black_box(i));
+            metrics::histogram!("latency", "route" => r, "status" => s, "region" => z).record((i % 700) as f64);
+            i = (i + 1) % 1000;
+        })
+    });
+    let counters: Vec<_> = (0..512)
+        .map(|i| {
+            let (r, s, z) = labels(i);
+            metrics::counter!("requests", "route" => r, "status" => s, "region" => z)
+        })
+        .collect();
+    let mut i = 0usize;
+    g.bench_function("counter_handle", |b| {
+        b.iter(|| {
+            black_box(&counters[i]).increment(1);
+            i = (i + 1) & 511;
+        })
+    });
+    let hists: Vec<_> = (0..512)
+        .map(|i| {
+            let (r, s, z) = labels(i);
+            metrics::histogram!("latency", "route" => r, "status" => s, "region" => z)
+        })
+        .collect();
+    let mut i = 0usize;
+    g.bench_function("histogram_handle", |b| {
+        b.iter(|| {
+            black_box(&hists[i]).record((i % 700) as f64);
+            i = (i + 1) & 511;
+        })
+    });
+    g.finish();
+}
+
+#[cfg(feature = "metrics-rs")]
+criterion_group!(benches, record, metrics_facade, collect);
+#[cfg(not(feature = "metrics-rs"))]
 criterion_group!(benches, record, collect);
 criterion_main!(benches);

@@ -4,11 +4,13 @@
 //! `GET /slow` (waits `SLOW_MS`, default 120 ms), `GET /__metrics_debug` (the isolate's push
 //! counters as JSON; not metered), anything else 404.
 //!
-//! Per request it records `http.server.requests` (counter), `http.server.duration` (histogram,
-//! ms), `http.server.response.size` (histogram, bytes) and `http.server.active_requests`
-//! (up-down counter), with `http.route`, `http.request.method` and `http.response.status_code`,
+//! Per request it records the stable OpenTelemetry HTTP server metrics:
+//! `http.server.request.duration` (histogram, seconds, the advised buckets; its count is the
+//! request count), `http.server.response.body.size` (histogram, bytes) and
+//! `http.server.active_requests` (up-down counter), with `http.route`, `http.request.method` and
+//! `http.response.status_code`,
 //! then pushes one batch from `ctx.wait_until`. Endpoint and format come from the wrangler vars
-//! `METRICS_ENDPOINT` / `METRICS_FORMAT` (see `edgemetrics::worker::Setup::from_env`).
+//! (`OTEL_*` / `EDGEMETRICS_*`, see `edgemetrics::env` and `edgemetrics::worker::Setup::from_env`).
 //!
 //! Built without the `metrics` feature it is the same router with no metrics: the baseline for
 //! the size and latency figures.
@@ -21,13 +23,12 @@ mod metrics {
     use std::cell::OnceCell;
 
     use edgemetrics::worker::{Setup, WorkerMetrics};
-    use edgemetrics::{Counter, Histogram, InstrumentOptions, UpDownCounter};
+    use edgemetrics::{Histogram, InstrumentOptions, UpDownCounter, HTTP_DURATION_BUCKETS_SECONDS};
     use worker::Env;
 
     /// The isolate's metrics and instruments.
     pub struct App {
         pub metrics: WorkerMetrics,
-        pub requests: Counter,
         pub duration: Histogram,
         pub size: Histogram,
         pub active: UpDownCounter,
@@ -46,20 +47,17 @@ mod metrics {
                 return None;
             }
         };
-        let requests = metrics
-            .counter("http.server.requests", InstrumentOptions::unit("{request}").description("Requests served"))
-            .ok()?;
         let duration = metrics
             .histogram(
-                "http.server.duration",
-                InstrumentOptions::unit("ms")
-                    .description("Time to build the response")
-                    .bounds(&[5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0]),
+                "http.server.request.duration",
+                InstrumentOptions::unit("s")
+                    .description("Duration of HTTP server requests")
+                    .bounds(&HTTP_DURATION_BUCKETS_SECONDS),
             )
             .ok()?;
         let size = metrics
             .histogram(
-                "http.server.response.size",
+                "http.server.response.body.size",
                 InstrumentOptions::unit("By")
                     .description("Response body size")
                     .bounds(&[16.0, 64.0, 256.0, 1024.0, 4096.0]),
@@ -67,7 +65,7 @@ mod metrics {
             .ok()?;
         let active =
             metrics.up_down_counter("http.server.active_requests", InstrumentOptions::unit("{request}")).ok()?;
-        Some(App { metrics, requests, duration, size, active })
+        Some(App { metrics, duration, size, active })
     }
 
     /// Runs `f` with the isolate's metrics (built on first use), if they are on.
@@ -124,14 +122,13 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     #[cfg(feature = "metrics")]
     metrics::with(&env, |app| {
         let m = &app.metrics;
-        let elapsed = edgemetrics::worker::now_ms().saturating_sub(started.unwrap_or(0)) as f64;
+        let elapsed_s = edgemetrics::worker::now_ms().saturating_sub(started.unwrap_or(0)) as f64 / 1000.0;
         let attrs = [
             ("http.route", route.into()),
             ("http.request.method", method.as_str().into()),
             ("http.response.status_code", i64::from(status).into()),
         ];
-        m.add(app.requests, 1.0, &attrs);
-        m.record(app.duration, elapsed, &attrs);
+        m.record(app.duration, elapsed_s, &attrs);
         m.record(app.size, len as f64, &attrs[..1]);
         m.add_up_down(app.active, -1.0, &[]);
         m.flush(&ctx);

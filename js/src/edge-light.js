@@ -1,0 +1,15 @@
+// Vercel Edge Functions / Next.js middleware entry (export condition `edge-light`). The Edge
+// runtime forbids compiling WebAssembly from bytes at run time, so the .wasm is imported as a
+// module with the `?module` suffix: the platform's bundler compiles it at build time and hands
+// over a WebAssembly.Module, instantiated synchronously when the first Metrics is created.
+import wasmModule from './edgemetrics_wasm_bg.wasm?module';
+import { initSync } from './edgemetrics_wasm.js';
+import { setLoader } from './metrics.js';
+
+setLoader(() => initSync({ module: wasmModule }));
+
+/** Nothing to do here (the module loads synchronously on first use); kept for a uniform API. */
+export async function init() {}
+export { Metrics, attributeKey } from './metrics.js';
+export { withMetrics, wrapLambda } from './wrappers.js';
+export { HTTP_DURATION_BUCKETS_SECONDS } from './semconv.js';
