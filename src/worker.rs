@@ -47,8 +47,10 @@
 //!
 //! workerd may run several requests of one isolate concurrently. The [`Pusher`] delivers one batch
 //! at a time, so a [`flush`](WorkerMetrics::flush) that finds a delivery in flight does not start
-//! a second one: its data stays in the registry and the in-flight task sends it in one follow-up
-//! batch when it is done ([`Flush::Coalesced`]). Each invocation therefore causes at most one
+//! a second one: its data stays in the registry and, when the delivery settles, the latest such
+//! flush sends everything recorded meanwhile in one follow-up batch from its own `wait_until`,
+//! within what is left of its budget ([`Flush::Coalesced`]). Every invocation's `wait_until` work
+//! therefore ends within the budget of its own flush, however busy the isolate is. Each invocation therefore causes at most one
 //! batch (retries of that batch aside), and under load several invocations share one.
 //! A delivery whose task was cancelled by the runtime (its `waitUntil` cut short) is detected by
 //! age and abandoned; the pusher carries its data into the next batch.
@@ -92,8 +94,8 @@ compile_error!(
 /// Default time a delivery (all its attempts) may take after the response was sent.
 pub const DEFAULT_BUDGET_MS: u64 = 10_000;
 
-/// Follow-up batches one delivery task sends for invocations that flushed while it was busy.
-const MAX_FOLLOW_UPS: u32 = 16;
+/// How often a waiting flush checks whether the delivery in flight has settled.
+const FOLLOW_UP_POLL_MS: u64 = 20;
 
 /// Largest response body read from a receiver (OTLP partial success is tiny).
 const MAX_RESPONSE_BODY: usize = 64 * 1024;
@@ -264,6 +266,7 @@ impl Setup {
                 generation: 0,
                 flight_started_ms: None,
                 pending: false,
+                latest_waiter: 0,
                 host: HostStats::default(),
                 last_report: None,
                 instance_id,
@@ -314,6 +317,9 @@ struct Inner {
     flight_started_ms: Option<u64>,
     /// Some invocation flushed while a delivery was in flight.
     pending: bool,
+    /// Number of the latest flush that found a delivery in flight: that invocation (the one with
+    /// the most time left) sends the follow-up from its own `wait_until`.
+    latest_waiter: u64,
     host: HostStats,
     last_report: Option<Report>,
     instance_id: String,
@@ -408,12 +414,20 @@ impl WorkerMetrics {
             if !push::host::is_stale(started, g.budget_ms, now) {
                 g.pending = true;
                 g.host.coalesced += 1;
+                g.latest_waiter += 1;
+                let (me, deadline) = (g.latest_waiter, now.saturating_add(g.budget_ms));
+                drop(g);
+                ctx.wait_until(follow_up(self.inner.clone(), me, deadline));
                 return Flush::Coalesced;
             }
             g.host.stale_flights += 1;
             g.flight_started_ms = None;
         }
-        match g.start(now) {
+        let budget = g.budget_ms;
+        // This batch holds everything recorded so far, including what earlier flushes left for a
+        // follow-up.
+        g.pending = false;
+        match g.start(now, budget) {
             Ok(true) => {}
             Ok(false) => return Flush::Empty,
             Err(()) => return Flush::Dropped,
@@ -457,9 +471,8 @@ impl WorkerMetrics {
 
 impl Inner {
     /// Collects and starts a delivery. `Ok(false)`: nothing to send.
-    fn start(&mut self, now: u64) -> Result<bool, ()> {
+    fn start(&mut self, now: u64, budget: u64) -> Result<bool, ()> {
         let batch = self.registry.collect(now.saturating_mul(1_000_000));
-        let budget = self.budget_ms;
         let Some(pusher) = self.pusher.as_mut() else { return Ok(false) };
         if batch.is_empty() && pusher.carried_points() == 0 {
             return Ok(false);
@@ -490,78 +503,90 @@ enum Step {
     Done,
 }
 
-/// The delivery task: runs the pusher's loop, then the follow-up batches of coalesced flushes.
-async fn drive(inner: Rc<RefCell<Inner>>, mut generation: u64) {
-    for _round in 0..=MAX_FOLLOW_UPS {
-        // Every attempt is at most two steps (send, wait); +4 covers the final Done.
-        let max_steps = inner.borrow().pusher.as_ref().map_or(0, |p| p.config().max_attempts as usize * 2 + 4);
-        for _ in 0..max_steps {
-            let step = {
+/// The delivery task of one batch: runs the pusher's loop until it is done, then records the
+/// report and marks the isolate idle.
+async fn drive(inner: Rc<RefCell<Inner>>, generation: u64) {
+    // Every attempt is at most two steps (send, wait); +4 covers the final Done.
+    let max_steps = inner.borrow().pusher.as_ref().map_or(0, |p| p.config().max_attempts as usize * 2 + 4);
+    for _ in 0..max_steps {
+        let step = {
+            let Ok(mut g) = inner.try_borrow_mut() else { return };
+            if g.generation != generation {
+                return;
+            }
+            let now = now_ms();
+            match g.pusher.as_mut().map(|p| p.next(now)) {
+                Some(Action::Send(r)) => Step::Send(r.clone()),
+                Some(Action::Wait { until_ms }) => Step::Wait(until_ms.saturating_sub(now).max(1)),
+                _ => Step::Done,
+            }
+        };
+        match step {
+            Step::Done => break,
+            Step::Wait(ms) => Delay::from(Duration::from_millis(ms)).await,
+            Step::Send(req) => {
+                let result = send(&req).await;
+                let now = now_ms();
                 let Ok(mut g) = inner.try_borrow_mut() else { return };
                 if g.generation != generation {
                     return;
                 }
-                let now = now_ms();
-                match g.pusher.as_mut().map(|p| p.next(now)) {
-                    Some(Action::Send(r)) => Step::Send(r.clone()),
-                    Some(Action::Wait { until_ms }) => Step::Wait(until_ms.saturating_sub(now).max(1)),
-                    _ => Step::Done,
-                }
-            };
-            match step {
-                Step::Done => break,
-                Step::Wait(ms) => Delay::from(Duration::from_millis(ms)).await,
-                Step::Send(req) => {
-                    let result = send(&req).await;
-                    let now = now_ms();
-                    let Ok(mut g) = inner.try_borrow_mut() else { return };
-                    if g.generation != generation {
-                        return;
+                let Some(p) = g.pusher.as_mut() else { return };
+                let _ = match &result {
+                    Ok(resp) => {
+                        let headers: Vec<(&str, &str)> =
+                            resp.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                        p.on_response(&push::Response { status: resp.status, headers: &headers, body: &resp.body }, now)
                     }
-                    let Some(p) = g.pusher.as_mut() else { return };
-                    let _ = match &result {
-                        Ok(resp) => {
-                            let headers: Vec<(&str, &str)> =
-                                resp.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-                            p.on_response(
-                                &push::Response { status: resp.status, headers: &headers, body: &resp.body },
-                                now,
-                            )
-                        }
-                        Err(kind) => p.on_error(*kind, now),
-                    };
-                }
+                    Err(kind) => p.on_error(*kind, now),
+                };
             }
         }
-        let Ok(mut g) = inner.try_borrow_mut() else { return };
-        if g.generation != generation {
+    }
+    let Ok(mut g) = inner.try_borrow_mut() else { return };
+    if g.generation != generation {
+        return;
+    }
+    if let Some(r) = g.pusher.as_ref().and_then(Pusher::last_report) {
+        g.last_report = Some(r.clone());
+    }
+    g.flight_started_ms = None;
+}
+
+/// The `wait_until` work of a flush that found a delivery in flight (the host-loop contract's
+/// "at most one follow-up"): wait until that delivery settles, then, if this is the latest such
+/// flush, collect everything recorded meanwhile into one follow-up batch and deliver it within
+/// what is left of this invocation's budget. Earlier waiters just end: their data rides in the
+/// latest one's batch. So every invocation's `wait_until` work ends within its budget of its
+/// flush, and no invocation's work grows with the traffic that follows it.
+async fn follow_up(inner: Rc<RefCell<Inner>>, me: u64, deadline_ms: u64) {
+    loop {
+        let now = now_ms();
+        if now >= deadline_ms {
+            // Out of time: the data stays in the registry for the next flush (counted nowhere as
+            // lost; it is still recorded).
             return;
         }
-        let now = now_ms();
-        if let Some(r) = g.pusher.as_ref().and_then(Pusher::last_report) {
-            g.last_report = Some(r.clone());
+        match inner.try_borrow() {
+            Ok(g) if g.flight_started_ms.is_none() => break,
+            _ => {}
         }
-        g.flight_started_ms = None;
-        if !g.pending {
+        Delay::from(Duration::from_millis(FOLLOW_UP_POLL_MS.min(deadline_ms - now))).await;
+    }
+    let generation = {
+        let now = now_ms();
+        let Ok(mut g) = inner.try_borrow_mut() else { return };
+        if g.latest_waiter != me || !g.pending || g.flight_started_ms.is_some() {
             return;
         }
         g.pending = false;
-        match g.start(now) {
-            Ok(true) => {
-                g.host.follow_ups += 1;
-                generation = g.generation;
-            }
+        match g.start(now, deadline_ms.saturating_sub(now)) {
+            Ok(true) => g.host.follow_ups += 1,
             _ => return,
         }
-    }
-    // Out of follow-up rounds: the current delivery stays "in flight" until it is found stale;
-    // make it idle instead so the next flush starts a fresh task (its batch is carried over).
-    if let Ok(mut g) = inner.try_borrow_mut() {
-        if g.generation == generation {
-            g.flight_started_ms = None;
-            g.pending = true;
-        }
-    }
+        g.generation
+    };
+    drive(inner, generation).await;
 }
 
 struct Received {
