@@ -2,8 +2,11 @@
 // code that OpenTelemetry JS generated from the official .proto files for OTLP/protobuf), and the
 // expected content of one invocation of the shared scenario (fixtures/scenario.mjs).
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import http from 'node:http';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 
 const require = createRequire(import.meta.url);
@@ -206,4 +209,37 @@ export function bundledWorker(dir, outfile) {
     ],
     compatibilityDate: '2025-01-01',
   };
+}
+
+/**
+ * Starts wrangler (`node_modules/.bin/wrangler`) in its own process group, with `args(port)` (the
+ * port picked here; the inspector gets port + 1) in `cwd`, and stops the whole group (workerd
+ * children included) when the test ends. Returns the port and a reader of everything it printed.
+ */
+export function startWrangler(t, cwd, args) {
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const child = spawn(join(dirname(fileURLToPath(import.meta.url)), '..', 'node_modules', '.bin', 'wrangler'), args(port), {
+    cwd,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' },
+  });
+  let log = '';
+  child.stdout.on('data', (d) => (log += d));
+  child.stderr.on('data', (d) => (log += d));
+  const exited = new Promise((r) => child.on('exit', r));
+  t.after(async () => {
+    try {
+      process.kill(-child.pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  });
+  return { port, log: () => log };
 }

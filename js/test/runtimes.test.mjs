@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Miniflare } from 'miniflare';
-import { assertScenario, decodeOtlp, startReceiver, waitFor } from './helpers.mjs';
+import { assertScenario, decodeOtlp, startReceiver, startWrangler, waitFor } from './helpers.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const pkg = join(here, '..');
@@ -149,48 +149,21 @@ test('workerd (miniflare): concurrent invocations in one isolate: totals exact, 
 test('workerd (wrangler dev): scenario through withMetrics, otlp-proto', async (t) => {
   const rx = await startReceiver();
   t.after(() => rx.close());
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  const child = spawn(
-    bin('wrangler'),
-    [
-      'dev',
-      '--config',
-      join(here, 'fixtures', 'wrangler.toml'),
-      '--ip',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--inspector-port',
-      String(port + 1),
-      '--var',
-      `ENDPOINT:${rx.url}`,
-      '--var',
-      'FORMAT:otlp-proto',
-    ],
-    {
-      cwd: join(here, 'fixtures'),
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' },
-    },
-  );
-  let log = '';
-  child.stdout.on('data', (d) => (log += d));
-  child.stderr.on('data', (d) => (log += d));
-  const exited = new Promise((r) => child.on('exit', r));
-  t.after(async () => {
-    try {
-      process.kill(-child.pid, 'SIGTERM');
-    } catch {
-      // already gone
-    }
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-    try {
-      process.kill(-child.pid, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  });
+  const { port, log } = startWrangler(t, join(here, 'fixtures'), (port) => [
+    'dev',
+    '--config',
+    join(here, 'fixtures', 'wrangler.toml'),
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--inspector-port',
+    String(port + 1),
+    '--var',
+    `ENDPOINT:${rx.url}`,
+    '--var',
+    'FORMAT:otlp-proto',
+  ]);
   let up = false;
   let first = '';
   for (let i = 0; i < 300 && !up; i++) {
@@ -201,15 +174,15 @@ test('workerd (wrangler dev): scenario through withMetrics, otlp-proto', async (
     );
     up = first.startsWith('invocation');
   }
-  assert.ok(up, `wrangler dev did not start within 60 s:\n${log}`);
+  assert.ok(up, `wrangler dev did not start within 60 s:\n${log()}`);
   assert.equal(first, 'invocation 1');
   // The readiness probe was invocation 1 (it may have taken several tries to get an answer, but
   // only answered requests reach the worker).
-  assert.ok(await waitFor(() => rx.requests.length >= 1, { timeoutMs: 20_000 }), `batch of the readiness probe never arrived:\n${log}`);
+  assert.ok(await waitFor(() => rx.requests.length >= 1, { timeoutMs: 20_000 }), `batch of the readiness probe never arrived:\n${log()}`);
   for (let i = 2; i <= INVOCATIONS; i++) {
     const res = await fetch(`http://127.0.0.1:${port}/`);
     assert.equal(await res.text(), `invocation ${i}`);
-    assert.ok(await waitFor(() => rx.requests.length >= i, { timeoutMs: 20_000 }), `request ${i} never arrived:\n${log}`);
+    assert.ok(await waitFor(() => rx.requests.length >= i, { timeoutMs: 20_000 }), `request ${i} never arrived:\n${log()}`);
   }
   await new Promise((r) => setTimeout(r, 200));
   assert.equal(rx.requests.length, INVOCATIONS, 'exactly one request per invocation');

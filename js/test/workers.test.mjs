@@ -4,14 +4,13 @@
 // receiver on 127.0.0.1, decoded with the official OTLP code (JSON here). And a Pages Function
 // (file-based route) under `wrangler pages dev`.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Miniflare } from 'miniflare';
-import { decodeOtlp, startReceiver, waitFor, bundledWorker } from './helpers.mjs';
+import { decodeOtlp, startReceiver, startWrangler, waitFor, bundledWorker } from './helpers.mjs';
 import { bundle } from './bundle.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -60,50 +59,28 @@ test('workerd (miniflare): Durable Object and WorkerEntrypoint methods record an
 test('workerd (wrangler pages dev): a Pages Function wrapped by pagesFunction records and flushes via context.waitUntil', async (t) => {
   const rx = await startReceiver();
   t.after(() => rx.close());
-  const port = 20000 + Math.floor(Math.random() * 20000);
   // A copy outside the repository (wrangler would otherwise pick up the repository's own
   // wrangler.toml), with `edgemetrics` linked into its node_modules as an installed package.
   const cwd = mkdtempSync(join(tmpdir(), 'em-pages-'));
+  t.after(() => rmSync(cwd, { recursive: true, force: true }));
   cpSync(join(here, 'fixtures', 'pages'), cwd, { recursive: true });
   mkdirSync(join(cwd, 'node_modules'));
   symlinkSync(join(here, '..'), join(cwd, 'node_modules', 'edgemetrics'), 'dir');
-  const child = spawn(
-    join(here, '..', 'node_modules', '.bin', 'wrangler'),
-    [
-      'pages',
-      'dev',
-      'public',
-      '--ip',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--inspector-port',
-      String(port + 1),
-      '--compatibility-date',
-      '2025-01-01',
-      '--binding',
-      `ENDPOINT=${rx.url}`,
-    ],
-    { cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' } },
-  );
-  let log = '';
-  child.stdout.on('data', (d) => (log += d));
-  child.stderr.on('data', (d) => (log += d));
-  const exited = new Promise((r) => child.on('exit', r));
-  t.after(async () => {
-    try {
-      process.kill(-child.pid, 'SIGTERM');
-    } catch {
-      // already gone
-    }
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-    try {
-      process.kill(-child.pid, 'SIGKILL');
-    } catch {
-      // gone
-    }
-    rmSync(cwd, { recursive: true, force: true });
-  });
+  const { port, log } = startWrangler(t, cwd, (port) => [
+    'pages',
+    'dev',
+    'public',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--inspector-port',
+    String(port + 1),
+    '--compatibility-date',
+    '2025-01-01',
+    '--binding',
+    `ENDPOINT=${rx.url}`,
+  ]);
   let first = '';
   for (let i = 0; i < 300 && first === ''; i++) {
     await new Promise((r) => setTimeout(r, 200));
@@ -112,14 +89,14 @@ test('workerd (wrangler pages dev): a Pages Function wrapped by pagesFunction re
       () => '',
     );
   }
-  assert.equal(first, 'user 1 true', `wrangler pages dev did not answer within 60 s:\n${log}`);
+  assert.equal(first, 'user 1 true', `wrangler pages dev did not answer within 60 s:\n${log()}`);
   assert.equal(await (await fetch(`http://127.0.0.1:${port}/users/2`)).text(), 'user 2 true');
   const lookups = () =>
     rx.requests
       .map(decodeOtlp)
       .flatMap((d) => d.metrics['pages.lookups']?.points ?? [])
       .map((p) => [p.attrs.id, p.value]);
-  assert.ok(await waitFor(() => lookups().length >= 2, { timeoutMs: 20_000 }), `batches never arrived:\n${log}`);
+  assert.ok(await waitFor(() => lookups().length >= 2, { timeoutMs: 20_000 }), `batches never arrived:\n${log()}`);
   await new Promise((r) => setTimeout(r, 200));
   assert.deepEqual(lookups(), [
     ['1', 1],
