@@ -70,7 +70,8 @@ export function metricsMiddleware(metricsOrOptions, options = {}) {
       // a context without variables: the handler can still use the Metrics it created
     }
     const start = now();
-    metrics.begin(Date.now());
+    // With `flush: false` the caller (e.g. withMetrics) begins and ends the invocation.
+    if (flush) metrics.begin(Date.now());
     let method = 'GET';
     let scheme = 'http';
     try {
@@ -112,7 +113,7 @@ export function metricsMiddleware(metricsOrOptions, options = {}) {
       // recording never breaks the request
     }
     if (flush) {
-      const p = metrics.flush();
+      const p = metrics.end();
       let handed = false;
       try {
         const ctx = c.executionCtx; // Hono throws when the runtime gave no execution context

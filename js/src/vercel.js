@@ -33,7 +33,7 @@ export function withWaitUntil(handler, metricsOrOptions, options = {}) {
     try {
       return await handler.call(this, ...args, metrics);
     } finally {
-      const p = metrics.flush();
+      const p = metrics.end();
       let handed = false;
       if (waitUntil) {
         try {

@@ -69,7 +69,7 @@ export function withMetrics(handler, metricsOrOptions) {
       try {
         return await handler[name].call(handler, event, env, ctx, metrics);
       } finally {
-        const p = metrics.flush();
+        const p = metrics.end();
         let handed = false;
         try {
           if (ctx && typeof ctx.waitUntil === 'function') {
@@ -118,7 +118,7 @@ export function wrapLambda(handler, metricsOrOptions, opts = {}) {
       } catch {
         // no budget information
       }
-      await metrics.flush({ deadline });
+      await metrics.end({ deadline });
     }
   };
   if (metrics) wrapped.metrics = metrics;
