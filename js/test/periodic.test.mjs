@@ -4,6 +4,8 @@
 // flushes its data and exits with 143. Each child is bounded in time and killed by PID group.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -24,9 +26,9 @@ const RUNTIMES = {
 };
 
 /** Starts a child in its own process group; `done` resolves { code, signal, stdout, stderr, ms }. */
-function start(t, [cmd, args], timeoutMs = 20_000) {
+function start(t, [cmd, args], timeoutMs = 20_000, cwd = here) {
   const t0 = Date.now();
-  const child = spawn(cmd, args, { cwd: here, detached: true, env: { ...process.env, NO_COLOR: '1' } });
+  const child = spawn(cmd, args, { cwd, detached: true, env: { ...process.env, NO_COLOR: '1' } });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
@@ -87,5 +89,36 @@ for (const [runtime, argv] of Object.entries(RUNTIMES)) {
     const r = await p.done;
     assert.equal(r.code, 143, `exit ${r.code} ${r.signal ?? ''}\n${r.stderr}`);
     assert.equal(total(rx), 7);
+  });
+}
+
+// The server examples use the periodic mode: three requests, no push before shutdown, one at stop().
+// Node and Bun examples import `edgemetrics`: they run from a copy with the package linked into
+// its node_modules, as an installed dependency.
+const EXAMPLES = {
+  'node (examples/node/server.mjs)': ['node', 'server.mjs', () => [process.execPath, ['server.mjs']]],
+  'bun (examples/bun/main.mjs)': ['bun', 'main.mjs', () => [bin('bun'), ['main.mjs']]],
+  'deno (examples/deno/main.ts)': [
+    'deno',
+    'main.ts',
+    (dir) => [bin('deno'), ['run', '--no-config', '--no-lock', '--allow-net=127.0.0.1', `--allow-read=${join(dir, '..', '..')},${pkg}`, 'main.ts']],
+  ],
+};
+for (const [name, [folder, file, argv]] of Object.entries(EXAMPLES)) {
+  test(`${name}: the server records per request and pushes once, at shutdown`, async (t) => {
+    const root = mkdtempSync(join(tmpdir(), 'em-example-'));
+    t.after(() => rmSync(root, { recursive: true, force: true }));
+    // examples/<folder> copied two levels down, so that the Deno example's ../../js/dist resolves.
+    const dir = join(root, 'examples', folder);
+    mkdirSync(dir, { recursive: true });
+    cpSync(join(pkg, '..', 'examples', folder, file), join(dir, file));
+    symlinkSync(pkg, join(root, 'js'), 'dir');
+    mkdirSync(join(dir, 'node_modules'));
+    symlinkSync(pkg, join(dir, 'node_modules', 'edgemetrics'), 'dir');
+    const r = await start(t, argv(dir), 30_000, dir).done;
+    assert.equal(r.code, 0, `exit ${r.code} ${r.signal ?? ''}\n${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, /receiver got 0 batches before shutdown/);
+    assert.match(r.stdout, /final flush: \{"sent":true,"status":200\}/);
+    assert.match(r.stdout, /receiver got 1 batches/);
   });
 }
