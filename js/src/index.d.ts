@@ -251,3 +251,9 @@ export function wrapLambda<E, C extends { getRemainingTimeInMillis?: () => numbe
   metricsOrOptions?: Metrics | WrapperOptions,
   options?: { marginMs?: number; flushBudgetMs?: number },
 ): ((event: E, context: C) => Promise<R>) & { metrics?: Metrics };
+
+/** Long-running servers (Node, Bun and Deno entries only): flushes every `intervalMs` (default
+ * 10000) from an unref'd timer, on `beforeExit` (Deno: `beforeunload`) and on SIGINT/SIGTERM
+ * (then exits with 130/143 unless `exitOnSignal: false`). Returns `stop()`, which removes the
+ * timer and handlers and resolves with a final flush. */
+export function startPeriodicFlush(metrics: Metrics, options?: { intervalMs?: number; signals?: string[]; exitOnSignal?: boolean }): () => Promise<FlushResult>;
