@@ -4,8 +4,7 @@
 # wasm build with its size budget, the JS package in Node/Deno/Bun/workerd, the crate's
 # `cargo publish --dry-run`, the newcomer test (the packed npm package installed in a throwaway
 # project, tests/newcomer.sh), and the workers-rs end-to-end, host-contract and flush-policy tests
-# in local workerd. Installs
-# what it needs first (tests/setup.sh).
+# in local workerd. Installs what it needs first (tests/setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
