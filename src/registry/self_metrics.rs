@@ -91,8 +91,9 @@ pub(super) fn registry(stats: &SdkStats, temporality: Temporality, start: u64, e
     }
 }
 
-/// `edgemetrics.sdk.invocations`: the invocations a batch covers ([`Registry::count_invocation`]
-/// (super::Registry::count_invocation)); nothing when none were counted.
+/// `edgemetrics.sdk.invocations`: the invocations a batch covers
+/// ([`Registry::count_invocation`](super::Registry::count_invocation)); nothing when none were
+/// counted.
 pub(super) fn invocations(n: u64, temporality: Temporality, start: u64, end: u64, out: &mut Vec<Metric>) {
     let mut m = SelfMetrics { out, temporality, start, end };
     m.counter("invocations", "Invocations whose data the batch covers", &[(n, None)]);
