@@ -87,8 +87,18 @@ async function run(policy, pattern) {
   };
 }
 
+// Each (pattern, policy) runs twice, in the order invocation, adaptive, adaptive, invocation, and
+// the run with less CPU is kept: the first runs of a process pay JIT warm-up, which would
+// otherwise be charged to whichever policy comes first.
 const rows = [];
-for (const pattern of ['sequential', 'bursts', 'continuous']) for (const policy of ['invocation', 'adaptive']) rows.push(await run(policy, pattern));
+for (const pattern of ['sequential', 'bursts', 'continuous']) {
+  const got = {};
+  for (const policy of ['invocation', 'adaptive', 'adaptive', 'invocation']) {
+    const r = await run(policy, pattern);
+    if (!got[policy] || r.cpuMsPer1000 < got[policy].cpuMsPer1000) got[policy] = r;
+  }
+  rows.push(got.invocation, got.adaptive);
+}
 rx.kill();
 console.log('| pattern | policy | requests per 1000 invocations | body bytes per 1000 | producer CPU ms per 1000 |');
 console.log('| --- | --- | --- | --- | --- |');
