@@ -339,7 +339,7 @@ fn histograms_become_value_count_arrays_split_past_100_buckets() {
 #[test]
 fn names_that_emf_cannot_hold_are_refused_or_left_out() {
     // A metric named like one of its attributes: one member per name, so a typed error.
-    let b = batch_of(vec![kv("service.name", "svc")], vec![counter("route", vec![kv("route", "/a".into())], 1.0)]);
+    let b = batch_of(vec![kv("service.name", "svc")], vec![counter("route", vec![kv("route", "/a")], 1.0)]);
     let err = emf::encode(&b, &EmfConfig::default()).unwrap_err();
     assert!(err.message().contains("attribute of the same name"), "{err}");
     // Empty or blank values are members but not dimensions; `_aws` attributes are left out.
