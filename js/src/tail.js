@@ -14,9 +14,9 @@
 import { checkSource, metricsFor } from './wrappers.js';
 import { INGEST } from './metrics.js';
 import { TAIL_PREFIX } from './options.js';
-// Through the package's own name, so that the runtime's entry (the one that loads the wasm
-// module) is part of the worker whenever this module is.
-import { Metrics } from 'edgemetrics';
+// The workerd entry of this module's own directory: build.mjs ships tail.js in dist/tail/, next to
+// a wasm module that has the compact decoder (the package's main module does not).
+import { Metrics } from './workerd.js';
 
 export { TAIL_PREFIX };
 

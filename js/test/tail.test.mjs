@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { test } from 'node:test';
 import { Miniflare } from 'miniflare';
-import { bundle } from './bundle.mjs';
+import { join } from 'node:path';
+import { bundle, dist } from './bundle.mjs';
 import { bundledWorker, decodeOtlp, startReceiver, waitFor } from './helpers.mjs';
 
 const WINDOW = 10;
@@ -44,7 +45,7 @@ function totals(requests) {
 
 async function workers(t, mode, receiver) {
   const p = await bundle('tail-producer.mjs');
-  const c = await bundle('tail-consumer.mjs');
+  const c = await bundle('tail-consumer.mjs', { wasmDir: join(dist, 'tail') });
   t.after(() => {
     rmSync(p.dir, { recursive: true, force: true });
     rmSync(c.dir, { recursive: true, force: true });

@@ -56,7 +56,6 @@
 //! assert!(text.ends_with(",\"orders\":2}\n"));
 //! ```
 
-use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -165,7 +164,15 @@ struct Entry<'a> {
 /// The points of one attribute set.
 struct Group<'a> {
     attrs: &'a [KeyValue],
+    /// The attribute set as JSON text: the grouping key.
+    key: Vec<u8>,
     entries: Vec<Entry<'a>>,
+}
+
+/// FNV-1a: the grouping index's hash (a small open-addressing table: no BTreeMap or HashMap code
+/// linked into a wasm module for this).
+fn fnv(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
 }
 
 fn attr_string(v: &Value) -> String {
@@ -277,7 +284,9 @@ pub fn documents(batch: &Batch, cfg: &EmfConfig) -> Result<Vec<Vec<u8>>, Error> 
 
     // Group every point by attribute set, in first-seen order.
     let mut groups: Vec<Group<'_>> = Vec::new();
-    let mut index: BTreeMap<Vec<u8>, usize> = BTreeMap::new();
+    // Open addressing, load ≤ 1/2: slot = group index + 1 (0 = empty).
+    let mut slots: Vec<usize> = alloc::vec![0; (batch.point_count() * 2).next_power_of_two().max(16)];
+    let mask = slots.len() - 1;
     for m in &batch.metrics {
         let mut def = Vec::from(&b"{\"Name\":"[..]);
         push_json_str(&mut def, &m.name);
@@ -309,10 +318,18 @@ pub fn documents(batch: &Batch, cfg: &EmfConfig) -> Result<Vec<Vec<u8>>, Error> 
                 push_json_str(&mut key, &kv.key);
                 push_json_value(&mut key, &kv.value);
             }
-            let gi = *index.entry(key).or_insert_with(|| {
-                groups.push(Group { attrs, entries: Vec::new() });
-                groups.len() - 1
-            });
+            let mut at = fnv(&key) as usize & mask;
+            let gi = loop {
+                match slots[at] {
+                    0 => {
+                        groups.push(Group { attrs, key, entries: Vec::new() });
+                        slots[at] = groups.len();
+                        break groups.len() - 1;
+                    }
+                    g if groups[g - 1].key == key => break g - 1,
+                    _ => at = (at + 1) & mask,
+                }
+            };
             for value in values {
                 groups[gi].entries.push(Entry { name: &m.name, def: def.clone(), value });
             }
