@@ -34,7 +34,7 @@ const work = (i, metrics) => {
   return new Response('ok');
 };
 const handlers = {
-  bare: { fetch: async (req, env, ctx) => work(Number(req.headers.get('x-i')), null) },
+  bare: { fetch: async (req) => work(Number(req.headers.get('x-i')), null) },
   tail: withMetrics(
     { fetch: async (req, env, ctx, m) => work(Number(req.headers.get('x-i')), m) },
     { transport: 'tail', serviceName: 'bench', selfMetrics: false },
