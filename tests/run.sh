@@ -37,7 +37,7 @@ step "rust: core tests (unit, property, conformance, real servers, delivery, met
 step "rust: workers-rs host compiles for wasm32, its doctest builds (feature worker)" \
   cargo check --target wasm32-unknown-unknown -p edgemetrics --features worker
 step "rust: wasm bindings and dev receiver tests" \
-  cargo test -p edgemetrics-wasm -p edgemetrics-dev-receiver
+  cargo test -p edgemetrics-wasm -p edgemetrics-dev-receiver --features edgemetrics-wasm/decode
 step "rust: core builds for wasm32 with default features off" \
   cargo build --release --target wasm32-unknown-unknown -p edgemetrics --no-default-features
 single_formats() {

@@ -973,6 +973,43 @@ mod tests {
         assert_eq!(v[63].0, "k063");
     }
 
+    /// `Core::ingest` (feature `decode`, what edgemetrics/tail calls): malformed input is refused
+    /// and counted, batches of one producer service merge whatever their instance id, another
+    /// service's batch waits for the window to be pushed, and the pushed window holds the sums.
+    #[cfg(feature = "decode")]
+    #[test]
+    fn ingest_merges_refuses_and_separates_resources() {
+        fn producer(service: &str, instance: &str, n: f64) -> Vec<u8> {
+            let cfg = Config::new(service).self_metrics(false).resource_attr("service.instance.id", instance);
+            let mut reg = Registry::new(cfg);
+            let c = reg.counter("jobs", InstrumentOptions::default()).unwrap();
+            c.add(&mut reg, n, &[]);
+            edgemetrics::encode::compact::encode(&reg.collect(1_000_000))
+        }
+        let mut core = Core::new();
+        let buf = "6:formati4;8:endpoints20:http://127.0.0.1:9/x11:serviceNames4:tail11:selfMetricsf";
+        assert_eq!(core.configure(buf), abi::ERR_OK, "{}", core.error());
+        core.seed(&[1, 2, 3, 4]);
+        assert_eq!(core.ingest(b"not a batch"), 2);
+        assert!(!core.error().is_empty());
+        assert_eq!(core.ingest(&producer("shop", "isolate-a", 2.0)), 0);
+        assert_eq!(core.ingest(&producer("shop", "isolate-b", 5.0)), 0, "instance ids differ, the service is the same");
+        assert_eq!(core.window_points(), 1);
+        assert_eq!(core.ingest(&producer("billing", "isolate-c", 1.0)), 1, "another service waits for the push");
+        assert_eq!(core.ingest_stats(), vec![2, 1, 0]);
+        assert!(core.start(2_000.0, 1_000.0));
+        assert_eq!(core.next(2_000.0), 1);
+        let pushed = edgemetrics::encode::compact::decode(&core.req_body()).unwrap();
+        match &pushed.metric("jobs").unwrap().data {
+            edgemetrics::MetricData::Sum { points, .. } => assert_eq!(points[0].value, 7.0),
+            _ => unreachable!(),
+        }
+        assert_eq!(pushed.resource_str("service.name"), Some("shop"));
+        assert_ne!(pushed.resource_str("service.instance.id"), Some("isolate-a"), "the aggregator's own id");
+        assert_eq!(core.window_points(), 0);
+        assert_eq!(core.ingest(&producer("billing", "isolate-c", 1.0)), 0, "a new window takes it");
+    }
+
     #[test]
     fn attribute_keys_decode() {
         assert_eq!(
