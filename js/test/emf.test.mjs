@@ -100,6 +100,7 @@ test("wrapLambda with format 'emf' writes valid EMF lines to stdout and touches 
         sum += value.Sum;
       } else if (name === 'queue.depth') lastQueue = value;
       assert.ok(JSON.parse(line)['service.name'] === 'emf-demo', 'resource attributes are plain members');
+      assert.equal(JSON.parse(line)._aws.CloudWatchMetrics[0].Namespace, 'emf-demo', 'namespace = service.name');
     }
   }
   let expectOrders = 0;

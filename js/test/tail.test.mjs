@@ -43,7 +43,7 @@ function totals(requests) {
   return t;
 }
 
-async function workers(t, mode, receiver) {
+async function workers(t, mode, receiver, second = false) {
   const p = await bundle('tail-producer.mjs');
   const c = await bundle('tail-consumer.mjs', { wasmDir: join(dist, 'tail') });
   t.after(() => {
@@ -54,6 +54,7 @@ async function workers(t, mode, receiver) {
     workers: [
       { ...bundledWorker(p.dir, p.outfile), name: 'producer', bindings: { MODE: mode, ENDPOINT: receiver.url }, tails: ['consumer'] },
       { ...bundledWorker(c.dir, c.outfile), name: 'consumer', bindings: { ENDPOINT: receiver.url } },
+      ...(second ? [{ ...bundledWorker(p.dir, p.outfile), name: 'billing', bindings: { MODE: mode, SERVICE: 'billing' }, tails: ['consumer'] }] : []),
     ],
     // workerd echoes every console.log (the producer's batch lines) on its stdout: drained here.
     handleRuntimeStdio(stdout, stderr) {
@@ -66,9 +67,9 @@ async function workers(t, mode, receiver) {
   return mf;
 }
 
-async function invoke(mf, from, to) {
+async function invoke(mf, from, to, worker) {
   for (let i = from; i < to; i++) {
-    const res = await mf.dispatchFetch(`http://localhost/?i=${i}`);
+    const res = worker ? await (await mf.getWorker(worker)).fetch(`http://localhost/?i=${i}`) : await mf.dispatchFetch(`http://localhost/?i=${i}`);
     assert.equal(await res.text(), 'ok');
   }
 }
@@ -116,4 +117,25 @@ test('direct mode, same producer: one request per invocation (the comparison)', 
   assert.deepEqual(totals(receiver.requests), expected(0, n));
   const bytes = receiver.requests.reduce((a, r) => a + r.body.length, 0);
   t.diagnostic(`direct mode: ${n} invocations -> ${n} requests, ${bytes} body bytes`);
+});
+
+test('two producer services behind one Tail Worker: each pushed in batches of its own, totals exact per service', async (t) => {
+  const receiver = await startReceiver();
+  t.after(() => receiver.close());
+  const mf = await workers(t, 'tail', receiver, true);
+  // 5 shop invocations (half a window), then 10 billing ones: the first billing batch pushes
+  // shop's window, the 10th billing event its own.
+  await invoke(mf, 0, 5, 'producer');
+  await invoke(mf, 0, 10, 'billing');
+  await waitFor(() => receiver.requests.length >= 2, { timeoutMs: 15_000 });
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(receiver.requests.length, 2);
+  const by = {};
+  for (const req of receiver.requests) {
+    const service = decodeOtlp(req).resource['service.name'];
+    (by[service] ??= []).push(req);
+  }
+  assert.deepEqual(Object.keys(by).sort(), ['billing', 'producer']);
+  assert.deepEqual(totals(by.producer), expected(0, 5));
+  assert.deepEqual(totals(by.billing), expected(0, 10));
 });
