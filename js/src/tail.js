@@ -50,6 +50,11 @@ function positive(name, v, dflt) {
  */
 export function tailHandler(metricsOrOptions, opts = {}) {
   checkSource(metricsOrOptions, 'tailHandler');
+  if (metricsOrOptions?.constructor?.name === 'Metrics' && !(metricsOrOptions instanceof Metrics)) {
+    throw new TypeError(
+      "edgemetrics: tailHandler runs over its own wasm module (with the decoder): pass options or (env) => options, not a Metrics object from 'edgemetrics'",
+    );
+  }
   const window = Math.floor(positive('window', opts?.window, 100));
   const maxAgeMs = positive('maxAgeMs', opts?.maxAgeMs, 60_000);
   let metrics = metricsOrOptions instanceof Metrics ? metricsFor(metricsOrOptions) : null;
