@@ -56,8 +56,8 @@ function writeTailLine(bytes) {
 /**
  * format 'emf': the documents (one per line) written as they are to stdout. process.stdout.write,
  * not console.log: on Lambda, console.log adds a timestamp / request id / level prefix to the
- * line (text log format) or wraps it in JSON (JSON log format), and CloudWatch extracts metrics
- * only from an event that is the EMF document itself; each line written to stdout is one event.
+ * line (text log format) or wraps it in a JSON envelope (JSON log format); stdout carries the
+ * document itself, and each line written there is one log event.
  */
 function writeStdout(bytes) {
   const text = new TextDecoder().decode(bytes);
