@@ -115,3 +115,13 @@ test("wrapLambda with format 'emf' writes valid EMF lines to stdout and touches 
   assert.equal(lastQueue, n - 1);
   assert.deepEqual([...regions].sort(), ['eu', 'us']);
 });
+
+test("format 'emf': a batch EMF cannot hold fails the flush with the encoder's reason and writes nothing", async () => {
+  const { Metrics } = await import('edgemetrics');
+  const metrics = new Metrics({ format: 'emf', serviceName: 'emf-bad', selfMetrics: false });
+  assert.equal(metrics.endpoint, '', 'no endpoint is needed');
+  metrics.counter('route').add(1, { route: '/a' });
+  const r = await metrics.flush();
+  assert.equal(r.sent, false);
+  assert.match(r.error, /attribute of the same name/);
+});
