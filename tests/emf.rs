@@ -381,3 +381,37 @@ fn names_that_emf_cannot_hold_are_refused_or_left_out() {
     };
     assert!(emf::encode(&batch_of(vec![], vec![hist]), &EmfConfig::default()).unwrap().is_empty());
 }
+
+/// The delivery plan with the EMF wire: the host writes the body to its log and reports the write
+/// as status 200 (delivered); the log protocol retries no status.
+#[test]
+fn the_push_plan_delivers_emf_through_a_log_write() {
+    use edgemetrics::push::{self, wire, Action, Protocol, Response, StatusClass, Wire};
+    for status in [429, 500, 502, 503] {
+        assert_eq!(Protocol::Log.classify(status), StatusClass::Permanent);
+    }
+    assert_eq!(Protocol::Log.classify(200), StatusClass::Success);
+    assert_eq!(wire::Emf::default().protocol(), Protocol::Log);
+    let mut reg = registry(10);
+    let c = reg.counter("jobs", InstrumentOptions::default()).unwrap();
+    c.add(&mut reg, 3.0, &[]);
+    let cfg = push::Config::new("http://log.invalid", push::Format::Emf(EmfConfig::default()));
+    let mut pusher = push::Pusher::new(cfg, 7).unwrap();
+    pusher.start(reg.collect(1_000_000_000), 1_000, 1_000).unwrap();
+    let mut written = Vec::new();
+    let report = loop {
+        match pusher.next(1_000) {
+            Action::Send(req) => {
+                written.extend_from_slice(&req.body);
+                pusher.on_response(&Response::status(200), 1_000).unwrap();
+            }
+            Action::Done(r) => break r.clone(),
+            other => panic!("{other:?}"),
+        }
+    };
+    assert!(report.delivered());
+    let text = String::from_utf8(written).unwrap();
+    let vals = validate(text.lines().next().unwrap());
+    assert_eq!(vals[0].0, "jobs");
+    assert_eq!(vals[0].2, 3.0);
+}
