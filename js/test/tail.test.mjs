@@ -62,7 +62,13 @@ async function workers(t, mode, receiver, second = false) {
       stderr.resume();
     },
   });
-  t.after(() => mf.dispose());
+  t.after(async () => {
+    try {
+      await mf.dispose();
+    } catch {
+      // already disposed by the test
+    }
+  });
   await mf.ready;
   return mf;
 }
@@ -138,4 +144,18 @@ test('two producer services behind one Tail Worker: each pushed in batches of it
   assert.deepEqual(Object.keys(by).sort(), ['billing', 'producer']);
   assert.deepEqual(totals(by.producer), expected(0, 5));
   assert.deepEqual(totals(by.billing), expected(0, 10));
+});
+
+test('a Tail Worker stopped mid-window loses what it merged since its last push (the documented bound)', async (t) => {
+  const receiver = await startReceiver();
+  t.after(() => receiver.close());
+  const mf = await workers(t, 'tail', receiver);
+  await invoke(mf, 0, WINDOW + 5);
+  await waitFor(() => receiver.requests.length >= 1, { timeoutMs: 15_000 });
+  await mf.dispose();
+  await new Promise((r) => setTimeout(r, 300));
+  // One push for the first window; the 5 batches merged after it went with the isolate.
+  assert.equal(receiver.requests.length, 1);
+  assert.deepEqual(totals(receiver.requests), expected(0, WINDOW));
+  t.diagnostic(`stopped mid-window: ${5} of ${WINDOW + 5} invocations lost (window ${WINDOW})`);
 });
