@@ -295,17 +295,20 @@ pub fn documents(batch: &Batch, cfg: &EmfConfig) -> Result<Vec<Vec<u8>>, Error> 
             push_json_str(&mut def, u);
         }
         def.push(b'}');
-        let points: Vec<(&[KeyValue], Vec<Vec<u8>>)> = match &m.data {
-            MetricData::Sum { points, .. } | MetricData::Gauge { points } => points
-                .iter()
-                .map(|p| Ok((&p.attributes[..], alloc::vec![number(p.value)?])))
-                .collect::<Result<_, Error>>()?,
-            MetricData::Histogram { bounds, points, .. } => points
-                .iter()
-                .filter(|p| p.count > 0)
-                .map(|p| Ok((&p.attributes[..], histogram_values(p, bounds)?)))
-                .collect::<Result<_, Error>>()?,
-        };
+        // Plain loops rather than `collect::<Result<..>>`: less code in a wasm module.
+        let mut points: Vec<(&[KeyValue], Vec<Vec<u8>>)> = Vec::new();
+        match &m.data {
+            MetricData::Sum { points: ps, .. } | MetricData::Gauge { points: ps } => {
+                for p in ps {
+                    points.push((&p.attributes[..], alloc::vec![number(p.value)?]));
+                }
+            }
+            MetricData::Histogram { bounds, points: ps, .. } => {
+                for p in ps.iter().filter(|p| p.count > 0) {
+                    points.push((&p.attributes[..], histogram_values(p, bounds)?));
+                }
+            }
+        }
         for (attrs, values) in points {
             if attrs.iter().any(|kv| kv.key == *m.name) || &*m.name == "_aws" {
                 return Err(Error::InvalidName {
