@@ -141,7 +141,7 @@ use core::fmt;
 
 pub use config::{Auth, Config, Secret};
 pub use http::{parse_imf_fixdate, retry_after_ms, Header, Request, Response, TransportError};
-pub use merge::{merge, tally, trim, DropTally};
+pub use merge::{absorb, merge, tally, trim, DropTally};
 pub use policy::{FlushPolicy, DEFAULT_MAX_AGE_MS};
 pub use report::{Action, DropReason, Outcome, PushError, PushStats, Reason, Report};
 pub use wire::{Format, Protocol, StatusClass, Wire};
