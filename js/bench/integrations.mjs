@@ -12,6 +12,8 @@
 //                  `auto: false` (the handler records one counter point in both, so both send
 //                  one batch per request); the difference is what the automatic metrics cost per
 //                  request: recording and encoding their 4 extra metrics.
+//   * auto record:  invocationStart + invocationEnd of auto.js alone (HTTP + FaaS, a Request and a
+//                  200 Response), no flush: the recording part of that difference.
 // Best of 5 runs after a warm-up; ns per call. The numbers move with the machine's load.
 //
 // Usage: node bench/integrations.mjs [iterations]   (default 1e6; prints one JSON line)
@@ -21,6 +23,7 @@ import { Hono } from 'hono';
 import { Metrics, withMetrics } from '../dist/node.js';
 import { EdgeMeterProvider } from '../dist/otel.js';
 import { metricsMiddleware } from '../dist/hono.js';
+import { invocationEnd, invocationStart } from '../dist/auto.js';
 
 const N = Number(process.argv[2] ?? 1_000_000);
 const attrs = [];
@@ -109,7 +112,16 @@ const req = new Request('http://bench/users/1');
   [() => autoOn.fetch(req, {}, undefined), () => autoOff.fetch(req, {}, undefined)],
   R,
 );
+const recOnly = new Metrics({ endpoint: 'http://127.0.0.1:9', format: 'otlp-proto' });
+const both = { http: true, faas: true };
+const res200 = new Response('u');
+result.auto_record_only_ns_per_request = timeIt(
+  (n) => {
+    for (let i = 0; i < n; i++) invocationEnd(invocationStart(recOnly, both, 'http', req), { result: res200 });
+  },
+  Math.max(1000, Math.floor(N / 10)),
+);
 result.with_metrics_auto_batches = [autoOn.metrics.flushStats.flights, autoOff.metrics.flushStats.flights];
 // Keep the recorded data observable and check it is there.
-result.points = [direct, viaApi, scoped].map((m) => m.prepare()?.points ?? 0);
+result.points = [direct, viaApi, scoped, recOnly].map((m) => m.prepare()?.points ?? 0);
 console.log(JSON.stringify(result));
