@@ -21,7 +21,9 @@ CORE_BUDGET=${CORE_BUDGET:-13312}
 # about 4.5 KB gzip, commented) joined the worker bundle; measured 86,764 B.
 # 88 KiB after merging issues 11, 13, 14 and 15 together (89,571 B measured, dist JS with its
 # comments); 80 KiB once build.mjs whitespace-minifies the shipped JS: measured 80,257 B.
-JS_BUDGET=${JS_BUDGET:-81920}
+# 81 KiB (issue 14 item 5): the automatic HTTP/FaaS metrics, auto.js (1,935 B gzip alone), now
+# loaded by every wrapper and counted here; measured 82,074 B (80,594 B without it).
+JS_BUDGET=${JS_BUDGET:-82944}
 check=0
 per_format=0
 for a in "$@"; do
@@ -45,7 +47,7 @@ core=$(gz "$tmp/core.wasm")
 echo "core registry wasm (no_std + dlmalloc, wasm-opt -Oz): $(wc -c < "$tmp/core.wasm") B raw, $core B gzip -9 (budget $CORE_BUDGET)"
 
 (cd js && node build.mjs --if-missing >/dev/null)
-js_modules=(abi.js attributes.js flush.js options.js wrappers.js metrics.js workerd.js env.js resource.js semconv.js)
+js_modules=(abi.js attributes.js flush.js options.js wrappers.js auto.js metrics.js workerd.js env.js resource.js semconv.js)
 js_total=$(cd js/dist && cat edgemetrics_wasm_bg.wasm edgemetrics_wasm.js "${js_modules[@]}" | gzip -9 -c | wc -c)
 echo "js package for a worker (wasm + glue + ${js_modules[*]}): $js_total B gzip -9 (budget $JS_BUDGET)"
 for f in edgemetrics_wasm_bg.wasm edgemetrics_wasm.js "${js_modules[@]}"; do
