@@ -262,3 +262,54 @@ test('Node: a Hono app with metricsMiddleware inside withMetrics (same Metrics) 
   assert.equal(total(R, 'edge', 'http.server.request.duration', { 'http.request.method': 'PUT', 'url.scheme': 'https', 'http.response.status_code': 200 }), 1);
   assert.equal(total(R, 'edge', 'faas.invocations', { 'faas.trigger': 'http' }), 1);
 });
+
+test('faas.trigger: every Lambda event shape and handler name the README lists; wrapLambda { trigger } overrides', async (t) => {
+  const { triggerOfHandler, triggerOfLambdaEvent } = await import('../dist/auto.js');
+  const cases = [
+    [{ requestContext: { http: { method: 'GET' } } }, 'http'], // API Gateway HTTP API / function URL
+    [{ httpMethod: 'GET', resource: '/x' }, 'http'], // API Gateway REST
+    [{ requestContext: { elb: { targetGroupArn: 'arn' } }, httpMethod: 'GET' }, 'http'], // ALB
+    [{ Records: [{ eventSource: 'aws:sqs' }] }, 'pubsub'],
+    [{ Records: [{ EventSource: 'aws:sns' }] }, 'pubsub'],
+    [{ Records: [{ eventSource: 'aws:kinesis' }] }, 'pubsub'],
+    [{ Records: [{ eventSource: 'aws:s3' }] }, 'datasource'],
+    [{ Records: [{ eventSource: 'aws:dynamodb' }] }, 'datasource'],
+    [{ source: 'aws.events', 'detail-type': 'Scheduled Event' }, 'timer'],
+    [{ source: 'aws.scheduler' }, 'timer'],
+    [{ source: 'aws.events', 'detail-type': 'Something Else' }, 'other'],
+    [{}, 'other'],
+    [null, 'other'],
+    ['text', 'other'],
+  ];
+  for (const [event, want] of cases) assert.equal(triggerOfLambdaEvent(event), want, JSON.stringify(event));
+  const hostile = new Proxy(
+    {},
+    {
+      get() {
+        throw new Error('no');
+      },
+    },
+  );
+  assert.equal(triggerOfLambdaEvent(hostile), 'other', 'an unreadable event never throws');
+  for (const [name, want] of [
+    ['fetch', 'http'],
+    ['scheduled', 'timer'],
+    ['alarm', 'timer'],
+    ['queue', 'pubsub'],
+    ['email', 'other'],
+    ['tail', 'other'],
+    ['webSocketMessage', 'other'],
+    ['increment', 'other'],
+  ]) {
+    assert.equal(triggerOfHandler(name), want, name);
+  }
+  const rx = await startReceiver();
+  t.after(() => rx.close());
+  await wrapLambda(
+    async () => 'x',
+    { endpoint: rx.url, format: 'otlp-json', serviceName: 'forced' },
+    { trigger: 'datasource' },
+  )({ httpMethod: 'GET' }, undefined);
+  assert.equal(total(rx.requests, 'forced', 'faas.invocations', { 'faas.trigger': 'datasource' }), 1);
+  assert.throws(() => wrapLambda(async () => {}, {}, { trigger: 1 }), { name: 'TypeError', message: /trigger must be a string/ });
+});
