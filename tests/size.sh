@@ -24,7 +24,9 @@ CORE_BUDGET=${CORE_BUDGET:-13312}
 # 85 KiB (issue 16): the EMF encoder joined the module of every entry (+4.8 KB gzip of wasm;
 # measured 85,777 B). The compact decoder of edgemetrics/tail is built into dist/tail/ only.
 # Candidates to win it back: EMF only in the Node entry's module (the per-entry modules of issue 12).
-JS_BUDGET=${JS_BUDGET:-87040}
+# 86 KiB (issue 14 item 5): the automatic HTTP/FaaS metrics, auto.js (1,935 B gzip alone), now
+# loaded by every wrapper and counted here; measured 87,568 B (86,019 B without it).
+JS_BUDGET=${JS_BUDGET:-88064}
 check=0
 per_format=0
 for a in "$@"; do
@@ -48,7 +50,7 @@ core=$(gz "$tmp/core.wasm")
 echo "core registry wasm (no_std + dlmalloc, wasm-opt -Oz): $(wc -c < "$tmp/core.wasm") B raw, $core B gzip -9 (budget $CORE_BUDGET)"
 
 (cd js && node build.mjs --if-missing >/dev/null)
-js_modules=(abi.js attributes.js flush.js options.js wrappers.js metrics.js workerd.js env.js resource.js semconv.js)
+js_modules=(abi.js attributes.js flush.js options.js wrappers.js auto.js metrics.js workerd.js env.js resource.js semconv.js)
 js_total=$(cd js/dist && cat edgemetrics_wasm_bg.wasm edgemetrics_wasm.js "${js_modules[@]}" | gzip -9 -c | wc -c)
 echo "js package for a worker (wasm + glue + ${js_modules[*]}): $js_total B gzip -9 (budget $JS_BUDGET)"
 for f in edgemetrics_wasm_bg.wasm edgemetrics_wasm.js "${js_modules[@]}"; do

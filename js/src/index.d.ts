@@ -217,12 +217,16 @@ export interface WrappedWorker<Env = any> {
 /** Options read by the wrappers: like `MetricsOptions`, but `endpoint` may come from the
  * environment (`OTEL_EXPORTER_OTLP_ENDPOINT`, ...). Explicit values win. */
 export type WrapperOptions = Partial<MetricsOptions>;
+/** Automatic metrics of the wrappers: `true` (default) records the HTTP server metrics
+ * (fetch-shaped handlers) and the FaaS metrics (every invocation); `false` none; or per group. */
+export type AutoMetrics = boolean | { http?: boolean; faas?: boolean };
 /** Wraps a module worker: `begin` at each invocation, flush via `ctx.waitUntil`. Without
  * options (or for what they leave out) the OTEL_* / EDGEMETRICS_* variables of `env`,
  * `process.env` or `Deno.env` configure it. */
 export function withMetrics<Env = any>(
   handler: ModuleWorker<Env>,
   metricsOrOptions?: Metrics | WrapperOptions | ((env: Env) => WrapperOptions),
+  options?: { auto?: AutoMetrics },
 ): WrappedWorker<Env>;
 
 /** Advised bucket boundaries (seconds) for `http.server.request.duration`:
@@ -236,5 +240,5 @@ export const HTTP_DURATION_BUCKETS_SECONDS: readonly number[];
 export function wrapLambda<E, C extends { getRemainingTimeInMillis?: () => number } | undefined, R>(
   handler: (event: E, context: C, metrics: Metrics) => R | Promise<R>,
   metricsOrOptions?: Metrics | WrapperOptions,
-  options?: { marginMs?: number; flushBudgetMs?: number },
+  options?: { marginMs?: number; flushBudgetMs?: number; auto?: AutoMetrics; trigger?: string },
 ): ((event: E, context: C) => Promise<R>) & { metrics?: Metrics };
