@@ -13,6 +13,7 @@ pub mod codec;
 pub mod encode;
 pub mod env;
 pub mod error;
+pub mod exphist;
 #[cfg(feature = "metrics-rs")]
 pub mod metrics_rs;
 pub mod model;

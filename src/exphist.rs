@@ -1,0 +1,474 @@
+//! The base-2 exponential histogram (OpenTelemetry's `ExponentialHistogram`, Prometheus' native
+//! histogram): buckets whose boundaries are powers of `base = 2^(2^-scale)`, so no bounds need
+//! choosing and two histograms merge exactly by lowering the finer one's scale.
+//!
+//! It exists apart from the series table because it is one self-contained piece of arithmetic
+//! (index mapping, downscaling, merging) used in three places: recording (`registry`), carry-over
+//! (`push::merge`) and the encoders that convert it.
+//!
+//! # The mapping
+//!
+//! Bucket `i` at scale `s` holds the values `v` with `base^i < |v| <= base^(i+1)` (upper bound
+//! inclusive, as the OpenTelemetry specification and Prometheus define it). Write `|v| = m · 2^e`
+//! with `m` in `[1, 2)` (exactly, from the IEEE-754 bits, subnormals included):
+//!
+//! * an exact power of two (`m == 1`) is the upper boundary of bucket `(e << s) - 1` at every
+//!   scale `s >= 0`, and of bucket `((e << 0) - 1) >> -s` for `s < 0`: no logarithm is involved;
+//! * scale `s <= 0`: the index is `e` (or `e - 1` for a power of two) shifted right by `-s`;
+//! * scale `s > 0`: the index is `(e << s) + floor(log2(m) · 2^s)`, with `log2(m)` computed by an
+//!   `atanh` series accurate to a few units in the last place. The other boundaries are
+//!   irrational, so no `f64` lies on them; a value within about `1e-15` (relative) of one may land in
+//!   the neighbouring bucket, which the specification allows.
+//!
+//! The same `floor(log2(m) · 2^s)` is shifted for lower scales, so the index at scale `s - c` is
+//! always exactly the index at `s` shifted right by `c`: downscaling and merging never move a
+//! value to a bucket that direct recording at the lower scale would not have chosen.
+//!
+//! ```
+//! use edgemetrics::exphist::{map_to_index, ExpHistogram};
+//! // 1.0 is the upper boundary of bucket -1 at every scale; 2.0 of bucket 2^s - 1.
+//! assert_eq!(map_to_index(1.0, 20), -1);
+//! assert_eq!(map_to_index(2.0, 3), 7);
+//! assert_eq!(map_to_index(2.0, -1), 0);
+//!
+//! let mut h = ExpHistogram::new(20);
+//! for v in [1.0, 2.0, 4.0, 1000.0, -3.0, 0.0] {
+//!     h.record(v, 4);
+//! }
+//! // Four buckets per sign hold 1..=1000 only from scale -2 (base 16) down: (1/16, 1] .. (256, 4096].
+//! assert_eq!(h.scale, -2);
+//! assert_eq!(h.positive.offset, -1);
+//! assert_eq!((h.count, h.zero_count), (6, 1));
+//! assert_eq!(h.positive.counts.iter().sum::<u64>(), 4);
+//! assert_eq!(h.negative.counts, vec![1]);
+//! ```
+
+use alloc::vec::Vec;
+
+use crate::error::Error;
+
+/// Default most buckets per sign (the OpenTelemetry default).
+pub const DEFAULT_MAX_SIZE: u32 = 160;
+/// Default (and highest allowed) starting scale (the OpenTelemetry default).
+pub const DEFAULT_MAX_SCALE: i8 = 20;
+/// Lowest scale: at `-10` every finite `f64` fits in four buckets per sign.
+pub const MIN_SCALE: i32 = -10;
+/// Fewest buckets per sign a configuration may ask for.
+pub const MIN_MAX_SIZE: u32 = 2;
+/// Most buckets per sign a configuration may ask for.
+pub const MAX_MAX_SIZE: u32 = 16_384;
+
+/// The choice of an exponential histogram's size and resolution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExpConfig {
+    /// Most buckets per sign ([`DEFAULT_MAX_SIZE`]); the scale drops when the range needs more.
+    pub max_size: u32,
+    /// Scale every window starts at ([`DEFAULT_MAX_SCALE`], at most 20, at least -10).
+    pub max_scale: i8,
+}
+
+impl Default for ExpConfig {
+    fn default() -> Self {
+        ExpConfig { max_size: DEFAULT_MAX_SIZE, max_scale: DEFAULT_MAX_SCALE }
+    }
+}
+
+impl ExpConfig {
+    /// Checks the ranges: `max_size` in `2..=16384`, `max_scale` in `-10..=20`.
+    ///
+    /// ```
+    /// use edgemetrics::exphist::ExpConfig;
+    /// assert!(ExpConfig { max_size: 160, max_scale: 20 }.validate().is_ok());
+    /// assert!(ExpConfig { max_size: 1, max_scale: 20 }.validate().is_err());
+    /// assert!(ExpConfig { max_size: 160, max_scale: 21 }.validate().is_err());
+    /// ```
+    pub fn validate(&self) -> Result<(), Error> {
+        if !(MIN_MAX_SIZE..=MAX_MAX_SIZE).contains(&self.max_size) {
+            return Err(Error::InvalidExponential { reason: "maxSize must be between 2 and 16384" });
+        }
+        if !(MIN_SCALE..=DEFAULT_MAX_SCALE as i32).contains(&(self.max_scale as i32)) {
+            return Err(Error::InvalidExponential { reason: "maxScale must be between -10 and 20" });
+        }
+        Ok(())
+    }
+}
+
+/// The buckets of one sign: `counts[k]` holds the values of bucket `offset + k`.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ExpBuckets {
+    /// Index of the first bucket in `counts`.
+    pub offset: i32,
+    /// Consecutive bucket counts (may start or end with zeros after a merge).
+    pub counts: Vec<u64>,
+}
+
+impl ExpBuckets {
+    /// Index of the last bucket (`offset - 1` when empty).
+    fn end(&self) -> i64 {
+        self.offset as i64 + self.counts.len() as i64 - 1
+    }
+
+    /// Lowers the resolution by `by` scale steps: bucket `i` becomes `i >> by`.
+    fn downscale(&mut self, by: u32) {
+        if by == 0 || self.counts.is_empty() {
+            return;
+        }
+        let by = by.min(31);
+        let new_offset = self.offset >> by;
+        let mut out: Vec<u64> = Vec::with_capacity(((self.end() >> by) - new_offset as i64 + 1) as usize);
+        for (k, &c) in self.counts.iter().enumerate() {
+            let j = ((self.offset as i64 + k as i64) >> by) - new_offset as i64;
+            let j = j as usize;
+            if j == out.len() {
+                out.push(c);
+            } else {
+                out[j] += c;
+            }
+        }
+        self.offset = new_offset;
+        self.counts = out;
+    }
+
+    /// Adds `n` to bucket `index`, growing the range (the caller made sure it fits).
+    fn add(&mut self, index: i32, n: u64) {
+        if self.counts.is_empty() {
+            self.offset = index;
+            self.counts.push(n);
+            return;
+        }
+        if index < self.offset {
+            let grow = (self.offset - index) as usize;
+            self.counts.splice(0..0, core::iter::repeat_n(0, grow));
+            self.offset = index;
+        }
+        let k = (index - self.offset) as usize;
+        if k >= self.counts.len() {
+            self.counts.resize(k + 1, 0);
+        }
+        self.counts[k] += n;
+    }
+
+    /// Scale steps needed so that the range plus the index span `lo..=hi` fits in `max_size`.
+    fn change_to_fit(&self, lo: i64, hi: i64, max_size: u32) -> u32 {
+        let (mut lo, mut hi) = (lo, hi);
+        if !self.counts.is_empty() {
+            lo = lo.min(self.offset as i64);
+            hi = hi.max(self.end());
+        }
+        let mut c = 0;
+        while (hi >> c) - (lo >> c) + 1 > max_size as i64 {
+            c += 1;
+        }
+        c
+    }
+
+    /// Empties the buckets, keeping the allocation.
+    fn clear(&mut self) {
+        self.counts.clear();
+        self.offset = 0;
+    }
+}
+
+/// The state of one exponential histogram: the aggregator while recording, and the data of a
+/// collected point.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExpHistogram {
+    /// Number of values; equals `zero_count` plus every bucket count.
+    pub count: u64,
+    /// Sum of the values.
+    pub sum: f64,
+    /// Smallest value (meaningful only when `count > 0`).
+    pub min: f64,
+    /// Largest value (meaningful only when `count > 0`).
+    pub max: f64,
+    /// Resolution: `base = 2^(2^-scale)`.
+    pub scale: i32,
+    /// Values with `|v| <= zero_threshold` (recorded zeros).
+    pub zero_count: u64,
+    /// Width of the zero bucket (0 for what this crate records; kept from merged inputs).
+    pub zero_threshold: f64,
+    /// Buckets of the positive values.
+    pub positive: ExpBuckets,
+    /// Buckets of the negative values, indexed by `|v|`.
+    pub negative: ExpBuckets,
+}
+
+impl ExpHistogram {
+    /// An empty histogram starting at `max_scale`.
+    pub fn new(max_scale: i8) -> Self {
+        ExpHistogram {
+            count: 0,
+            sum: 0.0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+            scale: max_scale as i32,
+            zero_count: 0,
+            zero_threshold: 0.0,
+            positive: ExpBuckets::default(),
+            negative: ExpBuckets::default(),
+        }
+    }
+
+    /// Empties the histogram and restarts it at `max_scale` (the bucket allocations are kept).
+    pub fn reset(&mut self, max_scale: i8) {
+        self.count = 0;
+        self.sum = 0.0;
+        self.min = f64::INFINITY;
+        self.max = f64::NEG_INFINITY;
+        self.scale = max_scale as i32;
+        self.zero_count = 0;
+        self.zero_threshold = 0.0;
+        self.positive.clear();
+        self.negative.clear();
+    }
+
+    /// Records a finite `value`, lowering the scale when the range no longer fits in `max_size`
+    /// buckets per sign. The caller rejects non-finite values.
+    #[inline]
+    pub fn record(&mut self, value: f64, max_size: u32) {
+        self.count += 1;
+        self.sum += value;
+        if value < self.min {
+            self.min = value;
+        }
+        if value > self.max {
+            self.max = value;
+        }
+        let a = value.abs();
+        if a <= self.zero_threshold {
+            self.zero_count += 1;
+            return;
+        }
+        let mut index = map_to_index(a, self.scale);
+        let b = if value > 0.0 { &mut self.positive } else { &mut self.negative };
+        // Fast path: the bucket is already in range.
+        if !b.counts.is_empty() && index >= b.offset && ((index - b.offset) as usize) < b.counts.len() {
+            b.counts[(index - b.offset) as usize] += 1;
+            return;
+        }
+        let by = b.change_to_fit(index as i64, index as i64, max_size).min((self.scale - MIN_SCALE) as u32);
+        if by > 0 {
+            self.downscale(by);
+            index = map_to_index(a, self.scale);
+        }
+        let b = if value > 0.0 { &mut self.positive } else { &mut self.negative };
+        b.add(index, 1);
+    }
+
+    /// Lowers the scale by `by` steps (both signs); no value changes bucket except by the shift.
+    pub fn downscale(&mut self, by: u32) {
+        let by = by.min((self.scale - MIN_SCALE) as u32);
+        self.scale -= by as i32;
+        self.positive.downscale(by);
+        self.negative.downscale(by);
+    }
+
+    /// Adds `other` into `self`, exactly: both go to the lower of the two scales, then lower
+    /// still if the union of their ranges needs more than `max_size` buckets on either sign.
+    ///
+    /// ```
+    /// use edgemetrics::exphist::ExpHistogram;
+    /// let (mut a, mut b, mut all) = (ExpHistogram::new(20), ExpHistogram::new(20), ExpHistogram::new(20));
+    /// for v in [1.5, 3.0, 0.0] { a.record(v, 8); all.record(v, 8); }
+    /// for v in [700.0, -2.0] { b.record(v, 8); all.record(v, 8); }
+    /// a.merge(&b, 8);
+    /// assert_eq!(a, all);
+    /// ```
+    pub fn merge(&mut self, other: &ExpHistogram, max_size: u32) {
+        if other.count == 0 && other.zero_count == 0 {
+            return;
+        }
+        let mut o = other.clone();
+        let scale = self.scale.min(o.scale);
+        self.downscale((self.scale - scale) as u32);
+        o.downscale((o.scale - scale) as u32);
+        let fit = |mine: &ExpBuckets, theirs: &ExpBuckets| {
+            if theirs.counts.is_empty() {
+                0
+            } else {
+                mine.change_to_fit(theirs.offset as i64, theirs.end(), max_size)
+            }
+        };
+        let by = fit(&self.positive, &o.positive).max(fit(&self.negative, &o.negative));
+        self.downscale(by);
+        o.downscale(by);
+        for (mine, theirs) in [(&mut self.positive, &o.positive), (&mut self.negative, &o.negative)] {
+            for (k, &c) in theirs.counts.iter().enumerate() {
+                if c > 0 {
+                    mine.add(theirs.offset + k as i32, c);
+                }
+            }
+        }
+        self.count += o.count;
+        self.sum += o.sum;
+        self.zero_count += o.zero_count;
+        if o.zero_threshold > self.zero_threshold {
+            self.zero_threshold = o.zero_threshold;
+        }
+        if o.min < self.min {
+            self.min = o.min;
+        }
+        if o.max > self.max {
+            self.max = o.max;
+        }
+    }
+
+    /// Checks what a decoder must before trusting the data: scale in `-10..=20`, counts that add
+    /// up, bucket ranges that fit `i32`, finite non-negative zero threshold.
+    pub fn validate(&self) -> Result<(), &'static str> {
+        if !(MIN_SCALE..=DEFAULT_MAX_SCALE as i32).contains(&self.scale) {
+            return Err("exponential histogram scale out of -10..=20");
+        }
+        if !(self.zero_threshold >= 0.0 && self.zero_threshold.is_finite()) {
+            return Err("exponential histogram zero threshold must be finite and >= 0");
+        }
+        let mut total = self.zero_count;
+        for b in [&self.positive, &self.negative] {
+            if b.end() > i32::MAX as i64 {
+                return Err("exponential histogram bucket index out of range");
+            }
+            for &c in &b.counts {
+                total = total.checked_add(c).ok_or("exponential histogram counts overflow")?;
+            }
+        }
+        if total != self.count {
+            return Err("exponential histogram count differs from the sum of its buckets");
+        }
+        Ok(())
+    }
+}
+
+/// The bucket index of a positive finite `value` at `scale` (`-10..=20`): the `i` with
+/// `base^i < value <= base^(i+1)`.
+#[inline]
+pub fn map_to_index(value: f64, scale: i32) -> i32 {
+    let bits = value.to_bits();
+    let raw_exp = ((bits >> 52) & 0x7ff) as i32;
+    let frac = bits & ((1u64 << 52) - 1);
+    // value = m · 2^e with m in [1, 2), exactly; `norm` holds m's 52 fraction bits.
+    let (e, norm) = if raw_exp == 0 {
+        // Subnormal: value = frac · 2^-1074; the leading one sits at bit 63 - lz.
+        let lead = 63 - frac.leading_zeros() as i32;
+        (lead - 1074, (frac << (52 - lead)) & ((1u64 << 52) - 1))
+    } else {
+        (raw_exp - 1023, frac)
+    };
+    if norm == 0 {
+        // An exact power of two is the upper boundary of the bucket below it.
+        return if scale >= 0 { (e << scale) - 1 } else { (e - 1) >> -scale };
+    }
+    if scale <= 0 {
+        return e >> -scale;
+    }
+    let m = f64::from_bits((1023u64 << 52) | norm);
+    let per_octave = 1i32 << scale;
+    // log2(m) is in (0, 1); rounding may give 1.0 for m just below 2: clamp into the octave.
+    let sub = ((log2_1_2(m) * per_octave as f64) as i32).min(per_octave - 1);
+    (e << scale) + sub
+}
+
+/// The lower boundary `base^index` of bucket `index` at `scale` (`-10..=20`); exact when it is a
+/// power of two, otherwise within a few units in the last place. Infinity or zero beyond `f64`.
+pub fn lower_boundary(index: i32, scale: i32) -> f64 {
+    if scale <= 0 {
+        return pow2(((index as i64) << -scale).clamp(-2000, 2000) as i32);
+    }
+    let per = 1i64 << scale;
+    let e = (index as i64).div_euclid(per);
+    let r = (index as i64).rem_euclid(per);
+    pow2(e.clamp(-2000, 2000) as i32) * exp2_0_1(r as f64 / per as f64)
+}
+
+/// `2^e` for any integer `e`, saturating to 0 and infinity.
+fn pow2(e: i32) -> f64 {
+    if e > 1023 {
+        f64::INFINITY
+    } else if e >= -1022 {
+        f64::from_bits(((e + 1023) as u64) << 52)
+    } else if e >= -1074 {
+        f64::from_bits(1u64 << (e + 1074))
+    } else {
+        0.0
+    }
+}
+
+/// `log2(m)` for `m` in `[1, 2)`: `ln(m) = 2·atanh(z)`, `z = (m - 1)/(m + 1)`, after moving `m`
+/// into `[√2/2, √2)` so that `|z| <= 0.172` and twelve series terms reach full precision.
+fn log2_1_2(m: f64) -> f64 {
+    const SQRT2: f64 = core::f64::consts::SQRT_2;
+    let (m, add) = if m > SQRT2 { (m * 0.5, 1.0) } else { (m, 0.0) };
+    let z = (m - 1.0) / (m + 1.0);
+    let z2 = z * z;
+    // 1 + z²/3 + z⁴/5 + ... + z²²/23, by Horner.
+    let mut p = 1.0 / 23.0;
+    let mut k = 21.0;
+    while k > 0.0 {
+        p = p * z2 + 1.0 / k;
+        k -= 2.0;
+    }
+    add + 2.0 * z * p * core::f64::consts::LOG2_E
+}
+
+/// `2^x` for `x` in `[0, 1)`: `e^(x·ln 2)` by its Taylor series (converges fast below ln 2).
+fn exp2_0_1(x: f64) -> f64 {
+    let y = x * core::f64::consts::LN_2;
+    let mut term = 1.0;
+    let mut sum = 1.0;
+    let mut k = 1.0;
+    while k < 25.0 {
+        term *= y / k;
+        sum += term;
+        k += 1.0;
+    }
+    sum
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn powers_of_two_at_every_scale() {
+        for scale in MIN_SCALE..=20 {
+            for e in -1074..=1023 {
+                let v = pow2(e);
+                let want = if scale >= 0 { (e << scale) - 1 } else { (e - 1) >> -scale };
+                assert_eq!(map_to_index(v, scale), want, "2^{e} at scale {scale}");
+            }
+        }
+    }
+
+    #[test]
+    fn extremes_fit_i32() {
+        assert_eq!(map_to_index(f64::MAX, 20), (1024 << 20) - 1);
+        assert_eq!(map_to_index(f64::from_bits(1), 20), (-1074 << 20) - 1);
+        assert_eq!(map_to_index(f64::MIN_POSITIVE, 0), -1023);
+        // The largest subnormal is just below 2^-1022: the last bucket of the octave.
+        assert_eq!(map_to_index(f64::from_bits((1u64 << 52) - 1), 20), (-1022 << 20) - 1);
+    }
+
+    #[test]
+    fn log2_is_accurate() {
+        for k in 1..10_000 {
+            let m = 1.0 + k as f64 / 10_000.0;
+            let want = m.log2();
+            assert!((log2_1_2(m) - want).abs() <= 4.0 * f64::EPSILON, "{m}");
+        }
+    }
+
+    #[test]
+    fn downscale_keeps_counts() {
+        let mut h = ExpHistogram::new(20);
+        h.record(1.5, 160);
+        assert_eq!(h.scale, 20);
+        h.record(1.5e6, 160);
+        // At scale 3 the two fall in buckets 4 and 164 (161 buckets): one more step is needed.
+        assert_eq!((map_to_index(1.5, 3), map_to_index(1.5e6, 3)), (4, 164));
+        assert_eq!(h.scale, 2);
+        assert_eq!(h.positive.counts.iter().sum::<u64>(), 2);
+        assert_eq!(h.positive.offset, map_to_index(1.5, 2));
+        assert_eq!(h.positive.end(), map_to_index(1.5e6, 2) as i64);
+    }
+}

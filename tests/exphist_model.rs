@@ -1,0 +1,130 @@
+//! Property tests of the exponential histogram against a straightforward reference.
+//!
+//! The reference keeps every value, finds the bucket of each with std's `log2` (and the exact rule
+//! for powers of two), and picks the final scale by trying every scale from `max_scale` down until
+//! each sign's index range fits in `max_size`. The aggregator, which downscales incrementally as
+//! values arrive, must end at the same scale with the same bucket counts; merging two aggregators
+//! must equal aggregating the union; and every index must satisfy `base^i < v <= base^(i+1)`.
+
+use edgemetrics::exphist::{lower_boundary, map_to_index, ExpHistogram, MIN_SCALE};
+use proptest::prelude::*;
+
+/// Reference index: `ceil(log2(v) · 2^s) - 1`, via std, exact for powers of two.
+fn ref_index(v: f64, scale: i32) -> i64 {
+    let l = v.log2();
+    if l.fract() == 0.0 && v == 2f64.powi(l as i32) {
+        // Power of two (subnormal ones included: powi reaches them, and log2 is exact there).
+        let e = l as i64;
+        return if scale >= 0 { (e << scale) - 1 } else { (e - 1) >> -scale };
+    }
+    if scale >= 0 {
+        (l * (1u64 << scale) as f64).ceil() as i64 - 1
+    } else {
+        // Scale <= 0 buckets are whole numbers of octaves: floor(log2 v) >> -s.
+        (l.floor() as i64) >> -scale
+    }
+}
+
+/// Reference aggregation of `values` with `max_size` buckets per sign from `max_scale` down.
+fn reference(values: &[f64], max_size: usize, max_scale: i32) -> (i32, u64, Vec<(i64, u64)>, Vec<(i64, u64)>) {
+    let zero = values.iter().filter(|v| **v == 0.0).count() as u64;
+    let mut scale = max_scale;
+    loop {
+        let idx = |sign: f64| {
+            let mut m = std::collections::BTreeMap::new();
+            for v in values.iter().filter(|v| **v * sign > 0.0) {
+                *m.entry(ref_index(v.abs(), scale)).or_insert(0u64) += 1;
+            }
+            m.into_iter().collect::<Vec<_>>()
+        };
+        let (p, n) = (idx(1.0), idx(-1.0));
+        let span = |b: &Vec<(i64, u64)>| b.last().map_or(0, |l| (l.0 - b[0].0 + 1) as usize);
+        if (span(&p) <= max_size && span(&n) <= max_size) || scale == MIN_SCALE {
+            return (scale, zero, p, n);
+        }
+        scale -= 1;
+    }
+}
+
+fn nonzero(b: &edgemetrics::exphist::ExpBuckets) -> Vec<(i64, u64)> {
+    b.counts.iter().enumerate().filter(|(_, c)| **c > 0).map(|(k, c)| (b.offset as i64 + k as i64, *c)).collect()
+}
+
+/// Values of every kind the issue names: zero, negative, subnormal, huge, exact powers of two,
+/// and ordinary magnitudes.
+fn value() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        1 => Just(0.0),
+        2 => (-1074i32..=1023).prop_map(|e| 2f64.powi(e)),
+        2 => (-1074i32..=1023).prop_map(|e| -(2f64.powi(e))),
+        2 => (1u64..(1u64 << 52)).prop_map(f64::from_bits),
+        1 => (1u64..(1u64 << 52)).prop_map(|b| -f64::from_bits(b)),
+        2 => (0.5f64..1e308).prop_map(|v| v),
+        6 => (1e-3f64..1e4).prop_map(|v| v),
+        3 => (-1e4f64..-1e-3).prop_map(|v| v),
+        2 => (1u64..0x7fef_ffff_ffff_ffff).prop_map(f64::from_bits),
+    ]
+}
+
+fn check(h: &ExpHistogram, values: &[f64], max_size: u32, max_scale: i32) -> Result<(), TestCaseError> {
+    let (scale, zero, p, n) = reference(values, max_size as usize, max_scale);
+    prop_assert_eq!(h.scale, scale);
+    prop_assert_eq!(h.zero_count, zero);
+    prop_assert_eq!(nonzero(&h.positive), p);
+    prop_assert_eq!(nonzero(&h.negative), n);
+    prop_assert_eq!(h.count, values.len() as u64);
+    // At scale -10 every f64 fits in three buckets per sign, so a max_size of 2 may hold 3.
+    let cap = max_size.max(3) as usize;
+    prop_assert!(h.positive.counts.len() <= cap && h.negative.counts.len() <= cap);
+    if !values.is_empty() {
+        prop_assert_eq!(h.min, values.iter().cloned().fold(f64::INFINITY, f64::min));
+        prop_assert_eq!(h.max, values.iter().cloned().fold(f64::NEG_INFINITY, f64::max));
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    #[test]
+    fn aggregation_matches_reference(
+        values in proptest::collection::vec(value(), 0..60),
+        max_size in prop_oneof![Just(2u32), Just(4), Just(20), Just(160)],
+        max_scale in -10i32..=20,
+    ) {
+        let mut h = ExpHistogram::new(max_scale as i8);
+        for &v in &values {
+            h.record(v, max_size);
+        }
+        check(&h, &values, max_size, max_scale)?;
+        prop_assert!(h.validate().is_ok());
+    }
+
+    #[test]
+    fn merge_equals_aggregating_the_union(
+        a in proptest::collection::vec(value(), 0..40),
+        b in proptest::collection::vec(value(), 0..40),
+        max_size in prop_oneof![Just(4u32), Just(20), Just(160)],
+        scale_a in -4i32..=20,
+        scale_b in -4i32..=20,
+    ) {
+        let (mut ha, mut hb) = (ExpHistogram::new(scale_a as i8), ExpHistogram::new(scale_b as i8));
+        a.iter().for_each(|v| ha.record(*v, max_size));
+        b.iter().for_each(|v| hb.record(*v, max_size));
+        ha.merge(&hb, max_size);
+        let all: Vec<f64> = a.iter().chain(&b).cloned().collect();
+        // The union starts at the lower of the two starting scales.
+        check(&ha, &all, max_size, scale_a.min(scale_b))?;
+    }
+
+    #[test]
+    fn index_satisfies_the_bucket_definition(v in value().prop_filter("positive", |v| *v > 0.0), scale in -10i32..=20) {
+        let i = map_to_index(v, scale);
+        prop_assert_eq!(i as i64, ref_index(v, scale));
+        // base^i < v <= base^(i+1), within the boundary's own rounding (subnormal boundaries
+        // carry fewer significant bits, so they are compared only when exact powers of two).
+        let (lo, hi) = (lower_boundary(i, scale), lower_boundary(i + 1, scale));
+        prop_assert!(v > lo * (1.0 - 1e-14) || lo < f64::MIN_POSITIVE, "{} <= lower {}", v, lo);
+        prop_assert!(v <= hi * (1.0 + 1e-14) || hi.is_infinite(), "{} > upper {}", v, hi);
+    }
+}
