@@ -243,9 +243,11 @@ impl ExpHistogram {
         }
         let mut index = map_to_index(a, self.scale);
         let b = if value > 0.0 { &mut self.positive } else { &mut self.negative };
-        // Fast path: the bucket is already in range.
-        if !b.counts.is_empty() && index >= b.offset && ((index - b.offset) as usize) < b.counts.len() {
-            b.counts[(index - b.offset) as usize] += 1;
+        // Fast path: the bucket is already in range. (The difference is taken in 64 bits: at
+        // scale 20 the indices of the smallest and largest doubles are 2^31 apart.)
+        let k = (index as i64).wrapping_sub(b.offset as i64) as u64;
+        if k < b.counts.len() as u64 {
+            b.counts[k as usize] += 1;
             return;
         }
         let by = b.change_to_fit(index as i64, index as i64, max_size).min((self.scale - MIN_SCALE) as u32);
@@ -266,7 +268,8 @@ impl ExpHistogram {
     }
 
     /// Adds `other` into `self`, exactly: both go to the lower of the two scales, then lower
-    /// still if the union of their ranges needs more than `max_size` buckets on either sign.
+    /// still if the union of their ranges needs more than `max_size` buckets on either sign. An
+    /// empty side does not lower the other's scale.
     ///
     /// ```
     /// use edgemetrics::exphist::ExpHistogram;
@@ -277,8 +280,12 @@ impl ExpHistogram {
     /// assert_eq!(a, all);
     /// ```
     pub fn merge(&mut self, other: &ExpHistogram, max_size: u32) {
-        if other.count == 0 && other.zero_count == 0 {
+        if other.count == 0 {
             return;
+        }
+        if self.count == 0 {
+            // Nothing recorded here: no reason to keep a coarser scale than the other side's.
+            self.scale = other.scale;
         }
         let mut o = other.clone();
         let scale = self.scale.min(o.scale);
@@ -447,6 +454,19 @@ mod tests {
         assert_eq!(map_to_index(f64::MIN_POSITIVE, 0), -1023);
         // The largest subnormal is just below 2^-1022: the last bucket of the octave.
         assert_eq!(map_to_index(f64::from_bits((1u64 << 52) - 1), 20), (-1022 << 20) - 1);
+    }
+
+    #[test]
+    fn smallest_and_largest_double_together() {
+        // Their indices at scale 20 are 2^31 apart (more than an i32 difference holds).
+        for order in [[f64::from_bits(1), f64::MAX], [f64::MAX, f64::from_bits(1)]] {
+            let mut h = ExpHistogram::new(20);
+            order.iter().for_each(|v| h.record(*v, 160));
+            h.record(1.0, 160);
+            // 2098 octaves in 160 buckets: 16 octaves per bucket (scale -4).
+            assert_eq!(h.scale, -4);
+            assert_eq!(h.positive.counts.iter().sum::<u64>(), 3);
+        }
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! values arrive, must end at the same scale with the same bucket counts; merging two aggregators
 //! must equal aggregating the union; and every index must satisfy `base^i < v <= base^(i+1)`.
 
-use edgemetrics::exphist::{lower_boundary, map_to_index, ExpHistogram, MIN_SCALE};
+use edgemetrics::exphist::{lower_boundary, map_to_index, ExpConfig, ExpHistogram, MIN_SCALE};
+use edgemetrics::{Config, HistogramAggregation, InstrumentOptions, MetricData, Registry, Temporality};
 use proptest::prelude::*;
 
 /// Reference index: `ceil(log2(v) · 2^s) - 1`, via std, exact for powers of two.
@@ -113,8 +114,13 @@ proptest! {
         b.iter().for_each(|v| hb.record(*v, max_size));
         ha.merge(&hb, max_size);
         let all: Vec<f64> = a.iter().chain(&b).cloned().collect();
-        // The union starts at the lower of the two starting scales.
-        check(&ha, &all, max_size, scale_a.min(scale_b))?;
+        // The union starts at the lower of the two starting scales; an empty side does not count.
+        let start = match (a.is_empty(), b.is_empty()) {
+            (_, true) => scale_a,
+            (true, false) => scale_b,
+            (false, false) => scale_a.min(scale_b),
+        };
+        check(&ha, &all, max_size, start)?;
     }
 
     #[test]
@@ -126,5 +132,61 @@ proptest! {
         let (lo, hi) = (lower_boundary(i, scale), lower_boundary(i + 1, scale));
         prop_assert!(v > lo * (1.0 - 1e-14) || lo < f64::MIN_POSITIVE, "{} <= lower {}", v, lo);
         prop_assert!(v <= hi * (1.0 + 1e-14) || hi.is_infinite(), "{} > upper {}", v, hi);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Through the registry, over several windows: delta points equal one fresh aggregator per
+    /// window (the scale starts again at max_scale), cumulative points one aggregator over
+    /// everything; negative and non-finite values are refused and counted; a bound handle records
+    /// into the same series.
+    #[test]
+    fn registry_windows_match_reference(
+        windows in proptest::collection::vec(proptest::collection::vec(value(), 0..20), 1..4),
+        cumulative in any::<bool>(),
+        max_size in prop_oneof![Just(4u32), Just(160)],
+    ) {
+        let t = if cumulative { Temporality::Cumulative } else { Temporality::Delta };
+        let cfg = ExpConfig { max_size, max_scale: 20 };
+        let mut reg = Registry::new(
+            Config::new("p").temporality(t).self_metrics(false).histogram_aggregation(HistogramAggregation::Exponential(cfg)),
+        );
+        let h = reg.histogram("h", InstrumentOptions::default()).unwrap();
+        let bound = reg.bind(h, &[("k", "v".into())]).unwrap();
+        let mut all = ExpHistogram::new(20);
+        let mut refused_total = 0;
+        for (w, values) in windows.iter().enumerate() {
+            reg.begin(1 + w as u64 * 10);
+            let mut window = ExpHistogram::new(20);
+            let mut refused = 0;
+            for (i, &v) in values.iter().enumerate() {
+                if i % 2 == 0 {
+                    h.record(&mut reg, v, &[("k", "v".into())]);
+                } else {
+                    reg.record_bound(bound, v);
+                }
+                if v < 0.0 {
+                    refused += 1;
+                } else {
+                    window.record(v, max_size);
+                    all.record(v, max_size);
+                }
+            }
+            refused_total += refused;
+            let batch = reg.collect(5 + w as u64 * 10);
+            prop_assert_eq!(batch.stats.rejected_negative, if cumulative { refused_total } else { refused });
+            let want = if cumulative { &all } else { &window };
+            match batch.metric("h").map(|m| &m.data) {
+                Some(MetricData::ExponentialHistogram { points, temporality }) => {
+                    prop_assert_eq!(*temporality, t);
+                    prop_assert_eq!(points.len(), 1);
+                    prop_assert_eq!(&points[0].hist, want);
+                }
+                None => prop_assert_eq!(want.count, 0),
+                Some(other) => prop_assert!(false, "unexpected data {:?}", other),
+            }
+        }
     }
 }

@@ -364,7 +364,12 @@ impl Core {
             2 => InstrumentKind::Gauge,
             _ => InstrumentKind::Histogram,
         };
-        let opts = InstrumentOptions { unit, description, bounds: if has_bounds { Some(bounds) } else { None } };
+        let opts = InstrumentOptions {
+            unit,
+            description,
+            bounds: if has_bounds { Some(bounds) } else { None },
+            aggregation: None,
+        };
         match self.reg.instrument(name, kind, &opts) {
             Ok(id) => id.index() as i32,
             Err(e) => {
