@@ -408,13 +408,29 @@ fn log2_1_2(m: f64) -> f64 {
     let (m, add) = if m > SQRT2 { (m * 0.5, 1.0) } else { (m, 0.0) };
     let z = (m - 1.0) / (m + 1.0);
     let z2 = z * z;
-    // 1 + z²/3 + z⁴/5 + ... + z²²/23, by Horner.
-    let mut p = 1.0 / 23.0;
-    let mut k = 21.0;
-    while k > 0.0 {
-        p = p * z2 + 1.0 / k;
-        k -= 2.0;
-    }
+    // 1 + z²/3 + z⁴/5 + ... + z²²/23: constant coefficients (no division per term), evaluated as
+    // four independent short Horner chains joined by powers of z² (a shorter dependency chain).
+    const C: [f64; 12] = [
+        1.0,
+        1.0 / 3.0,
+        1.0 / 5.0,
+        1.0 / 7.0,
+        1.0 / 9.0,
+        1.0 / 11.0,
+        1.0 / 13.0,
+        1.0 / 15.0,
+        1.0 / 17.0,
+        1.0 / 19.0,
+        1.0 / 21.0,
+        1.0 / 23.0,
+    ];
+    let z4 = z2 * z2;
+    let z6 = z4 * z2;
+    let a = C[0] + z2 * (C[1] + z2 * C[2]);
+    let b = C[3] + z2 * (C[4] + z2 * C[5]);
+    let c = C[6] + z2 * (C[7] + z2 * C[8]);
+    let d = C[9] + z2 * (C[10] + z2 * C[11]);
+    let p = a + z6 * (b + z6 * (c + z6 * d));
     add + 2.0 * z * p * core::f64::consts::LOG2_E
 }
 
