@@ -116,18 +116,15 @@ impl ExpBuckets {
         }
         let by = by.min(31);
         let new_offset = self.offset >> by;
-        let mut out: Vec<u64> = Vec::with_capacity(((self.end() >> by) - new_offset as i64 + 1) as usize);
-        for (k, &c) in self.counts.iter().enumerate() {
-            let j = ((self.offset as i64 + k as i64) >> by) - new_offset as i64;
-            let j = j as usize;
-            if j == out.len() {
-                out.push(c);
-            } else {
-                out[j] += c;
-            }
+        let new_len = ((self.end() >> by) - new_offset as i64 + 1) as usize;
+        // In place: bucket k moves to j <= k, so every source is read before it is overwritten.
+        for k in 0..self.counts.len() {
+            let c = core::mem::take(&mut self.counts[k]);
+            let j = (((self.offset as i64 + k as i64) >> by) - new_offset as i64) as usize;
+            self.counts[j] += c;
         }
+        self.counts.truncate(new_len);
         self.offset = new_offset;
-        self.counts = out;
     }
 
     /// Adds `n` to bucket `index`, growing the range (the caller made sure it fits).
@@ -138,8 +135,12 @@ impl ExpBuckets {
             return;
         }
         if index < self.offset {
+            // Shift right by `grow` (by hand: `Vec::splice` costs kilobytes of wasm).
             let grow = (self.offset - index) as usize;
-            self.counts.splice(0..0, core::iter::repeat_n(0, grow));
+            let len = self.counts.len();
+            self.counts.resize(len + grow, 0);
+            self.counts.copy_within(0..len, grow);
+            self.counts[..grow].fill(0);
             self.offset = index;
         }
         let k = (index - self.offset) as usize;

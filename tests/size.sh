@@ -10,7 +10,9 @@ export PATH="$HOME/.cargo/bin:$PATH"
 # Budgets are set just above what we measure today, so any growth fails CI; tighten them as the
 # module shrinks. They are NOT the goals: the goals are 8 KB for the core alone and 20 KB for the
 # whole JS bundle (issues 2, 4, 7); today we measure ~12.8 KB and ~72 KB (see the CHANGELOG).
-CORE_BUDGET=${CORE_BUDGET:-13312}
+# CORE_BUDGET was 13312 before issue 17: the exponential histogram aggregator in the registry
+# added 1,378 B gzip (13,132 -> 14,510 B measured).
+CORE_BUDGET=${CORE_BUDGET:-14848}
 # JS: 73728 until the JS layer was split into modules and hardened (issue 11: option checks,
 # the flush contract, attribute rules; +2.8 KB gzip of wasm, +7 KB of commented JS); the sum now
 # counts every module a worker loads.
@@ -21,7 +23,9 @@ CORE_BUDGET=${CORE_BUDGET:-13312}
 # about 4.5 KB gzip, commented) joined the worker bundle; measured 86,764 B.
 # 88 KiB after merging issues 11, 13, 14 and 15 together (89,571 B measured, dist JS with its
 # comments); 80 KiB once build.mjs whitespace-minifies the shipped JS: measured 80,257 B.
-JS_BUDGET=${JS_BUDGET:-81920}
+# 84.5 KiB (issue 17, exponential histograms: aggregator, merge, every encoder's section, the
+# boundary method): wasm 65,791 -> 71,102 B gzip, the bundle 80,285 -> 86,033 B measured.
+JS_BUDGET=${JS_BUDGET:-86528}
 check=0
 per_format=0
 for a in "$@"; do
