@@ -1116,7 +1116,8 @@ fn exponential_golden_vector_and_rules() {
     let ok = decode_msg(&msg(valid())).unwrap();
     let MetricData::ExponentialHistogram { points, .. } = &ok.metrics[0].data else { panic!() };
     assert_eq!(points[0].hist.positive, ExpBuckets { offset: -1, counts: vec![1, 0, 1] });
-    let cases: [(fn(&mut wire::ExpHistogramPoint<'static>), &str); 6] = [
+    type Change = fn(&mut wire::ExpHistogramPoint<'static>);
+    let cases: [(Change, &str); 6] = [
         (|p| p.count = 4, "exponential histogram count differs from the sum of its buckets"),
         (|p| p.scale = 21, "exponential histogram scale out of -10..=20"),
         (|p| p.scale = -11, "exponential histogram scale out of -10..=20"),

@@ -26,8 +26,12 @@ fn ref_index(v: f64, scale: i32) -> i64 {
     }
 }
 
-/// Reference aggregation of `values` with `max_size` buckets per sign from `max_scale` down.
-fn reference(values: &[f64], max_size: usize, max_scale: i32) -> (i32, u64, Vec<(i64, u64)>, Vec<(i64, u64)>) {
+/// Non-empty buckets as (index, count), ascending.
+type Buckets = Vec<(i64, u64)>;
+
+/// Reference aggregation of `values` with `max_size` buckets per sign from `max_scale` down:
+/// (scale, zero count, positive buckets, negative buckets).
+fn reference(values: &[f64], max_size: usize, max_scale: i32) -> (i32, u64, Buckets, Buckets) {
     let zero = values.iter().filter(|v| **v == 0.0).count() as u64;
     let mut scale = max_scale;
     loop {
@@ -39,7 +43,7 @@ fn reference(values: &[f64], max_size: usize, max_scale: i32) -> (i32, u64, Vec<
             m.into_iter().collect::<Vec<_>>()
         };
         let (p, n) = (idx(1.0), idx(-1.0));
-        let span = |b: &Vec<(i64, u64)>| b.last().map_or(0, |l| (l.0 - b[0].0 + 1) as usize);
+        let span = |b: &Buckets| b.last().map_or(0, |l| (l.0 - b[0].0 + 1) as usize);
         if (span(&p) <= max_size && span(&n) <= max_size) || scale == MIN_SCALE {
             return (scale, zero, p, n);
         }
@@ -47,7 +51,7 @@ fn reference(values: &[f64], max_size: usize, max_scale: i32) -> (i32, u64, Vec<
     }
 }
 
-fn nonzero(b: &edgemetrics::exphist::ExpBuckets) -> Vec<(i64, u64)> {
+fn nonzero(b: &edgemetrics::exphist::ExpBuckets) -> Buckets {
     b.counts.iter().enumerate().filter(|(_, c)| **c > 0).map(|(k, c)| (b.offset as i64 + k as i64, *c)).collect()
 }
 
@@ -189,4 +193,30 @@ proptest! {
             }
         }
     }
+}
+
+/// Carry-over: an undelivered delta batch merged into the next one (`push::merge`) holds exactly
+/// what one aggregator over both windows holds (same default size, both windows from scale 20).
+#[test]
+fn carry_over_merge_is_exact() {
+    let mut reg =
+        Registry::new(Config::new("c").self_metrics(false).histogram_aggregation(HistogramAggregation::exponential()));
+    let h = reg.histogram("lat", InstrumentOptions::unit("ms")).unwrap();
+    let (first, second) = ([0.0, 1.5, 2.0, 3.0, 900.0], [0.004, 7.0, 1e6, 0.0]);
+    let mut all = ExpHistogram::new(20);
+    reg.begin(1);
+    for v in first {
+        h.record(&mut reg, v, &[]);
+        all.record(v, 160);
+    }
+    let failed = reg.collect(2);
+    for v in second {
+        h.record(&mut reg, v, &[]);
+        all.record(v, 160);
+    }
+    let mut next = reg.collect(3);
+    assert!(edgemetrics::push::merge(&mut next, failed).is_empty());
+    let Some(MetricData::ExponentialHistogram { points, .. }) = next.metric("lat").map(|m| &m.data) else { panic!() };
+    assert_eq!(points[0].hist, all);
+    assert_eq!((points[0].start_unix_nano, points[0].time_unix_nano), (1, 3));
 }

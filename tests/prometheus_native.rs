@@ -103,6 +103,8 @@ fn native_histograms_in_real_prometheus_match_the_recorded_values() {
     };
     let h = hist("http.duration");
     assert_eq!(h.count, recorded.len() as u64);
+    // 0.5 ms .. 8 s is 14 octaves: 160 buckets hold 8 per octave (scale 3), not 16.
+    assert_eq!(h.scale, 3);
 
     let name = "http_duration_milliseconds";
     assert_eq!(scalar(prom.port, &format!("histogram_count({name})")), recorded.len() as f64);
