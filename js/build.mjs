@@ -1,6 +1,6 @@
 // Builds js/dist: the wasm module (cargo + wasm-bindgen + wasm-opt) and the JS entry points.
 //
-//   node build.mjs                         all encoders, into dist/
+//   node build.mjs                         all encoders, into dist/ (and dist/tail/: + the decoder)
 //   node build.mjs --if-missing            only when dist/ is missing or older than the sources
 //   node build.mjs --features otlp-proto --out dist-min   smaller module with the listed encoders
 //   node build.mjs --opt-level s           override the release profile's opt-level (measuring)
@@ -36,7 +36,10 @@ function newest(dir) {
 }
 
 if (args.includes('--if-missing') && existsSync(join(out, 'edgemetrics_wasm_bg.wasm'))) {
-  const built = statSync(join(out, 'edgemetrics_wasm_bg.wasm')).mtimeMs;
+  const built = Math.min(
+    statSync(join(out, 'edgemetrics_wasm_bg.wasm')).mtimeMs,
+    existsSync(join(out, 'tail', 'edgemetrics_wasm_bg.wasm')) ? statSync(join(out, 'tail', 'edgemetrics_wasm_bg.wasm')).mtimeMs : 0,
+  );
   const src = Math.max(newest(join(here, 'src')), newest(join(root, 'src')), newest(join(root, 'bindings', 'src')));
   if (built >= src) process.exit(0);
 }
@@ -48,11 +51,8 @@ const run = (cmd, argv, env = {}) => {
 };
 
 const targetDir = process.env.CARGO_TARGET_DIR || join(root, 'target');
-const cargoArgs = ['build', '--release', '--target', 'wasm32-unknown-unknown', '-p', 'edgemetrics-wasm', '-j', process.env.CARGO_JOBS || '2'];
-if (features !== null) cargoArgs.push('--no-default-features', '--features', features);
 const env = {};
 if (optLevel) env.CARGO_PROFILE_RELEASE_OPT_LEVEL = optLevel;
-run('cargo', cargoArgs, env);
 const wasmIn = join(targetDir, 'wasm32-unknown-unknown', 'release', 'edgemetrics_wasm.wasm');
 
 function findWasmBindgen() {
@@ -61,49 +61,71 @@ function findWasmBindgen() {
   return existsSync(cargoBin) ? cargoBin : 'wasm-bindgen';
 }
 
-rmSync(out, { recursive: true, force: true });
-mkdirSync(out, { recursive: true });
-// --target web: an ES module with `initSync` (used by every entry point) that runs unchanged in
-// workerd, Node, Deno, Bun and browsers.
-run(findWasmBindgen(), ['--target', 'web', '--no-typescript', '--out-dir', out, '--out-name', 'edgemetrics_wasm', wasmIn]);
-// wasm-bindgen copies the Rust doc comments into the glue as JSDoc blocks: ~2 KB of the glue's
-// gzip size with no use at run time (the package's types are js/src/index.d.ts). Only whole-line
-// `/** ... */` blocks are removed; code is left byte for byte.
-const glue = join(out, 'edgemetrics_wasm.js');
-writeFileSync(glue, readFileSync(glue, 'utf8').replace(/^[ \t]*\/\*\*(?:[^*]|\*(?!\/))*\*\/[ \t]*\n/gm, ''));
+const TAIL_SKIP = /^(browser|deno|edge-light|hono|inline|node|otel|vercel|workers)\.(js|d\.ts)$/;
 
-const wasmOpt = join(here, 'node_modules', 'binaryen', 'bin', 'wasm-opt');
-const wasmOut = join(out, 'edgemetrics_wasm_bg.wasm');
-// --converge repeats -Oz while it still shrinks the module; --strip-producers drops the toolchain
-// names; --low-memory-unused lets addresses fold into load/store offsets, valid because rustc's
-// wasm32 layout puts the stack (growing down from 1 MiB) at the bottom of memory and statics above
-// it, so the low 1 KiB is only touched by a stack already ~1 MiB deep. Measured with the module
-// of all encoders: -580 B gzip.
-run(process.execPath, [
-  wasmOpt,
-  '-Oz',
-  '--converge',
-  '--strip-producers',
-  '--low-memory-unused',
-  '--enable-bulk-memory',
-  '--enable-sign-ext',
-  '--enable-nontrapping-float-to-int',
-  '--enable-mutable-globals',
-  '--enable-multivalue',
-  '--enable-reference-types',
-  wasmOut,
-  '-o',
-  wasmOut,
-]);
+/** Builds the wasm module with `cargoFeatures` (cargo arguments) into `dir`, with the JS modules. */
+function buildInto(dir, cargoFeatures) {
+  run(
+    'cargo',
+    ['build', '--release', '--target', 'wasm32-unknown-unknown', '-p', 'edgemetrics-wasm', '-j', process.env.CARGO_JOBS || '2', ...cargoFeatures],
+    env,
+  );
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  // --target web: an ES module with `initSync` (used by every entry point) that runs unchanged in
+  // workerd, Node, Deno, Bun and browsers.
+  run(findWasmBindgen(), ['--target', 'web', '--no-typescript', '--out-dir', dir, '--out-name', 'edgemetrics_wasm', wasmIn]);
+  // wasm-bindgen copies the Rust doc comments into the glue as JSDoc blocks: ~2 KB of the glue's
+  // gzip size with no use at run time (the package's types are js/src/index.d.ts). Only whole-line
+  // `/** ... */` blocks are removed; code is left byte for byte.
+  const glue = join(dir, 'edgemetrics_wasm.js');
+  writeFileSync(glue, readFileSync(glue, 'utf8').replace(/^[ \t]*\/\*\*(?:[^*]|\*(?!\/))*\*\/[ \t]*\n/gm, ''));
 
-for (const f of readdirSync(join(here, 'src'))) copyFileSync(join(here, 'src', f), join(out, f));
-// The shipped JS is whitespace-minified (comments and indentation go; names and syntax stay, so
-// stack traces still name our functions): what a worker uploads is what the size budget measures.
-// The commented sources are js/src.
-for (const f of readdirSync(out).filter((f) => f.endsWith('.js'))) {
-  const file = join(out, f);
-  writeFileSync(file, transformSync(readFileSync(file, 'utf8'), { minifyWhitespace: true, legalComments: 'none' }).code);
+  const wasmOpt = join(here, 'node_modules', 'binaryen', 'bin', 'wasm-opt');
+  const wasmOut = join(dir, 'edgemetrics_wasm_bg.wasm');
+  // --converge repeats -Oz while it still shrinks the module; --strip-producers drops the toolchain
+  // names; --low-memory-unused lets addresses fold into load/store offsets, valid because rustc's
+  // wasm32 layout puts the stack (growing down from 1 MiB) at the bottom of memory and statics above
+  // it, so the low 1 KiB is only touched by a stack already ~1 MiB deep. Measured with the module
+  // of all encoders: -580 B gzip.
+  run(process.execPath, [
+    wasmOpt,
+    '-Oz',
+    '--converge',
+    '--strip-producers',
+    '--low-memory-unused',
+    '--enable-bulk-memory',
+    '--enable-sign-ext',
+    '--enable-nontrapping-float-to-int',
+    '--enable-mutable-globals',
+    '--enable-multivalue',
+    '--enable-reference-types',
+    wasmOut,
+    '-o',
+    wasmOut,
+  ]);
+
+  for (const f of readdirSync(join(here, 'src'))) {
+    // tail.js belongs to the Tail Worker module only (it needs the decoder), which needs no other
+    // entry point than workerd.js.
+    if (dir === out ? f.startsWith('tail.') : TAIL_SKIP.test(f)) continue;
+    copyFileSync(join(here, 'src', f), join(dir, f));
+  }
+  // The shipped JS is whitespace-minified (comments and indentation go; names and syntax stay, so
+  // stack traces still name our functions): what a worker uploads is what the size budget measures.
+  // The commented sources are js/src.
+  for (const f of readdirSync(dir).filter((f) => f.endsWith('.js'))) {
+    const file = join(dir, f);
+    writeFileSync(file, transformSync(readFileSync(file, 'utf8'), { minifyWhitespace: true, legalComments: 'none' }).code);
+  }
+  return wasmOut;
 }
+
+const wasmOut = buildInto(out, features !== null ? ['--no-default-features', '--features', features] : []);
+// `edgemetrics/tail` (dist/tail/): the same JS modules over a module that also has the compact
+// decoder (bindings feature `decode`, about 10 KB gzip), which only a Tail Worker needs; the
+// workers that produce the batches keep the smaller module of dist/.
+if (features === null) buildInto(join(out, 'tail'), ['--features', 'decode']);
 // The licenses live at the repository root; npm packs only files under js/ (ignored by git there).
 for (const f of ['LICENSE-MIT', 'LICENSE-APACHE']) copyFileSync(join(root, f), join(here, f));
 // For the `edgemetrics/inline` entry (single-file bundles): the optimised wasm as base64.

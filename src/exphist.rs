@@ -323,6 +323,62 @@ impl ExpHistogram {
         }
     }
 
+    /// The histogram as classic cumulative buckets, for formats without exponential ones
+    /// (Pushgateway text, CloudWatch EMF): `(le, cumulative count)` ascending, the last one `+Inf`
+    /// with the total count.
+    ///
+    /// Every bucket in each sign's range gives one `le`: a positive bucket `(base^i, base^(i+1)]`
+    /// its upper boundary `base^(i+1)`, the zero bucket `zero_threshold` (0), and a negative bucket
+    /// `[-base^(i+1), -base^i)` the value `-base^i` (a negative value lying exactly on a boundary
+    /// is counted one bucket early: classic buckets are upper-inclusive, negative exponential
+    /// buckets are not). The outer ends of each sign's range are `le`s too (the lower boundary of
+    /// the first positive bucket, the far end of the last negative one), so no bucket is wider
+    /// than its exponential original: quantiles over these buckets see the same boundaries as
+    /// over the exponential histogram.
+    ///
+    /// ```
+    /// use edgemetrics::exphist::ExpHistogram;
+    /// let mut h = ExpHistogram::new(0); // base 2: (1, 2], (2, 4], ...
+    /// for v in [0.0, 1.5, 3.0, 3.5] {
+    ///     h.record(v, 160);
+    /// }
+    /// // le=1 closes the empty range (0, 1]: the first bucket, (1, 2], does not reach down to 0.
+    /// assert_eq!(h.cumulative_buckets(), vec![(0.0, 1), (1.0, 1), (2.0, 2), (4.0, 4), (f64::INFINITY, 4)]);
+    /// ```
+    pub fn cumulative_buckets(&self) -> Vec<(f64, u64)> {
+        let mut out: Vec<(f64, u64)> = Vec::with_capacity(self.positive.counts.len() + self.negative.counts.len() + 2);
+        // A boundary beyond f64 (the bucket ending at 2^1024) is the final +Inf; boundaries that
+        // round to the same f64 (deep in the subnormals) become one `le`.
+        let mut push = |le: f64, acc: u64| match out.last_mut() {
+            Some(last) if last.0 == le => last.1 = acc,
+            _ if le.is_infinite() => {}
+            _ => out.push((le, acc)),
+        };
+        let mut acc = 0u64;
+        let n = &self.negative;
+        if !n.counts.is_empty() {
+            // The far end of the most negative bucket, so that bucket is not open to -inf.
+            push(-lower_boundary(n.offset + n.counts.len() as i32, self.scale), 0);
+        }
+        for (k, &c) in n.counts.iter().enumerate().rev() {
+            acc = acc.saturating_add(c);
+            push(-lower_boundary(n.offset + k as i32, self.scale), acc);
+        }
+        acc = acc.saturating_add(self.zero_count);
+        push(self.zero_threshold, acc);
+        let p = &self.positive;
+        if !p.counts.is_empty() {
+            // The lower end of the first positive bucket, so that bucket does not reach down to 0.
+            push(lower_boundary(p.offset, self.scale), acc);
+        }
+        for (k, &c) in p.counts.iter().enumerate() {
+            acc = acc.saturating_add(c);
+            push(lower_boundary(p.offset + k as i32 + 1, self.scale), acc);
+        }
+        out.push((f64::INFINITY, self.count.max(acc)));
+        out
+    }
+
     /// Checks what a decoder must before trusting the data: scale in `-10..=20`, counts that add
     /// up, bucket ranges that fit `i32`, finite non-negative zero threshold.
     pub fn validate(&self) -> Result<(), &'static str> {

@@ -220,3 +220,34 @@ fn carry_over_merge_is_exact() {
     assert_eq!(points[0].hist, all);
     assert_eq!((points[0].start_unix_nano, points[0].time_unix_nano), (1, 3));
 }
+
+/// CloudWatch EMF has no exponential histograms: the value/count form over the exponential
+/// bucket boundaries, with exact Count, Sum, Min and Max and one value per non-empty bucket.
+#[cfg(feature = "emf")]
+#[test]
+fn emf_writes_values_and_counts_over_the_exponential_buckets() {
+    use edgemetrics::encode::emf::{self, EmfConfig};
+    let mut reg = Registry::new(Config::new("svc").self_metrics(false));
+    let h = reg.histogram("lat", InstrumentOptions::unit("ms").exponential(ExpConfig::default())).unwrap();
+    let values = [0.0, 1.5, 1.5, 3.0, 250.0];
+    for v in values {
+        h.record(&mut reg, v, &[("route", "/a".into())]);
+    }
+    let batch = reg.collect(1_700_000_000_000_000_000);
+    let body = emf::encode(&batch, &EmfConfig::default()).unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(body.split(|b| *b == b'\n').next().unwrap()).unwrap();
+    let lat = &doc["lat"];
+    assert_eq!(lat["Count"], 5);
+    assert_eq!(lat["Sum"], 256.0);
+    assert_eq!((lat["Min"].as_f64(), lat["Max"].as_f64()), (Some(0.0), Some(250.0)));
+    // Non-empty buckets: the zero bucket, 1.5 (twice), 3.0, 250.0.
+    assert_eq!(lat["Counts"], serde_json::json!([1, 2, 1, 1]));
+    let vals: Vec<f64> = lat["Values"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    assert_eq!(vals[0], 0.0);
+    // Each value is its bucket's midpoint: within one bucket width of the values it stands for.
+    let Some(MetricData::ExponentialHistogram { points, .. }) = batch.metric("lat").map(|m| &m.data) else { panic!() };
+    let width = 2f64.powf(2f64.powi(-points[0].hist.scale)) - 1.0;
+    for (v, want) in vals[1..].iter().zip([1.5, 3.0, 250.0]) {
+        assert!((v - want).abs() <= want * width, "{v} vs {want}");
+    }
+}

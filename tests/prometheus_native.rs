@@ -152,8 +152,9 @@ fn native_histograms_in_real_prometheus_match_the_recorded_values() {
         buckets.insert(le, l.rsplit(' ').next().unwrap().parse().unwrap());
     }
     assert_eq!(buckets["+Inf"], recorded.len() as f64, "{page}");
-    // One classic bucket per exponential bucket, plus the zero bucket and +Inf.
-    assert_eq!(buckets.len(), h.positive.counts.len() + 2, "{page}");
+    // One classic bucket per exponential bucket, plus the zero bucket, the lower end of the first
+    // positive bucket and +Inf.
+    assert_eq!(buckets.len(), h.positive.counts.len() + 3, "{page}");
     assert_eq!(buckets["0"], recorded.iter().filter(|v| **v == 0.0).count() as f64);
     let count_line = page.lines().find(|l| l.starts_with(&format!("{name}_count{{"))).unwrap();
     assert!(count_line.ends_with(&format!(" {}", recorded.len())), "{count_line}");

@@ -23,9 +23,13 @@ CORE_BUDGET=${CORE_BUDGET:-14848}
 # about 4.5 KB gzip, commented) joined the worker bundle; measured 86,764 B.
 # 88 KiB after merging issues 11, 13, 14 and 15 together (89,571 B measured, dist JS with its
 # comments); 80 KiB once build.mjs whitespace-minifies the shipped JS: measured 80,257 B.
-# 84.5 KiB (issue 17, exponential histograms: aggregator, merge, every encoder's section, the
-# boundary method): wasm 65,791 -> 71,102 B gzip, the bundle 80,285 -> 86,033 B measured.
-JS_BUDGET=${JS_BUDGET:-86528}
+# 85 KiB (issue 16): the EMF encoder joined the module of every entry (+4.8 KB gzip of wasm;
+# measured 85,777 B). The compact decoder of edgemetrics/tail is built into dist/tail/ only.
+# Candidates to win it back: EMF only in the Node entry's module (the per-entry modules of issue 12).
+# 90 KiB (issue 17, exponential histograms: aggregator, merge, every encoder's section, the
+# boundary method): +5.7 KB gzip (before EMF: wasm 65,791 -> 71,102 B, bundle 80,285 -> 86,033 B;
+# with EMF: bundle 85,777 -> 92,038 B measured).
+JS_BUDGET=${JS_BUDGET:-92160}
 check=0
 per_format=0
 for a in "$@"; do
@@ -55,6 +59,9 @@ echo "js package for a worker (wasm + glue + ${js_modules[*]}): $js_total B gzip
 for f in edgemetrics_wasm_bg.wasm edgemetrics_wasm.js "${js_modules[@]}"; do
   echo "  $f: $(wc -c < "js/dist/$f") B raw, $(gz "js/dist/$f") B gzip -9"
 done
+tail_total=$(cd js/dist/tail && cat edgemetrics_wasm_bg.wasm edgemetrics_wasm.js "${js_modules[@]}" tail.js | gzip -9 -c | wc -c)
+echo "js package for a Tail Worker (edgemetrics/tail: dist/tail, its module has the compact decoder): $tail_total B gzip -9"
+
 
 # --per-format: the wasm module of the bindings built with one format each (the core's encoder
 # for that format + registry + push plan), wasm-opt -Oz, without the wasm-bindgen glue pass.

@@ -88,7 +88,7 @@ use alloc::vec::Vec;
 
 use crate::attr::{KeyValue, Value};
 use crate::error::Error;
-use crate::exphist::{lower_boundary, ExpHistogram, DEFAULT_MAX_SIZE};
+use crate::exphist::{ExpHistogram, DEFAULT_MAX_SIZE};
 use crate::model::{Batch, InstrumentKind, MetricData};
 
 /// Translates an OpenTelemetry instrument name and unit into a Prometheus metric name (see the
@@ -711,50 +711,10 @@ fn merge_value(earlier: &mut SeriesValue, later: &SeriesValue, kind: FamilyType)
     }
 }
 
-/// An exponential histogram as classic cumulative buckets, for formats that have no native
-/// histograms (the Pushgateway's text format): `(le, cumulative count)` ascending, the last one
-/// `+Inf` with the total count.
-///
-/// Every bucket in each sign's range gives one `le`: a positive bucket `(base^i, base^(i+1)]` its
-/// upper boundary `base^(i+1)`, the zero bucket `zero_threshold` (0), and a negative bucket
-/// `[-base^(i+1), -base^i)` the value `-base^i` (a negative value lying exactly on a boundary is
-/// counted one bucket early: classic buckets are upper-inclusive, negative exponential buckets are
-/// not). No resolution is lost otherwise: `histogram_quantile` over these buckets sees the same
-/// boundaries as over the exponential histogram.
-///
-/// ```
-/// use edgemetrics::encode::prom::classic_buckets;
-/// use edgemetrics::exphist::ExpHistogram;
-/// let mut h = ExpHistogram::new(0); // base 2: (1, 2], (2, 4], ...
-/// for v in [0.0, 1.5, 3.0, 3.5] {
-///     h.record(v, 160);
-/// }
-/// assert_eq!(classic_buckets(&h), vec![(0.0, 1), (2.0, 2), (4.0, 4), (f64::INFINITY, 4)]);
-/// ```
+/// An exponential histogram as classic cumulative buckets (see
+/// [`ExpHistogram::cumulative_buckets`]): what the Pushgateway text format carries.
 pub fn classic_buckets(h: &ExpHistogram) -> Vec<(f64, u64)> {
-    let mut out: Vec<(f64, u64)> = Vec::with_capacity(h.positive.counts.len() + h.negative.counts.len() + 2);
-    // A boundary beyond f64 (the bucket ending at 2^1024) is the final +Inf; boundaries that
-    // round to the same f64 (deep in the subnormals) become one `le`.
-    let mut push = |le: f64, acc: u64| match out.last_mut() {
-        Some(last) if last.0 == le => last.1 = acc,
-        _ if le.is_infinite() => {}
-        _ => out.push((le, acc)),
-    };
-    let mut acc = 0u64;
-    let n = &h.negative;
-    for (k, &c) in n.counts.iter().enumerate().rev() {
-        acc = acc.saturating_add(c);
-        push(-lower_boundary(n.offset + k as i32, h.scale), acc);
-    }
-    acc = acc.saturating_add(h.zero_count);
-    push(h.zero_threshold, acc);
-    let p = &h.positive;
-    for (k, &c) in p.counts.iter().enumerate() {
-        acc = acc.saturating_add(c);
-        push(lower_boundary(p.offset + k as i32 + 1, h.scale), acc);
-    }
-    out.push((f64::INFINITY, h.count.max(acc)));
-    out
+    h.cumulative_buckets()
 }
 
 #[cfg(test)]
