@@ -837,6 +837,40 @@ mod tests {
         }
     }
 
+    /// Exponential histograms from compact and OTLP protobuf: delta windows merge exactly, and
+    /// the summary shows their count, sum and classic buckets at the exponential boundaries.
+    #[test]
+    fn exponential_histograms_merge_across_pushes() {
+        use edgemetrics::exphist::ExpConfig;
+        let mut reg = Registry::new(Config::new("svc").self_metrics(false));
+        let h = reg.histogram("lat", InstrumentOptions::unit("ms").exponential(ExpConfig::default())).unwrap();
+        let mut all = ExpHistogram::new(20);
+        let mut state = State::default();
+        for (i, window) in [[1.5, 3.0], [0.0, 900.0]].iter().enumerate() {
+            reg.begin(1 + i as u64);
+            for v in window {
+                h.record(&mut reg, *v, &[]);
+                all.record(*v, 160);
+            }
+            let batch = reg.collect(2 + i as u64);
+            let points = if i == 0 {
+                from_batch(
+                    &edgemetrics::encode::compact::decode(&edgemetrics::encode::compact::request(&batch).body).unwrap(),
+                )
+            } else {
+                from_otlp_proto(&edgemetrics::encode::otlp::request(&batch).body).unwrap()
+            };
+            for (k, p) in points {
+                state.apply(k, p);
+            }
+        }
+        let s = state.series.values().next().unwrap();
+        assert_eq!((s.kind, s.count, s.sum), ("histogram", 4, 904.5));
+        assert_eq!(s.exp.as_ref(), Some(&all));
+        assert_eq!(s.buckets.iter().sum::<u64>(), 4);
+        assert_eq!(*s.bounds.last().unwrap(), f64::INFINITY);
+    }
+
     #[test]
     fn malformed_bodies_are_refused() {
         assert!(from_otlp_proto(&[0xff, 0xff]).is_err());
