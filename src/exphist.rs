@@ -540,6 +540,12 @@ mod tests {
             assert_eq!(h.scale, -4);
             assert_eq!(h.positive.counts.iter().sum::<u64>(), 3);
         }
+        // Scale -4 (Prometheus' coarsest schema) holds every double in 132 buckets, not in 131.
+        for (max_size, scale) in [(132, -4), (131, -5)] {
+            let mut h = ExpHistogram::new(20);
+            [f64::from_bits(1), f64::MAX].iter().for_each(|v| h.record(*v, max_size));
+            assert_eq!(h.scale, scale, "max_size {max_size}");
+        }
     }
 
     #[test]

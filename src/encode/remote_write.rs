@@ -138,7 +138,7 @@ pub fn encode(batch: &Batch, cfg: &RemoteWriteConfig) -> Result<Vec<u8>, Error> 
     if fams.iter().any(|f| f.series.iter().any(too_coarse)) {
         return Err(Error::InvalidConfig {
             reason: "an exponential histogram's scale fell below -4, the coarsest Prometheus native histograms \
-                     carry: give it a larger max_size (160 buckets always stay at -4 or above)",
+                     carry: give it a max_size of at least 132 (then every double fits at -4)",
         });
     }
     let ts = (batch.end_unix_nano / 1_000_000) as i64;
