@@ -157,8 +157,10 @@ impl ExpBuckets {
             lo = lo.min(self.offset as i64);
             hi = hi.max(self.end());
         }
+        // At least 2 buckets: at c = 63 every index is 0 or -1, so the loop always ends.
+        let max_size = max_size.max(MIN_MAX_SIZE) as i64;
         let mut c = 0;
-        while (hi >> c) - (lo >> c) + 1 > max_size as i64 {
+        while (hi >> c) - (lo >> c) + 1 > max_size {
             c += 1;
         }
         c
@@ -197,14 +199,14 @@ pub struct ExpHistogram {
 }
 
 impl ExpHistogram {
-    /// An empty histogram starting at `max_scale`.
+    /// An empty histogram starting at `max_scale` (clamped into `-10..=20`).
     pub fn new(max_scale: i8) -> Self {
         ExpHistogram {
             count: 0,
             sum: 0.0,
             min: f64::INFINITY,
             max: f64::NEG_INFINITY,
-            scale: max_scale as i32,
+            scale: (max_scale as i32).clamp(MIN_SCALE, DEFAULT_MAX_SCALE as i32),
             zero_count: 0,
             zero_threshold: 0.0,
             positive: ExpBuckets::default(),
@@ -212,13 +214,14 @@ impl ExpHistogram {
         }
     }
 
-    /// Empties the histogram and restarts it at `max_scale` (the bucket allocations are kept).
+    /// Empties the histogram and restarts it at `max_scale` (clamped into `-10..=20`; the bucket
+    /// allocations are kept).
     pub fn reset(&mut self, max_scale: i8) {
         self.count = 0;
         self.sum = 0.0;
         self.min = f64::INFINITY;
         self.max = f64::NEG_INFINITY;
-        self.scale = max_scale as i32;
+        self.scale = (max_scale as i32).clamp(MIN_SCALE, DEFAULT_MAX_SCALE as i32);
         self.zero_count = 0;
         self.zero_threshold = 0.0;
         self.positive.clear();
@@ -404,10 +407,11 @@ impl ExpHistogram {
     }
 }
 
-/// The bucket index of a positive finite `value` at `scale` (`-10..=20`): the `i` with
-/// `base^i < value <= base^(i+1)`.
+/// The bucket index of a positive finite `value` at `scale` (`-10..=20`; other scales are
+/// clamped into that range): the `i` with `base^i < value <= base^(i+1)`.
 #[inline]
 pub fn map_to_index(value: f64, scale: i32) -> i32 {
+    let scale = scale.clamp(MIN_SCALE, DEFAULT_MAX_SCALE as i32);
     let bits = value.to_bits();
     let raw_exp = ((bits >> 52) & 0x7ff) as i32;
     let frac = bits & ((1u64 << 52) - 1);
@@ -433,9 +437,11 @@ pub fn map_to_index(value: f64, scale: i32) -> i32 {
     (e << scale) + sub
 }
 
-/// The lower boundary `base^index` of bucket `index` at `scale` (`-10..=20`); exact when it is a
-/// power of two, otherwise within a few units in the last place. Infinity or zero beyond `f64`.
+/// The lower boundary `base^index` of bucket `index` at `scale` (`-10..=20`, other scales
+/// clamped); exact when it is a power of two, otherwise within a few units in the last place.
+/// Infinity or zero beyond `f64`.
 pub fn lower_boundary(index: i32, scale: i32) -> f64 {
+    let scale = scale.clamp(MIN_SCALE, DEFAULT_MAX_SCALE as i32);
     if scale <= 0 {
         return pow2(((index as i64) << -scale).clamp(-2000, 2000) as i32);
     }
@@ -546,6 +552,22 @@ mod tests {
             [f64::from_bits(1), f64::MAX].iter().for_each(|v| h.record(*v, max_size));
             assert_eq!(h.scale, scale, "max_size {max_size}");
         }
+    }
+
+    #[test]
+    fn out_of_range_arguments_never_panic() {
+        let mut h = ExpHistogram::new(20);
+        for v in [1.0, 1e300, 1e-300, f64::MAX] {
+            h.record(v, 0); // treated as 2 buckets per sign
+        }
+        assert_eq!(h.count, 4);
+        assert_eq!(map_to_index(3.0, 99), map_to_index(3.0, 20));
+        assert_eq!(map_to_index(3.0, -99), map_to_index(3.0, MIN_SCALE));
+        assert_eq!(lower_boundary(1, 99), lower_boundary(1, 20));
+        assert_eq!(lower_boundary(i32::MAX, -99), f64::INFINITY);
+        h.downscale(u32::MAX);
+        assert_eq!(h.scale, MIN_SCALE);
+        assert_eq!(ExpHistogram::new(100).scale, 20);
     }
 
     #[test]
