@@ -1,7 +1,9 @@
 //! workers-rs host (feature `worker`): record during a request, push one batch at its end with
 //! [`worker::Fetch`] inside [`Context::wait_until`], so the response is never delayed.
 //!
-//! One [`WorkerMetrics`] lives per isolate (keep it in a `thread_local!`: wasm isolates are single
+//! Most fetch handlers need only [`instrument`]: one call that keeps the isolate's metrics,
+//! records the HTTP server metrics and flushes. Below it, by hand:
+//! one [`WorkerMetrics`] lives per isolate (keep it in a `thread_local!`: wasm isolates are single
 //! threaded). It owns the [`Registry`] and the delivery state machine ([`Pusher`]); this module
 //! only supplies what the core cannot have: the clock (`Date.now()`), entropy
 //! (`getrandom`, i.e. `crypto.getRandomValues`), timers ([`worker::Delay`]) and the network ([`worker::Fetch`]).
@@ -81,6 +83,9 @@ use crate::push::{
 };
 use crate::registry::{Config, Counter, Gauge, Histogram, InstrumentOptions, Registry, UpDownCounter};
 use crate::{Attr, Error};
+
+mod instrument;
+pub use instrument::{instrument, isolate_metrics, RequestMetrics};
 
 #[cfg(not(any(
     feature = "otlp",
@@ -286,11 +291,29 @@ impl Setup {
                 })?)
             }
         };
-        Ok(WorkerMetrics {
+        Ok(WorkerMetrics::assemble(
+            Registry::new(self.registry),
+            pusher,
+            self.budget_ms,
+            instance_id,
+            self.flush_policy,
+        ))
+    }
+}
+
+impl WorkerMetrics {
+    fn assemble(
+        registry: Registry,
+        pusher: Option<Pusher>,
+        budget_ms: u64,
+        instance_id: String,
+        policy: FlushPolicy,
+    ) -> WorkerMetrics {
+        WorkerMetrics {
             inner: Rc::new(RefCell::new(Inner {
-                registry: Registry::new(self.registry),
+                registry,
                 pusher,
-                budget_ms: self.budget_ms,
+                budget_ms,
                 generation: 0,
                 flight_started_ms: None,
                 pending: false,
@@ -298,10 +321,22 @@ impl Setup {
                 host: HostStats::default(),
                 last_report: None,
                 instance_id,
-                policy: self.flush_policy,
+                policy,
                 in_flight: 0,
             })),
-        })
+        }
+    }
+
+    /// Metrics that record and send nothing (no push configuration), for an isolate whose
+    /// configuration was invalid. Infallible, unlike [`Setup::build`].
+    pub fn off(service_name: &str) -> WorkerMetrics {
+        WorkerMetrics::assemble(
+            Registry::new(Config::new(service_name)),
+            None,
+            DEFAULT_BUDGET_MS,
+            String::new(),
+            FlushPolicy::default(),
+        )
     }
 }
 
