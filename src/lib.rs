@@ -26,7 +26,7 @@ pub use attr::{Attr, AttrLimits, AttrValue, Attributes, KeyValue, Value};
 pub use encode::{Encoded, Method};
 pub use error::Error;
 pub use model::{
-    Batch, HistogramPoint, InstrumentKind, Metric, MetricData, NumberPoint, SdkStats, Temporality, SCOPE_NAME,
+    Batch, HistogramPoint, InstrumentKind, Metric, MetricData, NumberPoint, Scope, SdkStats, Temporality, SCOPE_NAME,
     SCOPE_VERSION,
 };
 pub use registry::{

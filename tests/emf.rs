@@ -232,6 +232,7 @@ fn counter(name: &str, attrs: Vec<KeyValue>, value: f64) -> Metric {
                 value,
             }],
         },
+        scope: 0,
     }
 }
 
@@ -378,6 +379,7 @@ fn names_that_emf_cannot_hold_are_refused_or_left_out() {
                 bucket_counts: vec![0, 0],
             }],
         },
+        scope: 0,
     };
     assert!(emf::encode(&batch_of(vec![], vec![hist]), &EmfConfig::default()).unwrap().is_empty());
 }

@@ -332,6 +332,7 @@ fn edge_batch() -> Batch {
                 bucket_counts: vec![0, 0],
             }],
         },
+        scope: 0,
     });
     b.metrics.push(Metric {
         name: "zero.counter".into(),
@@ -343,6 +344,7 @@ fn edge_batch() -> Batch {
             temporality: Temporality::Delta,
             points: vec![NumberPoint { attributes: attrs, start_unix_nano: 0, time_unix_nano: 0, value: 0.0 }],
         },
+        scope: 0,
     });
     b
 }
