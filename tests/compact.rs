@@ -1012,10 +1012,8 @@ fn scope_section_rules_are_enforced() {
     let mut m = with_metric(wire::Kind::Counter, counter(), vec![]);
     m.strings.extend(["lib", "1.0"]);
     m.version = compact::VERSION_SCOPES;
-    m.scope_section = Some(wire::ScopeSection {
-        scopes: vec![wire::ScopeRef { name: 2, version: 3 }],
-        metric_scopes: vec![1],
-    });
+    m.scope_section =
+        Some(wire::ScopeSection { scopes: vec![wire::ScopeRef { name: 2, version: 3 }], metric_scopes: vec![1] });
     let b = decode_msg(&m).unwrap();
     assert_eq!(b.scopes, vec![Scope { name: "lib".into(), version: "1.0".into() }]);
     assert_eq!(b.scope_of(&b.metrics[0]), ("lib", "1.0"));
