@@ -75,8 +75,17 @@ export interface InstrumentOptions {
   description?: string;
 }
 export interface HistogramOptions extends InstrumentOptions {
-  /** Bucket upper bounds, finite and strictly increasing (default: the OpenTelemetry ones). */
+  /** Bucket upper bounds, finite and strictly increasing (default: the OpenTelemetry ones).
+   * Explicit-bucket histograms only. */
   bounds?: readonly number[] | Float64Array;
+  /** `'explicit'` (default): buckets between `bounds`. `'exponential'`: base-2 exponential
+   * buckets (OpenTelemetry exponential histogram, Prometheus native histogram) that need no
+   * bounds and keep a relative error below `2^(2^-scale) - 1` at any magnitude. */
+  aggregation?: 'explicit' | 'exponential';
+  /** Exponential only: most buckets per sign, 2..16384 (default 160). */
+  maxSize?: number;
+  /** Exponential only: the scale each window starts at, -10..20 (default 20). */
+  maxScale?: number;
 }
 
 /** A handle to one attribute set: each call is a single wasm call with numbers only. */
