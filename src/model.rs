@@ -235,7 +235,7 @@ pub struct Scope {
     pub version: Arc<str>,
 }
 
-/// Name and version of the default instrumentation scope every batch carries.
+/// Name of the default instrumentation scope every batch carries.
 pub const SCOPE_NAME: &str = "edgemetrics";
 /// This crate's version, sent as the scope version.
 pub const SCOPE_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -246,7 +246,8 @@ pub const SCOPE_VERSION: &str = env!("CARGO_PKG_VERSION");
 pub struct Batch {
     /// Resource attributes (at least `service.name`), in the order configured.
     pub resource: Arc<[KeyValue]>,
-    /// Scope name (always [`SCOPE_NAME`]).
+    /// Name of the default scope (always [`SCOPE_NAME`]); instruments created without
+    /// [`InstrumentOptions::scope`](crate::InstrumentOptions::scope) are in it (`Metric::scope` 0).
     pub scope_name: &'static str,
     /// Scope version: [`SCOPE_VERSION`] (borrowed, no allocation) for batches this crate collects;
     /// a decoded batch from another SDK version carries that version (owned), so a relay can

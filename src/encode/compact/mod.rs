@@ -15,7 +15,7 @@
 //!
 //! It is sent as `POST {endpoint}`[`PATH`] with `Content-Type: `[`CONTENT_TYPE`].
 //!
-//! # Schema (version 2)
+//! # Schema (version 2; version 3 adds scopes, below)
 //!
 //! Postcard writes a struct as its fields in order, with no names or lengths; unsigned integers
 //! (`u16`–`u128`) as LEB128 varints, signed ones zigzag-encoded first; `u8` and `bool` as one byte;
@@ -65,6 +65,19 @@
 //!
 //!   `unzigzag(u) = (u >> 1) ^ -(u & 1)`. The encoder picks the first form that decodes to the
 //!   same bits, trying the integer form, then `k = 1, 2, …, 7`, then the bits.
+//! * **Scopes (version 3).** A batch whose instruments are all in the default scope
+//!   (`edgemetrics`) is written as version 2, byte for byte as before. A batch with other scopes
+//!   ([`Batch::scopes`](crate::Batch::scopes)) is written as version 3: the same [`Message`] with
+//!   version byte 3, then a [`ScopeSection`]:
+//!
+//!   ```text
+//!   ScopeSection = scopes Vec<ScopeRef> · metric_scopes Vec<u16>
+//!   ScopeRef     = name u32 · version u32      (string indices)
+//!   ```
+//!
+//!   `metric_scopes` has one entry per metric: 0 is the default scope (`scope_name` /
+//!   `scope_version`), `i ≥ 1` is `scopes[i - 1]`. A decoder that knows only version 2 refuses
+//!   version 3 by its version byte.
 //! * Kind and data agree: counter = monotonic sum, up-down counter = non-monotonic sum, gauge =
 //!   gauge, histogram = histogram or exponential histogram. Histogram bounds are finite and
 //!   strictly increasing; every point has `bounds + 1` buckets adding up to `count`. An
@@ -81,7 +94,7 @@
 //! every rule above while building the batch, and refuses anything else with
 //! [`Error::Malformed`](crate::Error::Malformed): truncation, trailing bytes, bad varints, invalid
 //! UTF-8, unknown enum variants, out-of-range indices, reserved number forms, kind/data
-//! disagreement, bad bounds or buckets, a wrong scope. Memory stays bounded whatever a length
+//! disagreement, bad bounds or buckets, a wrong scope or scope section. Memory stays bounded whatever a length
 //! prefix claims: postcard pre-allocates a `Vec` only when its claimed length fits in the bytes
 //! left (serde then caps it at 1 MiB) and otherwise grows it item by item as items are actually
 //! read, so the message's own form takes at most [`WIRE_BYTES_PER_INPUT_BYTE`] heap bytes per
@@ -185,7 +198,7 @@ pub struct Message<'a> {
     pub metrics: Vec<Metric<'a>>,
     /// Version [`VERSION_SCOPES`]: the scope section, written after the message's own bytes
     /// (not part of its postcard form: `postcard::from_bytes::<Message>` leaves it unread, and
-    /// [`decode`](crate::encode::compact::decode) reads it).
+    /// [`decode`] reads it).
     #[serde(skip)]
     pub scope_section: Option<ScopeSection>,
 }
