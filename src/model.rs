@@ -302,7 +302,7 @@ impl Batch {
     }
     /// The scope index `metric` is written under: its own, or 0 when the index names no scope of
     /// this batch (as [`Batch::scope`] reads it).
-    pub(crate) fn scope_index(&self, metric: &Metric) -> usize {
+    pub fn scope_index(&self, metric: &Metric) -> usize {
         if (metric.scope as usize) < self.scope_count() {
             metric.scope as usize
         } else {

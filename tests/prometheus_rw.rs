@@ -172,7 +172,8 @@ fn remote_write_to_real_prometheus() {
     assert!((200..300).contains(&r.status), "scoped push: {} {}", r.status, r.text());
     let mut rows = query(prom.port, "scoped_jobs_total");
     rows.sort_by(|a, b| a.1.total_cmp(&b.1));
-    let scope_labels: Vec<(Option<&str>, Option<&str>, Option<&str>, f64)> = rows
+    type Row<'a> = (Option<&'a str>, Option<&'a str>, Option<&'a str>, f64);
+    let scope_labels: Vec<Row> = rows
         .iter()
         .map(|(l, v)| {
             let get = |k: &str| l.get(k).map(String::as_str);
