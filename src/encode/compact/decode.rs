@@ -428,12 +428,15 @@ fn build(msg: Message<'_>, budget: Budget) -> R<Batch> {
     // Version 3 carries a scope section (and version 2 none): one scope per metric, each naming
     // the default scope (0) or one of the section's scopes.
     let mut scopes = Vec::new();
-    let mut metric_scopes: &[u16] = &[];
+    let mut metric_scopes: &[u32] = &[];
     match (&msg.scope_section, msg.version) {
         (None, VERSION) => {}
         (Some(sec), VERSION_SCOPES) => {
             if sec.metric_scopes.len() != msg.metrics.len() {
                 return Err(bad("scope section does not name one scope per metric"));
+            }
+            if sec.scopes.len() >= u16::MAX as usize {
+                return Err(bad("too many scopes"));
             }
             if sec.metric_scopes.iter().any(|&i| i as usize > sec.scopes.len()) {
                 return Err(bad("metric scope out of range"));
@@ -450,7 +453,7 @@ fn build(msg: Message<'_>, budget: Budget) -> R<Batch> {
     let mut metrics = Vec::with_capacity(msg.metrics.len());
     for (i, m) in msg.metrics.into_iter().enumerate() {
         let mut metric = b.metric(m)?;
-        metric.scope = metric_scopes.get(i).copied().unwrap_or(0);
+        metric.scope = metric_scopes.get(i).copied().unwrap_or(0) as u16;
         metrics.push(metric);
     }
     let s = msg.stats;

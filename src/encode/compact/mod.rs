@@ -71,7 +71,7 @@
 //!   version byte 3, then a [`ScopeSection`]:
 //!
 //!   ```text
-//!   ScopeSection = scopes Vec<ScopeRef> · metric_scopes Vec<u16>
+//!   ScopeSection = scopes Vec<ScopeRef> · metric_scopes Vec<u32>
 //!   ScopeRef     = name u32 · version u32      (string indices)
 //!   ```
 //!
@@ -211,7 +211,7 @@ pub struct ScopeSection {
     pub scopes: Vec<ScopeRef>,
     /// One entry per metric, in order: 0 is the default scope (`scope_name` / `scope_version`),
     /// `i ≥ 1` is `scopes[i - 1]`.
-    pub metric_scopes: Vec<u16>,
+    pub metric_scopes: Vec<u32>,
 }
 
 /// A scope: string indices of its name and version.
@@ -686,7 +686,7 @@ impl<'a> Message<'a> {
                     .iter()
                     .map(|s| ScopeRef { name: b.string(&s.name), version: b.string(&s.version) })
                     .collect(),
-                metric_scopes: batch.metrics.iter().map(|m| batch.scope_index(m) as u16).collect(),
+                metric_scopes: batch.metrics.iter().map(|m| batch.scope_index(m) as u32).collect(),
             })
         };
         let resource = b.attrs(&batch.resource);
