@@ -179,6 +179,12 @@ export class Metrics {
   prepare(nowMs?: number): PreparedRequest | null;
   /** Sends what was recorded since the last flush: one request, or none. Never rejects. */
   flush(options?: { deadline?: number }): Promise<FlushResult>;
+  /**
+   * Releases the wasm state (later Metrics reuse the memory); unflushed data is discarded.
+   * Idempotent. Where the runtime defines `Symbol.dispose`, `[Symbol.dispose]()` does the same
+   * (not declared here, so that projects without the `esnext.disposable` lib still compile).
+   */
+  close(): void;
 }
 
 /** Loads the wasm module. Required before `new Metrics()` only in the browser/default entry. */

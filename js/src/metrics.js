@@ -75,6 +75,11 @@ class Instrument {
     this.#id = id;
     this.#cache = core && id !== NO_INSTRUMENT ? new AttrCache(core, id, cacheMax, attrLimits) : null;
   }
+  /** @internal Metrics.close(): later calls record nothing and reach no freed wasm state. */
+  _close() {
+    this.#core = null;
+    this.#cache = null;
+  }
   _rec(value, attrs) {
     if (typeof value !== 'number') value = num(value);
     const cache = this.#cache;
@@ -444,6 +449,39 @@ export class Metrics {
     return result;
   }
 
+  /**
+   * Releases this object's wasm state (its registry, buffers and pending data) so that later
+   * `Metrics` objects reuse that memory. Idempotent; never throws. Afterwards `enabled` is false,
+   * instruments and bound handles record nothing and `flush()` resolves `{ sent: false, error:
+   * 'closed' }`. What was not flushed is discarded: call `await flush()` first. A flush in flight
+   * keeps the state until it ends.
+   */
+  close() {
+    const core = this.#core;
+    if (!core) return;
+    this.#core = null;
+    this.#disabledReason = 'closed';
+    const flusher = this.#flusher;
+    this.#flusher = null;
+    for (const inst of this.#instruments.values()) inst._close?.();
+    this.#instruments.clear();
+    this.#beforeCollect = [];
+    const free = () => {
+      try {
+        core.free();
+      } catch {
+        // already freed: nothing to release
+      }
+    };
+    // Waits out the flight and a queued follow-up (which may start another flight).
+    const drain = () => {
+      const busy = flusher?.flight?.ended ?? flusher?.followUp?.promise;
+      if (busy) busy.then(drain, drain);
+      else free();
+    };
+    drain();
+  }
+
   /** What `console.log` / `util.inspect` show: never header values. */
   [Symbol.for('nodejs.util.inspect.custom')]() {
     return `Metrics { endpoint: ${JSON.stringify(this.endpoint)}, format: '${this.format}', temporality: '${this.temporality}', enabled: ${this.enabled}, headers: [${this.#headers.map(([k]) => JSON.stringify(k)).join(', ')}] (values hidden) }`;
@@ -454,3 +492,7 @@ export class Metrics {
     return { endpoint: this.endpoint, format: this.format, temporality: this.temporality, enabled: this.enabled, headers: this.#headers.map(([k]) => k) };
   }
 }
+
+// `using m = new Metrics(...)` (explicit resource management) calls close(); only where the
+// runtime defines Symbol.dispose.
+if (typeof Symbol.dispose === 'symbol') Metrics.prototype[Symbol.dispose] = Metrics.prototype.close;
