@@ -14,7 +14,10 @@
 import { checkSource, metricsFor } from './wrappers.js';
 // Through the package's own name, so that the runtime's entry (workerd, node, deno, browser: the
 // one that knows how to load the wasm module) is part of the app whenever this module is.
-import { Metrics } from 'edgemetrics';
+// `edgemetrics/all`: the entry whose modules are the ones next to this file (dist/, every format);
+// a Metrics object passed in may come from any entry.
+import 'edgemetrics/all';
+import { isMetrics } from './metrics.js';
 
 /** The bucket boundaries the HTTP semantic conventions advise for http.server.request.duration. */
 export const HTTP_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
@@ -47,7 +50,7 @@ export function metricsMiddleware(metricsOrOptions, options = {}) {
   for (const k of Object.keys(options)) if (k !== 'flush') throw new TypeError(`edgemetrics/hono: unknown option ${JSON.stringify(k)}`);
   if (options.flush !== undefined && typeof options.flush !== 'boolean') throw new TypeError('edgemetrics/hono: options.flush must be a boolean');
   const flush = options.flush ?? true;
-  let metrics = metricsOrOptions instanceof Metrics ? metricsFor(metricsOrOptions) : null;
+  let metrics = isMetrics(metricsOrOptions) ? metricsFor(metricsOrOptions) : null;
   let duration = null;
   let active = null;
 

@@ -187,6 +187,17 @@ export class Metrics {
   close(): void;
 }
 
+/**
+ * Thrown by `new Metrics()` when `options.format` is not compiled into the imported entry's wasm
+ * module (`edgemetrics` has OTLP protobuf only; `edgemetrics/remote-write`, `/pushgateway`,
+ * `/compact` their format; `edgemetrics/all` every format). `entry` names the one to import.
+ */
+export class FormatUnavailableError extends TypeError {
+  readonly code: 'EDGEMETRICS_FORMAT_UNAVAILABLE';
+  readonly format: string;
+  readonly entry: string;
+}
+
 /** Loads the wasm module. Required before `new Metrics()` only in the browser/default entry. */
 export function init(input?: string | URL | Response | BufferSource | WebAssembly.Module): Promise<void>;
 

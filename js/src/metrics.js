@@ -10,8 +10,38 @@ import { ERROR, KIND, errorClass } from './abi.js';
 import { AttrCache, attributeKey } from './attributes.js';
 import { Flusher } from './flush.js';
 import { checkOptions } from './options.js';
+import { FORMATS } from './variant.js';
 
 export { attributeKey };
+
+/** The package entry whose wasm module has each format (every entry has one; `edgemetrics/all` all). */
+const ENTRY_OF = {
+  'otlp-proto': 'edgemetrics',
+  'otlp-json': 'edgemetrics/all',
+  'remote-write': 'edgemetrics/remote-write',
+  pushgateway: 'edgemetrics/pushgateway',
+  compact: 'edgemetrics/compact',
+};
+
+/**
+ * The configuration error for a format the loaded wasm module was built without: each package
+ * entry ships only its own encoders. A TypeError (as every other option error), with `code`
+ * 'EDGEMETRICS_FORMAT_UNAVAILABLE', the `format` asked for and the `entry` to import instead.
+ */
+export class FormatUnavailableError extends TypeError {
+  constructor(format) {
+    const entry = ENTRY_OF[format];
+    super(
+      `edgemetrics: format '${format}' is not in this entry point's wasm module (it has ${FORMATS.join(', ')}); ` +
+        `import { Metrics } from '${entry}'` +
+        (entry === 'edgemetrics/all' ? '' : ` (or 'edgemetrics/all' for every format)`),
+    );
+    this.name = 'FormatUnavailableError';
+    this.code = 'EDGEMETRICS_FORMAT_UNAVAILABLE';
+    this.format = format;
+    this.entry = entry;
+  }
+}
 
 let loader = null;
 let loaded = false;
@@ -162,14 +192,23 @@ function checkString(what, v, optional) {
   return v;
 }
 
+// The internal symbols are registered (Symbol.for) so that every package entry's copy of this
+// module (dist/otlp, dist/remote-write, ..., see build.mjs) shares them: the integrations accept a
+// Metrics object from any entry (isMetrics below).
+
+/** @internal Whether `m` is a Metrics object of any entry of this package. */
+export function isMetrics(m) {
+  return typeof m?.[LENIENT_INSTRUMENT] === 'function';
+}
+
 /** @internal Token for a Metrics object that records nothing (a wrapper's configuration failed). */
-export const DISABLED = Symbol('edgemetrics.disabled');
+export const DISABLED = Symbol.for('edgemetrics.disabled');
 /** @internal Switches a Metrics object to "never throw" (wrappers call it). */
-export const LENIENT = Symbol('edgemetrics.lenient');
+export const LENIENT = Symbol.for('edgemetrics.lenient');
 /** @internal Creates one instrument the lenient way (no-op + warning + counted), whatever the mode. */
-export const LENIENT_INSTRUMENT = Symbol('edgemetrics.lenientInstrument');
+export const LENIENT_INSTRUMENT = Symbol.for('edgemetrics.lenientInstrument');
 /** @internal Registers a function run at the start of every flush() and prepare() (otel.js observables). */
-export const BEFORE_COLLECT = Symbol('edgemetrics.beforeCollect');
+export const BEFORE_COLLECT = Symbol.for('edgemetrics.beforeCollect');
 
 function randomWords() {
   const w = new Uint32Array(4);
@@ -206,6 +245,7 @@ export class Metrics {
       return;
     }
     const o = checkOptions(options);
+    if (!FORMATS.includes(o.format)) throw new FormatUnavailableError(o.format);
     this.endpoint = o.endpoint;
     this.format = o.format;
     this.temporality = o.temporality;

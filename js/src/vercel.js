@@ -6,7 +6,10 @@
 import { checkSource, metricsFor } from './wrappers.js';
 // Through the package's own name, so that the runtime's entry (workerd, node, deno, browser: the
 // one that knows how to load the wasm module) is part of the app whenever this module is.
-import { Metrics } from 'edgemetrics';
+// `edgemetrics/all`: the entry whose modules are the ones next to this file (dist/, every format);
+// a Metrics object passed in may come from any entry.
+import 'edgemetrics/all';
+import { isMetrics } from './metrics.js';
 
 /**
  * Wraps `handler`: each call begins a window, the handler gets the Metrics as an extra last
@@ -25,7 +28,7 @@ export function withWaitUntil(handler, metricsOrOptions, options = {}) {
   for (const k of Object.keys(options)) if (k !== 'waitUntil') throw new TypeError(`edgemetrics/vercel: unknown option ${JSON.stringify(k)}`);
   const { waitUntil } = options;
   if (waitUntil !== undefined && typeof waitUntil !== 'function') throw new TypeError('edgemetrics/vercel: options.waitUntil must be a function');
-  let metrics = metricsOrOptions instanceof Metrics ? metricsFor(metricsOrOptions) : null;
+  let metrics = isMetrics(metricsOrOptions) ? metricsFor(metricsOrOptions) : null;
   const wrapped = async function (...args) {
     if (!metrics) metrics = metricsFor(metricsOrOptions, undefined);
     wrapped.metrics = metrics;

@@ -8,7 +8,10 @@
 import { checkSource, metricsFor } from './wrappers.js';
 // Through the package's own name, so that the runtime's entry (the one that loads the wasm
 // module) is part of the worker whenever this module is.
-import { Metrics } from 'edgemetrics';
+// `edgemetrics/all`: the entry whose modules are the ones next to this file (dist/, every format);
+// a Metrics object passed in may come from any entry.
+import 'edgemetrics/all';
+import { isMetrics } from './metrics.js';
 
 /** Base classes whose methods are the runtime's, not the user's: the walk stops there. */
 const RUNTIME_BASES = new Set(['DurableObject', 'WorkerEntrypoint', 'WorkflowEntrypoint', 'RpcTarget']);
@@ -44,7 +47,7 @@ function flushVia(ctx, metrics) {
 function instrumentClass(Class, metricsOrOptions, who) {
   if (typeof Class !== 'function' || typeof Class.prototype !== 'object') throw new TypeError(`edgemetrics/workers: ${who} needs a class`);
   checkSource(metricsOrOptions, who);
-  let metrics = metricsOrOptions instanceof Metrics ? metricsFor(metricsOrOptions) : null;
+  let metrics = isMetrics(metricsOrOptions) ? metricsFor(metricsOrOptions) : null;
   const metricsOf = (self) => {
     if (!metrics) metrics = metricsFor(metricsOrOptions, self?.env);
     return metrics;
@@ -105,7 +108,7 @@ export function instrumentEntrypoint(Class, metricsOrOptions) {
 export function pagesFunction(handler, metricsOrOptions) {
   if (typeof handler !== 'function') throw new TypeError('edgemetrics/workers: pagesFunction needs a function');
   checkSource(metricsOrOptions, 'pagesFunction');
-  let metrics = metricsOrOptions instanceof Metrics ? metricsFor(metricsOrOptions) : null;
+  let metrics = isMetrics(metricsOrOptions) ? metricsFor(metricsOrOptions) : null;
   return async function (context) {
     if (!metrics) metrics = metricsFor(metricsOrOptions, context?.env);
     metrics.begin(Date.now());

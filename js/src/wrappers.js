@@ -6,7 +6,7 @@
 // handler give no-op instruments (warned once, counted); a flush never throws or rejects into the
 // handler and never holds it longer than its budget.
 import { hostLookup, resolveOptions } from './env.js';
-import { DISABLED, LENIENT, Metrics } from './metrics.js';
+import { DISABLED, LENIENT, Metrics, isMetrics } from './metrics.js';
 
 /** Default flush budget of `wrapLambda`: what a receiver outage may add to one invocation. */
 export const LAMBDA_FLUSH_BUDGET_MS = 1000;
@@ -26,7 +26,7 @@ function disabledMetrics(e, reason) {
 export function metricsFor(m, env) {
   let metrics;
   try {
-    if (m instanceof Metrics) metrics = m;
+    if (isMetrics(m)) metrics = m;
     else {
       // Explicit options (an object, or a function of the Workers `env`) over the OTEL_* /
       // EDGEMETRICS_* environment (env.js); no endpoint, OTEL_SDK_DISABLED or an invalid

@@ -44,6 +44,8 @@ test('1000 Metrics created, used and closed in a loop leave the wasm memory wher
   const afterThousand = mem.buffer.byteLength;
   console.log(`wasm memory: ${afterOne} B after one M=1000 instance, ${afterThousand} B after 1000 more (closed)`);
   assert.equal(afterThousand, afterOne, 'memory grew although every instance was closed');
+  // Memory never shrinks, so `afterOne` is the peak of one M = 1000 instance (load + record + encode).
+  assert.ok(afterOne <= 1024 * 1024, `one M=1000 instance took ${afterOne} B of wasm memory (goal: at most 1 MiB)`);
 });
 
 test('[Symbol.dispose] closes, close() is idempotent, a closed Metrics records nothing and never throws', async () => {

@@ -1,0 +1,77 @@
+// Why this file: the package has one entry per wire format, each with its own wasm module, so
+// that a worker ships only the encoders it uses (`edgemetrics` = OTLP protobuf, plus
+// `edgemetrics/remote-write`, `/pushgateway`, `/compact` and `/all`). Each entry is imported here
+// by its package name (Node resolves the package's own `exports` from inside it, `node`
+// condition) and must deliver its format to a receiver on 127.0.0.1; asking an entry for a
+// format its module lacks must be a FormatUnavailableError naming the entry to import.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { decodeOtlp, startReceiver } from './helpers.mjs';
+
+const ENTRIES = {
+  edgemetrics: { format: 'otlp-proto', path: '/v1/metrics', ct: 'application/x-protobuf' },
+  'edgemetrics/remote-write': { format: 'remote-write', path: '/api/v1/write', ct: 'application/x-protobuf' },
+  'edgemetrics/pushgateway': { format: 'pushgateway', path: '/metrics/job/entries/instance/i-1', ct: 'text/plain; version=0.0.4; charset=utf-8' },
+  'edgemetrics/compact': { format: 'compact', path: '/v1/compact', ct: 'application/vnd.edgemetrics.compact' },
+};
+const FORMATS = ['otlp-proto', 'otlp-json', 'remote-write', 'pushgateway', 'compact'];
+const opts = (endpoint, format) => ({ endpoint, format, serviceName: 'entries', selfMetrics: false, resource: { 'service.instance.id': 'i-1' } });
+
+test('each format entry delivers its own format and refuses the others with a FormatUnavailableError', async () => {
+  const rx = await startReceiver();
+  try {
+    for (const [entry, { format, path, ct }] of Object.entries(ENTRIES)) {
+      const mod = await import(entry);
+      const m = new mod.Metrics(opts(rx.url, format));
+      m.counter('entry.requests').add(2, { route: '/x' });
+      const n = rx.requests.length;
+      const r = await m.flush();
+      assert.equal(r.sent, true, `${entry}: ${JSON.stringify(r)}`);
+      const req = rx.requests[n];
+      assert.deepEqual([req.url, req.headers['content-type']], [path, ct], entry);
+      if (format === 'otlp-proto') assert.equal(decodeOtlp(req).metrics['entry.requests'].points[0].value, 2);
+      m.close();
+      for (const other of FORMATS.filter((f) => f !== format)) {
+        const want = other === 'otlp-proto' ? 'edgemetrics' : (Object.entries(ENTRIES).find(([, e]) => e.format === other)?.[0] ?? 'edgemetrics/all');
+        assert.throws(
+          () => new mod.Metrics(opts(rx.url, other)),
+          (e) =>
+            e instanceof mod.FormatUnavailableError &&
+            e instanceof TypeError &&
+            e.code === 'EDGEMETRICS_FORMAT_UNAVAILABLE' &&
+            e.format === other &&
+            e.entry === want &&
+            e.message.includes(`import { Metrics } from '${want}'`),
+          `${entry} with format ${other}`,
+        );
+      }
+    }
+  } finally {
+    await rx.close();
+  }
+});
+
+test("'edgemetrics/all' has every format; the default entry's wasm is the smallest", async () => {
+  const all = await import('edgemetrics/all');
+  for (const format of FORMATS) new all.Metrics(opts('http://127.0.0.1:9', format)).close();
+  const { statSync } = await import('node:fs');
+  const size = (dir) => statSync(new URL(`../dist/${dir}edgemetrics_wasm_bg.wasm`, import.meta.url)).size;
+  for (const dir of ['remote-write/', 'pushgateway/', 'compact/', '']) assert.ok(size('otlp/') < size(dir), dir);
+});
+
+test('a wrapper configured (by the environment) for a format its entry lacks disables metrics and names the entry', async () => {
+  const { wrapLambda } = await import('edgemetrics');
+  const warnings = [];
+  const warn = console.warn;
+  console.warn = (m) => warnings.push(String(m));
+  try {
+    const handler = wrapLambda(async (_event, _ctx, metrics) => metrics.enabled, { endpoint: 'http://127.0.0.1:9', format: 'remote-write' });
+    assert.equal(await handler({}, {}), false);
+  } finally {
+    console.warn = warn;
+  }
+  assert.ok(
+    warnings.some((w) => w.includes("'edgemetrics/remote-write'")),
+    warnings.join('\n'),
+  );
+});
