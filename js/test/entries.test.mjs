@@ -5,7 +5,10 @@
 // condition) and must deliver its format to a receiver on 127.0.0.1; asking an entry for a
 // format its module lacks must be a FormatUnavailableError naming the entry to import.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { decodeOtlp, startReceiver } from './helpers.mjs';
 
 const ENTRIES = {
@@ -74,4 +77,64 @@ test('a wrapper configured (by the environment) for a format its entry lacks dis
     warnings.some((w) => w.includes("'edgemetrics/remote-write'")),
     warnings.join('\n'),
   );
+});
+
+const here = dirname(fileURLToPath(import.meta.url));
+const pkg = join(here, '..');
+const DIRS = { edgemetrics: 'otlp', 'edgemetrics/remote-write': 'remote-write', 'edgemetrics/pushgateway': 'pushgateway', 'edgemetrics/compact': 'compact' };
+
+/** Runs `cmd args` (bounded, own process group); resolves { code, out }. */
+function runBounded(cmd, args, timeoutMs = 60_000) {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { cwd: here, detached: true });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }, timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, out });
+    });
+  });
+}
+
+test('every format entry delivers in Deno (deno and browser entries), Bun and Node (inline entry)', async () => {
+  const rx = await startReceiver();
+  try {
+    for (const [entry, dir] of Object.entries(DIRS)) {
+      const { format, path, ct } = ENTRIES[entry];
+      const url = (f) => pathToFileURL(join(pkg, 'dist', dir, f)).href;
+      const deno = [
+        join(pkg, 'node_modules', '.bin', 'deno'),
+        'run',
+        '--no-config',
+        '--no-lock',
+        '--allow-net=127.0.0.1',
+        `--allow-read=${pkg}`,
+        'fixtures/entry.mjs',
+      ];
+      const runs = {
+        deno: [...deno, url('deno.js')],
+        'deno (browser entry)': [...deno, url('browser.js')],
+        bun: [join(pkg, 'node_modules', '.bin', 'bun'), 'fixtures/entry.mjs', url('node.js')],
+        'node (inline entry)': [process.execPath, 'fixtures/entry.mjs', url('inline.js')],
+      };
+      for (const [runtime, [cmd, ...args]] of Object.entries(runs)) {
+        const n = rx.requests.length;
+        const r = await runBounded(cmd, [...args, rx.url, format]);
+        assert.equal(r.code, 0, `${entry} in ${runtime}: ${r.out}`);
+        assert.equal(JSON.parse(r.out.trim().split('\n').pop()).sent, true, `${entry} in ${runtime}: ${r.out}`);
+        assert.equal(rx.requests.length, n + 1);
+        assert.deepEqual([rx.requests[n].url, rx.requests[n].headers['content-type']], [path, ct], `${entry} in ${runtime}`);
+      }
+    }
+  } finally {
+    await rx.close();
+  }
 });
