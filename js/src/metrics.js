@@ -51,6 +51,13 @@ export function setLoader(fn) {
   loader = fn;
 }
 
+let hostFetch = null;
+
+/** @internal The entry's sender when `options.fetch` is not given (Node: node:http, see node.js). */
+export function setHostFetch(fn) {
+  hostFetch = fn;
+}
+
 /** @internal */
 export function markLoaded() {
   loaded = true;
@@ -266,7 +273,7 @@ export class Metrics {
     this.#core = core;
     this.#flusher = new Flusher(core, {
       timeoutMs: o.timeoutMs,
-      fetch: o.fetch,
+      fetch: o.fetch ?? hostFetch ?? undefined,
       secrets: o.headers.map(([, v]) => v),
       seed: () => this.#seed(),
       onFlight: (r) => {

@@ -138,3 +138,40 @@ test('every format entry delivers in Deno (deno and browser entries), Bun and No
     await rx.close();
   }
 });
+
+test('the Node entry sends with node:http (the global fetch is never called); options.fetch still wins', async () => {
+  const rx = await startReceiver((req) => (req.url === '/v1/metrics' ? { status: 429, body: 'slow down' } : {}));
+  const saved = globalThis.fetch;
+  let globalCalls = 0;
+  globalThis.fetch = (...a) => {
+    globalCalls++;
+    return saved(...a);
+  };
+  try {
+    const { Metrics } = await import('edgemetrics');
+    const m = new Metrics({ ...opts(rx.url, 'otlp-proto'), retry: { maxAttempts: 1 } });
+    m.counter('via.node.http').add(1);
+    const r = await m.flush();
+    assert.equal(r.status, 429, JSON.stringify(r));
+    assert.match(r.error, /slow down/);
+    assert.equal(rx.requests[0].headers['content-type'], 'application/x-protobuf');
+    assert.equal(Number(rx.requests[0].headers['content-length']), r.bytes);
+    m.close();
+    let own = 0;
+    const custom = new Metrics({ ...opts(rx.url, 'otlp-proto'), retry: { maxAttempts: 1 }, fetch: (...a) => (own++, saved(...a)) });
+    custom.counter('via.options.fetch').add(1);
+    await custom.flush();
+    custom.close();
+    assert.equal(own, 1);
+    assert.equal(globalCalls, 0);
+    // A refused connection is classified as such through node:http too.
+    const down = new Metrics({ ...opts('http://127.0.0.1:9', 'otlp-proto'), retry: { maxAttempts: 1 } });
+    down.counter('c').add(1);
+    const d = await down.flush();
+    assert.equal(d.sent, false);
+    assert.match(d.error, /ECONNREFUSED|refused/i, d.error);
+  } finally {
+    globalThis.fetch = saved;
+    await rx.close();
+  }
+});
