@@ -13,7 +13,7 @@ import { setHostFetch, setLoader } from './metrics.js';
  * body has arrived; rejects with the abort reason when `signal` aborts, or with Node's socket
  * error (its `code`, e.g. ECONNREFUSED, classifies it).
  */
-export async function nodeFetch(url, { method = 'GET', headers, body, signal } = {}) {
+async function nodeFetch(url, { method = 'GET', headers, body, signal } = {}) {
   const u = new URL(url);
   // Loaded at the first send, only the one needed (node:https brings TLS: not paid at import).
   const { request } = u.protocol === 'https:' ? await import('node:https') : await import('node:http');
@@ -81,7 +81,7 @@ setLoader(() => {
     throw new Error(
       `edgemetrics: cannot read edgemetrics_wasm_bg.wasm next to ${import.meta.url} (${e?.code ?? e}); ` +
         "in a single-file bundle import from 'edgemetrics/inline' (wasm inlined), or copy " +
-        'node_modules/edgemetrics/dist/edgemetrics_wasm_bg.wasm next to the bundle',
+        `${new URL('./edgemetrics_wasm_bg.wasm', import.meta.url).pathname} (this entry's module) next to the bundle`,
     );
   }
   initSync({ module: bytes });

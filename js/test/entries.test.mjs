@@ -54,6 +54,15 @@ test('each format entry delivers its own format and refuses the others with a Fo
   }
 });
 
+test('every entry has an inline export (wasm inlined) with its own formats', async () => {
+  for (const [entry, { format }] of Object.entries({ ...ENTRIES, 'edgemetrics/all': { format: 'otlp-json' } })) {
+    const mod = await import(`${entry}/inline`);
+    new mod.Metrics(opts('http://127.0.0.1:9', format)).close();
+  }
+  const { Metrics, FormatUnavailableError } = await import('edgemetrics/inline');
+  assert.throws(() => new Metrics(opts('http://127.0.0.1:9', 'compact')), FormatUnavailableError);
+});
+
 test("'edgemetrics/all' has every format; the default entry's wasm is the smallest", async () => {
   const all = await import('edgemetrics/all');
   for (const format of FORMATS) new all.Metrics(opts('http://127.0.0.1:9', format)).close();
