@@ -36,9 +36,18 @@ const med = (xs) => {
   return s[Math.floor(s.length / 2)];
 };
 const f = (xs) => `${med(xs).toFixed(1)} (${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)})`;
-console.log(`Cold path, ${N} fresh processes per variant, Node ${process.version}, load ${(await import('node:os')).loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-console.log('\n| variant | import (ms) | setup: first Metrics incl. wasm compile (ms) | import + setup (ms) | first flush (ms) | total (ms) |\n|---|---:|---:|---:|---:|---:|');
+console.log(
+  `Cold path, ${N} fresh processes per variant, Node ${process.version}, load ${(await import('node:os'))
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}`,
+);
+console.log(
+  '\n| variant | import (ms) | setup: first Metrics incl. wasm compile (ms) | import + setup (ms) | first flush (ms) | total (ms) |\n|---|---:|---:|---:|---:|---:|',
+);
 for (const v of variants) {
   const r = rows[v];
-  console.log(`| ${v} | ${f(r.map((x) => x.import_ms))} | ${f(r.map((x) => x.setup_ms))} | ${f(r.map((x) => x.import_ms + x.setup_ms))} | ${f(r.map((x) => x.first_flush_ms))} | ${f(r.map((x) => x.total_ms))} |`);
+  console.log(
+    `| ${v} | ${f(r.map((x) => x.import_ms))} | ${f(r.map((x) => x.setup_ms))} | ${f(r.map((x) => x.import_ms + x.setup_ms))} | ${f(r.map((x) => x.first_flush_ms))} | ${f(r.map((x) => x.total_ms))} |`,
+  );
 }

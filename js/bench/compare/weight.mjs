@@ -12,10 +12,30 @@ import { gzipSync } from 'node:zlib';
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = join(here, '..', '..', 'dist');
 const N = process.argv[2] ?? '7';
-const MODULES = ['edgemetrics_wasm_bg.wasm', 'edgemetrics_wasm.js', 'abi.js', 'attributes.js', 'flush.js', 'options.js', 'wrappers.js', 'metrics.js', 'variant.js', 'workerd.js', 'env.js', 'resource.js', 'semconv.js'];
+const MODULES = [
+  'edgemetrics_wasm_bg.wasm',
+  'edgemetrics_wasm.js',
+  'abi.js',
+  'attributes.js',
+  'flush.js',
+  'options.js',
+  'wrappers.js',
+  'metrics.js',
+  'variant.js',
+  'workerd.js',
+  'env.js',
+  'resource.js',
+  'semconv.js',
+];
 const L = ['', '## Weight (issue 12): bundles per entry, wasm memory, cold path', ''];
 L.push('| entry | wasm raw (B) | wasm gzip -9 (B) | worker bundle: wasm + glue + JS modules, gzip -9 (B) |', '|---|---:|---:|---:|');
-for (const [entry, dir] of [['edgemetrics (OTLP protobuf)', 'otlp'], ['edgemetrics/remote-write', 'remote-write'], ['edgemetrics/pushgateway', 'pushgateway'], ['edgemetrics/compact', 'compact'], ['edgemetrics/all', '.']]) {
+for (const [entry, dir] of [
+  ['edgemetrics (OTLP protobuf)', 'otlp'],
+  ['edgemetrics/remote-write', 'remote-write'],
+  ['edgemetrics/pushgateway', 'pushgateway'],
+  ['edgemetrics/compact', 'compact'],
+  ['edgemetrics/all', '.'],
+]) {
   const files = MODULES.map((f) => readFileSync(join(dist, dir, f)));
   const wasm = files[0];
   L.push(`| ${entry} | ${wasm.length} | ${gzipSync(wasm, { level: 9 }).length} | ${gzipSync(Buffer.concat(files), { level: 9 }).length} |`);
@@ -35,6 +55,14 @@ work(first); const one = mem.buffer.byteLength; first.close();
 for (let i = 0; i < 300; i++) { const m = new Metrics(o); work(m); m.close(); }
 console.log(JSON.stringify({ atLoad, one, after: mem.buffer.byteLength }));`;
 const mem = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', memScript]).toString());
-L.push('', `wasm memory (default entry, fresh process): ${mem.atLoad} B after the first \`new Metrics\`, ${mem.one} B after one M = 1000 instance recorded and encoded (goal ≤ 1 MB), ${mem.after} B after 300 more created, used and closed.`, '');
-L.push(execFileSync(process.execPath, [join(here, 'cold.mjs'), N]).toString().trim());
+L.push(
+  '',
+  `wasm memory (default entry, fresh process): ${mem.atLoad} B after the first \`new Metrics\`, ${mem.one} B after one M = 1000 instance recorded and encoded (goal ≤ 1 MB), ${mem.after} B after 300 more created, used and closed.`,
+  '',
+);
+L.push(
+  execFileSync(process.execPath, [join(here, 'cold.mjs'), N])
+    .toString()
+    .trim(),
+);
 console.log(L.join('\n'));
