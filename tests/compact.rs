@@ -1129,3 +1129,57 @@ fn fuzz_seed_messages_decode() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Aggregating decoded batches (what the Tail Worker handler does)
+// ---------------------------------------------------------------------------------------------
+
+/// 50 producer invocations, each a delta batch sent as compact bytes, decoded and absorbed into
+/// one window, give exactly the totals of one registry that saw every recording: sums add,
+/// histogram buckets/count/sum add, min/max combine, gauges keep the last write.
+#[test]
+fn absorbing_decoded_batches_gives_exact_totals() {
+    let mk = || Registry::new(Config::new("producer").self_metrics(false));
+    let (mut each, mut all) = (mk(), mk());
+    let mut window: Option<Batch> = None;
+    let bounds = [1.0, 10.0, 100.0];
+    for inv in 0..50u64 {
+        for reg in [&mut each, &mut all] {
+            let c = reg.counter("requests", InstrumentOptions::default()).unwrap();
+            let u = reg.up_down_counter("inflight", InstrumentOptions::default()).unwrap();
+            let g = reg.gauge("queue", InstrumentOptions::default()).unwrap();
+            let h = reg.histogram("latency", InstrumentOptions::unit("ms").bounds(&bounds)).unwrap();
+            let route: AttrValue<'_> = if inv % 3 == 0 { "/a".into() } else { "/b".into() };
+            c.add(reg, 1.0 + (inv % 4) as f64, &[("route", route)]);
+            u.add(reg, if inv % 2 == 0 { 2.0 } else { -1.0 }, &[]);
+            g.set(reg, inv as f64, &[]);
+            h.record(reg, (inv * 7 % 150) as f64 + 0.25, &[("route", route)]);
+        }
+        let t = (inv + 1) * 1_000_000;
+        let bytes = compact::encode(&each.collect(t));
+        let decoded = compact::decode(&bytes).unwrap();
+        match &mut window {
+            None => window = Some(decoded),
+            Some(w) => assert!(edgemetrics::push::absorb(w, decoded).is_empty()),
+        }
+    }
+    let window = window.unwrap();
+    let whole = all.collect(50_000_000);
+    let sorted = |b: &Batch, name: &str| -> Vec<String> {
+        let mut v: Vec<String> = match &b.metric(name).unwrap().data {
+            MetricData::Sum { points, .. } | MetricData::Gauge { points } => {
+                points.iter().map(|p| format!("{:?}={}", p.attributes, p.value)).collect()
+            }
+            MetricData::Histogram { points, .. } => points
+                .iter()
+                .map(|p| format!("{:?}={} {} {} {} {:?}", p.attributes, p.count, p.sum, p.min, p.max, p.bucket_counts))
+                .collect(),
+        };
+        v.sort();
+        v
+    };
+    for name in ["requests", "inflight", "queue", "latency"] {
+        assert_eq!(sorted(&window, name), sorted(&whole, name), "{name}");
+    }
+    assert_eq!(window.end_unix_nano, 50_000_000);
+}

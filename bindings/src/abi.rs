@@ -27,8 +27,8 @@ pub const ERR_TYPE: u32 = 1;
 pub const ERR_RANGE: u32 = 2;
 
 /// Wire formats.
-pub const FORMATS: [(&str, u32); 5] =
-    [("otlp-proto", 0), ("otlp-json", 1), ("remote-write", 2), ("pushgateway", 3), ("compact", 4)];
+pub const FORMATS: [(&str, u32); 6] =
+    [("otlp-proto", 0), ("otlp-json", 1), ("remote-write", 2), ("pushgateway", 3), ("compact", 4), ("emf", 5)];
 /// Instrument kinds.
 pub const KINDS: [(&str, u32); 4] = [("counter", 0), ("upDownCounter", 1), ("gauge", 2), ("histogram", 3)];
 /// Results of `Core::next`.

@@ -217,7 +217,7 @@ fn decode_owned(mut s: &str) -> Vec<edgemetrics::KeyValue> {
 }
 
 /// The core's wire format for the JS layer's format number (0 otlp-proto, 1 otlp-json,
-/// 2 remote-write, 3 pushgateway, 4 compact); `None` when this build does not include it (each
+/// 2 remote-write, 3 pushgateway, 4 compact, 5 emf); `None` when this build does not include it (each
 /// format is a cargo feature forwarded to the core's).
 fn format_from_code(code: u32, gzip: bool) -> Option<push::Format> {
     let _ = gzip;
@@ -232,6 +232,8 @@ fn format_from_code(code: u32, gzip: bool) -> Option<push::Format> {
         3 => push::Format::Pushgateway(None),
         #[cfg(feature = "compact")]
         4 => push::Format::Compact,
+        #[cfg(feature = "emf")]
+        5 => push::Format::Emf(Default::default()),
         _ => return None,
     })
 }
@@ -264,6 +266,13 @@ pub struct Core {
     error: String,
     /// Delivery state machine (retries, deadline, idempotency key, carry-over).
     pusher: Pusher<push::Format>,
+    /// Batches handed over by other isolates ([`Core::ingest`]), merged: what the next
+    /// [`Core::start`] pushes.
+    #[cfg(feature = "decode")]
+    window: Option<edgemetrics::Batch>,
+    /// Ingest counters: batches merged, batches refused (malformed), points dropped by merging.
+    #[cfg(feature = "decode")]
+    ingest_stats: [u32; 3],
     /// Settings the pusher is rebuilt from when the format configuration changes; its `format`
     /// is the wire ([`push::Format`]) that also encodes for [`Core::prepare`].
     push_config: push::Config<push::Format>,
@@ -284,7 +293,7 @@ impl Core {
     #[allow(clippy::new_without_default)]
     pub fn new() -> Core {
         // Any format this build has (every build has at least one; `configure` picks the real one).
-        let Some(wire) = (0..5).find_map(|code| format_from_code(code, false)) else { core::panic!() };
+        let Some(wire) = (0..6).find_map(|code| format_from_code(code, false)) else { core::panic!() };
         let push_config = push::Config::new("http://127.0.0.1", wire);
         // The placeholder configuration is valid: `Pusher::new` only refuses bad endpoints.
         let pusher = match Pusher::new(push_config.clone(), 0) {
@@ -299,6 +308,10 @@ impl Core {
             current: None,
             wait_until: 0.0,
             reg: Registry::new(Config::new("unknown_service")),
+            #[cfg(feature = "decode")]
+            window: None,
+            #[cfg(feature = "decode")]
+            ingest_stats: [0; 3],
             dirty: false,
             points: 0,
             prepared: None,
@@ -541,6 +554,19 @@ impl Core {
         self.error.clear();
         self.current = None;
         let now = now_ms.max(0.0) as u64;
+        #[cfg(feature = "decode")]
+        if let Some(window) = self.window.take() {
+            // Ingested batches are pushed as they were merged; what this core recorded itself
+            // stays in the registry for a later flush (its resource may differ).
+            let result = self.pusher.start(window, now, budget_ms.max(0.0) as u64);
+            return match result {
+                Ok(()) => true,
+                Err(e) => {
+                    self.error = e.message();
+                    false
+                }
+            };
+        }
         if !self.dirty && self.pusher.carried_points() == 0 {
             self.reg.begin(ms_to_ns(now_ms));
             return false;
@@ -700,6 +726,59 @@ impl Core {
             }
         }
         s
+    }
+
+    /// Decodes a compact batch (another isolate's, e.g. a producer worker's log line seen by a
+    /// Tail Worker) and merges it into the window the next [`Core::start`] pushes
+    /// ([`push::absorb`]: sums and histogram buckets add, min/max combine, gauges last write).
+    /// The window keeps the first batch's resource with this core's `service.instance.id` (the
+    /// aggregator is the one writer of the merged series). Returns 0 merged, 1 not merged because
+    /// its resource (`service.instance.id` aside) differs from the window's (push the window,
+    /// then ingest again), 2 refused as malformed (the reason in [`Core::error`], counted).
+    #[cfg(feature = "decode")]
+    pub fn ingest(&mut self, bytes: &[u8]) -> u32 {
+        let mut batch = match edgemetrics::encode::compact::decode(bytes) {
+            Ok(b) => b,
+            Err(e) => {
+                self.error = e.message();
+                self.ingest_stats[1] = self.ingest_stats[1].saturating_add(1);
+                return 2;
+            }
+        };
+        let own_id = self.reg.config().resource.iter().find(|kv| kv.key == "service.instance.id").cloned();
+        let mut resource: Vec<edgemetrics::KeyValue> =
+            batch.resource.iter().filter(|kv| kv.key != "service.instance.id").cloned().collect();
+        if let Some(id) = own_id {
+            resource.push(id);
+        }
+        batch.resource = resource.into();
+        match &mut self.window {
+            None => self.window = Some(batch),
+            Some(w) => {
+                if w.resource != batch.resource {
+                    return 1;
+                }
+                let dropped = push::absorb(w, batch);
+                self.ingest_stats[2] = self.ingest_stats[2].saturating_add(dropped.points as u32);
+            }
+        }
+        self.ingest_stats[0] = self.ingest_stats[0].saturating_add(1);
+        0
+    }
+
+    /// Points in the window of ingested batches (0: none).
+    #[cfg(feature = "decode")]
+    #[wasm_bindgen(js_name = windowPoints)]
+    pub fn window_points(&self) -> u32 {
+        self.window.as_ref().map_or(0, |w| w.point_count() as u32)
+    }
+
+    /// Ingest counters since construction: batches merged, batches refused as malformed, points
+    /// dropped because a metric changed kind between batches.
+    #[cfg(feature = "decode")]
+    #[wasm_bindgen(js_name = ingestStats)]
+    pub fn ingest_stats(&self) -> Vec<u32> {
+        self.ingest_stats.to_vec()
     }
 
     /// Number of instruments (for tests and diagnostics).
@@ -892,6 +971,43 @@ mod tests {
         assert_eq!((v.len(), dropped), (MAX_PAIRS, 36));
         assert_eq!(v[0].0, "k000");
         assert_eq!(v[63].0, "k063");
+    }
+
+    /// `Core::ingest` (feature `decode`, what edgemetrics/tail calls): malformed input is refused
+    /// and counted, batches of one producer service merge whatever their instance id, another
+    /// service's batch waits for the window to be pushed, and the pushed window holds the sums.
+    #[cfg(feature = "decode")]
+    #[test]
+    fn ingest_merges_refuses_and_separates_resources() {
+        fn producer(service: &str, instance: &str, n: f64) -> Vec<u8> {
+            let cfg = Config::new(service).self_metrics(false).resource_attr("service.instance.id", instance);
+            let mut reg = Registry::new(cfg);
+            let c = reg.counter("jobs", InstrumentOptions::default()).unwrap();
+            c.add(&mut reg, n, &[]);
+            edgemetrics::encode::compact::encode(&reg.collect(1_000_000))
+        }
+        let mut core = Core::new();
+        let buf = "6:formati4;8:endpoints20:http://127.0.0.1:9/x11:serviceNames4:tail11:selfMetricsf";
+        assert_eq!(core.configure(buf), abi::ERR_OK, "{}", core.error());
+        core.seed(&[1, 2, 3, 4]);
+        assert_eq!(core.ingest(b"not a batch"), 2);
+        assert!(!core.error().is_empty());
+        assert_eq!(core.ingest(&producer("shop", "isolate-a", 2.0)), 0);
+        assert_eq!(core.ingest(&producer("shop", "isolate-b", 5.0)), 0, "instance ids differ, the service is the same");
+        assert_eq!(core.window_points(), 1);
+        assert_eq!(core.ingest(&producer("billing", "isolate-c", 1.0)), 1, "another service waits for the push");
+        assert_eq!(core.ingest_stats(), vec![2, 1, 0]);
+        assert!(core.start(2_000.0, 1_000.0));
+        assert_eq!(core.next(2_000.0), 1);
+        let pushed = edgemetrics::encode::compact::decode(&core.req_body()).unwrap();
+        match &pushed.metric("jobs").unwrap().data {
+            edgemetrics::MetricData::Sum { points, .. } => assert_eq!(points[0].value, 7.0),
+            _ => unreachable!(),
+        }
+        assert_eq!(pushed.resource_str("service.name"), Some("shop"));
+        assert_ne!(pushed.resource_str("service.instance.id"), Some("isolate-a"), "the aggregator's own id");
+        assert_eq!(core.window_points(), 0);
+        assert_eq!(core.ingest(&producer("billing", "isolate-c", 1.0)), 0, "a new window takes it");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 // as `abiTable()`, and test/abi.test.mjs fails when the two disagree.
 
 /** Wire formats (`options.format`). */
-export const FORMAT = Object.freeze({ 'otlp-proto': 0, 'otlp-json': 1, 'remote-write': 2, pushgateway: 3, compact: 4 });
+export const FORMAT = Object.freeze({ 'otlp-proto': 0, 'otlp-json': 1, 'remote-write': 2, pushgateway: 3, compact: 4, emf: 5 });
 /** Instrument kinds. */
 export const KIND = Object.freeze({ counter: 0, upDownCounter: 1, gauge: 2, histogram: 3 });
 /** Results of `core.next(now)`. */

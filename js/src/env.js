@@ -28,7 +28,7 @@ export const ENV_NAMES = [
   'EDGEMETRICS_MAX_SERIES',
 ];
 
-const FORMATS = ['otlp-proto', 'otlp-json', 'remote-write', 'pushgateway', 'compact'];
+const FORMATS = ['otlp-proto', 'otlp-json', 'remote-write', 'pushgateway', 'compact', 'emf'];
 
 /**
  * Reads the configuration through `lookup(name) → string | undefined`. Unset and empty mean the
@@ -255,7 +255,8 @@ export function resolveOptions(explicit, lookup) {
   let reason;
   if (disabled) reason = 'metrics disabled by OTEL_SDK_DISABLED=true';
   else if (errors.length > 0) reason = `invalid metrics environment: ${errors.join('; ')}`;
-  else if (merged.endpoint === undefined)
+  // EMF lines go to stdout and tail batches to the log: no endpoint needed.
+  else if (merged.endpoint === undefined && merged.format !== 'emf' && merged.transport !== 'tail')
     reason = 'metrics disabled: no endpoint (options.endpoint is unset, and so is OTEL_EXPORTER_OTLP_ENDPOINT, or EDGEMETRICS_ENDPOINT for the other formats)';
   return { options: merged, reason };
 }

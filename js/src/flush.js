@@ -79,6 +79,10 @@ export class Flusher {
     this.secrets = opts.secrets;
     this.seed = opts.seed;
     this.onFlight = opts.onFlight;
+    // A log transport (EMF on stdout, a compact line for a Tail Worker): called with the body
+    // instead of fetch; a write that returns is a delivery (status 200), one that throws a
+    // transport error.
+    this.writeLog = opts.writeLog;
     this.flight = null; // { done: Promise<result>, started, budget, gen }
     this.followUp = null; // { deadline, promise }
     this.gen = 0;
@@ -202,7 +206,18 @@ export class Flusher {
       for (let step = 0; step < 100; step++) {
         if (this.gen !== gen) return { ...result, error: 'abandoned (flight exceeded twice its budget)' };
         const action = core.next(Date.now());
-        if (action === ACTION.send) {
+        if (action === ACTION.send && this.writeLog) {
+          const body = core.reqBody();
+          result.bytes = body.length;
+          try {
+            this.writeLog(body);
+            core.onResponse(200, undefined, new Uint8Array(0), Date.now());
+            delete result.error;
+          } catch (e) {
+            core.onError(TRANSPORT.other, Date.now());
+            result.error = redact(String(e?.message ?? e), this.secrets);
+          }
+        } else if (action === ACTION.send) {
           const body = core.reqGzip() ? (gzipped ??= await gzip(core.reqBody())) : core.reqBody();
           // A sender may bring its own Headers class (node.js: Node's global Headers loads its
           // fetch implementation on first use, tens of ms in a fresh process).

@@ -7,7 +7,7 @@
 export type AttributeValue = string | number | boolean | bigint;
 export type Attributes = Record<string, AttributeValue | null | undefined>;
 
-export type Format = 'otlp-proto' | 'otlp-json' | 'remote-write' | 'pushgateway' | 'compact';
+export type Format = 'otlp-proto' | 'otlp-json' | 'remote-write' | 'pushgateway' | 'compact' | 'emf';
 
 export interface Limits {
   /** Series per instrument, the overflow series included (default 2000). */
@@ -28,10 +28,15 @@ export interface Limits {
 
 export interface MetricsOptions {
   /** Receiver base URL (http or https). OTLP appends `/v1/metrics`, remote write
-   * `/api/v1/write` (see `remoteWrite.path`), Pushgateway `/metrics/job/...`. */
-  endpoint: string;
-  /** Wire format (default `'otlp-proto'`). */
+   * `/api/v1/write` (see `remoteWrite.path`), Pushgateway `/metrics/job/...`. Not needed (and
+   * not used) with format `'emf'` or transport `'tail'`. */
+  endpoint?: string;
+  /** Wire format (default `'otlp-proto'`; `'compact'` with transport `'tail'`). `'emf'`: CloudWatch
+   * Embedded Metric Format lines written to stdout, no request. */
   format?: Format;
+  /** `'fetch'` (default) sends each batch; `'tail'` writes it as one log line for the worker's
+   * Tail Worker (`edgemetrics/tail`) and makes no request. */
+  transport?: 'fetch' | 'tail';
   /** Extra request headers (e.g. `Authorization`). */
   headers?: Record<string, string>;
   /** Resource attributes; they win over the detected ones. Without `service.instance.id`, a

@@ -9,7 +9,7 @@ import { Core } from './edgemetrics_wasm.js';
 import { ERROR, KIND, errorClass } from './abi.js';
 import { AttrCache, attributeKey } from './attributes.js';
 import { Flusher } from './flush.js';
-import { checkOptions } from './options.js';
+import { TAIL_PREFIX, checkOptions } from './options.js';
 import { FORMATS } from './variant.js';
 
 export { attributeKey };
@@ -21,6 +21,7 @@ const ENTRY_OF = {
   'remote-write': 'edgemetrics/remote-write',
   pushgateway: 'edgemetrics/pushgateway',
   compact: 'edgemetrics/compact',
+  emf: 'edgemetrics/all',
 };
 
 /**
@@ -77,6 +78,31 @@ const NO_INSTRUMENT = 0xffffffff;
 const noop = () => {};
 
 const num = (v) => (typeof v === 'bigint' ? Number(v) : NaN);
+
+/** Base64 of `bytes` (btoa exists in workerd, Node ≥ 16, Deno, Bun and browsers). */
+function base64(bytes) {
+  let s = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+/** transport 'tail': the batch as one console.log line, which workerd hands to the Tail Worker. */
+function writeTailLine(bytes) {
+  console.log(TAIL_PREFIX + base64(bytes));
+}
+
+/**
+ * format 'emf': the documents (one per line) written as they are to stdout. process.stdout.write,
+ * not console.log: on Lambda, console.log adds a timestamp / request id / level prefix to the
+ * line (text log format) or wraps it in a JSON envelope (JSON log format); stdout carries the
+ * document itself, and each line written there is one log event.
+ */
+function writeStdout(bytes) {
+  const text = new TextDecoder().decode(bytes);
+  const out = globalThis.process?.stdout;
+  if (out && typeof out.write === 'function') out.write(text);
+  else for (const line of text.split('\n')) if (line) console.log(line);
+}
 
 /** A handle to one attribute set of one instrument: every call is one wasm call with numbers. */
 class Bound {
@@ -212,6 +238,8 @@ export function isMetrics(m) {
 export const DISABLED = Symbol.for('edgemetrics.disabled');
 /** @internal Switches a Metrics object to "never throw" (wrappers call it). */
 export const LENIENT = Symbol.for('edgemetrics.lenient');
+/** @internal edgemetrics/tail: merges another isolate's compact batch into the next flush. */
+export const INGEST = Symbol.for('edgemetrics.ingest');
 /** @internal Creates one instrument the lenient way (no-op + warning + counted), whatever the mode. */
 export const LENIENT_INSTRUMENT = Symbol.for('edgemetrics.lenientInstrument');
 /** @internal Registers a function run at the start of every flush() and prepare() (otel.js observables). */
@@ -276,6 +304,7 @@ export class Metrics {
       fetch: o.fetch ?? hostFetch ?? undefined,
       secrets: o.headers.map(([, v]) => v),
       seed: () => this.#seed(),
+      writeLog: o.transport === 'tail' ? writeTailLine : o.transport === 'stdout' ? writeStdout : undefined,
       onFlight: (r) => {
         this.#lastFlush = r;
       },
@@ -286,6 +315,23 @@ export class Metrics {
   #seed() {
     if (this.#core.seeded()) return;
     this.#instanceId = this.#core.seed(randomWords());
+  }
+
+  /**
+   * @internal edgemetrics/tail: decodes a compact batch and merges it into the window the next
+   * flush pushes. Returns 0 merged, 1 its resource differs from the window's (flush, then retry),
+   * 2 malformed (with the reason), -1 this object is disabled or its module has no decoder.
+   */
+  [INGEST](bytes) {
+    if (!this.#core || typeof this.#core.ingest !== 'function') return { code: -1, error: this.#disabledReason ?? 'this build has no compact decoder' };
+    this.#seed();
+    const code = this.#core.ingest(bytes);
+    return code === 2 ? { code, error: this.#core.error() } : { code };
+  }
+
+  /** @internal edgemetrics/tail: points waiting in the window of ingested batches. */
+  get [Symbol.for('edgemetrics.windowPoints')]() {
+    return this.#core?.windowPoints?.() ?? 0;
   }
 
   /** @internal wrappers: instrument mistakes return a no-op instrument instead of throwing. */

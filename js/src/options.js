@@ -26,7 +26,12 @@ const KNOWN = [
   'pushgateway',
   'onFlush',
   'detectResource',
+  'transport',
 ];
+/** The endpoint the core's push plan is given when the batch goes to a log, never to a URL. */
+const LOG_ENDPOINT = 'http://log.invalid';
+/** What starts the line a producer writes for its Tail Worker (then the compact batch in base64). */
+export const TAIL_PREFIX = 'edgemetrics:compact:1:';
 const LIMIT_KEYS = ['cardinality', 'maxInstruments', 'maxSeries', 'maxAttributeBytes', 'maxAttributes', 'maxKeyLength', 'maxValueLength'];
 const LIMIT_DEFAULTS = { maxAttributes: 32, maxKeyLength: 128, maxValueLength: 1024 };
 const RETRY_KEYS = ['maxAttempts', 'attemptTimeoutMs', 'backoffBaseMs', 'backoffCapMs'];
@@ -86,7 +91,16 @@ export function checkOptions(options) {
   if (options === null || typeof options !== 'object' || Array.isArray(options))
     throw new TypeError(`edgemetrics: options must be an object, got ${typeName(options)}`);
   unknownKeys('', options, KNOWN);
-  const endpoint = str('endpoint', options.endpoint);
+  // transport 'tail': the batch is written as one log line for the worker's Tail Worker
+  // (edgemetrics/tail), in the compact format; format 'emf': JSON lines on stdout. Neither sends
+  // a request, so neither needs an endpoint.
+  const transport = oneOf('transport', options.transport ?? 'fetch', ['fetch', 'tail']);
+  if (transport === 'tail' && options.format !== undefined && options.format !== 'compact')
+    throw new RangeError(
+      `edgemetrics: options.transport 'tail' writes compact batches for edgemetrics/tail; options.format must be 'compact' or unset (got ${show(options.format)})`,
+    );
+  const toLog = transport === 'tail' || options.format === 'emf';
+  const endpoint = toLog && options.endpoint === undefined ? LOG_ENDPOINT : str('endpoint', options.endpoint);
   let url;
   try {
     url = new URL(endpoint);
@@ -95,7 +109,7 @@ export function checkOptions(options) {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:')
     throw new TypeError(`edgemetrics: options.endpoint must be an http(s) URL, got ${JSON.stringify(endpoint)}`);
-  const format = oneOf('format', options.format ?? 'otlp-proto', Object.keys(FORMAT));
+  const format = oneOf('format', options.format ?? (transport === 'tail' ? 'compact' : 'otlp-proto'), Object.keys(FORMAT));
   const promFamily = format === 'remote-write' || format === 'pushgateway';
   const temporality = oneOf('temporality', options.temporality ?? (promFamily ? 'cumulative' : 'delta'), ['delta', 'cumulative']);
   if (promFamily && temporality === 'delta') {
@@ -180,7 +194,7 @@ export function checkOptions(options) {
   }
   return {
     buffer: attributeKey(buf),
-    endpoint: buf.endpoint,
+    endpoint: toLog && options.endpoint === undefined ? '' : buf.endpoint,
     format,
     temporality,
     headers: Object.entries(headers),
@@ -191,5 +205,7 @@ export function checkOptions(options) {
     cardinality: limits.cardinality,
     remoteWrite,
     pushgateway,
+    // Where a batch goes: 'fetch' (HTTP), 'tail' (one log line), 'stdout' (EMF lines).
+    transport: transport === 'tail' ? 'tail' : format === 'emf' ? 'stdout' : 'fetch',
   };
 }

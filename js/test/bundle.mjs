@@ -11,7 +11,7 @@ import { build } from 'esbuild';
 const here = dirname(fileURLToPath(import.meta.url));
 export const dist = join(here, '..', 'dist');
 
-export async function bundle(entry, { format = 'esm', globalName, conditions = ['workerd', 'worker', 'browser', 'import'] } = {}) {
+export async function bundle(entry, { format = 'esm', globalName, conditions = ['workerd', 'worker', 'browser', 'import'], wasmDir = dist } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'em-bundle-'));
   const outfile = join(dir, 'worker.js');
   await build({
@@ -37,6 +37,7 @@ export async function bundle(entry, { format = 'esm', globalName, conditions = [
     outfile,
     logLevel: 'error',
   });
-  copyFileSync(join(dist, 'edgemetrics_wasm_bg.wasm'), join(dir, 'edgemetrics_wasm_bg.wasm'));
+  // `wasmDir`: dist/tail for a Tail Worker (edgemetrics/tail's module has the decoder).
+  copyFileSync(join(wasmDir, 'edgemetrics_wasm_bg.wasm'), join(dir, 'edgemetrics_wasm_bg.wasm'));
   return { dir, outfile };
 }

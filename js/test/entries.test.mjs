@@ -17,7 +17,7 @@ const ENTRIES = {
   'edgemetrics/pushgateway': { format: 'pushgateway', path: '/metrics/job/entries/instance/i-1', ct: 'text/plain; version=0.0.4; charset=utf-8' },
   'edgemetrics/compact': { format: 'compact', path: '/v1/compact', ct: 'application/vnd.edgemetrics.compact' },
 };
-const FORMATS = ['otlp-proto', 'otlp-json', 'remote-write', 'pushgateway', 'compact'];
+const FORMATS = ['otlp-proto', 'otlp-json', 'remote-write', 'pushgateway', 'compact', 'emf'];
 const opts = (endpoint, format) => ({ endpoint, format, serviceName: 'entries', selfMetrics: false, resource: { 'service.instance.id': 'i-1' } });
 
 test('each format entry delivers its own format and refuses the others with a FormatUnavailableError', async () => {

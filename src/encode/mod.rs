@@ -3,6 +3,8 @@
 
 #[cfg(feature = "compact")]
 pub mod compact;
+#[cfg(feature = "emf")]
+pub mod emf;
 #[cfg(feature = "otlp")]
 pub mod otlp;
 #[cfg(any(feature = "otlp", feature = "otlp-json"))]

@@ -131,6 +131,36 @@ pub fn merge(into: &mut Batch, from: Batch) -> DropTally {
     merge_ordered(into, from, false)
 }
 
+/// Merges `newer`, a batch collected **after** `window`, into `window`: the aggregation step of a
+/// relay or a Tail Worker that combines the batches of many invocations into one push. The rules
+/// are [`merge`]'s with the age order reversed (for delta data the result is the same: sums and
+/// histogram buckets add, min/max combine; gauges keep the later timestamp, and on a tie the newer
+/// batch; cumulative points and incompatible metrics take the newer side). Returns what could not
+/// be merged, which is dropped.
+///
+/// ```
+/// use edgemetrics::{Config, InstrumentOptions, Registry};
+/// let mut reg = Registry::new(Config::new("svc").self_metrics(false));
+/// let c = reg.counter("jobs", InstrumentOptions::default()).unwrap();
+/// let g = reg.gauge("queue", InstrumentOptions::default()).unwrap();
+/// c.add(&mut reg, 3.0, &[]);
+/// g.set(&mut reg, 10.0, &[]);
+/// let mut window = reg.collect(1_000);
+/// c.add(&mut reg, 4.0, &[]);
+/// g.set(&mut reg, 2.0, &[]);
+/// let later = reg.collect(2_000);
+/// assert!(edgemetrics::push::absorb(&mut window, later).is_empty());
+/// let value = |name: &str| match &window.metric(name).unwrap().data {
+///     edgemetrics::MetricData::Sum { points, .. } | edgemetrics::MetricData::Gauge { points } => points[0].value,
+///     _ => unreachable!(),
+/// };
+/// assert_eq!((value("jobs"), value("queue")), (7.0, 2.0));
+/// assert!(window.start_unix_nano <= 1_000 && window.end_unix_nano == 2_000);
+/// ```
+pub fn absorb(window: &mut Batch, newer: Batch) -> DropTally {
+    merge_ordered(window, newer, true)
+}
+
 /// [`merge`] with the age order made explicit: `from_is_newer` says which side wins where the
 /// newer value supersedes (cumulative points, gauges on equal timestamps, batch stats).
 pub(crate) fn merge_ordered(into: &mut Batch, from: Batch, from_is_newer: bool) -> DropTally {

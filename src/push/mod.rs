@@ -138,7 +138,7 @@ use core::fmt;
 
 pub use config::{Auth, Config, Secret};
 pub use http::{parse_imf_fixdate, retry_after_ms, Header, Request, Response, TransportError};
-pub use merge::{merge, tally, trim, DropTally};
+pub use merge::{absorb, merge, tally, trim, DropTally};
 pub use policy::FlushPolicy;
 pub use report::{Action, DropReason, Outcome, PushError, PushStats, Reason, Report};
 pub use wire::{Format, Protocol, StatusClass, Wire};

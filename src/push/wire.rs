@@ -25,6 +25,10 @@ pub enum Protocol {
     /// Compact, to an edgemetrics relay: retry every 5xx and 429. The relay deduplicates by the
     /// batch id header, so even an ambiguous 500 is safe to repeat.
     Compact,
+    /// Written by the host to its log stream (EMF on stdout), not sent over HTTP. The host reports
+    /// a successful write as status 200 and a failed write as a transport error; nothing else is
+    /// ever retried.
+    Log,
 }
 
 /// How a status code is handled.
@@ -46,8 +50,9 @@ impl Protocol {
         match status {
             200..=299 => StatusClass::Success,
             401 | 403 => StatusClass::Unauthorized,
-            429 => StatusClass::Retryable,
-            502..=504 => StatusClass::Retryable,
+            429 if self != Protocol::Log => StatusClass::Retryable,
+            502..=504 if self != Protocol::Log => StatusClass::Retryable,
+            _ if self == Protocol::Log => StatusClass::Permanent,
             500 if self != Protocol::Otlp => StatusClass::Retryable,
             501..=599 if matches!(self, Protocol::RemoteWrite | Protocol::Compact) => StatusClass::Retryable,
             _ => StatusClass::Permanent,
@@ -107,6 +112,10 @@ pub enum Format {
     /// The compact format ([`crate::encode::compact`]) to an edgemetrics relay.
     #[cfg(feature = "compact")]
     Compact,
+    /// CloudWatch Embedded Metric Format ([`crate::encode::emf`]): JSON lines the host writes to
+    /// its log stream instead of sending a request.
+    #[cfg(feature = "emf")]
+    Emf(crate::encode::emf::EmfConfig),
 }
 
 #[cfg(any(
@@ -114,7 +123,8 @@ pub enum Format {
     feature = "otlp-json",
     feature = "remote-write",
     feature = "pushgateway",
-    feature = "compact"
+    feature = "compact",
+    feature = "emf"
 ))]
 impl Wire for Format {
     fn protocol(&self) -> Protocol {
@@ -129,6 +139,8 @@ impl Wire for Format {
             Format::Pushgateway(_) => Pushgateway::PROTOCOL,
             #[cfg(feature = "compact")]
             Format::Compact => Compact.protocol(),
+            #[cfg(feature = "emf")]
+            Format::Emf(_) => Protocol::Log,
         }
     }
     fn gzip(&self) -> bool {
@@ -153,6 +165,8 @@ impl Wire for Format {
             Format::Pushgateway(cfg) => Pushgateway::encode_with(cfg.as_ref(), batch),
             #[cfg(feature = "compact")]
             Format::Compact => Compact.encode(batch),
+            #[cfg(feature = "emf")]
+            Format::Emf(cfg) => crate::encode::emf::request(batch, cfg),
         }
     }
     fn rejected_points(&self, body: &[u8]) -> Result<u64, Error> {
@@ -294,5 +308,21 @@ impl Wire for Compact {
     }
     fn encode(&self, batch: &Batch) -> Result<Encoded, Error> {
         Ok(crate::encode::compact::request(batch))
+    }
+}
+
+/// CloudWatch Embedded Metric Format ([`crate::encode::emf`]): the host writes the body's lines to
+/// its log stream (stdout on Lambda) and reports the write as status 200.
+#[cfg(feature = "emf")]
+#[derive(Debug, Clone, Default)]
+pub struct Emf(pub crate::encode::emf::EmfConfig);
+
+#[cfg(feature = "emf")]
+impl Wire for Emf {
+    fn protocol(&self) -> Protocol {
+        Protocol::Log
+    }
+    fn encode(&self, batch: &Batch) -> Result<Encoded, Error> {
+        crate::encode::emf::request(batch, &self.0)
     }
 }
