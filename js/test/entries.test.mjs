@@ -184,3 +184,26 @@ test('the Node entry sends with node:http (the global fetch is never called); op
     await rx.close();
   }
 });
+
+test("transport 'tail' works from edgemetrics/compact (one log line, no request) and is refused by the default entry", async () => {
+  const compact = await import('edgemetrics/compact');
+  const lines = [];
+  const log = console.log;
+  console.log = (l) => lines.push(String(l));
+  try {
+    const m = new compact.Metrics({ transport: 'tail', serviceName: 'producer', selfMetrics: false, fetch: () => assert.fail('no request') });
+    m.counter('tail.requests').add(3);
+    const r = await m.flush();
+    assert.equal(r.sent, true, JSON.stringify(r));
+    m.close();
+  } finally {
+    console.log = log;
+  }
+  assert.equal(lines.length, 1);
+  assert.ok(lines[0].startsWith('edgemetrics:compact:1:'), lines[0].slice(0, 40));
+  const { Metrics, FormatUnavailableError } = await import('edgemetrics');
+  assert.throws(
+    () => new Metrics({ transport: 'tail', serviceName: 'producer' }),
+    (e) => e instanceof FormatUnavailableError && e.entry === 'edgemetrics/compact',
+  );
+});
