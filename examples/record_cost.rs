@@ -11,8 +11,11 @@
 //! The difference of the two totals (`Collected`) divided by the count is the cost of one record.
 //! Modes: `attrs` (counter, three attributes, 1000 existing sets cycling), `bound` (counter through
 //! 1000 bound handles), `hist` (histogram, three attributes), `collect` (per round: 1000 records
-//! then one delta collect of 1000 series).
+//! then one delta collect of 1000 series), `exphist` (exponential histogram, three attributes),
+//! `hist-bound` and `exphist-bound` (the two histograms through 1000 bound handles: the
+//! aggregator's own cost without the attribute work). Histogram values cycle through 0..700.
 
+use edgemetrics::exphist::ExpConfig;
 use edgemetrics::{AttrValue, Config, InstrumentOptions, Registry};
 use std::hint::black_box;
 
@@ -41,12 +44,17 @@ fn main() {
     let mut reg = Registry::new(Config::new("cost"));
     let ctr = reg.counter("requests", InstrumentOptions::default()).unwrap();
     let hist = reg.histogram("latency", InstrumentOptions::unit("ms")).unwrap();
+    let exp = reg.histogram("latency.exp", InstrumentOptions::unit("ms").exponential(ExpConfig::default())).unwrap();
     let sets: Vec<_> = (0..1000).map(attrs).collect();
     for s in &sets {
         reg.record(ctr, 1.0, s);
         reg.record(hist, 1.0, s);
+        reg.record(exp, 1.0, s);
+        reg.record(exp, 699.0, s);
     }
     let handles: Vec<_> = sets.iter().map(|s| reg.bind(ctr, s).unwrap()).collect();
+    let hist_handles: Vec<_> = sets.iter().map(|s| reg.bind(hist, s).unwrap()).collect();
+    let exp_handles: Vec<_> = sets.iter().map(|s| reg.bind(exp, s).unwrap()).collect();
 
     let mut points = 0usize;
     match mode.as_str() {
@@ -65,6 +73,21 @@ fn main() {
                 reg.record(hist, black_box((i % 700) as f64), black_box(&sets[i % 1000]));
             }
         }
+        "exphist" => {
+            for i in 0..n {
+                reg.record(exp, black_box((i % 700) as f64), black_box(&sets[i % 1000]));
+            }
+        }
+        "hist-bound" => {
+            for i in 0..n {
+                reg.record_bound(black_box(hist_handles[i % 1000]), black_box((i % 700) as f64));
+            }
+        }
+        "exphist-bound" => {
+            for i in 0..n {
+                reg.record_bound(black_box(exp_handles[i % 1000]), black_box((i % 700) as f64));
+            }
+        }
         "collect" => {
             for round in 0..n {
                 for s in &sets {
@@ -74,7 +97,7 @@ fn main() {
             }
         }
         other => {
-            eprintln!("unknown mode {other:?}: attrs, bound, hist or collect");
+            eprintln!("unknown mode {other:?}: attrs, bound, hist, exphist, hist-bound, exphist-bound or collect");
             std::process::exit(2);
         }
     }

@@ -33,6 +33,12 @@ pub enum Error {
         /// What is wrong with them.
         reason: &'static str,
     },
+    /// Exponential histogram options out of range (`max_size` in `2..=16384`, `max_scale` in
+    /// `-10..=20`).
+    InvalidExponential {
+        /// What is wrong with them.
+        reason: &'static str,
+    },
     /// An instrument of this name already exists with another kind.
     KindConflict {
         /// The name.
@@ -80,6 +86,10 @@ impl Error {
             Error::DescriptionTooLong => s.push_str("description longer than 1023 bytes"),
             Error::InvalidBounds { reason } => {
                 s.push_str("invalid histogram bounds: ");
+                s.push_str(reason);
+            }
+            Error::InvalidExponential { reason } => {
+                s.push_str("invalid exponential histogram options: ");
                 s.push_str(reason);
             }
             Error::KindConflict { name, existing, requested } => {

@@ -13,6 +13,7 @@ pub mod codec;
 pub mod encode;
 pub mod env;
 pub mod error;
+pub mod exphist;
 #[cfg(feature = "metrics-rs")]
 pub mod metrics_rs;
 pub mod model;
@@ -26,12 +27,12 @@ pub use attr::{Attr, AttrLimits, AttrValue, Attributes, KeyValue, Value};
 pub use encode::{Encoded, Method};
 pub use error::Error;
 pub use model::{
-    Batch, HistogramPoint, InstrumentKind, Metric, MetricData, NumberPoint, SdkStats, Temporality, SCOPE_NAME,
-    SCOPE_VERSION,
+    Batch, ExpHistogramPoint, HistogramPoint, InstrumentKind, Metric, MetricData, NumberPoint, SdkStats, Temporality,
+    SCOPE_NAME, SCOPE_VERSION,
 };
 pub use registry::{
-    Bound, Config, Counter, Gauge, Histogram, InstrumentId, InstrumentOptions, Limits, Registry, UpDownCounter,
-    DEFAULT_BOUNDS,
+    Bound, Config, Counter, Gauge, Histogram, HistogramAggregation, InstrumentId, InstrumentOptions, Limits, Registry,
+    UpDownCounter, DEFAULT_BOUNDS,
 };
 pub use semconv::HTTP_DURATION_BUCKETS_SECONDS;
 

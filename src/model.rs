@@ -15,6 +15,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use crate::attr::{Attributes, KeyValue};
+use crate::exphist::ExpHistogram;
 
 /// How sums and histograms relate to earlier batches.
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -41,7 +42,8 @@ pub enum InstrumentKind {
     UpDownCounter,
     /// Last value recorded in the window.
     Gauge,
-    /// Distribution over explicit bucket bounds, with count, sum, min and max.
+    /// Distribution with count, sum, min and max: over explicit bucket bounds, or over base-2
+    /// exponential buckets when created with `HistogramAggregation::Exponential`.
     Histogram,
 }
 
@@ -95,6 +97,21 @@ pub struct HistogramPoint {
     pub bucket_counts: Vec<u64>,
 }
 
+/// One data point of a base-2 exponential histogram (OTLP `ExponentialHistogramDataPoint`,
+/// Prometheus native histogram).
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExpHistogramPoint {
+    /// Canonical attributes of the series.
+    pub attributes: Attributes,
+    /// Start of the interval, unix nanoseconds.
+    pub start_unix_nano: u64,
+    /// End of the interval, unix nanoseconds.
+    pub time_unix_nano: u64,
+    /// Count, sum, min, max, scale, zero bucket and the buckets of each sign.
+    pub hist: ExpHistogram,
+}
+
 /// The data of one metric.
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq)]
@@ -122,6 +139,14 @@ pub enum MetricData {
         /// One point per series.
         points: Vec<HistogramPoint>,
     },
+    /// A base-2 exponential histogram (an instrument created with
+    /// [`HistogramAggregation::Exponential`](crate::registry::HistogramAggregation)).
+    ExponentialHistogram {
+        /// Delta or cumulative.
+        temporality: Temporality,
+        /// One point per series.
+        points: Vec<ExpHistogramPoint>,
+    },
 }
 
 impl MetricData {
@@ -130,6 +155,7 @@ impl MetricData {
         match self {
             MetricData::Sum { points, .. } | MetricData::Gauge { points } => points.len(),
             MetricData::Histogram { points, .. } => points.len(),
+            MetricData::ExponentialHistogram { points, .. } => points.len(),
         }
     }
     /// `true` when there are no points.

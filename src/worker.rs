@@ -1,7 +1,9 @@
 //! workers-rs host (feature `worker`): record during a request, push one batch at its end with
 //! [`worker::Fetch`] inside [`Context::wait_until`], so the response is never delayed.
 //!
-//! One [`WorkerMetrics`] lives per isolate (keep it in a `thread_local!`: wasm isolates are single
+//! Most fetch handlers need only [`instrument`]: one call that keeps the isolate's metrics,
+//! records the HTTP server metrics and flushes. Below it, by hand:
+//! one [`WorkerMetrics`] lives per isolate (keep it in a `thread_local!`: wasm isolates are single
 //! threaded). It owns the [`Registry`] and the delivery state machine ([`Pusher`]); this module
 //! only supplies what the core cannot have: the clock (`Date.now()`), entropy
 //! (`getrandom`, i.e. `crypto.getRandomValues`), timers ([`worker::Delay`]) and the network ([`worker::Fetch`]).
@@ -79,6 +81,9 @@ use crate::model::{SdkStats, Temporality};
 use crate::push::{self, Action, Protocol, PushStats, Pusher, Report, TransportError, Wire};
 use crate::registry::{Config, Counter, Gauge, Histogram, InstrumentOptions, Registry, UpDownCounter};
 use crate::{Attr, Error};
+
+mod instrument;
+pub use instrument::{instrument, isolate_metrics, RequestMetrics};
 
 #[cfg(not(any(
     feature = "otlp",
@@ -258,11 +263,17 @@ impl Setup {
                 })?)
             }
         };
-        Ok(WorkerMetrics {
+        Ok(WorkerMetrics::assemble(Registry::new(self.registry), pusher, self.budget_ms, instance_id))
+    }
+}
+
+impl WorkerMetrics {
+    fn assemble(registry: Registry, pusher: Option<Pusher>, budget_ms: u64, instance_id: String) -> WorkerMetrics {
+        WorkerMetrics {
             inner: Rc::new(RefCell::new(Inner {
-                registry: Registry::new(self.registry),
+                registry,
                 pusher,
-                budget_ms: self.budget_ms,
+                budget_ms,
                 generation: 0,
                 flight_started_ms: None,
                 pending: false,
@@ -271,7 +282,13 @@ impl Setup {
                 last_report: None,
                 instance_id,
             })),
-        })
+        }
+    }
+
+    /// Metrics that record and send nothing (no push configuration), for an isolate whose
+    /// configuration was invalid. Infallible, unlike [`Setup::build`].
+    pub fn off(service_name: &str) -> WorkerMetrics {
+        WorkerMetrics::assemble(Registry::new(Config::new(service_name)), None, DEFAULT_BUDGET_MS, String::new())
     }
 }
 

@@ -11,6 +11,8 @@ use std::sync::Arc;
 
 use edgemetrics::encode::compact::{self as wire, DecodeLimits, Message, Number};
 use edgemetrics::encode::{compact, otlp};
+use edgemetrics::exphist::{ExpBuckets, ExpConfig, ExpHistogram};
+use edgemetrics::ExpHistogramPoint;
 use edgemetrics::{
     Attr, AttrValue, Batch, Config, Error, HistogramPoint, InstrumentKind, InstrumentOptions, KeyValue, Limits, Metric,
     MetricData, NumberPoint, Registry, SdkStats, Temporality, Value, DEFAULT_BOUNDS, SCOPE_NAME, SCOPE_VERSION,
@@ -94,6 +96,32 @@ fn same_batch(a: &Batch, b: &Batch) -> Result<(), String> {
                     same_f64(p.max, q.max, "max")?;
                 }
             }
+            (
+                MetricData::ExponentialHistogram { temporality: ta, points: pa },
+                MetricData::ExponentialHistogram { temporality: tb, points: pb },
+            ) if ta == tb && pa.len() == pb.len() => {
+                for (p, q) in pa.iter().zip(pb) {
+                    same_attrs(&p.attributes, &q.attributes)?;
+                    let (x, y) = (&p.hist, &q.hist);
+                    if (p.start_unix_nano, p.time_unix_nano, x.count, x.scale, x.zero_count, &x.positive, &x.negative)
+                        != (
+                            q.start_unix_nano,
+                            q.time_unix_nano,
+                            y.count,
+                            y.scale,
+                            y.zero_count,
+                            &y.positive,
+                            &y.negative,
+                        )
+                    {
+                        return Err("exponential histogram point".into());
+                    }
+                    same_f64(x.sum, y.sum, "sum")?;
+                    same_f64(x.min, y.min, "min")?;
+                    same_f64(x.max, y.max, "max")?;
+                    same_f64(x.zero_threshold, y.zero_threshold, "zero threshold")?;
+                }
+            }
             _ => return Err(format!("metric data of {:?}", m.name)),
         }
     }
@@ -124,6 +152,7 @@ fn has_nan(b: &Batch) -> bool {
             MetricData::Histogram { points, .. } => {
                 points.iter().any(|p| attrs_nan(&p.attributes) || p.sum.is_nan() || p.min.is_nan() || p.max.is_nan())
             }
+            MetricData::ExponentialHistogram { points, .. } => points.iter().any(|p| attrs_nan(&p.attributes)),
         })
 }
 
@@ -235,10 +264,18 @@ enum Shape {
     UpDown,
     Gauge,
     Histogram(Vec<f64>),
+    /// An exponential histogram with this max size.
+    Exponential(u32),
 }
 
 fn shape() -> impl Strategy<Value = Shape> {
-    prop_oneof![Just(Shape::Counter), Just(Shape::UpDown), Just(Shape::Gauge), bounds().prop_map(Shape::Histogram)]
+    prop_oneof![
+        Just(Shape::Counter),
+        Just(Shape::UpDown),
+        Just(Shape::Gauge),
+        bounds().prop_map(Shape::Histogram),
+        prop_oneof![Just(2u32), Just(8), Just(160)].prop_map(Shape::Exponential)
+    ]
 }
 
 fn metric(sets: Vec<Arc<[KeyValue]>>, start: u64, end: u64) -> impl Strategy<Value = Metric> {
@@ -283,6 +320,30 @@ fn metric(sets: Vec<Arc<[KeyValue]>>, start: u64, end: u64) -> impl Strategy<Val
                             description: description.clone(),
                             kind: InstrumentKind::Histogram,
                             data: MetricData::Histogram { temporality: t, bounds: bounds.clone(), points },
+                        })
+                        .boxed()
+                }
+                Shape::Exponential(max_size) => {
+                    // Real aggregator states (any sign, zero, subnormal, huge), so the decoder's
+                    // validation accepts them.
+                    let point = (
+                        set(),
+                        times(start, end),
+                        prop::collection::vec(edge_f64(false).prop_filter("finite", |v| v.is_finite()), 0..20),
+                        -10i8..=20,
+                    )
+                        .prop_map(move |(attributes, (s, t), values, max_scale)| {
+                            let mut hist = ExpHistogram::new(max_scale);
+                            values.iter().for_each(|v| hist.record(*v, max_size));
+                            ExpHistogramPoint { attributes, start_unix_nano: s, time_unix_nano: t, hist }
+                        });
+                    prop::collection::vec(point, n_points)
+                        .prop_map(move |points| Metric {
+                            name: name.clone(),
+                            unit: unit.clone(),
+                            description: description.clone(),
+                            kind: InstrumentKind::Histogram,
+                            data: MetricData::ExponentialHistogram { temporality: t, points },
                         })
                         .boxed()
                 }
@@ -1000,6 +1061,88 @@ fn golden_vector_replays_the_scenario() {
     assert_eq!(compact::decode(&stored).unwrap(), batch);
 }
 
+/// `tests/vectors/compact_exp.bin`: a registry batch with two exponential histograms (one
+/// downscaled), read back with postcard alone; then every validation rule of `ExpHistogram`.
+#[test]
+fn exponential_golden_vector_and_rules() {
+    let mut reg = Registry::new(Config::new("exp").self_metrics(false));
+    reg.begin(1_700_000_000_000_000_000);
+    let a = reg.histogram("latency", InstrumentOptions::unit("ms").exponential(ExpConfig::default())).unwrap();
+    let b = reg
+        .histogram("size", InstrumentOptions::unit("By").exponential(ExpConfig { max_size: 4, max_scale: 4 }))
+        .unwrap();
+    for v in [0.0, 1.0, 1.5, 2.0, 12.5, 12.5, 300.0] {
+        a.record(&mut reg, v, &[("route", "/cart".into())]);
+    }
+    for v in [1.0, 64.0, 1e6] {
+        b.record(&mut reg, v, &[]);
+    }
+    let batch = reg.collect(1_700_000_000_250_000_000);
+    scenario::check_vector("compact_exp.bin", &compact::encode(&batch));
+    let stored = std::fs::read(scenario::vectors_dir().join("compact_exp.bin")).unwrap();
+    let msg: Message = postcard::from_bytes(&stored).unwrap();
+    let wire::Data::ExpHistogram { points, .. } = &msg.metrics[0].data else { panic!("variant") };
+    assert_eq!((points[0].count, points[0].zero_count), (7, 1));
+    let wire::Data::ExpHistogram { points, .. } = &msg.metrics[1].data else { panic!("variant") };
+    // 1 ..= 1e6 (about 20 octaves) in 4 buckets: 8 octaves per bucket, scale -3. Powers of two
+    // close their bucket: 1 = 2^0 ends bucket -1, 64 = 2^6 ends bucket 0, 1e6 ≈ 2^19.9 is in 2.
+    assert_eq!(
+        (points[0].scale, points[0].positive.offset, &*points[0].positive.counts),
+        (-3, -1, &[1u64, 1, 0, 1][..])
+    );
+    same_batch(&batch, &msg.into_batch(&DecodeLimits::default()).unwrap()).unwrap();
+    round_trip(&batch).unwrap();
+
+    // Every rule: change one field of a valid point, expect its message.
+    let valid = || wire::ExpHistogramPoint {
+        set: 0,
+        count: 3,
+        sum: n(4.0),
+        min: n(0.0),
+        max: n(2.0),
+        scale: 1,
+        zero_count: 1,
+        zero_threshold: n(0.0),
+        positive: wire::ExpBuckets { offset: -1, counts: vec![1, 0, 1].into() },
+        negative: wire::ExpBuckets { offset: 0, counts: vec![].into() },
+    };
+    let msg = |p: wire::ExpHistogramPoint<'static>| {
+        with_metric(
+            wire::Kind::Histogram,
+            wire::Data::ExpHistogram { temporality: wire::Temporality::Delta, points: vec![p] },
+            vec![],
+        )
+    };
+    let ok = decode_msg(&msg(valid())).unwrap();
+    let MetricData::ExponentialHistogram { points, .. } = &ok.metrics[0].data else { panic!() };
+    assert_eq!(points[0].hist.positive, ExpBuckets { offset: -1, counts: vec![1, 0, 1] });
+    type Change = fn(&mut wire::ExpHistogramPoint<'static>);
+    let cases: [(Change, &str); 6] = [
+        (|p| p.count = 4, "exponential histogram count differs from the sum of its buckets"),
+        (|p| p.scale = 21, "exponential histogram scale out of -10..=20"),
+        (|p| p.scale = -11, "exponential histogram scale out of -10..=20"),
+        (|p| p.zero_threshold = n(-1.0), "exponential histogram zero threshold must be finite and >= 0"),
+        (|p| p.zero_threshold = n(f64::NAN), "exponential histogram zero threshold must be finite and >= 0"),
+        (|p| p.positive.offset = i32::MAX - 1, "exponential histogram bucket index out of range"),
+    ];
+    for (change, want) in cases {
+        let mut p = valid();
+        change(&mut p);
+        assert_eq!(malformed(decode_msg(&msg(p))), want);
+    }
+    let mut p = valid();
+    p.count = u64::MAX;
+    p.zero_count = u64::MAX;
+    assert_eq!(malformed(decode_msg(&msg(p))), "exponential histogram counts overflow");
+    // Kind and data must agree.
+    let wrong = with_metric(
+        wire::Kind::Gauge,
+        wire::Data::ExpHistogram { temporality: wire::Temporality::Delta, points: vec![valid()] },
+        vec![],
+    );
+    assert_eq!(malformed(decode_msg(&wrong)), "metric kind and data disagree");
+}
+
 /// The worked example of `tests/vectors/COMPACT.md`, byte for byte.
 #[test]
 fn spec_example_bytes() {
@@ -1174,6 +1317,9 @@ fn absorbing_decoded_batches_gives_exact_totals() {
                 .iter()
                 .map(|p| format!("{:?}={} {} {} {} {:?}", p.attributes, p.count, p.sum, p.min, p.max, p.bucket_counts))
                 .collect(),
+            MetricData::ExponentialHistogram { points, .. } => {
+                points.iter().map(|p| format!("{:?}={:?}", p.attributes, p.hist)).collect()
+            }
         };
         v.sort();
         v

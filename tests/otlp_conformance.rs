@@ -126,6 +126,37 @@ fn assert_matches(batch: &Batch, req: &ExportMetricsServiceRequest) {
                     attrs_eq(&p.attributes, &hp.attributes, what);
                 }
             }
+            (MetricData::ExponentialHistogram { temporality, points }, Data::ExponentialHistogram(h)) => {
+                assert_eq!(m.kind, InstrumentKind::Histogram);
+                assert_eq!(h.aggregation_temporality, temporality_value(*temporality), "{what}");
+                assert_eq!(h.data_points.len(), points.len(), "{what}");
+                for (p, hp) in points.iter().zip(&h.data_points) {
+                    let e = &p.hist;
+                    assert_eq!(hp.start_time_unix_nano, p.start_unix_nano, "{what}");
+                    assert_eq!(hp.time_unix_nano, p.time_unix_nano, "{what}");
+                    assert_eq!(hp.count, e.count, "{what}");
+                    assert_eq!(hp.sum.map(f64::to_bits), Some(e.sum.to_bits()), "{what}");
+                    assert_eq!(hp.scale, e.scale, "{what}");
+                    assert_eq!(hp.zero_count, e.zero_count, "{what}");
+                    assert_eq!(hp.zero_threshold.to_bits(), e.zero_threshold.to_bits(), "{what}");
+                    for (ours, theirs, sign) in [(&e.positive, &hp.positive, "+"), (&e.negative, &hp.negative, "-")] {
+                        let (offset, counts) =
+                            theirs.as_ref().map_or((0, vec![]), |b| (b.offset, b.bucket_counts.clone()));
+                        assert_eq!(counts, ours.counts, "{what} {sign} counts");
+                        if !counts.is_empty() {
+                            assert_eq!(offset, ours.offset, "{what} {sign} offset");
+                        }
+                    }
+                    let buckets: u64 = e.positive.counts.iter().chain(&e.negative.counts).sum();
+                    assert_eq!(buckets + hp.zero_count, hp.count, "{what}: counts add up");
+                    let present = e.count > 0;
+                    assert_eq!(hp.min.map(f64::to_bits), present.then(|| e.min.to_bits()), "{what} min");
+                    assert_eq!(hp.max.map(f64::to_bits), present.then(|| e.max.to_bits()), "{what} max");
+                    assert_eq!(hp.flags, 0);
+                    assert!(hp.exemplars.is_empty());
+                    attrs_eq(&p.attributes, &hp.attributes, what);
+                }
+            }
             (d, pd) => panic!("{what}: kind mismatch: {d:?} vs {pd:?}"),
         }
     }
@@ -540,6 +571,24 @@ fn expectations(batch: &Batch) -> serde_json::Value {
                         .collect(),
                     bounds.to_vec(),
                 ),
+                MetricData::ExponentialHistogram { temporality, points } => (
+                    "exponential_histogram",
+                    temporality_value(*temporality),
+                    false,
+                    points
+                        .iter()
+                        .map(|p| {
+                            let h = &p.hist;
+                            let present = h.count > 0;
+                            let side = |b: &edgemetrics::exphist::ExpBuckets| json!({"offset": b.offset, "counts": b.counts.iter().map(|c| c.to_string()).collect::<Vec<_>>()});
+                            json!({"attrs": attrs(&p.attributes), "start": p.start_unix_nano.to_string(), "time": p.time_unix_nano.to_string(),
+                                   "count": h.count.to_string(), "sum": num(h.sum), "scale": h.scale, "zero_count": h.zero_count.to_string(),
+                                   "zero_threshold": num(h.zero_threshold), "positive": side(&h.positive), "negative": side(&h.negative),
+                                   "min": if present { num(h.min) } else { json!(null) }, "max": if present { num(h.max) } else { json!(null) }})
+                        })
+                        .collect(),
+                    vec![],
+                ),
             };
             json!({"name": &*m.name, "unit": &*m.unit, "description": &*m.description, "kind": kind,
                    "temporality": temporality, "monotonic": monotonic, "bounds": bounds, "points": points})
@@ -577,8 +626,91 @@ fn python_check(label: &str, batch: &Batch) {
     let _ = std::fs::remove_file(exp);
 }
 
+/// Exponential histograms: recorded through the registry (zero, subnormal, huge, powers of two,
+/// ordinary values, a forced downscale) and one built by hand with negative buckets, a zero
+/// threshold and a gap of empty buckets, which the registry (non-negative values only) never
+/// produces but a merged or relayed batch may carry.
+fn exp_batch(t: Temporality) -> Batch {
+    use edgemetrics::exphist::{ExpBuckets, ExpConfig, ExpHistogram};
+    let mut reg = Registry::new(Config::new("exp").temporality(t).self_metrics(false));
+    reg.begin(T0);
+    let lat = reg.histogram("latency", InstrumentOptions::unit("ms").exponential(ExpConfig::default())).unwrap();
+    let small = reg
+        .histogram("small", InstrumentOptions::default().exponential(ExpConfig { max_size: 4, max_scale: 3 }))
+        .unwrap();
+    // Huge but with a finite sum: the serde JSON types cannot read an infinite sum.
+    for v in [0.0, 5e-324, 1.0, 2.0, 3.5, 1024.0, 1e300, 1.5e307, 12.5] {
+        lat.record(&mut reg, v, &[("route", "/a".into())]);
+    }
+    lat.record(&mut reg, 7.0, &[("route", "/b".into())]);
+    let _ = reg.collect(T1);
+    reg.begin(T2);
+    for v in [1.0, 1e6] {
+        small.record(&mut reg, v, &[]);
+    }
+    lat.record(&mut reg, 0.25, &[("route", "/a".into())]);
+    let mut batch = reg.collect(T3);
+    let mut hist = ExpHistogram::new(2);
+    for v in [-1.5, -1.5, -300.0, 0.0, 4.0, 4.1] {
+        hist.record(v, 160);
+    }
+    hist.zero_threshold = 1e-9;
+    hist.positive.counts.extend([0, 0, 3]); // a gap, then a bucket (count fixed below)
+    hist.count += 3;
+    hist.negative = ExpBuckets { offset: hist.negative.offset, counts: hist.negative.counts.clone() };
+    batch.metrics.push(Metric {
+        name: "signed".into(),
+        unit: "1".into(),
+        description: "".into(),
+        kind: InstrumentKind::Histogram,
+        data: MetricData::ExponentialHistogram {
+            temporality: t,
+            points: vec![edgemetrics::ExpHistogramPoint {
+                attributes: vec![kv("k", Value::Str("v".into()))].into(),
+                start_unix_nano: T2,
+                time_unix_nano: T3,
+                hist,
+            }],
+        },
+    });
+    batch
+}
+
+#[test]
+fn exponential_histograms_round_trip_through_the_official_decoders() {
+    for t in [Temporality::Delta, Temporality::Cumulative] {
+        let batch = exp_batch(t);
+        let pb = pb_roundtrip(&batch);
+        assert_eq!(json_roundtrip(&batch), pb, "{t:?}: protobuf and JSON decode to different messages");
+        let Some(Data::ExponentialHistogram(h)) = &find_metric(&pb, "latency").data else { panic!() };
+        let a = h.data_points.iter().find(|p| str_attr(&p.attributes, "route") == Some("/a")).unwrap();
+        if t == Temporality::Delta {
+            // The second window holds 0.25 alone, at the finest scale: 0.25 = 2^-2 is the upper
+            // boundary of bucket (-2 << 20) - 1.
+            assert_eq!((a.count, a.scale, a.zero_count), (1, 20, 0));
+            assert_eq!(a.positive.as_ref().unwrap().offset, (-2 << 20) - 1);
+        } else {
+            assert_eq!((a.count, a.zero_count), (10, 1));
+            assert_eq!(a.max, Some(1.5e307));
+            assert_eq!(a.min, Some(0.0));
+            let p = a.positive.as_ref().unwrap();
+            assert!(p.bucket_counts.len() <= 160);
+            assert_eq!(p.bucket_counts.iter().sum::<u64>(), 9);
+        }
+        let Some(Data::ExponentialHistogram(s)) = &find_metric(&pb, "small").data else { panic!() };
+        // 1 and 1e6 (about 20 octaves apart) in 4 buckets: scale -3 (8 octaves per bucket).
+        assert_eq!(s.data_points[0].scale, -3);
+        let Some(Data::ExponentialHistogram(g)) = &find_metric(&pb, "signed").data else { panic!() };
+        let n = g.data_points[0].negative.as_ref().unwrap();
+        assert_eq!(n.bucket_counts.iter().sum::<u64>(), 3);
+        assert_eq!(g.data_points[0].zero_threshold, 1e-9);
+    }
+}
+
 #[test]
 fn python_json_format_accepts_our_json() {
+    python_check("exp_delta", &exp_batch(Temporality::Delta));
+    python_check("exp_cumulative", &exp_batch(Temporality::Cumulative));
     python_check("delta", &rich_batch(Temporality::Delta));
     python_check("cumulative", &rich_batch(Temporality::Cumulative));
     python_check("edge", &edge_batch());
@@ -666,6 +798,7 @@ mod properties {
             // as a string the Rust serde types do not read; protobuf covers those batches.
             let json_safe = batch.metrics.iter().all(|m| match &m.data {
                 MetricData::Histogram { points, .. } => points.iter().all(|p| p.sum.is_finite()),
+                MetricData::ExponentialHistogram { points, .. } => points.iter().all(|p| p.hist.sum.is_finite()),
                 MetricData::Sum { points, .. } | MetricData::Gauge { points } => points.iter().all(|p| p.value.is_finite()),
             });
             if json_safe {

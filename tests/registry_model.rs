@@ -235,6 +235,7 @@ fn batch_points(b: &Batch) -> BTreeMap<(usize, Key), State> {
                     );
                 }
             }
+            MetricData::ExponentialHistogram { .. } => panic!("the model creates no exponential histogram"),
         }
     }
     out

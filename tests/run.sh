@@ -36,6 +36,8 @@ step "rust: core tests (unit, property, conformance, real servers, delivery, met
   cargo test -p edgemetrics --features decode,serde,metrics-rs
 step "rust: workers-rs host compiles for wasm32, its doctest builds (feature worker)" \
   cargo check --target wasm32-unknown-unknown -p edgemetrics --features worker
+step "rust: workers-rs host unit tests (native; instrument/bind parts that touch no JavaScript)" \
+  cargo test -p edgemetrics --features worker --lib worker::
 step "rust: wasm bindings and dev receiver tests" \
   cargo test -p edgemetrics-wasm -p edgemetrics-dev-receiver --features edgemetrics-wasm/decode
 step "rust: core builds for wasm32 with default features off" \

@@ -10,7 +10,9 @@ export PATH="$HOME/.cargo/bin:$PATH"
 # Budgets are set just above what we measure today, so any growth fails CI; tighten them as the
 # module shrinks. They are NOT the goals: the goals are 8 KB for the core alone and 20 KB for the
 # whole JS bundle (issues 2, 4, 7); today we measure ~12.8 KB and ~72 KB (see the CHANGELOG).
-CORE_BUDGET=${CORE_BUDGET:-13312}
+# CORE_BUDGET was 13312 before issue 17: the exponential histogram aggregator in the registry
+# added 1,378 B gzip (13,132 -> 14,510 B measured).
+CORE_BUDGET=${CORE_BUDGET:-14848}
 # JS: 73728 until the JS layer was split into modules and hardened (issue 11: option checks,
 # the flush contract, attribute rules; +2.8 KB gzip of wasm, +7 KB of commented JS); the sum now
 # counts every module a worker loads.
@@ -24,6 +26,12 @@ CORE_BUDGET=${CORE_BUDGET:-13312}
 # 85 KiB (issue 16): the EMF encoder joined the module of every entry (+4.8 KB gzip of wasm;
 # measured 85,777 B). The compact decoder of edgemetrics/tail is built into dist/tail/ only.
 # Candidates to win it back: EMF only in the Node entry's module (the per-entry modules of issue 12).
+# 86 KiB (issue 14 item 5): the automatic HTTP/FaaS metrics, auto.js (1,935 B gzip alone), now
+# loaded by every wrapper and counted here; measured 87,568 B (86,019 B without it).
+# 90 KiB (issue 17, exponential histograms: aggregator, merge, every encoder's section, the
+# boundary method): +5.7 KB gzip (before EMF: wasm 65,791 -> 71,102 B, bundle 80,285 -> 86,033 B;
+# with EMF: bundle 85,777 -> 92,038 B measured).
+# 93 KiB with both (issue 14 auto.js + issue 17): measured 93,918 B after the merge.
 # Issue 12: one wasm per package entry. JS_BUDGET is now the default entry (`edgemetrics`, OTLP
 # protobuf only): 56,670 B measured, with rlsf instead of dlmalloc and a 128 KiB wasm stack;
 # JS_ALL_BUDGET the `edgemetrics/all` entry (every format; the budget above): 78,658 B. After
@@ -53,7 +61,7 @@ core=$(gz "$tmp/core.wasm")
 echo "core registry wasm (no_std + dlmalloc, wasm-opt -Oz): $(wc -c < "$tmp/core.wasm") B raw, $core B gzip -9 (budget $CORE_BUDGET)"
 
 (cd js && node build.mjs --if-missing >/dev/null)
-js_modules=(abi.js attributes.js flush.js options.js wrappers.js metrics.js variant.js workerd.js env.js resource.js semconv.js)
+js_modules=(abi.js attributes.js flush.js options.js wrappers.js auto.js metrics.js variant.js workerd.js env.js resource.js semconv.js)
 # One total per package entry (each has its own wasm): dist/otlp is the default import
 # (`edgemetrics`, OTLP protobuf only), dist/ is `edgemetrics/all` (every format).
 entry_total() { (cd "js/dist/$1" && cat edgemetrics_wasm_bg.wasm edgemetrics_wasm.js "${js_modules[@]}" | gzip -9 -c | wc -c); }

@@ -115,6 +115,7 @@ fn remote_write_vectors() {
                     assert!(counts.contains(&(p.count as f64)) && inf.contains(&(p.count as f64)), "{name}");
                 }
             }
+            MetricData::ExponentialHistogram { .. } => panic!("the shared scenario has no exponential histogram"),
         }
     }
 }

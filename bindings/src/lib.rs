@@ -241,7 +241,10 @@ fn format_from_code(code: u32, gzip: bool) -> Option<push::Format> {
 /// Error class the JS layer throws ([`abi::ERR_TYPE`] or [`abi::ERR_RANGE`]).
 fn error_class(e: &Error) -> u32 {
     match e {
-        Error::InvalidBounds { .. } | Error::TooManyInstruments { .. } | Error::InvalidConfig { .. } => abi::ERR_RANGE,
+        Error::InvalidBounds { .. }
+        | Error::InvalidExponential { .. }
+        | Error::TooManyInstruments { .. }
+        | Error::InvalidConfig { .. } => abi::ERR_RANGE,
         _ => abi::ERR_TYPE,
     }
 }
@@ -377,8 +380,41 @@ impl Core {
             2 => InstrumentKind::Gauge,
             _ => InstrumentKind::Histogram,
         };
-        let opts = InstrumentOptions { unit, description, bounds: if has_bounds { Some(bounds) } else { None } };
+        let opts = InstrumentOptions {
+            unit,
+            description,
+            bounds: if has_bounds { Some(bounds) } else { None },
+            aggregation: None,
+        };
         match self.reg.instrument(name, kind, &opts) {
+            Ok(id) => id.index() as i32,
+            Err(e) => {
+                self.error = e.message();
+                -(error_class(&e) as i32)
+            }
+        }
+    }
+
+    /// Creates (or finds) an exponential histogram: at most `max_size` buckets per sign, each
+    /// window starting at scale `max_scale` (validated by the core: 2..=16384 and -10..=20, a
+    /// range error otherwise). Returns the id or minus the error class, like [`Core::instrument`].
+    #[wasm_bindgen(js_name = instrumentExponential)]
+    pub fn instrument_exponential(
+        &mut self,
+        name: &str,
+        unit: &str,
+        description: &str,
+        max_size: u32,
+        max_scale: i32,
+    ) -> i32 {
+        let Ok(max_scale) = i8::try_from(max_scale) else {
+            self.error = String::from("invalid exponential histogram options: maxScale must be between -10 and 20");
+            return -(abi::ERR_RANGE as i32);
+        };
+        let cfg = edgemetrics::exphist::ExpConfig { max_size, max_scale };
+        let opts = InstrumentOptions::default().exponential(cfg);
+        let opts = InstrumentOptions { unit, description, ..opts };
+        match self.reg.instrument(name, InstrumentKind::Histogram, &opts) {
             Ok(id) => id.index() as i32,
             Err(e) => {
                 self.error = e.message();

@@ -2,7 +2,8 @@
 # End-to-end tests of the workers-rs integration, with real parts only: the example worker in
 # local workerd (wrangler dev), real Prometheus with its remote-write receiver, the dev receiver.
 # Fails (never skips) when something is missing. Exit 0 only when every assertion held.
-#   1. remote write, cumulative: counter totals per route/status equal what was sent;
+#   1. remote write, cumulative: counter totals per route/status equal what was sent (recorded by
+#      edgemetrics::worker::instrument, the route named by the handler); active requests sum to 0;
 #      histogram_quantile over the latency histogram of /slow lands in its bucket (100, 250] ms;
 #      response-size histogram sums are exact.
 #   2. one outbound request per invocation (sequential requests, OTLP protobuf, dev receiver):
@@ -79,6 +80,9 @@ bytes="$(q 'sum(http_server_response_body_size_bytes_sum{http_route="/api/items/
 # 15 × {"id":1,"name":"apple"} (23 B) + 9 × {"error":"no such item"} (24 B)
 [ "$bytes" = 561 ] || die "response bytes of /api/items/:id = $bytes, want 561"
 ok "prometheus: response size sum for /api/items/:id == 561 bytes"
+active="$(q 'sum(http_server_active_requests)' | py 'import json,sys; print(json.load(sys.stdin)["data"]["result"][0]["value"][1])')"
+[ "$active" = 0 ] || die "sum(http_server_active_requests) = $active, want 0 (every request that started ended)"
+ok "prometheus: sum(http_server_active_requests) == 0 (recorded by edgemetrics::worker::instrument)"
 inst="$(q 'count(count by (instance) (http_server_request_duration_seconds_count))' | py 'import json,sys; print(json.load(sys.stdin)["data"]["result"][0]["value"][1])')"
 [ "$inst" = 1 ] || die "expected one per-isolate instance label, got $inst"
 ok "prometheus: series carry one per-isolate instance label"

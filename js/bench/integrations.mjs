@@ -6,15 +6,24 @@
 //   * hono:        one request through a Hono app (`app.request`) with and without the
 //                  edgemetrics/hono middleware (flush: false, so no network), and with @hono/otel
 //                  over EdgeMeterProvider; the difference is the middleware's cost per request.
+//   * withMetrics: one fetch invocation through withMetrics (begin, handler, flush awaited
+//                  through a `fetch` option that answers 200 at once: encoding included, no
+//                  network), with the automatic HTTP + FaaS metrics (the default) and with
+//                  `auto: false` (the handler records one counter point in both, so both send
+//                  one batch per request); the difference is what the automatic metrics cost per
+//                  request: recording and encoding their 4 extra metrics.
+//   * auto record:  invocationStart + invocationEnd of auto.js alone (HTTP + FaaS, a Request and a
+//                  200 Response), no flush: the recording part of that difference.
 // Best of 5 runs after a warm-up; ns per call. The numbers move with the machine's load.
 //
 // Usage: node bench/integrations.mjs [iterations]   (default 1e6; prints one JSON line)
 import { metrics as otel } from '@opentelemetry/api';
 import { httpInstrumentationMiddleware } from '@hono/otel';
 import { Hono } from 'hono';
-import { Metrics } from '../dist/node.js';
+import { Metrics, withMetrics } from '../dist/node.js';
 import { EdgeMeterProvider } from '../dist/otel.js';
 import { metricsMiddleware } from '../dist/hono.js';
+import { invocationEnd, invocationStart } from '../dist/auto.js';
 
 const N = Number(process.argv[2] ?? 1_000_000);
 const attrs = [];
@@ -87,6 +96,32 @@ withHonoOtel.get('/users/:id', (c) => c.text('u'));
 result.hono_requests = R;
 [result.hono_bare_ns_per_request, result.hono_edgemetrics_middleware_ns_per_request, result.hono_otel_middleware_via_provider_ns_per_request] =
   await timeAsyncAll([() => bare.request('/users/1'), () => withMw.request('/users/1'), () => withHonoOtel.request('/users/1')], R);
+const instant = async () => new Response('{}');
+const autoOpts = { endpoint: 'http://127.0.0.1:9', format: 'otlp-proto', fetch: instant, selfMetrics: false };
+// The handler records one point of its own, so both variants send a batch per request.
+const handler = {
+  fetch: async (request, env, ctx, metrics) => {
+    metrics.counter('bench.requests').add(1, attrs[0]);
+    return new Response('u');
+  },
+};
+const autoOn = withMetrics(handler, autoOpts);
+const autoOff = withMetrics(handler, autoOpts, { auto: false });
+const req = new Request('http://bench/users/1');
+[result.with_metrics_auto_ns_per_request, result.with_metrics_no_auto_ns_per_request] = await timeAsyncAll(
+  [() => autoOn.fetch(req, {}, undefined), () => autoOff.fetch(req, {}, undefined)],
+  R,
+);
+const recOnly = new Metrics({ endpoint: 'http://127.0.0.1:9', format: 'otlp-proto' });
+const both = { http: true, faas: true };
+const res200 = new Response('u');
+result.auto_record_only_ns_per_request = timeIt(
+  (n) => {
+    for (let i = 0; i < n; i++) invocationEnd(invocationStart(recOnly, both, 'http', req), { result: res200 });
+  },
+  Math.max(1000, Math.floor(N / 10)),
+);
+result.with_metrics_auto_batches = [autoOn.metrics.flushStats.flights, autoOff.metrics.flushStats.flights];
 // Keep the recorded data observable and check it is there.
-result.points = [direct, viaApi, scoped].map((m) => m.prepare()?.points ?? 0);
+result.points = [direct, viaApi, scoped, recOnly].map((m) => m.prepare()?.points ?? 0);
 console.log(JSON.stringify(result));

@@ -4,6 +4,7 @@
 //     one wasm call),
 //   * baseline: a plain JS Map keyed by a string built from the same three values, adding into a
 //     number (what a pure-JS aggregator's hot path costs at least),
+//   * histograms: `record(v)` through a bound handle, explicit buckets and exponential,
 // plus first-seen attribute sets and values into the overflow series (per call), and import +
 // instantiate time (import of the entry module, then the first `new Metrics`, which
 // compiles and instantiates the wasm module synchronously).
@@ -39,6 +40,16 @@ const boundNs = timeIt((n) => {
 });
 const attrsNs = timeIt((n) => {
   for (let i = 0; i < n; i++) counter.add(1, attrs[i & 7]);
+});
+// Histograms: the same values (0..699) into an explicit and an exponential histogram, both
+// through bound handles (one wasm call each: the difference is the aggregator's own cost).
+const hist = metrics.histogram('bench.latency', { unit: 'ms' }).bind({ route: '/a' });
+const expHist = metrics.histogram('bench.latency.exp', { unit: 'ms', aggregation: 'exponential' }).bind({ route: '/a' });
+const histNs = timeIt((n) => {
+  for (let i = 0; i < n; i++) hist.record(i % 700);
+});
+const expHistNs = timeIt((n) => {
+  for (let i = 0; i < n; i++) expHist.record(i % 700);
 });
 const map = new Map();
 let sink = 0;
@@ -96,6 +107,8 @@ const result = {
   bound_ns_per_call: +boundNs.toFixed(1),
   attrs3_ns_per_call: +attrsNs.toFixed(1),
   js_map_baseline_ns_per_call: +mapNs.toFixed(1),
+  histogram_bound_ns_per_call: +histNs.toFixed(1),
+  exp_histogram_bound_ns_per_call: +expHistNs.toFixed(1),
   first_seen_set_ns_per_call: +firstSeenNs.toFixed(1),
   overflow_series_ns_per_call: +overflowNs.toFixed(1),
   batch_points: req?.points ?? 0,

@@ -12,6 +12,8 @@
 // handlers ran; absent when no route matched), `http.response.status_code`, `error.type` (the
 // exception's name when the handler threw, else the status code for 5xx).
 import { checkSource, metricsFor } from './wrappers.js';
+import { httpEnd, httpStart } from './auto.js';
+import { HTTP_DURATION_BUCKETS_SECONDS } from './semconv.js';
 // Through the package's own name, so that the runtime's entry (workerd, node, deno, browser: the
 // one that knows how to load the wasm module) is part of the app whenever this module is.
 // `edgemetrics/all`: the entry whose modules are the ones next to this file (dist/, every format);
@@ -20,20 +22,7 @@ import 'edgemetrics/all';
 import { isMetrics } from './metrics.js';
 
 /** The bucket boundaries the HTTP semantic conventions advise for http.server.request.duration. */
-export const HTTP_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
-
-const KNOWN_METHODS = new Set(['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'TRACE', 'QUERY']);
-
-const now = typeof performance === 'object' && typeof performance.now === 'function' ? () => performance.now() : () => Date.now();
-
-function errorType(e) {
-  try {
-    const n = e?.name ?? e?.constructor?.name;
-    return typeof n === 'string' && n !== '' ? n : '_OTHER';
-  } catch {
-    return '_OTHER';
-  }
-}
+export const HTTP_DURATION_BUCKETS = Array.from(HTTP_DURATION_BUCKETS_SECONDS);
 
 /**
  * Hono middleware: records the HTTP server metrics of every request, exposes the Metrics as
@@ -51,39 +40,24 @@ export function metricsMiddleware(metricsOrOptions, options = {}) {
   if (options.flush !== undefined && typeof options.flush !== 'boolean') throw new TypeError('edgemetrics/hono: options.flush must be a boolean');
   const flush = options.flush ?? true;
   let metrics = isMetrics(metricsOrOptions) ? metricsFor(metricsOrOptions) : null;
-  let duration = null;
-  let active = null;
 
   const middleware = async function edgemetricsHono(c, next) {
     if (!metrics) metrics = metricsFor(metricsOrOptions, c.env);
-    if (!duration) {
-      duration = metrics.histogram('http.server.request.duration', {
-        unit: 's',
-        description: 'Duration of HTTP server requests.',
-        bounds: HTTP_DURATION_BUCKETS,
-      });
-      active = metrics.upDownCounter('http.server.active_requests', {
-        unit: '{request}',
-        description: 'Number of active HTTP server requests.',
-      });
-    }
     try {
       c.set('metrics', metrics);
     } catch {
       // a context without variables: the handler can still use the Metrics it created
     }
-    const start = now();
     metrics.begin(Date.now());
-    let method = 'GET';
-    let scheme = 'http';
+    let raw;
     try {
-      method = KNOWN_METHODS.has(c.req.method) ? c.req.method : '_OTHER';
-      scheme = c.req.url.startsWith('https:') ? 'https' : 'http';
+      raw = c.req.raw;
     } catch {
-      // keep the defaults
+      raw = undefined;
     }
-    const base = { 'http.request.method': method, 'url.scheme': scheme };
-    active.add(1, base);
+    // The shared HTTP server metrics (auto.js). Inside a wrapper (withMetrics, ...) that already
+    // records this request with the same Metrics, only the route and error are handed to it.
+    const state = httpStart(metrics, raw ?? { method: safe(() => c.req.method), url: safe(() => c.req.url) }, true);
     let thrown;
     let threw = false;
     try {
@@ -92,28 +66,16 @@ export function metricsMiddleware(metricsOrOptions, options = {}) {
       threw = true;
       thrown = e;
     }
-    try {
-      const attrs = { ...base };
-      let status = 500;
-      if (!threw) {
-        try {
-          status = c.res.status;
-        } catch {
-          status = 500;
-        }
+    let status = 500;
+    if (!threw) {
+      try {
+        status = c.res.status;
+      } catch {
+        status = 500;
       }
-      const route = routeOf(c, middleware);
-      if (route !== undefined) attrs['http.route'] = route;
-      attrs['http.response.status_code'] = status;
-      // Hono's compose catches handler errors, calls onError and keeps the error in `c.error`.
-      const err = threw ? thrown : c.error;
-      if (err !== undefined && err !== null) attrs['error.type'] = errorType(err);
-      else if (status >= 500) attrs['error.type'] = String(status);
-      duration.record((now() - start) / 1000, attrs);
-      active.add(-1, base);
-    } catch {
-      // recording never breaks the request
     }
+    // Hono's compose catches handler errors, calls onError and keeps the error in `c.error`.
+    httpEnd(state, { status, route: routeOf(c, middleware), error: threw ? thrown : safe(() => c.error) });
     if (flush) {
       const p = metrics.flush();
       let handed = false;
@@ -142,6 +104,14 @@ function routeOf(c, self) {
     if (r && r.handler === self) return undefined; // nothing after us ran: not found
     const p = c.req.routePath;
     return typeof p === 'string' && p !== '' ? p : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function safe(f) {
+  try {
+    return f();
   } catch {
     return undefined;
   }

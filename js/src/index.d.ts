@@ -75,8 +75,17 @@ export interface InstrumentOptions {
   description?: string;
 }
 export interface HistogramOptions extends InstrumentOptions {
-  /** Bucket upper bounds, finite and strictly increasing (default: the OpenTelemetry ones). */
+  /** Bucket upper bounds, finite and strictly increasing (default: the OpenTelemetry ones).
+   * Explicit-bucket histograms only. */
   bounds?: readonly number[] | Float64Array;
+  /** `'explicit'` (default): buckets between `bounds`. `'exponential'`: base-2 exponential
+   * buckets (OpenTelemetry exponential histogram, Prometheus native histogram) that need no
+   * bounds and keep a relative error below `2^(2^-scale) - 1` at any magnitude. */
+  aggregation?: 'explicit' | 'exponential';
+  /** Exponential only: most buckets per sign, 2..16384 (default 160). */
+  maxSize?: number;
+  /** Exponential only: the scale each window starts at, -10..20 (default 20). */
+  maxScale?: number;
 }
 
 /** A handle to one attribute set: each call is a single wasm call with numbers only. */
@@ -234,12 +243,16 @@ export interface WrappedWorker<Env = any> {
 /** Options read by the wrappers: like `MetricsOptions`, but `endpoint` may come from the
  * environment (`OTEL_EXPORTER_OTLP_ENDPOINT`, ...). Explicit values win. */
 export type WrapperOptions = Partial<MetricsOptions>;
+/** Automatic metrics of the wrappers: `true` (default) records the HTTP server metrics
+ * (fetch-shaped handlers) and the FaaS metrics (every invocation); `false` none; or per group. */
+export type AutoMetrics = boolean | { http?: boolean; faas?: boolean };
 /** Wraps a module worker: `begin` at each invocation, flush via `ctx.waitUntil`. Without
  * options (or for what they leave out) the OTEL_* / EDGEMETRICS_* variables of `env`,
  * `process.env` or `Deno.env` configure it. */
 export function withMetrics<Env = any>(
   handler: ModuleWorker<Env>,
   metricsOrOptions?: Metrics | WrapperOptions | ((env: Env) => WrapperOptions),
+  options?: { auto?: AutoMetrics },
 ): WrappedWorker<Env>;
 
 /** Advised bucket boundaries (seconds) for `http.server.request.duration`:
@@ -253,5 +266,5 @@ export const HTTP_DURATION_BUCKETS_SECONDS: readonly number[];
 export function wrapLambda<E, C extends { getRemainingTimeInMillis?: () => number } | undefined, R>(
   handler: (event: E, context: C, metrics: Metrics) => R | Promise<R>,
   metricsOrOptions?: Metrics | WrapperOptions,
-  options?: { marginMs?: number; flushBudgetMs?: number },
+  options?: { marginMs?: number; flushBudgetMs?: number; auto?: AutoMetrics; trigger?: string },
 ): ((event: E, context: C) => Promise<R>) & { metrics?: Metrics };

@@ -217,6 +217,30 @@ class Histogram extends Instrument {
     this._rec(value, attrs);
   }
 }
+/**
+ * A histogram's `aggregation` option: `null` for explicit buckets, else the exponential sizes
+ * (`maxSize` 2..16384, default 160; `maxScale` -10..20, default 20). Wrong types are TypeErrors,
+ * out-of-range integers RangeErrors, both thrown before anything reaches the core.
+ */
+function exponentialOptions(opts) {
+  const a = opts?.aggregation;
+  if (a === undefined || a === 'explicit') {
+    if (opts?.maxSize !== undefined || opts?.maxScale !== undefined) {
+      throw new TypeError("edgemetrics: maxSize and maxScale need aggregation: 'exponential'");
+    }
+    return null;
+  }
+  if (a !== 'exponential') throw new TypeError(`edgemetrics: aggregation must be 'explicit' or 'exponential', got ${JSON.stringify(a)}`);
+  if (opts.bounds !== undefined) throw new TypeError('edgemetrics: bounds do not apply to exponential histograms');
+  const int = (name, v, dflt, lo, hi) => {
+    if (v === undefined) return dflt;
+    if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`edgemetrics: ${name} must be an integer`);
+    if (v < lo || v > hi) throw new RangeError(`edgemetrics: ${name} must be between ${lo} and ${hi}, got ${v}`);
+    return v;
+  };
+  return { maxSize: int('maxSize', opts.maxSize, 160, 2, 16384), maxScale: int('maxScale', opts.maxScale, 20, -10, 20) };
+}
+
 const CLASSES = { counter: Counter, upDownCounter: UpDownCounter, gauge: Gauge, histogram: Histogram };
 
 function checkString(what, v, optional) {
@@ -426,6 +450,7 @@ export class Metrics {
     if (opts === null || (opts !== undefined && typeof opts !== 'object')) throw new TypeError('edgemetrics: instrument options must be an object');
     const unit = checkString('unit', opts?.unit, true);
     const description = checkString('description', opts?.description, true);
+    const exp = kind === 'histogram' ? exponentialOptions(opts) : null;
     let bounds = new Float64Array(0);
     const hasBounds = kind === 'histogram' && opts?.bounds !== undefined;
     if (hasBounds) {
@@ -434,7 +459,9 @@ export class Metrics {
       bounds = Float64Array.from(opts.bounds);
     }
     if (!this.#core) return new CLASSES[kind](null, NO_INSTRUMENT, name, kind, 0, null);
-    const id = this.#core.instrument(KIND[kind], name, unit, description, hasBounds, bounds);
+    const id = exp
+      ? this.#core.instrumentExponential(name, unit, description, exp.maxSize, exp.maxScale)
+      : this.#core.instrument(KIND[kind], name, unit, description, hasBounds, bounds);
     if (id < 0) throw new (errorClass(-id))(`edgemetrics: ${this.#core.error()}`);
     return new CLASSES[kind](this.#core, id, name, kind, this.#cacheMax, this.#attrLimits);
   }

@@ -4,6 +4,7 @@
 // Edge runtime's `event.waitUntil`. Why a file of its own: `withMetrics` finds `ctx.waitUntil` in
 // the Workers signature; here the caller says where it is.
 import { checkSource, metricsFor } from './wrappers.js';
+import { autoOptions, invocationEnd, invocationStart } from './auto.js';
 // Through the package's own name, so that the runtime's entry (workerd, node, deno, browser: the
 // one that knows how to load the wasm module) is part of the app whenever this module is.
 // `edgemetrics/all`: the entry whose modules are the ones next to this file (dist/, every format);
@@ -16,26 +17,37 @@ import { isMetrics } from './metrics.js';
  * argument, and the flush is handed to `waitUntil(promise, ...handlerArgs)` after the handler
  * returned or threw. Without `waitUntil` (or when it throws) the flush is awaited before the
  * result is returned. The flush never rejects and never changes the handler's result or error.
+ * Automatic metrics (auto.js): the HTTP server metrics when the first argument is a Request, and
+ * the FaaS metrics (`faas.trigger` http); `auto: { http: false, faas: false }` turns them off.
  *
  * @param {(...args: any[]) => any} handler
  * @param {Metrics | object | (() => object)} metricsOrOptions
- * @param {{ waitUntil?: (promise: Promise<unknown>, ...args: any[]) => void }} [options]
+ * @param {{ waitUntil?: (promise: Promise<unknown>, ...args: any[]) => void, auto?: boolean | { http?: boolean, faas?: boolean } }} [options]
  */
 export function withWaitUntil(handler, metricsOrOptions, options = {}) {
   if (typeof handler !== 'function') throw new TypeError('edgemetrics/vercel: withWaitUntil needs a handler function');
   checkSource(metricsOrOptions, 'withWaitUntil');
   if (options === null || typeof options !== 'object') throw new TypeError('edgemetrics/vercel: options must be an object');
-  for (const k of Object.keys(options)) if (k !== 'waitUntil') throw new TypeError(`edgemetrics/vercel: unknown option ${JSON.stringify(k)}`);
+  for (const k of Object.keys(options)) if (k !== 'waitUntil' && k !== 'auto') throw new TypeError(`edgemetrics/vercel: unknown option ${JSON.stringify(k)}`);
   const { waitUntil } = options;
+  const auto = autoOptions(options.auto, 'withWaitUntil');
   if (waitUntil !== undefined && typeof waitUntil !== 'function') throw new TypeError('edgemetrics/vercel: options.waitUntil must be a function');
   let metrics = isMetrics(metricsOrOptions) ? metricsFor(metricsOrOptions) : null;
   const wrapped = async function (...args) {
     if (!metrics) metrics = metricsFor(metricsOrOptions, undefined);
     wrapped.metrics = metrics;
     metrics.begin(Date.now());
+    const token = invocationStart(metrics, auto, 'http', isRequest(args[0]) ? args[0] : undefined);
+    let outcome;
     try {
-      return await handler.call(this, ...args, metrics);
+      const result = await handler.call(this, ...args, metrics);
+      outcome = { result };
+      return result;
+    } catch (error) {
+      outcome = { threw: true, error };
+      throw error;
     } finally {
+      invocationEnd(token, outcome);
       const p = metrics.flush();
       let handed = false;
       if (waitUntil) {
@@ -53,4 +65,12 @@ export function withWaitUntil(handler, metricsOrOptions, options = {}) {
   };
   if (metrics) wrapped.metrics = metrics;
   return wrapped;
+}
+
+function isRequest(x) {
+  try {
+    return x !== null && typeof x === 'object' && typeof x.method === 'string' && (typeof x.url === 'string' || typeof x.url === 'object');
+  } catch {
+    return false;
+  }
 }

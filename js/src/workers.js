@@ -6,6 +6,7 @@
 // subclass whose methods begin a window and flush through `this.ctx.waitUntil`, and it must keep
 // synchronous methods synchronous (a sync RPC method stays sync for callers inside the class).
 import { checkSource, metricsFor } from './wrappers.js';
+import { autoOptions, invocationEnd, invocationStart, triggerOfHandler } from './auto.js';
 // Through the package's own name, so that the runtime's entry (the one that loads the wasm
 // module) is part of the worker whenever this module is.
 // `edgemetrics/all`: the entry whose modules are the ones next to this file (dist/, every format);
@@ -44,9 +45,22 @@ function flushVia(ctx, metrics) {
   return p;
 }
 
-function instrumentClass(Class, metricsOrOptions, who) {
+/** The `{ auto }` options of these wrappers (auto.js), validated. */
+function wrapperAuto(options, who, known = ['auto']) {
+  if (options === null || typeof options !== 'object') throw new TypeError(`edgemetrics/workers: ${who} options must be an object`);
+  for (const k of Object.keys(options)) {
+    if (!known.includes(k)) throw new TypeError(`edgemetrics/workers: ${who} has no option ${JSON.stringify(k)} (known: ${known.join(', ')})`);
+  }
+  return autoOptions(options.auto, who);
+}
+
+/** The Request of a class method call when the method is fetch-shaped, else undefined. */
+const requestOf = (name, args) => (name === 'fetch' ? args[0] : undefined);
+
+function instrumentClass(Class, metricsOrOptions, who, options) {
   if (typeof Class !== 'function' || typeof Class.prototype !== 'object') throw new TypeError(`edgemetrics/workers: ${who} needs a class`);
   checkSource(metricsOrOptions, who);
+  const auto = wrapperAuto(options, who);
   let metrics = isMetrics(metricsOrOptions) ? metricsFor(metricsOrOptions) : null;
   const metricsOf = (self) => {
     if (!metrics) metrics = metricsFor(metricsOrOptions, self?.env);
@@ -64,19 +78,34 @@ function instrumentClass(Class, metricsOrOptions, who) {
     const wrapped = function (...args) {
       const m = metricsOf(this);
       m.begin(Date.now());
+      const token = invocationStart(m, auto, triggerOfHandler(name), requestOf(name, args));
       let result;
       try {
         result = original.apply(this, args);
       } catch (e) {
+        invocationEnd(token, { threw: true, error: e });
         flushVia(this.ctx, m);
         throw e;
       }
       if (result !== null && typeof result === 'object' && typeof result.then === 'function') {
         const ctx = this.ctx;
-        return Promise.resolve(result).finally(() => flushVia(ctx, m) ?? undefined);
+        return Promise.resolve(result).then(
+          (value) => {
+            invocationEnd(token, { result: value });
+            const p = flushVia(ctx, m);
+            return p ? p.then(() => value) : value;
+          },
+          (error) => {
+            invocationEnd(token, { threw: true, error });
+            const p = flushVia(ctx, m);
+            if (p) return p.then(() => Promise.reject(error));
+            throw error;
+          },
+        );
       }
       // A synchronous method stays synchronous: its flush runs on (waitUntil or not awaited; a
       // flush never rejects).
+      invocationEnd(token, { result });
       flushVia(this.ctx, m);
       return result;
     };
@@ -89,25 +118,34 @@ function instrumentClass(Class, metricsOrOptions, who) {
 /**
  * Returns a subclass of a Durable Object class whose methods (handlers such as `fetch` and
  * `alarm`, and RPC methods) each begin a window and flush through `this.ctx.waitUntil`. The
- * Metrics is `this.metrics`.
+ * Metrics is `this.metrics`. Automatic metrics (auto.js): FaaS metrics for every method call
+ * (`faas.trigger` http for `fetch`, timer for `alarm`, other for RPC and WebSocket handlers) and
+ * the HTTP server metrics for `fetch`; `{ auto: { http: false, faas: false } }` turns them off.
  */
-export function instrumentDurableObject(Class, metricsOrOptions) {
-  return instrumentClass(Class, metricsOrOptions, 'instrumentDurableObject');
+export function instrumentDurableObject(Class, metricsOrOptions, options = {}) {
+  return instrumentClass(Class, metricsOrOptions, 'instrumentDurableObject', options);
 }
 
 /** The same for a `WorkerEntrypoint` class (service-binding RPC and its handlers). */
-export function instrumentEntrypoint(Class, metricsOrOptions) {
-  return instrumentClass(Class, metricsOrOptions, 'instrumentEntrypoint');
+export function instrumentEntrypoint(Class, metricsOrOptions, options = {}) {
+  return instrumentClass(Class, metricsOrOptions, 'instrumentEntrypoint', options);
 }
 
 /**
  * Wraps a Pages Function (`onRequest(context)`, `onRequestGet`, ...): begins a window, passes the
  * Metrics as a second argument (and as `context.data.metrics`), and hands the flush to
- * `context.waitUntil`. The options function gets `context.env`.
+ * `context.waitUntil`. The options function gets `context.env`. Automatic metrics (auto.js): the
+ * HTTP server metrics and the FaaS metrics (`faas.trigger` http); the third argument's `route`
+ * (the file's route template, e.g. `/users/:id`) becomes `http.route` (Pages gives the function
+ * only the matched path, never the template), `auto: ...` turns a group off.
  */
-export function pagesFunction(handler, metricsOrOptions) {
+export function pagesFunction(handler, metricsOrOptions, options = {}) {
   if (typeof handler !== 'function') throw new TypeError('edgemetrics/workers: pagesFunction needs a function');
   checkSource(metricsOrOptions, 'pagesFunction');
+  const auto = wrapperAuto(options, 'pagesFunction', ['auto', 'route']);
+  const route = options.route;
+  if (route !== undefined && typeof route !== 'string')
+    throw new TypeError('edgemetrics/workers: pagesFunction option route must be a string (the route template, e.g. "/users/:id")');
   let metrics = isMetrics(metricsOrOptions) ? metricsFor(metricsOrOptions) : null;
   return async function (context) {
     if (!metrics) metrics = metricsFor(metricsOrOptions, context?.env);
@@ -117,11 +155,27 @@ export function pagesFunction(handler, metricsOrOptions) {
     } catch {
       // a frozen data object: the second argument still carries the Metrics
     }
+    const token = invocationStart(metrics, auto, 'http', requestOfContext(context));
+    let outcome;
     try {
-      return await handler.call(this, context, metrics);
+      const result = await handler.call(this, context, metrics);
+      outcome = { result, route };
+      return result;
+    } catch (error) {
+      outcome = { threw: true, error, route };
+      throw error;
     } finally {
+      invocationEnd(token, outcome);
       const p = flushVia(context, metrics);
       if (p) await p;
     }
   };
+}
+
+function requestOfContext(context) {
+  try {
+    return context?.request ?? undefined;
+  } catch {
+    return undefined;
+  }
 }

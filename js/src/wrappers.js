@@ -7,6 +7,7 @@
 // handler and never holds it longer than its budget.
 import { hostLookup, resolveOptions } from './env.js';
 import { DISABLED, LENIENT, Metrics, isMetrics } from './metrics.js';
+import { autoOptions, invocationEnd, invocationStart, triggerOfHandler, triggerOfLambdaEvent } from './auto.js';
 
 /** Default flush budget of `wrapLambda`: what a receiver outage may add to one invocation. */
 export const LAMBDA_FLUSH_BUDGET_MS = 1000;
@@ -43,7 +44,7 @@ export function metricsFor(m, env) {
 }
 
 export function checkSource(metricsOrOptions, who) {
-  if (metricsOrOptions instanceof Metrics) return;
+  if (isMetrics(metricsOrOptions)) return;
   if (metricsOrOptions === undefined) return; // configured by the environment alone
   if (metricsOrOptions === null || (typeof metricsOrOptions !== 'object' && typeof metricsOrOptions !== 'function')) {
     throw new TypeError(`edgemetrics: ${who} needs a Metrics object, options, a function (env) => options, or nothing (OTEL_* environment)`);
@@ -55,10 +56,17 @@ export function checkSource(metricsOrOptions, who) {
  * and the flush is handed to `ctx.waitUntil` (awaited when there is no `waitUntil`). The Metrics
  * object (or one built from `options`, or from `options(env)` at the first invocation) is passed
  * as an extra last argument and is also available as `wrapped.metrics` once created.
+ *
+ * Automatic metrics (auto.js): every invocation records the FaaS metrics (`faas.trigger` http,
+ * timer for `scheduled`, pubsub for `queue`, other for the rest) and `fetch` the HTTP server
+ * metrics; `{ auto: { http: false, faas: false } }` as the third argument turns a group off.
  */
-export function withMetrics(handler, metricsOrOptions) {
+export function withMetrics(handler, metricsOrOptions, options = {}) {
   checkSource(metricsOrOptions, 'withMetrics');
-  let metrics = metricsOrOptions instanceof Metrics ? metricsFor(metricsOrOptions) : null;
+  if (options === null || typeof options !== 'object') throw new TypeError('edgemetrics: withMetrics options must be an object');
+  for (const k of Object.keys(options)) if (k !== 'auto') throw new TypeError(`edgemetrics: withMetrics has no option ${JSON.stringify(k)} (known: auto)`);
+  const auto = autoOptions(options.auto, 'withMetrics');
+  let metrics = isMetrics(metricsOrOptions) ? metricsFor(metricsOrOptions) : null;
   const wrapped = {};
   for (const name of ['fetch', 'scheduled', 'queue', 'email', 'tail', 'trace']) {
     if (typeof handler?.[name] !== 'function') continue;
@@ -66,9 +74,17 @@ export function withMetrics(handler, metricsOrOptions) {
       if (!metrics) metrics = metricsFor(metricsOrOptions, env);
       wrapped.metrics = metrics;
       metrics.begin(Date.now());
+      const token = invocationStart(metrics, auto, triggerOfHandler(name), name === 'fetch' ? event : undefined);
+      let outcome;
       try {
-        return await handler[name].call(handler, event, env, ctx, metrics);
+        const result = await handler[name].call(handler, event, env, ctx, metrics);
+        outcome = { result };
+        return result;
+      } catch (error) {
+        outcome = { threw: true, error };
+        throw error;
       } finally {
+        invocationEnd(token, outcome);
         const p = metrics.flush();
         let handed = false;
         try {
@@ -92,25 +108,36 @@ export function withMetrics(handler, metricsOrOptions) {
  * handler, and awaits the flush in `finally`, bounded by `flushBudgetMs` (default 1000 ms) and by
  * `context.getRemainingTimeInMillis()` less `marginMs` (default 100). What does not get through
  * in time is carried over to the next invocation's batch. The Metrics object is passed as a third
- * argument.
+ * argument. Automatic FaaS metrics (auto.js) with `faas.trigger` read from the event's shape
+ * (or `opts.trigger`); `opts.auto: { faas: false }` turns them off.
  */
 export function wrapLambda(handler, metricsOrOptions, opts = {}) {
   if (typeof handler !== 'function') throw new TypeError('edgemetrics: wrapLambda needs a function');
   checkSource(metricsOrOptions, 'wrapLambda');
-  const { marginMs = 100, flushBudgetMs = LAMBDA_FLUSH_BUDGET_MS } = opts ?? {};
+  const { marginMs = 100, flushBudgetMs = LAMBDA_FLUSH_BUDGET_MS, trigger } = opts ?? {};
+  const auto = autoOptions(opts?.auto, 'wrapLambda');
+  if (trigger !== undefined && typeof trigger !== 'string') throw new TypeError('edgemetrics: wrapLambda trigger must be a string (faas.trigger)');
   if (typeof marginMs !== 'number' || !Number.isFinite(marginMs) || marginMs < 0)
     throw new RangeError(`edgemetrics: wrapLambda marginMs must be a finite number ≥ 0; got ${String(marginMs)}`);
   if (typeof flushBudgetMs !== 'number' || !Number.isFinite(flushBudgetMs) || !(flushBudgetMs > 0)) {
     throw new RangeError(`edgemetrics: wrapLambda flushBudgetMs must be a positive finite number; got ${String(flushBudgetMs)}`);
   }
-  let metrics = metricsOrOptions instanceof Metrics ? metricsFor(metricsOrOptions) : null;
+  let metrics = isMetrics(metricsOrOptions) ? metricsFor(metricsOrOptions) : null;
   const wrapped = async function (event, context) {
     if (!metrics) metrics = metricsFor(metricsOrOptions, undefined);
     wrapped.metrics = metrics;
     metrics.begin(Date.now());
+    const token = invocationStart(metrics, auto, trigger ?? triggerOfLambdaEvent(event), undefined);
+    let outcome;
     try {
-      return await handler.call(this, event, context, metrics);
+      const result = await handler.call(this, event, context, metrics);
+      outcome = { result };
+      return result;
+    } catch (error) {
+      outcome = { threw: true, error };
+      throw error;
     } finally {
+      invocationEnd(token, outcome);
       let deadline = Date.now() + flushBudgetMs;
       try {
         const left = context?.getRemainingTimeInMillis?.();

@@ -15,6 +15,15 @@ import { bundle } from './bundle.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
+/** Histogram counts of `name` in the batches of `service` whose attributes include `attrs`. */
+const count = (requests, service, name, attrs = {}) =>
+  requests
+    .map(decodeOtlp)
+    .filter((d) => d.resource['service.name'] === service)
+    .flatMap((d) => d.metrics[name]?.points ?? [])
+    .filter((p) => Object.entries(attrs).every(([k, v]) => p.attrs[k] === v))
+    .reduce((s, p) => s + (p.count ?? p.value), 0);
+
 const total = (requests, service, name) =>
   requests
     .map(decodeOtlp)
@@ -54,6 +63,16 @@ test('workerd (miniflare): Durable Object and WorkerEntrypoint methods record an
   assert.equal(total(rx.requests, 'do', 'do.fetches'), 2);
   assert.equal(total(rx.requests, 'rpc', 'rpc.adds'), 2);
   for (const q of rx.requests) assert.equal(q.url, '/v1/metrics');
+  // Automatic metrics: the object's fetch is HTTP-shaped, the other methods are RPC (trigger other).
+  const ok200 = { 'http.request.method': 'GET', 'http.response.status_code': 200 };
+  assert.equal(count(rx.requests, 'do', 'http.server.request.duration', ok200), 2);
+  assert.equal(count(rx.requests, 'do', 'http.server.request.duration'), 2, 'only fetch records HTTP metrics');
+  assert.equal(count(rx.requests, 'do', 'faas.invocations', { 'faas.trigger': 'http' }), 2);
+  // increment, label and twice (called by label through the instrumented prototype) per /do.
+  assert.equal(count(rx.requests, 'do', 'faas.invocations', { 'faas.trigger': 'other' }), 6);
+  assert.equal(count(rx.requests, 'rpc', 'faas.invocations', { 'faas.trigger': 'other' }), 2);
+  assert.equal(count(rx.requests, 'do', 'faas.errors') + count(rx.requests, 'rpc', 'faas.errors'), 0);
+  assert.equal(count(rx.requests, 'do', 'faas.coldstarts') + count(rx.requests, 'rpc', 'faas.coldstarts'), 1, 'one cold start in the isolate');
 });
 
 test('workerd (wrangler pages dev): a Pages Function wrapped by pagesFunction records and flushes via context.waitUntil', async (t) => {
@@ -103,4 +122,20 @@ test('workerd (wrangler pages dev): a Pages Function wrapped by pagesFunction re
     ['2', 1],
   ]);
   assert.equal(rx.requests.length, 2, 'one batch per request');
+  const http = rx.requests
+    .map(decodeOtlp)
+    .flatMap((d) => d.metrics['http.server.request.duration']?.points ?? [])
+    .map((p) => [p.attrs['http.route'], p.attrs['http.response.status_code'], p.count]);
+  assert.deepEqual(http, [
+    ['/users/:id', 200, 1],
+    ['/users/:id', 200, 1],
+  ]);
+  const faas = rx.requests.map(decodeOtlp).flatMap((d) => d.metrics['faas.invocations']?.points ?? []);
+  assert.deepEqual(
+    faas.map((p) => [p.attrs['faas.trigger'], p.value]),
+    [
+      ['http', 1],
+      ['http', 1],
+    ],
+  );
 });

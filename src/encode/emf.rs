@@ -33,7 +33,8 @@
 //!   histogram point with no values is not written (it has nothing to report). More than
 //!   [`MAX_VALUES_PER_METRIC`] (100) non-empty buckets are split over several documents with the
 //!   same dimensions; each part then carries its own `Count` (exact), `Min`/`Max` (of its values)
-//!   and `Sum` (Σ value × count: approximate).
+//!   and `Sum` (Σ value × count: approximate). **Exponential histograms** take the same form over
+//!   their bucket boundaries (`ExpHistogram::cumulative_buckets`).
 //! * **Each document stays under [`MAX_EVENT_BYTES`]** (256 KiB less the 26 bytes CloudWatch Logs
 //!   counts per event): metrics spill into the next document. A single value whose document cannot
 //!   fit even without the resource members (attributes far beyond the default attribute limits) is
@@ -306,6 +307,34 @@ pub fn documents(batch: &Batch, cfg: &EmfConfig) -> Result<Vec<Vec<u8>>, Error> 
             MetricData::Histogram { bounds, points: ps, .. } => {
                 for p in ps.iter().filter(|p| p.count > 0) {
                     points.push((&p.attributes[..], histogram_values(p, bounds)?));
+                }
+            }
+            // Exponential: the same value/count form over the exponential bucket boundaries.
+            MetricData::ExponentialHistogram { points: ps, .. } => {
+                for p in ps.iter().filter(|p| p.hist.count > 0) {
+                    let h = &p.hist;
+                    let cum = h.cumulative_buckets();
+                    let bounds: Vec<f64> = cum[..cum.len() - 1].iter().map(|b| b.0).collect();
+                    let mut prev = 0;
+                    let bucket_counts = cum
+                        .iter()
+                        .map(|b| {
+                            let c = b.1 - prev;
+                            prev = b.1;
+                            c
+                        })
+                        .collect();
+                    let explicit = HistogramPoint {
+                        attributes: p.attributes.clone(),
+                        start_unix_nano: p.start_unix_nano,
+                        time_unix_nano: p.time_unix_nano,
+                        count: h.count,
+                        sum: h.sum,
+                        min: h.min,
+                        max: h.max,
+                        bucket_counts,
+                    };
+                    points.push((&p.attributes[..], histogram_values(&explicit, &bounds)?));
                 }
             }
         }

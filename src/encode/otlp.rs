@@ -14,13 +14,19 @@
 //!          └─ metrics (2)            one per instrument: name (1), description (2), unit (3)
 //!              ├─ gauge (5)          data_points (1)
 //!              ├─ sum (7)            data_points (1), aggregation_temporality (2), is_monotonic (3)
-//!              └─ histogram (9)      data_points (1), aggregation_temporality (2)
+//!              ├─ histogram (9)      data_points (1), aggregation_temporality (2)
+//!              └─ exponential_histogram (10)  data_points (1), aggregation_temporality (2)
 //!
 //! NumberDataPoint     start_time_unix_nano (2, fixed64), time_unix_nano (3, fixed64),
 //!                     as_double (4), attributes (7)
 //! HistogramDataPoint  start (2), time (3), count (4, fixed64), sum (5, optional double),
 //!                     bucket_counts (6, packed fixed64), explicit_bounds (7, packed double),
 //!                     attributes (9), min (11, optional double), max (12, optional double)
+//! ExponentialHistogramDataPoint
+//!                     attributes (1), start (2), time (3), count (4, fixed64), sum (5, optional
+//!                     double), scale (6, sint32), zero_count (7, fixed64), positive (8) and
+//!                     negative (9): Buckets { offset (1, sint32), bucket_counts (2, packed
+//!                     uint64) }, min (12), max (13), zero_threshold (14, double)
 //! KeyValue            key (1), value (2): AnyValue { string_value (1) | bool_value (2)
 //!                     | int_value (3) | double_value (4) }
 //! ```
@@ -70,7 +76,8 @@ use crate::encode::otlp_common::{extreme_present, keep_message};
 pub use crate::encode::otlp_common::{temporality_value, PartialSuccess, MAX_ERROR_MESSAGE, PATH};
 use crate::encode::Encoded;
 use crate::error::Error;
-use crate::model::{Batch, HistogramPoint, Metric, MetricData, NumberPoint};
+use crate::exphist::ExpBuckets;
+use crate::model::{Batch, ExpHistogramPoint, HistogramPoint, Metric, MetricData, NumberPoint};
 
 /// Content type of the protobuf encoding.
 pub const CONTENT_TYPE: &str = "application/x-protobuf";
@@ -187,6 +194,43 @@ fn histogram_point_size(p: &HistogramPoint, bounds: &[f64]) -> usize {
         + if extreme_present(p, p.max) { tag_size(12) + 8 } else { 0 }
 }
 
+fn zigzag32(v: i32) -> u64 {
+    ((v << 1) ^ (v >> 31)) as u32 as u64
+}
+
+/// Body size of a `Buckets` message.
+fn buckets_size(b: &ExpBuckets) -> usize {
+    let counts: usize = b.counts.iter().map(|&c| varint_len(c)).sum();
+    (if b.offset != 0 { 1 + varint_len(zigzag32(b.offset)) } else { 0 })
+        + if b.counts.is_empty() { 0 } else { len_field(2, counts) }
+}
+
+/// Bytes of an optional `Buckets` field (left out when it holds no bucket).
+fn buckets_field_size(field: u32, b: &ExpBuckets) -> usize {
+    if b.counts.is_empty() {
+        0
+    } else {
+        len_field(field, buckets_size(b))
+    }
+}
+
+fn exp_point_size(p: &ExpHistogramPoint) -> usize {
+    let h = &p.hist;
+    let present = |v: f64| h.count > 0 && v.is_finite();
+    attrs_size(1, &p.attributes)
+        + fixed_size(2, p.start_unix_nano)
+        + fixed_size(3, p.time_unix_nano)
+        + fixed_size(4, h.count)
+        + 9
+        + if h.scale != 0 { 1 + varint_len(zigzag32(h.scale)) } else { 0 }
+        + fixed_size(7, h.zero_count)
+        + buckets_field_size(8, &h.positive)
+        + buckets_field_size(9, &h.negative)
+        + if present(h.min) { 9 } else { 0 }
+        + if present(h.max) { 9 } else { 0 }
+        + if h.zero_threshold != 0.0 { 9 } else { 0 }
+}
+
 /// Size of the `gauge`/`sum`/`histogram` message body of `data`.
 fn data_size(data: &MetricData) -> usize {
     match data {
@@ -199,6 +243,9 @@ fn data_size(data: &MetricData) -> usize {
         MetricData::Histogram { bounds, points, .. } => {
             points.iter().map(|p| len_field(1, histogram_point_size(p, bounds))).sum::<usize>() + 2
         }
+        MetricData::ExponentialHistogram { points, .. } => {
+            points.iter().map(|p| len_field(1, exp_point_size(p))).sum::<usize>() + 2
+        }
     }
 }
 
@@ -207,6 +254,7 @@ fn data_field(data: &MetricData) -> u32 {
         MetricData::Gauge { .. } => 5,
         MetricData::Sum { .. } => 7,
         MetricData::Histogram { .. } => 9,
+        MetricData::ExponentialHistogram { .. } => 10,
     }
 }
 
@@ -259,7 +307,52 @@ fn metric(w: &mut Writer, m: &Metric, data_size: usize) {
             }
             w.uint64(2, temporality_value(*temporality));
         }
+        MetricData::ExponentialHistogram { temporality, points } => {
+            for p in points {
+                exp_point(w, p);
+            }
+            w.uint64(2, temporality_value(*temporality));
+        }
     }
+}
+
+fn exp_buckets(w: &mut Writer, field: u32, b: &ExpBuckets) {
+    if b.counts.is_empty() {
+        return;
+    }
+    head(w, field, buckets_size(b));
+    w.uint64(1, zigzag32(b.offset)); // sint32: zigzag varint, left out when 0
+    let counts: usize = b.counts.iter().map(|&c| varint_len(c)).sum();
+    head(w, 2, counts); // packed uint64
+    for &c in &b.counts {
+        w.varint(c);
+    }
+}
+
+fn exp_point(w: &mut Writer, p: &ExpHistogramPoint) {
+    let size = exp_point_size(p);
+    head(w, 1, size);
+    let start = w.buf.len();
+    let h = &p.hist;
+    for kv in p.attributes.iter() {
+        key_value(w, 1, kv);
+    }
+    w.fixed64(2, p.start_unix_nano);
+    w.fixed64(3, p.time_unix_nano);
+    w.fixed64(4, h.count);
+    w.double_always(5, h.sum); // optional double: present even when 0
+    w.uint64(6, zigzag32(h.scale));
+    w.fixed64(7, h.zero_count);
+    exp_buckets(w, 8, &h.positive);
+    exp_buckets(w, 9, &h.negative);
+    if h.count > 0 && h.min.is_finite() {
+        w.double_always(12, h.min);
+    }
+    if h.count > 0 && h.max.is_finite() {
+        w.double_always(13, h.max);
+    }
+    w.double(14, h.zero_threshold);
+    debug_assert_eq!(w.buf.len() - start, size);
 }
 
 fn number_point(w: &mut Writer, p: &NumberPoint) {

@@ -61,7 +61,8 @@ pub use crate::encode::otlp_common::PartialSuccess;
 use crate::encode::otlp_common::{extreme_present, keep_message, temporality_value};
 use crate::encode::Encoded;
 use crate::error::Error;
-use crate::model::{Batch, HistogramPoint, Metric, MetricData, NumberPoint};
+use crate::exphist::ExpBuckets;
+use crate::model::{Batch, ExpHistogramPoint, HistogramPoint, Metric, MetricData, NumberPoint};
 
 pub use crate::encode::otlp_common::PATH;
 
@@ -227,6 +228,78 @@ fn metric(o: &mut Vec<u8>, m: &Metric) {
             push_u64(o, temporality_value(*temporality));
             o.push(b'}');
         }
+        MetricData::ExponentialHistogram { temporality, points } => {
+            key(o, &mut first, b"exponentialHistogram");
+            o.extend_from_slice(b"{\"dataPoints\":[");
+            for (i, p) in points.iter().enumerate() {
+                if i > 0 {
+                    o.push(b',');
+                }
+                exp_point(o, p);
+            }
+            o.extend_from_slice(b"],\"aggregationTemporality\":");
+            push_u64(o, temporality_value(*temporality));
+            o.push(b'}');
+        }
+    }
+    o.push(b'}');
+}
+
+/// `"positive"`/`"negative"` of an exponential point: offset is an int32 (a JSON number), the
+/// counts uint64 (decimal strings). Left out when the sign has no bucket.
+fn exp_buckets(o: &mut Vec<u8>, k: &[u8], b: &ExpBuckets) {
+    if b.counts.is_empty() {
+        return;
+    }
+    o.extend_from_slice(b",\"");
+    o.extend_from_slice(k);
+    o.extend_from_slice(b"\":{");
+    if b.offset != 0 {
+        o.extend_from_slice(b"\"offset\":");
+        push_i64(o, b.offset as i64);
+        o.push(b',');
+    }
+    o.extend_from_slice(b"\"bucketCounts\":[");
+    for (i, c) in b.counts.iter().enumerate() {
+        if i > 0 {
+            o.push(b',');
+        }
+        u64_str(o, *c);
+    }
+    o.extend_from_slice(b"]}");
+}
+
+fn exp_point(o: &mut Vec<u8>, p: &ExpHistogramPoint) {
+    let h = &p.hist;
+    o.push(b'{');
+    let mut first = true;
+    u64_field(o, &mut first, b"startTimeUnixNano", p.start_unix_nano);
+    u64_field(o, &mut first, b"timeUnixNano", p.time_unix_nano);
+    u64_field(o, &mut first, b"count", h.count);
+    key(o, &mut first, b"sum");
+    double(o, h.sum);
+    if h.scale != 0 {
+        o.extend_from_slice(b",\"scale\":");
+        push_i64(o, h.scale as i64);
+    }
+    if h.zero_count != 0 {
+        o.extend_from_slice(b",\"zeroCount\":");
+        u64_str(o, h.zero_count);
+    }
+    exp_buckets(o, b"positive", &h.positive);
+    exp_buckets(o, b"negative", &h.negative);
+    attributes(o, &p.attributes, true);
+    if h.count > 0 && h.min.is_finite() {
+        o.extend_from_slice(b",\"min\":");
+        double(o, h.min);
+    }
+    if h.count > 0 && h.max.is_finite() {
+        o.extend_from_slice(b",\"max\":");
+        double(o, h.max);
+    }
+    if h.zero_threshold != 0.0 {
+        o.extend_from_slice(b",\"zeroThreshold\":");
+        double(o, h.zero_threshold);
     }
     o.push(b'}');
 }

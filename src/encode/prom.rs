@@ -88,6 +88,7 @@ use alloc::vec::Vec;
 
 use crate::attr::{KeyValue, Value};
 use crate::error::Error;
+use crate::exphist::{ExpHistogram, DEFAULT_MAX_SIZE};
 use crate::model::{Batch, InstrumentKind, MetricData};
 
 /// Translates an OpenTelemetry instrument name and unit into a Prometheus metric name (see the
@@ -440,6 +441,9 @@ pub(crate) enum FamilyType {
     Gauge,
     /// Classic histogram: `_bucket{le}`, `_sum`, `_count`.
     Histogram,
+    /// Native histogram (an exponential histogram): remote write sends it as one series with a
+    /// `Histogram` value; the text format converts it to classic buckets ([`classic_buckets`]).
+    NativeHistogram,
 }
 
 impl FamilyType {
@@ -448,7 +452,7 @@ impl FamilyType {
         match self {
             FamilyType::Counter => "counter",
             FamilyType::Gauge => "gauge",
-            FamilyType::Histogram => "histogram",
+            FamilyType::Histogram | FamilyType::NativeHistogram => "histogram",
         }
     }
 }
@@ -467,6 +471,8 @@ pub(crate) enum SeriesValue {
         /// Sum of observations.
         sum: f64,
     },
+    /// An exponential (native) histogram.
+    Native(ExpHistogram),
 }
 
 /// One series: labels (sorted by name, without `__name__` and `le`) and its value.
@@ -519,6 +525,7 @@ pub(crate) fn families(batch: &Batch, opts: &FamilyOptions<'_>) -> Result<Vec<Fa
             MetricData::Sum { monotonic: true, .. } => (FamilyType::Counter, &[]),
             MetricData::Sum { .. } | MetricData::Gauge { .. } => (FamilyType::Gauge, &[]),
             MetricData::Histogram { bounds, .. } => (FamilyType::Histogram, bounds),
+            MetricData::ExponentialHistogram { .. } => (FamilyType::NativeHistogram, &[]),
         };
         let idx = match out.iter().position(|f| f.name == name) {
             Some(i) => {
@@ -569,6 +576,12 @@ pub(crate) fn families(batch: &Batch, opts: &FamilyOptions<'_>) -> Result<Vec<Fa
                         labels: labels(&p.attributes),
                         value: SeriesValue::Histogram { cumulative, count, sum: p.sum },
                     });
+                }
+            }
+            MetricData::ExponentialHistogram { points, .. } => {
+                for p in points {
+                    fam.series
+                        .push(Series { labels: labels(&p.attributes), value: SeriesValue::Native(p.hist.clone()) });
                 }
             }
         }
@@ -687,8 +700,21 @@ fn merge_value(earlier: &mut SeriesValue, later: &SeriesValue, kind: FamilyType)
             *en = en.saturating_add(*ln);
             *es += *ls;
         }
+        (SeriesValue::Native(e), SeriesValue::Native(l)) => {
+            let widest = [&e.positive, &e.negative, &l.positive, &l.negative]
+                .iter()
+                .map(|b| b.counts.len() as u32)
+                .fold(DEFAULT_MAX_SIZE, u32::max);
+            e.merge(l, widest);
+        }
         _ => {}
     }
+}
+
+/// An exponential histogram as classic cumulative buckets (see
+/// [`ExpHistogram::cumulative_buckets`]): what the Pushgateway text format carries.
+pub fn classic_buckets(h: &ExpHistogram) -> Vec<(f64, u64)> {
+    h.cumulative_buckets()
 }
 
 #[cfg(test)]

@@ -22,6 +22,11 @@
 //! cumulative, ascending, and end with `le="+Inf"` equal to `_count`. No timestamps: the
 //! Pushgateway refuses them. Names and labels follow [`crate::encode::prom`].
 //!
+//! **Exponential histograms** have no representation in the text format: each series is sent as
+//! a classic histogram whose `le` values are its own exponential bucket boundaries
+//! ([`prom::classic_buckets`]), so quantiles keep the exponential resolution; series of one family
+//! may therefore carry different `le` sets.
+//!
 //! **Grouping key.** The job and the grouping labels are path segments. A value that is empty,
 //! contains `/`, is `.`/`..`, or has any byte outside `[A-Za-z0-9._~-]` is sent in the
 //! `<label>@base64/<base64url>` form (an empty value is `=`), which the Pushgateway decodes — plain
@@ -272,6 +277,18 @@ fn write_family(out: &mut Vec<u8>, f: &Family) {
                 push_sample(out, &f.name, "_bucket", &s.labels, Some(b"+Inf"), Num::U(*count));
                 push_sample(out, &f.name, "_sum", &s.labels, None, Num::F(*sum));
                 push_sample(out, &f.name, "_count", &s.labels, None, Num::U(*count));
+            }
+            // The text format has no native histograms: classic buckets at the exponential
+            // boundaries (prom::classic_buckets), so no resolution is lost.
+            SeriesValue::Native(h) => {
+                let mut le = Vec::new();
+                for (bound, c) in prom::classic_buckets(h) {
+                    le.clear();
+                    prom::push_f64(&mut le, bound);
+                    push_sample(out, &f.name, "_bucket", &s.labels, Some(&le), Num::U(c));
+                }
+                push_sample(out, &f.name, "_sum", &s.labels, None, Num::F(h.sum));
+                push_sample(out, &f.name, "_count", &s.labels, None, Num::U(h.count));
             }
         }
     }

@@ -13,6 +13,8 @@
 //! message TimeSeries   { repeated Label labels = 1; repeated Sample samples = 2; }
 //! message Label        { string name = 1; string value = 2; }
 //! message Sample       { double value = 1; int64 timestamp = 2; }   // timestamp: unix ms
+//! TimeSeries.histograms = 4: native histograms (see native_series); Prometheus accepts them with
+//! --enable-feature=native-histograms
 //! ```
 //!
 //! Every series carries its full label set: `__name__`, `job`/`instance` from the resource, then
@@ -25,6 +27,7 @@
 //! | counter | `<name>_total` (running total) |
 //! | up-down counter, gauge | `<name>` (gauge) |
 //! | histogram | `<name>_bucket{le="<bound>"}` cumulative, `le="+Inf"` = count; `<name>_sum`; `<name>_count` |
+//! | exponential histogram | `<name>` with a native histogram (`TimeSeries.histograms`, field 4): schema = scale (at most 8), spans, delta-encoded counts |
 //!
 //! `le` values are written like Prometheus' own clients write them (`0.005`, `10`, `1e+06`,
 //! `+Inf`, see `prom::push_f64`), so `histogram_quantile` groups our buckets with theirs.
@@ -68,6 +71,7 @@ use crate::codec::pb::{self, varint_len, Writer};
 use crate::encode::prom::{self, Family, FamilyOptions, Label, SeriesValue};
 use crate::encode::{Encoded, Method};
 use crate::error::Error;
+use crate::exphist::{ExpBuckets, ExpHistogram};
 use crate::model::{Batch, Temporality};
 
 /// `User-Agent` sent with every request.
@@ -130,6 +134,13 @@ pub fn encode(batch: &Batch, cfg: &RemoteWriteConfig) -> Result<Vec<u8>, Error> 
     let ext = check(batch, cfg)?;
     let names: Vec<&str> = ext.iter().map(|(n, _)| n.as_str()).collect();
     let fams = prom::families(batch, &FamilyOptions { resource_labels: true, reserved: &names })?;
+    let too_coarse = |s: &prom::Series| matches!(&s.value, SeriesValue::Native(h) if h.scale < MIN_SCHEMA);
+    if fams.iter().any(|f| f.series.iter().any(too_coarse)) {
+        return Err(Error::InvalidConfig {
+            reason: "an exponential histogram's scale fell below -4, the coarsest Prometheus native histograms \
+                     carry: give it a max_size of at least 132 (then every double fits at -4)",
+        });
+    }
     let ts = (batch.end_unix_nano / 1_000_000) as i64;
     let mut w = Writer::with_capacity(256 + batch.point_count() * 96);
     let mut scratch = Scratch::default();
@@ -192,6 +203,105 @@ fn write_family(w: &mut Writer, f: &Family, ext: &[Label], ts: i64, sc: &mut Scr
                 name.push_str("_count");
                 series(w, name, &pre, None, *count as f64, ts);
             }
+            SeriesValue::Native(h) => native_series(w, &f.name, &pre, h, ts),
+        }
+    }
+}
+
+/// Highest schema Prometheus accepts for a native histogram.
+pub const MAX_SCHEMA: i32 = 8;
+/// Lowest schema Prometheus accepts for a native histogram.
+pub const MIN_SCHEMA: i32 = -4;
+
+fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+/// One `TimeSeries` holding a native histogram: labels `__name__` (the family name, no suffix)
+/// and the series' labels, and one `Histogram` (field 4) stamped `ts`.
+///
+/// ```text
+/// Histogram { count_int (1) · sum (3) · schema (4, sint32) · zero_threshold (5) ·
+///             zero_count_int (6) · negative_spans (8) · negative_deltas (9, packed sint64) ·
+///             positive_spans (11) · positive_deltas (12) · timestamp (15) }
+/// BucketSpan { offset (1, sint32) · length (2, uint32) }
+/// ```
+///
+/// The schema is the scale, lowered exactly to [`MAX_SCHEMA`] when finer (the caller refused
+/// scales below [`MIN_SCHEMA`]). Prometheus numbers buckets by their upper boundary `base^i`, so
+/// its index is the OpenTelemetry index plus one. Empty buckets are left out (a new span starts
+/// after a gap); counts are deltas from the previous bucket of the same sign.
+fn native_series(w: &mut Writer, name: &str, pre: &Pre<'_>, h: &ExpHistogram, ts: i64) {
+    let lowered;
+    let h = if h.scale > MAX_SCHEMA {
+        let mut c = h.clone();
+        c.downscale((h.scale - MAX_SCHEMA) as u32);
+        lowered = c;
+        &lowered
+    } else {
+        h
+    };
+    let t = w.begin(1);
+    let mut named = false;
+    let mut start = 0;
+    for (i, (n, _)) in pre.labels.iter().enumerate() {
+        if !named && "__name__" < n.as_str() {
+            label(w, "__name__", name);
+            named = true;
+        }
+        let end = pre.ends[i];
+        w.buf.extend_from_slice(&pre.bytes[start..end]);
+        start = end;
+    }
+    if !named {
+        label(w, "__name__", name);
+    }
+    let m = w.begin(4);
+    w.tag(1, pb::VARINT); // count_int: a oneof member, written even when 0
+    w.varint(h.count);
+    w.double(3, h.sum);
+    w.uint64(4, zigzag(h.scale as i64));
+    w.double(5, h.zero_threshold);
+    w.tag(6, pb::VARINT); // zero_count_int: a oneof member
+    w.varint(h.zero_count);
+    spans(w, 8, 9, &h.negative);
+    spans(w, 11, 12, &h.positive);
+    w.int64(15, ts);
+    w.end(m);
+    w.end(t);
+}
+
+/// The spans (field `span_field`) and delta-encoded counts (`delta_field`) of one sign.
+fn spans(w: &mut Writer, span_field: u32, delta_field: u32, b: &ExpBuckets) {
+    let mut spans: Vec<(i32, u32)> = Vec::new();
+    let mut deltas: Vec<u64> = Vec::with_capacity(b.counts.len());
+    let mut next: Option<i32> = None; // index just after the current span
+    let mut prev = 0i64;
+    for (k, &c) in b.counts.iter().enumerate() {
+        if c == 0 {
+            continue;
+        }
+        let idx = b.offset + k as i32 + 1;
+        match (next, spans.last_mut()) {
+            (Some(n), Some(last)) if n == idx => last.1 += 1,
+            (Some(n), _) => spans.push((idx - n, 1)),
+            (None, _) => spans.push((idx, 1)),
+        }
+        next = Some(idx + 1);
+        deltas.push(zigzag(c as i64 - prev));
+        prev = c as i64;
+    }
+    for (offset, len) in spans {
+        let s = w.begin(span_field);
+        w.uint64(1, zigzag(offset as i64));
+        w.uint64(2, len as u64);
+        w.end(s);
+    }
+    if !deltas.is_empty() {
+        w.tag(delta_field, pb::LEN);
+        w.varint(deltas.iter().map(|&d| varint_len(d)).sum::<usize>() as u64);
+        for d in deltas {
+            w.varint(d);
         }
     }
 }

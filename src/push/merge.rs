@@ -7,6 +7,7 @@
 //! |---|---|---|
 //! | sum (counter, up-down counter) | values add | the newer point supersedes |
 //! | histogram | counts, sum and buckets add; min/max combine | the newer point supersedes |
+//! | exponential histogram | added at the common (lower) scale, exactly | the newer point supersedes |
 //! | gauge | the point with the later timestamp wins (tie: the newer batch) | same |
 //!
 //! A merged delta point covers the union of both windows (earliest start, latest end). Points and
@@ -16,7 +17,8 @@
 
 use alloc::vec::Vec;
 
-use crate::model::{Batch, HistogramPoint, Metric, MetricData, NumberPoint, Temporality};
+use crate::exphist::DEFAULT_MAX_SIZE;
+use crate::model::{Batch, ExpHistogramPoint, HistogramPoint, Metric, MetricData, NumberPoint, Temporality};
 use crate::registry::SELF_PREFIX;
 
 /// What was dropped: points, and the recorded values they stood for.
@@ -62,6 +64,14 @@ impl DropTally {
                     }
                 }
             }
+            MetricData::ExponentialHistogram { temporality, points } => {
+                for p in &points[range] {
+                    self.points += 1;
+                    if own && *temporality == Temporality::Delta {
+                        self.histogram_values = self.histogram_values.saturating_add(p.hist.count);
+                    }
+                }
+            }
         }
     }
 }
@@ -88,6 +98,7 @@ pub fn trim(batch: &mut Batch, max_points: usize) -> DropTally {
             match &mut m.data {
                 MetricData::Sum { points, .. } | MetricData::Gauge { points } => points.truncate(keep),
                 MetricData::Histogram { points, .. } => points.truncate(keep),
+                MetricData::ExponentialHistogram { points, .. } => points.truncate(keep),
             }
         }
         kept += keep;
@@ -215,6 +226,11 @@ fn compatible(a: &Metric, b: &Metric) -> bool {
             MetricData::Histogram { temporality: ta, bounds: ba, .. },
             MetricData::Histogram { temporality: tb, bounds: bb, .. },
         ) => ta == tb && ba[..] == bb[..],
+        // Exponential histograms need no agreement on buckets: merging lowers the scale.
+        (
+            MetricData::ExponentialHistogram { temporality: ta, .. },
+            MetricData::ExponentialHistogram { temporality: tb, .. },
+        ) => ta == tb,
         _ => false,
     }
 }
@@ -232,6 +248,13 @@ fn merge_data(into: &mut MetricData, from: MetricData, from_is_newer: bool) {
             let delta = *temporality == Temporality::Delta;
             merge_points(points, fps, |a, b| merge_hist(a, b, delta, from_is_newer));
         }
+        (
+            MetricData::ExponentialHistogram { temporality, points },
+            MetricData::ExponentialHistogram { points: fps, .. },
+        ) => {
+            let delta = *temporality == Temporality::Delta;
+            merge_points(points, fps, |a, b| merge_exp(a, b, delta, from_is_newer));
+        }
         // `compatible` was checked by the caller.
         _ => {}
     }
@@ -241,6 +264,11 @@ trait HasAttrs {
     fn attrs(&self) -> &[crate::KeyValue];
 }
 impl HasAttrs for NumberPoint {
+    fn attrs(&self) -> &[crate::KeyValue] {
+        &self.attributes
+    }
+}
+impl HasAttrs for ExpHistogramPoint {
     fn attrs(&self) -> &[crate::KeyValue] {
         &self.attributes
     }
@@ -295,6 +323,25 @@ fn merge_hist(a: &mut HistogramPoint, b: HistogramPoint, delta: bool, b_is_newer
     for (x, y) in a.bucket_counts.iter_mut().zip(b.bucket_counts.iter()) {
         *x = x.saturating_add(*y);
     }
+    a.start_unix_nano = a.start_unix_nano.min(b.start_unix_nano);
+    a.time_unix_nano = a.time_unix_nano.max(b.time_unix_nano);
+}
+
+/// Delta: the two histograms add exactly at their common (lower) scale, allowing as many buckets
+/// per sign as the wider side already has (at least the default 160), so merging never loses
+/// resolution a side already had. Cumulative: the newer point supersedes.
+fn merge_exp(a: &mut ExpHistogramPoint, b: ExpHistogramPoint, delta: bool, b_is_newer: bool) {
+    if !delta {
+        if b_is_newer {
+            *a = b;
+        }
+        return;
+    }
+    let widest = [&a.hist.positive, &a.hist.negative, &b.hist.positive, &b.hist.negative]
+        .iter()
+        .map(|x| x.counts.len() as u32)
+        .fold(DEFAULT_MAX_SIZE, u32::max);
+    a.hist.merge(&b.hist, widest);
     a.start_unix_nano = a.start_unix_nano.min(b.start_unix_nano);
     a.time_unix_nano = a.time_unix_nano.max(b.time_unix_nano);
 }

@@ -688,6 +688,9 @@ mod prop {
                 let attrs: Vec<_> = match &m.data {
                     MetricData::Sum { points, .. } => points.iter().map(|p| p.attributes.clone()).collect(),
                     MetricData::Histogram { points, .. } => points.iter().map(|p| p.attributes.clone()).collect(),
+                    MetricData::ExponentialHistogram { points, .. } => {
+                        points.iter().map(|p| p.attributes.clone()).collect()
+                    }
                     MetricData::Gauge { points } => points.iter().map(|p| p.attributes.clone()).collect(),
                 };
                 for (i, a) in attrs.iter().enumerate() {

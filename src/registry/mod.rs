@@ -37,6 +37,7 @@ use alloc::vec::Vec;
 
 use crate::attr::{Attr, AttrLimits, KeyValue};
 use crate::error::{cut, Error};
+use crate::exphist::ExpConfig;
 use crate::model::{Batch, InstrumentKind, Metric, SdkStats, Temporality, SCOPE_NAME, SCOPE_VERSION};
 use table::SeriesTable;
 
@@ -92,11 +93,40 @@ pub struct Config {
     pub limits: Limits,
     /// Emit `edgemetrics.sdk.*` self-metrics in every batch (default `true`).
     pub self_metrics: bool,
+    /// Aggregation of histograms created without [`InstrumentOptions::aggregation`] (default:
+    /// explicit buckets). Set it to [`HistogramAggregation::exponential`] to make every histogram
+    /// exponential.
+    pub histogram_aggregation: HistogramAggregation,
+}
+
+/// How a histogram aggregates: over explicit bucket bounds, or over base-2 exponential buckets
+/// ([`crate::exphist`]) that need no bounds and merge exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HistogramAggregation {
+    /// Buckets between the bounds of [`InstrumentOptions::bounds`] (or [`DEFAULT_BOUNDS`]).
+    #[default]
+    Explicit,
+    /// Base-2 exponential buckets with at most `max_size` buckets per sign, starting each window
+    /// at `max_scale` and lowering the scale as the recorded range grows.
+    Exponential(ExpConfig),
+}
+
+impl HistogramAggregation {
+    /// Exponential with the OpenTelemetry defaults (160 buckets per sign, scale 20).
+    pub fn exponential() -> Self {
+        HistogramAggregation::Exponential(ExpConfig::default())
+    }
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { temporality: Temporality::Delta, resource: Vec::new(), limits: Limits::default(), self_metrics: true }
+        Config {
+            temporality: Temporality::Delta,
+            resource: Vec::new(),
+            limits: Limits::default(),
+            self_metrics: true,
+            histogram_aggregation: HistogramAggregation::Explicit,
+        }
     }
 }
 
@@ -126,6 +156,20 @@ impl Config {
         self.self_metrics = on;
         self
     }
+    /// Sets the aggregation of histograms that do not choose one themselves.
+    ///
+    /// ```
+    /// use edgemetrics::{Config, HistogramAggregation, InstrumentOptions, MetricData, Registry};
+    /// let mut reg = Registry::new(Config::new("svc").histogram_aggregation(HistogramAggregation::exponential()));
+    /// let h = reg.histogram("latency", InstrumentOptions::unit("ms")).unwrap();
+    /// h.record(&mut reg, 12.5, &[]);
+    /// let batch = reg.collect(1);
+    /// assert!(matches!(batch.metric("latency").unwrap().data, MetricData::ExponentialHistogram { .. }));
+    /// ```
+    pub fn histogram_aggregation(mut self, a: HistogramAggregation) -> Self {
+        self.histogram_aggregation = a;
+        self
+    }
 }
 
 /// Name, unit and description of a new instrument, and bounds for histograms.
@@ -137,6 +181,9 @@ pub struct InstrumentOptions<'a> {
     pub description: &'a str,
     /// Histogram bucket bounds (ignored for other kinds); `None` means [`DEFAULT_BOUNDS`].
     pub bounds: Option<&'a [f64]>,
+    /// Histogram aggregation (ignored for other kinds); `None` means the registry's
+    /// [`Config::histogram_aggregation`].
+    pub aggregation: Option<HistogramAggregation>,
 }
 
 impl<'a> InstrumentOptions<'a> {
@@ -152,6 +199,32 @@ impl<'a> InstrumentOptions<'a> {
     /// Sets histogram bounds.
     pub fn bounds(mut self, b: &'a [f64]) -> Self {
         self.bounds = Some(b);
+        self
+    }
+    /// Makes a histogram exponential with the given options (validated at creation:
+    /// [`Error::InvalidExponential`]).
+    ///
+    /// ```
+    /// use edgemetrics::exphist::ExpConfig;
+    /// use edgemetrics::{Config, InstrumentOptions, MetricData, Registry};
+    /// let mut reg = Registry::new(Config::new("svc").self_metrics(false));
+    /// let opts = InstrumentOptions::unit("ms").exponential(ExpConfig { max_size: 40, max_scale: 8 });
+    /// let h = reg.histogram("latency", opts).unwrap();
+    /// for v in [0.0, 2.0, 3.0, 1000.0] {
+    ///     h.record(&mut reg, v, &[]);
+    /// }
+    /// let batch = reg.collect(1);
+    /// let MetricData::ExponentialHistogram { points, .. } = &batch.metrics[0].data else { panic!() };
+    /// let p = &points[0].hist;
+    /// assert_eq!((p.count, p.zero_count, p.sum, p.max), (4, 1, 1005.0, 1000.0));
+    /// // 2 ..= 1000 spans nine octaves: 40 buckets allow four per octave (scale 2).
+    /// assert_eq!(p.scale, 2);
+    ///
+    /// let bad = InstrumentOptions::default().exponential(ExpConfig { max_size: 1, max_scale: 20 });
+    /// assert!(reg.histogram("other", bad).is_err());
+    /// ```
+    pub fn exponential(mut self, c: ExpConfig) -> Self {
+        self.aggregation = Some(HistogramAggregation::Exponential(c));
         self
     }
 }
@@ -198,7 +271,8 @@ typed_instrument!(
     /// A gauge: [`Gauge::set`] records the current value; the last one in the window is kept.
     Gauge, InstrumentKind::Gauge);
 typed_instrument!(
-    /// An explicit-bucket histogram: [`Histogram::record`] takes non-negative values.
+    /// A histogram (explicit or exponential buckets, see [`HistogramAggregation`]):
+    /// [`Histogram::record`] takes non-negative values.
     Histogram, InstrumentKind::Histogram);
 
 impl Counter {
@@ -401,6 +475,13 @@ impl Registry {
             (InstrumentKind::Histogram, None) => DEFAULT_BOUNDS[..].into(),
             _ => Arc::new([]),
         };
+        let exp = match (kind, opts.aggregation.unwrap_or(self.config.histogram_aggregation)) {
+            (InstrumentKind::Histogram, HistogramAggregation::Exponential(c)) => {
+                c.validate()?;
+                Some(c)
+            }
+            _ => None,
+        };
         if self.instruments.len() >= self.config.limits.max_instruments {
             return Err(Error::TooManyInstruments { limit: self.config.limits.max_instruments });
         }
@@ -410,7 +491,7 @@ impl Registry {
             description: opts.description.into(),
             kind,
         });
-        self.table.add_instrument(kind, bounds);
+        self.table.add_instrument(kind, bounds, exp);
         Ok(InstrumentId((self.instruments.len() - 1) as u32))
     }
 

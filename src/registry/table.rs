@@ -25,7 +25,8 @@ use alloc::vec::Vec;
 use super::key::{decode_key, fast_path_ok, matches_unsorted, set_hash, write_key, Sorted};
 use super::{Limits, OVERFLOW_KEY};
 use crate::attr::{Attr, AttrLimits, Attributes};
-use crate::model::{HistogramPoint, InstrumentKind, MetricData, NumberPoint, SdkStats, Temporality};
+use crate::exphist::{ExpConfig, ExpHistogram};
+use crate::model::{ExpHistogramPoint, HistogramPoint, InstrumentKind, MetricData, NumberPoint, SdkStats, Temporality};
 
 /// An empty index position, and an instrument without an overflow series.
 const NONE: u32 = u32::MAX;
@@ -34,6 +35,8 @@ const NONE: u32 = u32::MAX;
 struct Column {
     kind: InstrumentKind,
     bounds: Arc<[f64]>,
+    /// Exponential histogram options (`None`: explicit buckets or not a histogram).
+    exp: Option<ExpConfig>,
     /// Live series of this instrument, the overflow series excluded.
     series: usize,
     /// Slot of the overflow series, or `NONE`.
@@ -44,7 +47,18 @@ struct Column {
 enum Agg {
     Sum(f64),
     Gauge(f64),
-    Hist { count: u64, sum: f64, min: f64, max: f64, buckets: Box<[u64]> },
+    Hist {
+        count: u64,
+        sum: f64,
+        min: f64,
+        max: f64,
+        buckets: Box<[u64]>,
+    },
+    /// Boxed: the exponential state is larger than the other aggregators.
+    Exp {
+        h: Box<ExpHistogram>,
+        cfg: ExpConfig,
+    },
 }
 
 /// One series: an attribute set of one instrument and its aggregator.
@@ -116,8 +130,8 @@ impl SeriesTable {
     }
 
     /// Adds the column of a new instrument (its id is the number of columns before).
-    pub(super) fn add_instrument(&mut self, kind: InstrumentKind, bounds: Arc<[f64]>) {
-        self.columns.push(Column { kind, bounds, series: 0, overflow: NONE });
+    pub(super) fn add_instrument(&mut self, kind: InstrumentKind, bounds: Arc<[f64]>, exp: Option<ExpConfig>) {
+        self.columns.push(Column { kind, bounds, exp, series: 0, overflow: NONE });
     }
 
     /// The kind of instrument `id`, `None` for an id the table does not know.
@@ -249,6 +263,10 @@ impl SeriesTable {
         let agg = match col.kind {
             InstrumentKind::Counter | InstrumentKind::UpDownCounter => Agg::Sum(0.0),
             InstrumentKind::Gauge => Agg::Gauge(0.0),
+            InstrumentKind::Histogram if col.exp.is_some() => {
+                let cfg = col.exp.unwrap_or_default();
+                Agg::Exp { h: Box::new(ExpHistogram::new(cfg.max_scale)), cfg }
+            }
             InstrumentKind::Histogram => Agg::Hist {
                 count: 0,
                 sum: 0.0,
@@ -382,9 +400,9 @@ impl SeriesTable {
             let emit = if delta { s.touched } else { s.has_data };
             if emit {
                 let p_start = if delta { start } else { s.start.min(end) };
-                let data = per[s.instrument as usize].get_or_insert_with(|| {
-                    empty_data(s.kind, temporality, &self.columns[s.instrument as usize].bounds)
-                });
+                let col = &self.columns[s.instrument as usize];
+                let data = per[s.instrument as usize]
+                    .get_or_insert_with(|| empty_data(s.kind, temporality, &col.bounds, col.exp.is_some()));
                 push_point(data, s, p_start, end);
             }
             if delta {
@@ -444,6 +462,7 @@ pub(super) fn apply(s: &mut Series, value: f64) {
                 *c += 1;
             }
         }
+        Agg::Exp { h, cfg } => h.record(value, cfg.max_size),
     }
 }
 
@@ -457,14 +476,17 @@ fn reset(agg: &mut Agg) {
             *max = f64::NEG_INFINITY;
             buckets.iter_mut().for_each(|b| *b = 0);
         }
+        // Each window starts again at the finest scale (the bucket allocations are kept).
+        Agg::Exp { h, cfg } => h.reset(cfg.max_scale),
     }
 }
 
-fn empty_data(kind: InstrumentKind, temporality: Temporality, bounds: &Arc<[f64]>) -> MetricData {
+fn empty_data(kind: InstrumentKind, temporality: Temporality, bounds: &Arc<[f64]>, exp: bool) -> MetricData {
     match kind {
         InstrumentKind::Counter => MetricData::Sum { monotonic: true, temporality, points: Vec::new() },
         InstrumentKind::UpDownCounter => MetricData::Sum { monotonic: false, temporality, points: Vec::new() },
         InstrumentKind::Gauge => MetricData::Gauge { points: Vec::new() },
+        InstrumentKind::Histogram if exp => MetricData::ExponentialHistogram { temporality, points: Vec::new() },
         InstrumentKind::Histogram => MetricData::Histogram { temporality, bounds: bounds.clone(), points: Vec::new() },
     }
 }
@@ -485,6 +507,12 @@ fn push_point(data: &mut MetricData, s: &Series, start: u64, end: u64) {
                 bucket_counts: buckets.to_vec(),
             })
         }
+        (MetricData::ExponentialHistogram { points, .. }, Agg::Exp { h, .. }) => points.push(ExpHistogramPoint {
+            attributes: s.attrs.clone(),
+            start_unix_nano: start,
+            time_unix_nano: end,
+            hist: (**h).clone(),
+        }),
         // The aggregator always matches the instrument kind the data was created for.
         _ => {}
     }

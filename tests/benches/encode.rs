@@ -88,9 +88,9 @@ fn cumulative(batch: &Batch) -> Batch {
     b.temporality = Temporality::Cumulative;
     for m in &mut b.metrics {
         match &mut m.data {
-            MetricData::Sum { temporality, .. } | MetricData::Histogram { temporality, .. } => {
-                *temporality = Temporality::Cumulative
-            }
+            MetricData::Sum { temporality, .. }
+            | MetricData::Histogram { temporality, .. }
+            | MetricData::ExponentialHistogram { temporality, .. } => *temporality = Temporality::Cumulative,
             MetricData::Gauge { .. } => {}
         }
     }

@@ -6,6 +6,7 @@
 //! facade and edgemetrics' recorder (macro call per record, and a handle kept by the caller).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use edgemetrics::exphist::ExpConfig;
 use edgemetrics::{AttrValue, Config, InstrumentOptions, Registry, Temporality};
 use std::hint::black_box;
 
@@ -53,6 +54,16 @@ fn record(c: &mut Criterion) {
         })
     });
 
+    // The same values into an exponential histogram (160 buckets, scale 20 → 4 for 1..699).
+    let exp = reg.histogram("latency.exp", InstrumentOptions::unit("ms").exponential(ExpConfig::default())).unwrap();
+    let mut i = 0usize;
+    g.bench_function("exp_histogram_record_3_attrs", |b| {
+        b.iter(|| {
+            reg.record(exp, black_box((i % 700) as f64), black_box(&sets[i]));
+            i = (i + 1) % 1000;
+        })
+    });
+
     let handles: Vec<_> = sets.iter().map(|s| reg.bind(ctr, s).unwrap()).collect();
     let mut i = 0usize;
     g.bench_function("counter_add_bound", |b| {
@@ -66,6 +77,14 @@ fn record(c: &mut Criterion) {
     g.bench_function("histogram_record_bound", |b| {
         b.iter(|| {
             reg.record_bound(black_box(hh[i]), black_box((i % 700) as f64));
+            i = (i + 1) & 511;
+        })
+    });
+    let eh: Vec<_> = sets.iter().map(|s| reg.bind(exp, s).unwrap()).collect();
+    let mut i = 0usize;
+    g.bench_function("exp_histogram_record_bound", |b| {
+        b.iter(|| {
+            reg.record_bound(black_box(eh[i]), black_box((i % 700) as f64));
             i = (i + 1) & 511;
         })
     });

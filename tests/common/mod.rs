@@ -125,6 +125,16 @@ fn wait_ready(port: u16, path: &str, child: &mut Child, what: &str) {
 
 /// Starts Prometheus with the remote-write receiver on 127.0.0.1.
 pub fn prometheus() -> Server {
+    prometheus_with(&[])
+}
+
+/// Starts Prometheus with the remote-write receiver and native histograms enabled.
+pub fn prometheus_native_histograms() -> Server {
+    prometheus_with(&["--enable-feature=native-histograms"])
+}
+
+/// Starts Prometheus with the remote-write receiver and `extra` flags on 127.0.0.1.
+pub fn prometheus_with(extra: &[&str]) -> Server {
     let bin = require("/usr/bin/prometheus");
     let dir = temp_dir("prom");
     let port = free_port();
@@ -134,6 +144,7 @@ pub fn prometheus() -> Server {
         .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
         .arg("--web.enable-remote-write-receiver")
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(dir.join("stderr.log")).unwrap())
         .spawn()

@@ -143,16 +143,32 @@ await check('workerd (wrangler dev): README worker snippet, configured only by w
     assert.equal(rx.requests[0].headers['x-api-key'], 'n3wc=mer');
     const d = assertBatch(rx, {
       service: 'newcomer-worker',
-      metric: 'http.server.request.duration',
+      metric: 'app.cart.views',
       value: 1,
       resource: { 'cloud.provider': 'cloudflare', 'cloud.platform': 'cloudflare.workers', 'telemetry.sdk.language': 'webjs' },
     });
-    const p = d.metrics['http.server.request.duration'].points[0];
-    assert.equal(d.metrics['http.server.request.duration'].unit, 's');
+    assert.deepEqual(d.metrics['app.cart.views'].points[0].attrs, { 'http.route': '/cart' });
+    // The automatic HTTP server and FaaS metrics the README promises next to the snippet.
+    const h = d.metrics['http.server.request.duration'];
+    assert.equal(h.unit, 's');
+    assert.equal(h.points.length, 1);
+    const p = h.points[0];
+    assert.equal(p.count, 1);
     assert.deepEqual(p.bounds, [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10]);
     assert.equal(p.attrs['http.request.method'], 'GET');
-    assert.equal(p.attrs['http.route'], '/cart');
     assert.equal(p.attrs['http.response.status_code'], 200);
+    assert.equal(d.metrics['http.server.active_requests'].points.reduce((a, q) => a + q.value, 0), 0);
+    for (const [name, value] of [
+      ['faas.invocations', 1],
+      ['faas.coldstarts', 1],
+    ]) {
+      assert.deepEqual(
+        d.metrics[name].points.map((q) => [q.attrs['faas.trigger'], q.value]),
+        [['http', value]],
+        name,
+      );
+    }
+    assert.equal(d.metrics['faas.invoke_duration'].points[0].count, 1);
   } finally {
     stopGroup(child);
     children.delete(child);

@@ -73,7 +73,7 @@ def check_expectations(req, exp):
         kind = m.WhichOneof("data")
         check(kind == e["kind"], f"{what}: data {kind} != {e['kind']}")
         data = getattr(m, kind)
-        if kind in ("sum", "histogram"):
+        if kind in ("sum", "histogram", "exponential_histogram"):
             check(data.aggregation_temporality == e["temporality"] != 0, f"{what}: temporality {data.aggregation_temporality}")
         if kind == "sum":
             check(data.is_monotonic == e["monotonic"], f"{what}: is_monotonic")
@@ -89,6 +89,25 @@ def check_expectations(req, exp):
                 check(len(p.bucket_counts) == len(p.explicit_bounds) + 1, f"{w}: buckets vs bounds")
                 check(sum(p.bucket_counts) == p.count, f"{w}: bucket sum")
                 check(list(p.explicit_bounds) == [float(b) for b in e["bounds"]], f"{w}: bounds {list(p.explicit_bounds)}")
+                for f in ("min", "max"):
+                    if ep[f] is None:
+                        check(not p.HasField(f), f"{w}: {f} should be absent")
+                    else:
+                        check(p.HasField(f) and same_double(getattr(p, f), num(ep[f])), f"{w}: {f} {getattr(p, f)}")
+            elif kind == "exponential_histogram":
+                check(p.count == int(ep["count"]), f"{w}: count {p.count}")
+                check(p.HasField("sum") and same_double(p.sum, num(ep["sum"])), f"{w}: sum {p.sum}")
+                check(p.scale == ep["scale"], f"{w}: scale {p.scale}")
+                check(p.zero_count == int(ep["zero_count"]), f"{w}: zero_count {p.zero_count}")
+                check(same_double(p.zero_threshold, num(ep["zero_threshold"])), f"{w}: zero_threshold")
+                total = p.zero_count
+                for side in ("positive", "negative"):
+                    b, eb = getattr(p, side), ep[side]
+                    counts = list(b.bucket_counts)
+                    check(counts == [int(c) for c in eb["counts"]], f"{w}: {side} counts {counts}")
+                    check(not counts or b.offset == eb["offset"], f"{w}: {side} offset {b.offset}")
+                    total += sum(counts)
+                check(total == p.count, f"{w}: zero count + buckets != count")
                 for f in ("min", "max"):
                     if ep[f] is None:
                         check(not p.HasField(f), f"{w}: {f} should be absent")

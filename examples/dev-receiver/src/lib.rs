@@ -20,6 +20,8 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use edgemetrics::encode::prom::classic_buckets;
+use edgemetrics::exphist::{ExpBuckets, ExpHistogram};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1 as otlp_common;
 use opentelemetry_proto::tonic::metrics::v1 as otlp_metrics;
@@ -79,6 +81,9 @@ pub struct Series {
     pub bounds: Vec<f64>,
     /// Per-bucket counts (not cumulative).
     pub buckets: Vec<u64>,
+    /// An exponential histogram's running state (delta points merge into it exactly); `bounds`
+    /// and `buckets` then show it as classic buckets at its boundaries.
+    pub exp: Option<ExpHistogram>,
 }
 
 /// Everything received.
@@ -110,6 +115,7 @@ enum Point {
     Sum { delta: bool, value: f64 },
     Gauge(f64),
     Hist { delta: bool, count: u64, sum: f64, bounds: Vec<f64>, buckets: Vec<u64> },
+    Exp { delta: bool, hist: ExpHistogram },
 }
 
 impl State {
@@ -142,6 +148,29 @@ impl State {
                     s.bounds = bounds;
                     s.buckets = buckets;
                 }
+            }
+            Point::Exp { delta, hist } => {
+                s.kind = "histogram";
+                let h = match (&mut s.exp, delta) {
+                    (Some(e), true) => {
+                        e.merge(&hist, 160.max(hist.positive.counts.len() as u32));
+                        e
+                    }
+                    (slot, _) => slot.insert(hist),
+                };
+                s.count = h.count;
+                s.sum = h.sum;
+                let classic = classic_buckets(h);
+                let mut prev = 0;
+                s.bounds = classic.iter().map(|b| b.0).collect();
+                s.buckets = classic
+                    .iter()
+                    .map(|b| {
+                        let c = b.1 - prev;
+                        prev = b.1;
+                        c
+                    })
+                    .collect();
             }
         }
     }
@@ -264,6 +293,11 @@ fn from_batch(b: &Batch) -> Vec<(String, Point)> {
                     ))
                 }
             }
+            MetricData::ExponentialHistogram { points, .. } => {
+                for p in points {
+                    out.push((series_key(&m.name, labels(&p.attributes)), Point::Exp { delta, hist: p.hist.clone() }))
+                }
+            }
         }
     }
     out
@@ -325,6 +359,29 @@ fn from_otlp_proto(body: &[u8]) -> Result<Vec<(String, Point)>, String> {
                             buckets: p.bucket_counts.clone(),
                         },
                     ));
+                }
+            }
+            Some(Data::ExponentialHistogram(h)) => {
+                let delta = h.aggregation_temporality == 1;
+                for p in &h.data_points {
+                    let buckets = |b: &Option<otlp_metrics::exponential_histogram_data_point::Buckets>| {
+                        b.as_ref()
+                            .map(|b| ExpBuckets { offset: b.offset, counts: b.bucket_counts.clone() })
+                            .unwrap_or_default()
+                    };
+                    let hist = ExpHistogram {
+                        count: p.count,
+                        sum: p.sum.unwrap_or(0.0),
+                        min: p.min.unwrap_or(f64::INFINITY),
+                        max: p.max.unwrap_or(f64::NEG_INFINITY),
+                        scale: p.scale,
+                        zero_count: p.zero_count,
+                        zero_threshold: p.zero_threshold,
+                        positive: buckets(&p.positive),
+                        negative: buckets(&p.negative),
+                    };
+                    hist.validate()?;
+                    out.push((series_key(&m.name, otlp_labels(&p.attributes)), Point::Exp { delta, hist }));
                 }
             }
             _ => {}
@@ -778,6 +835,40 @@ mod tests {
             assert_eq!(hs.buckets, vec![1, 2, 1], "{format}");
             assert_eq!(hs.bounds, vec![10.0, 100.0, f64::INFINITY], "{format}");
         }
+    }
+
+    /// Exponential histograms from compact and OTLP protobuf: delta windows merge exactly, and
+    /// the summary shows their count, sum and classic buckets at the exponential boundaries.
+    #[test]
+    fn exponential_histograms_merge_across_pushes() {
+        use edgemetrics::exphist::ExpConfig;
+        let mut reg = Registry::new(Config::new("svc").self_metrics(false));
+        let h = reg.histogram("lat", InstrumentOptions::unit("ms").exponential(ExpConfig::default())).unwrap();
+        let mut all = ExpHistogram::new(20);
+        let mut state = State::default();
+        for (i, window) in [[1.5, 3.0], [0.0, 900.0]].iter().enumerate() {
+            reg.begin(1 + i as u64);
+            for v in window {
+                h.record(&mut reg, *v, &[]);
+                all.record(*v, 160);
+            }
+            let batch = reg.collect(2 + i as u64);
+            let points = if i == 0 {
+                from_batch(
+                    &edgemetrics::encode::compact::decode(&edgemetrics::encode::compact::request(&batch).body).unwrap(),
+                )
+            } else {
+                from_otlp_proto(&edgemetrics::encode::otlp::request(&batch).body).unwrap()
+            };
+            for (k, p) in points {
+                state.apply(k, p);
+            }
+        }
+        let s = state.series.values().next().unwrap();
+        assert_eq!((s.kind, s.count, s.sum), ("histogram", 4, 904.5));
+        assert_eq!(s.exp.as_ref(), Some(&all));
+        assert_eq!(s.buckets.iter().sum::<u64>(), 4);
+        assert_eq!(*s.bounds.last().unwrap(), f64::INFINITY);
     }
 
     #[test]

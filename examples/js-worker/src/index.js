@@ -1,21 +1,14 @@
-// A module worker instrumented with edgemetrics: the stable OpenTelemetry HTTP server duration
-// histogram (seconds, the advised buckets) per request, pushed as one OTLP/HTTP batch per
-// invocation through ctx.waitUntil (withMetrics does it). No options: the OTEL_* wrangler vars
-// and secrets configure it (see wrangler.toml).
-import { HTTP_DURATION_BUCKETS_SECONDS, withMetrics } from 'edgemetrics';
+// A module worker instrumented with edgemetrics: withMetrics records the stable OpenTelemetry
+// HTTP server metrics (`http.server.request.duration` in seconds with the advised buckets,
+// `http.server.active_requests`) and the FaaS invocation metrics by itself, and pushes one
+// OTLP/HTTP batch per invocation through ctx.waitUntil; the handler adds one counter of its own.
+// No options: the OTEL_* wrangler vars and secrets configure it (see wrangler.toml).
+import { withMetrics } from 'edgemetrics';
 
 export default withMetrics({
   async fetch(request, env, ctx, metrics) {
-    const t0 = performance.now();
     const url = new URL(request.url);
-    const response = new Response(`hello from ${url.pathname}\n`);
-    metrics
-      .histogram('http.server.request.duration', { unit: 's', description: 'Duration of HTTP server requests', bounds: HTTP_DURATION_BUCKETS_SECONDS })
-      .record((performance.now() - t0) / 1000, {
-        'http.request.method': request.method,
-        'http.route': url.pathname,
-        'http.response.status_code': response.status,
-      });
-    return response;
+    metrics.counter('app.greetings', { unit: '{greeting}' }).add(1, { path: url.pathname });
+    return new Response(`hello from ${url.pathname}\n`);
   },
 });

@@ -4,75 +4,18 @@
 //! `GET /slow` (waits `SLOW_MS`, default 120 ms), `GET /__metrics_debug` (the isolate's push
 //! counters as JSON; not metered), anything else 404.
 //!
-//! Per request it records the stable OpenTelemetry HTTP server metrics:
-//! `http.server.request.duration` (histogram, seconds, the advised buckets; its count is the
-//! request count), `http.server.response.body.size` (histogram, bytes) and
-//! `http.server.active_requests` (up-down counter), with `http.route`, `http.request.method` and
-//! `http.response.status_code`,
-//! then pushes one batch from `ctx.wait_until`. Endpoint and format come from the wrangler vars
-//! (`OTEL_*` / `EDGEMETRICS_*`, see `edgemetrics::env` and `edgemetrics::worker::Setup::from_env`).
+//! `edgemetrics::worker::instrument` records the stable OpenTelemetry HTTP server metrics of
+//! every request (`http.server.request.duration` in seconds with the advised buckets, its count
+//! being the request count; `http.server.active_requests`) with the route the router names, and
+//! pushes one batch from `ctx.wait_until`; the handler adds `http.server.response.body.size`
+//! (bytes) through the registry. Endpoint and format come from the wrangler vars (`OTEL_*` /
+//! `EDGEMETRICS_*`, see `edgemetrics::env` and `edgemetrics::worker::Setup::from_env`).
 //!
 //! Built without the `metrics` feature it is the same router with no metrics: the baseline for
 //! the size and latency figures.
 
 use std::time::Duration;
 use worker::{event, Context, Delay, Env, Request, Response, Result};
-
-#[cfg(feature = "metrics")]
-mod metrics {
-    use std::cell::OnceCell;
-
-    use edgemetrics::worker::{Setup, WorkerMetrics};
-    use edgemetrics::{Histogram, InstrumentOptions, UpDownCounter, HTTP_DURATION_BUCKETS_SECONDS};
-    use worker::Env;
-
-    /// The isolate's metrics and instruments.
-    pub struct App {
-        pub metrics: WorkerMetrics,
-        pub duration: Histogram,
-        pub size: Histogram,
-        pub active: UpDownCounter,
-    }
-
-    thread_local! {
-        // `None` when the configuration is invalid: metrics are off, the worker keeps serving.
-        static APP: OnceCell<Option<App>> = const { OnceCell::new() };
-    }
-
-    fn build(env: &Env) -> Option<App> {
-        let metrics = match Setup::from_env(env, "edgemetrics-rust-worker").build() {
-            Ok(m) => m,
-            Err(e) => {
-                worker::console_warn!("edgemetrics disabled: {e}");
-                return None;
-            }
-        };
-        let duration = metrics
-            .histogram(
-                "http.server.request.duration",
-                InstrumentOptions::unit("s")
-                    .description("Duration of HTTP server requests")
-                    .bounds(&HTTP_DURATION_BUCKETS_SECONDS),
-            )
-            .ok()?;
-        let size = metrics
-            .histogram(
-                "http.server.response.body.size",
-                InstrumentOptions::unit("By")
-                    .description("Response body size")
-                    .bounds(&[16.0, 64.0, 256.0, 1024.0, 4096.0]),
-            )
-            .ok()?;
-        let active =
-            metrics.up_down_counter("http.server.active_requests", InstrumentOptions::unit("{request}")).ok()?;
-        Some(App { metrics, duration, size, active })
-    }
-
-    /// Runs `f` with the isolate's metrics (built on first use), if they are on.
-    pub fn with<R>(env: &Env, f: impl FnOnce(&App) -> R) -> Option<R> {
-        APP.with(|cell| cell.get_or_init(|| build(env)).as_ref().map(f))
-    }
-}
 
 /// Route template, status and body of one request.
 async fn route(req: &Request, env: &Env) -> (&'static str, u16, String) {
@@ -100,42 +43,35 @@ async fn route(req: &Request, env: &Env) -> (&'static str, u16, String) {
     }
 }
 
+#[cfg(feature = "metrics")]
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
-    #[cfg(feature = "metrics")]
+    use edgemetrics::worker::{instrument, isolate_metrics, Setup};
+    use edgemetrics::InstrumentOptions;
+    let setup = |env: &Env| Setup::from_env(env, "edgemetrics-rust-worker");
     if req.path() == "/__metrics_debug" {
-        let body = metrics::with(&env, |app| debug_json(&app.metrics)).unwrap_or_else(|| "{\"enabled\":false}".into());
+        let body = debug_json(&isolate_metrics(&env, setup));
         return Ok(Response::ok(body)?.with_headers([("content-type", "application/json")].iter().collect()));
     }
-    #[cfg(feature = "metrics")]
-    let started = metrics::with(&env, |app| {
-        app.metrics.begin();
-        app.metrics.add_up_down(app.active, 1.0, &[]);
-        edgemetrics::worker::now_ms()
-    });
-    let method = req.method().to_string();
+    instrument(req, env, ctx, setup, |req, env, _ctx, m| async move {
+        let (route, status, body) = route(&req, &env).await;
+        m.set_route(route);
+        let size = InstrumentOptions::unit("By")
+            .description("Response body size")
+            .bounds(&[16.0, 64.0, 256.0, 1024.0, 4096.0]);
+        if let Ok(h) = m.histogram("http.server.response.body.size", size) {
+            m.record(h, body.len() as f64, &[("http.route", route.into())]);
+        }
+        Ok(Response::ok(body)?.with_status(status))
+    })
+    .await
+}
 
-    let (route, status, body) = route(&req, &env).await;
-    let len = body.len();
-    let resp = Response::ok(body)?.with_status(status);
-
-    #[cfg(feature = "metrics")]
-    metrics::with(&env, |app| {
-        let m = &app.metrics;
-        let elapsed_s = edgemetrics::worker::now_ms().saturating_sub(started.unwrap_or(0)) as f64 / 1000.0;
-        let attrs = [
-            ("http.route", route.into()),
-            ("http.request.method", method.as_str().into()),
-            ("http.response.status_code", i64::from(status).into()),
-        ];
-        m.record(app.duration, elapsed_s, &attrs);
-        m.record(app.size, len as f64, &attrs[..1]);
-        m.add_up_down(app.active, -1.0, &[]);
-        m.flush(&ctx);
-    });
-    #[cfg(not(feature = "metrics"))]
-    let _ = (&ctx, route, method, len);
-    Ok(resp)
+#[cfg(not(feature = "metrics"))]
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    let (_, status, body) = route(&req, &env).await;
+    Ok(Response::ok(body)?.with_status(status))
 }
 
 #[cfg(feature = "metrics")]

@@ -14,9 +14,13 @@ use core::mem::size_of;
 
 use serde::Deserialize;
 
-use super::{AttrValue, Data, HistogramPoint, Kind, Message, Metric, NumberPoint, Temporality, Times, MAGIC, VERSION};
+use super::{
+    AttrValue, Data, ExpHistogramPoint, HistogramPoint, Kind, Message, Metric, NumberPoint, Temporality, Times, MAGIC,
+    VERSION,
+};
 use crate::attr::{Attributes, KeyValue, Value};
 use crate::error::Error;
+use crate::exphist::{ExpBuckets, ExpHistogram};
 use crate::model::{self as batch, Batch, InstrumentKind, MetricData, SdkStats, SCOPE_NAME, SCOPE_VERSION};
 
 /// Default [`DecodeLimits::max_input`]: 1 MiB (a 1000-series batch takes about 40 KB).
@@ -49,6 +53,8 @@ const ITEM_RATIO: usize = {
     r = max(r, ratio(size_of::<NumberPoint>(), 2));
     // set, count, sum, min, max, bucket count.
     r = max(r, ratio(size_of::<HistogramPoint<'_>>(), 6));
+    // set, count, sum, min, max, scale, zero count, zero threshold, 2 × (offset, count length).
+    r = max(r, ratio(size_of::<ExpHistogramPoint<'_>>(), 12));
     r = max(r, ratio(size_of::<Times>(), 2));
     r = max(r, ratio(size_of::<super::Number>(), 1));
     max(r, ratio(size_of::<u64>(), 1))
@@ -221,12 +227,13 @@ impl<'a> Builder<'_, 'a> {
             (Kind::Counter, Data::Sum { monotonic: true, .. }) => InstrumentKind::Counter,
             (Kind::UpDownCounter, Data::Sum { monotonic: false, .. }) => InstrumentKind::UpDownCounter,
             (Kind::Gauge, Data::Gauge { .. }) => InstrumentKind::Gauge,
-            (Kind::Histogram, Data::Histogram { .. }) => InstrumentKind::Histogram,
+            (Kind::Histogram, Data::Histogram { .. } | Data::ExpHistogram { .. }) => InstrumentKind::Histogram,
             _ => return Err(bad("metric kind and data disagree")),
         };
         let n_points = match &m.data {
             Data::Sum { points, .. } | Data::Gauge { points } => points.len(),
             Data::Histogram { points, .. } => points.len(),
+            Data::ExpHistogram { points, .. } => points.len(),
         };
         if !m.times.is_empty() && m.times.len() != n_points {
             return Err(bad("times count is not the point count"));
@@ -298,6 +305,38 @@ impl<'a> Builder<'_, 'a> {
                     });
                 }
                 MetricData::Histogram { temporality: model_temporality(temporality), bounds: Arc::from(bounds), points }
+            }
+            Data::ExpHistogram { temporality, points: ps } => {
+                self.budget.charge(ps.len(), size_of::<batch::ExpHistogramPoint>())?;
+                let mut points = Vec::with_capacity(ps.len());
+                for (i, p) in ps.into_iter().enumerate() {
+                    let attributes = self.set(p.set, &mut expected)?;
+                    let (start_unix_nano, time_unix_nano) = self.times(&m.times, i);
+                    let mut buckets = |b: super::ExpBuckets<'_>| -> R<ExpBuckets> {
+                        let counts = match b.counts {
+                            Cow::Owned(v) => v,
+                            Cow::Borrowed(s) => {
+                                self.budget.charge(s.len(), size_of::<u64>())?;
+                                s.to_vec()
+                            }
+                        };
+                        Ok(ExpBuckets { offset: b.offset, counts })
+                    };
+                    let hist = ExpHistogram {
+                        count: p.count,
+                        sum: p.sum.to_f64().map_err(bad)?,
+                        min: p.min.to_f64().map_err(bad)?,
+                        max: p.max.to_f64().map_err(bad)?,
+                        scale: p.scale,
+                        zero_count: p.zero_count,
+                        zero_threshold: p.zero_threshold.to_f64().map_err(bad)?,
+                        positive: buckets(p.positive)?,
+                        negative: buckets(p.negative)?,
+                    };
+                    hist.validate().map_err(bad)?;
+                    points.push(batch::ExpHistogramPoint { attributes, start_unix_nano, time_unix_nano, hist });
+                }
+                MetricData::ExponentialHistogram { temporality: model_temporality(temporality), points }
             }
         };
         Ok(batch::Metric { name, unit, description, kind, data })

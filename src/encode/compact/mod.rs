@@ -41,8 +41,12 @@
 //! Data           = Sum { monotonic bool, temporality Temporality, points Vec<NumberPoint> }
 //!                | Gauge { points Vec<NumberPoint> }
 //!                | Histogram { temporality Temporality, bounds Vec<Number>, points Vec<HistogramPoint> }
+//!                | ExpHistogram { temporality Temporality, points Vec<ExpHistogramPoint> }
 //! NumberPoint    = set i64 · value Number
 //! HistogramPoint = set i64 · count u64 · sum Number · min Number · max Number · buckets Vec<u64>
+//! ExpHistogramPoint = set i64 · count u64 · sum Number · min Number · max Number · scale i32
+//!                · zero_count u64 · zero_threshold Number · positive ExpBuckets · negative ExpBuckets
+//! ExpBuckets     = offset i32 · counts Vec<u64>   (bucket offset + k holds counts[k])
 //! Times          = start i64 · end i64    (point start − window start, point time − window end,
 //!                                          64-bit wrapping differences)
 //! ```
@@ -62,8 +66,11 @@
 //!   `unzigzag(u) = (u >> 1) ^ -(u & 1)`. The encoder picks the first form that decodes to the
 //!   same bits, trying the integer form, then `k = 1, 2, …, 7`, then the bits.
 //! * Kind and data agree: counter = monotonic sum, up-down counter = non-monotonic sum, gauge =
-//!   gauge, histogram = histogram. Histogram bounds are finite and strictly increasing; every
-//!   point has `bounds + 1` buckets adding up to `count`. The scope name is `edgemetrics`.
+//!   gauge, histogram = histogram or exponential histogram. Histogram bounds are finite and
+//!   strictly increasing; every point has `bounds + 1` buckets adding up to `count`. An
+//!   exponential point has a scale in `-10..=20`, a finite non-negative zero threshold, buckets
+//!   whose indices fit `i32`, and `zero_count` plus its buckets equal to `count`. The scope name is
+//!   `edgemetrics`.
 //!
 //! A message is self-delimiting: `decode_prefix` (feature `decode`) splits a stream of them.
 //!
@@ -272,6 +279,52 @@ pub enum Data<'a> {
         #[serde(borrow)]
         points: Vec<HistogramPoint<'a>>,
     },
+    /// A base-2 exponential histogram (added in version 2 as the last variant: older messages
+    /// decode unchanged; an older decoder refuses this variant as unknown).
+    ExpHistogram {
+        /// Delta or cumulative.
+        temporality: Temporality,
+        /// The points.
+        #[serde(borrow)]
+        points: Vec<ExpHistogramPoint<'a>>,
+    },
+}
+
+/// One exponential histogram point.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExpHistogramPoint<'a> {
+    /// Set index − expected index (see the module docs).
+    pub set: i64,
+    /// Number of values; equals `zero_count` plus every bucket count.
+    pub count: u64,
+    /// Sum of the values.
+    pub sum: Number,
+    /// Smallest value.
+    pub min: Number,
+    /// Largest value.
+    pub max: Number,
+    /// Scale (`-10..=20`).
+    pub scale: i32,
+    /// Values in the zero bucket.
+    pub zero_count: u64,
+    /// Width of the zero bucket.
+    pub zero_threshold: Number,
+    /// Positive buckets.
+    #[serde(borrow)]
+    pub positive: ExpBuckets<'a>,
+    /// Negative buckets (by absolute value).
+    #[serde(borrow)]
+    pub negative: ExpBuckets<'a>,
+}
+
+/// The buckets of one sign of an exponential histogram.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExpBuckets<'a> {
+    /// Index of the first bucket.
+    pub offset: i32,
+    /// Consecutive bucket counts. Borrowed from the batch when encoding.
+    #[serde(borrow)]
+    pub counts: Cow<'a, [u64]>,
 }
 
 /// One point of a sum or gauge.
@@ -639,6 +692,31 @@ impl<'a> Message<'a> {
                         bounds: bounds.iter().map(|&x| Number::from_f64(x)).collect(),
                         points: ps,
                     }
+                }
+                MetricData::ExponentialHistogram { temporality: t, points } => {
+                    let mut ps = Vec::with_capacity(points.len());
+                    for (i, p) in points.iter().enumerate() {
+                        let set = b.set(&p.attributes, &mut expected);
+                        time(points.len(), i, p.start_unix_nano, p.time_unix_nano);
+                        let h = &p.hist;
+                        let buckets = |x: &'a crate::exphist::ExpBuckets| ExpBuckets {
+                            offset: x.offset,
+                            counts: Cow::Borrowed(&x.counts),
+                        };
+                        ps.push(ExpHistogramPoint {
+                            set,
+                            count: h.count,
+                            sum: Number::from_f64(h.sum),
+                            min: Number::from_f64(h.min),
+                            max: Number::from_f64(h.max),
+                            scale: h.scale,
+                            zero_count: h.zero_count,
+                            zero_threshold: Number::from_f64(h.zero_threshold),
+                            positive: buckets(&h.positive),
+                            negative: buckets(&h.negative),
+                        });
+                    }
+                    Data::ExpHistogram { temporality: temporality(*t), points: ps }
                 }
             };
             metrics.push(Metric { name, unit, description, kind, data, times });
