@@ -14,7 +14,7 @@
 // for the scope as `otel_scope_name` / `otel_scope_version` labels on every point: there, and only
 // there, every point of a meter's instruments carries the attributes `otel.scope.name` and
 // `otel.scope.version` (which the Prometheus translation turns into those labels).
-import { BEFORE_COLLECT, LENIENT_INSTRUMENT, Metrics, attributeKey } from './metrics.js';
+import { BEFORE_COLLECT, LENIENT_INSTRUMENT, attributeKey, isMetrics } from './metrics.js';
 
 /** ValueType.INT of the API. */
 const INT = 0;
@@ -219,7 +219,7 @@ export class EdgeMeterProvider {
    *   and pushgateway formats, false otherwise) adds `otel.scope.name` / `otel.scope.version`.
    */
   constructor(metrics, options = {}) {
-    if (!(metrics instanceof Metrics)) throw new TypeError('edgemetrics/otel: EdgeMeterProvider needs a Metrics object');
+    if (!isMetrics(metrics)) throw new TypeError('edgemetrics/otel: EdgeMeterProvider needs a Metrics object');
     if (options === null || typeof options !== 'object') throw new TypeError('edgemetrics/otel: options must be an object');
     for (const k of Object.keys(options)) if (k !== 'scopeLabels') throw new TypeError(`edgemetrics/otel: unknown option ${JSON.stringify(k)}`);
     if (options.scopeLabels !== undefined && typeof options.scopeLabels !== 'boolean')
