@@ -29,8 +29,8 @@
 //! range drops its attribute alone (counted). A key may hold any number of pairs: past 64, the
 //! first 64 in key order are passed on and the others counted as dropped.
 
-// On wasm32 (outside tests) the module is `no_std`, like examples/wasm-minimal: dlmalloc (the
-// allocator std uses on this target) and a panic handler that traps without formatting a message.
+// On wasm32 (outside tests) the module is `no_std`, like examples/wasm-minimal: rlsf's TLSF
+// allocator (smaller than dlmalloc, see Cargo.toml) and a panic handler that traps without formatting a message.
 // A panic already ended in a trap with std (`panic = "abort"`, and std's hook has nowhere to print
 // on wasm32-unknown-unknown); what goes is std's panic hook and the `core::fmt` machinery that
 // formatted the unused message: about 4 KB gzip of wasm.
@@ -40,7 +40,7 @@ extern crate alloc;
 
 #[cfg(all(target_arch = "wasm32", not(test)))]
 #[global_allocator]
-static ALLOC: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+static ALLOC: rlsf::SmallGlobalTlsf = rlsf::SmallGlobalTlsf::new();
 
 #[cfg(all(target_arch = "wasm32", not(test)))]
 #[panic_handler]

@@ -12,7 +12,7 @@
 // they reach the batch: one OTLP ScopeMetrics per meter, `otel_scope_name` / `otel_scope_version`
 // labels with remote write and Pushgateway (the core's encoders do both). The same instrument name
 // in two meters is two instruments. A meter with an empty name uses the default scope.
-import { BEFORE_COLLECT, LENIENT_INSTRUMENT, Metrics, attributeKey } from './metrics.js';
+import { BEFORE_COLLECT, LENIENT_INSTRUMENT, attributeKey, isMetrics } from './metrics.js';
 
 /** ValueType.INT of the API. */
 const INT = 0;
@@ -201,7 +201,7 @@ export class EdgeMeterProvider {
    * @param {{}} [options] none today (an unknown option is a TypeError).
    */
   constructor(metrics, options = {}) {
-    if (!(metrics instanceof Metrics)) throw new TypeError('edgemetrics/otel: EdgeMeterProvider needs a Metrics object');
+    if (!isMetrics(metrics)) throw new TypeError('edgemetrics/otel: EdgeMeterProvider needs a Metrics object');
     if (options === null || typeof options !== 'object') throw new TypeError('edgemetrics/otel: options must be an object');
     for (const k of Object.keys(options)) throw new TypeError(`edgemetrics/otel: unknown option ${JSON.stringify(k)}`);
     this.metrics = metrics;

@@ -13,6 +13,8 @@ import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import { Miniflare } from 'miniflare';
 import { Metrics } from 'edgemetrics';
+// Remote write comes from its own entry (its own wasm); the provider takes a Metrics of any entry.
+import { Metrics as RwMetrics } from 'edgemetrics/remote-write';
 import { EdgeMeterProvider } from 'edgemetrics/otel';
 import { decodeOtlp, startReceiver, waitFor, bundledWorker } from './helpers.mjs';
 import { startPrometheus } from './receivers.mjs';
@@ -183,7 +185,7 @@ test('node: every API instrument kind, options, INT truncation, observable and b
 test('prometheus (remote write): meter name and version become otel_scope_name / otel_scope_version labels', async (t) => {
   const prom = await startPrometheus();
   t.after(() => prom.stop());
-  const m = new Metrics({ endpoint: prom.url, format: 'remote-write', serviceName: 'otel-prom' });
+  const m = new RwMetrics({ endpoint: prom.url, format: 'remote-write', serviceName: 'otel-prom' });
   const provider = new EdgeMeterProvider(m);
   provider.getMeter('lib-a', '1.0.0').createCounter('scoped.events').add(3, { kind: 'x' });
   provider.getMeter('lib-b').createCounter('scoped.events').add(4, { kind: 'x' });
