@@ -15,6 +15,7 @@ import { Miniflare } from 'miniflare';
 import { Metrics } from 'edgemetrics';
 // Remote write comes from its own entry (its own wasm); the provider takes a Metrics of any entry.
 import { Metrics as RwMetrics } from 'edgemetrics/remote-write';
+import { Metrics as AllMetrics } from 'edgemetrics/all';
 import { EdgeMeterProvider } from 'edgemetrics/otel';
 import { decodeOtlp, startReceiver, waitFor, bundledWorker } from './helpers.mjs';
 import { startPrometheus } from './receivers.mjs';
@@ -208,7 +209,9 @@ test('otlp (protobuf and JSON): each meter is its own ScopeMetrics; the same nam
   const rx = await startReceiver();
   t.after(() => rx.close());
   for (const format of ['otlp-proto', 'otlp-json']) {
-    const m = new Metrics({ endpoint: rx.url, format, serviceName: 'otel-scopes', selfMetrics: false });
+    // The default entry has OTLP protobuf only; JSON is in edgemetrics/all.
+    const M = format === 'otlp-json' ? AllMetrics : Metrics;
+    const m = new M({ endpoint: rx.url, format, serviceName: 'otel-scopes', selfMetrics: false });
     const provider = new EdgeMeterProvider(m);
     provider.getMeter('lib-a', '1.0.0').createCounter('events').add(3);
     provider.getMeter('lib-a', '1.0.0').createCounter('events').add(1); // the same instrument
