@@ -41,7 +41,10 @@ CORE_BUDGET=${CORE_BUDGET:-15360}
 # issues 14 (auto.js) and 17 (exponential histograms in every module): 62,447 B and 92,114 B
 # (main's single every-format bundle: 93,918 B).
 JS_BUDGET=${JS_BUDGET:-64512}
-JS_ALL_BUDGET=${JS_ALL_BUDGET:-94208}
+# Issue 14 item 1 (instrumentation scopes: one ScopeMetrics per scope, otel_scope_* labels,
+# compact version 3, scope-aware merge, Core::setScope): default entry 62,447 -> 64,291 B (still
+# within its budget), edgemetrics/all 92,114 -> 94,991 B, so JS_ALL_BUDGET 92 -> 94 KiB.
+JS_ALL_BUDGET=${JS_ALL_BUDGET:-96256}
 check=0
 per_format=0
 for a in "$@"; do
