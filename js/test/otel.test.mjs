@@ -236,6 +236,25 @@ test('otlp (protobuf and JSON): each meter is its own ScopeMetrics; the same nam
     // decodeOtlp keys metrics by name: the last `events` is lib-b's.
     assert.equal(d.metrics.events.points[0].value, 5);
   }
+  // A meter name the core refuses (over 255 bytes): its instruments record nothing, never throw,
+  // warn once, and their values are counted as rejected (invalid_handle).
+  const m = new Metrics({ endpoint: rx.url, format: 'otlp-proto', serviceName: 'otel-scopes' });
+  const warned = [];
+  const origWarn = console.warn;
+  console.warn = (msg) => warned.push(String(msg));
+  try {
+    new EdgeMeterProvider(m).getMeter('x'.repeat(300), '1').createCounter('long.scope').add(2);
+  } finally {
+    console.warn = origWarn;
+  }
+  assert.equal(warned.length, 1, JSON.stringify(warned));
+  assert.match(warned[0], /instrumentation scope/);
+  const r = await m.flush();
+  assert.equal(r.sent, true, JSON.stringify(r));
+  const d = decodeOtlp(rx.requests.at(-1));
+  assert.equal(d.metrics['long.scope'], undefined);
+  const rejected = d.metrics['edgemetrics.sdk.values.rejected'].points.find((p) => p.attrs.reason === 'invalid_handle');
+  assert.equal(rejected.value, 1);
 });
 
 test('an async callback that never settles holds the flush at most a quarter of its budget', async (t) => {
