@@ -12,7 +12,9 @@ export PATH="$HOME/.cargo/bin:$PATH"
 # whole JS bundle (issues 2, 4, 7); today we measure ~12.8 KB and ~72 KB (see the CHANGELOG).
 # CORE_BUDGET was 13312 before issue 17: the exponential histogram aggregator in the registry
 # added 1,378 B gzip (13,132 -> 14,510 B measured).
-CORE_BUDGET=${CORE_BUDGET:-14848}
+# 15 KiB (issue 14 item 1, instrumentation scopes): the registry's scope table (lookup, the
+# scope-aware instrument identity, InvalidScope, the scopes in every batch): 14,559 -> 15,098 B.
+CORE_BUDGET=${CORE_BUDGET:-15360}
 # JS: 73728 until the JS layer was split into modules and hardened (issue 11: option checks,
 # the flush contract, attribute rules; +2.8 KB gzip of wasm, +7 KB of commented JS); the sum now
 # counts every module a worker loads.
@@ -39,7 +41,10 @@ CORE_BUDGET=${CORE_BUDGET:-14848}
 # issues 14 (auto.js) and 17 (exponential histograms in every module): 62,447 B and 92,114 B
 # (main's single every-format bundle: 93,918 B).
 JS_BUDGET=${JS_BUDGET:-64512}
-JS_ALL_BUDGET=${JS_ALL_BUDGET:-94208}
+# Issue 14 item 1 (instrumentation scopes: one ScopeMetrics per scope, otel_scope_* labels,
+# compact version 3, scope-aware merge, Core::setScope): default entry 62,447 -> 64,291 B (still
+# within its budget), edgemetrics/all 92,114 -> 94,991 B, so JS_ALL_BUDGET 92 -> 94 KiB.
+JS_ALL_BUDGET=${JS_ALL_BUDGET:-96256}
 check=0
 per_format=0
 for a in "$@"; do

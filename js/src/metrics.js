@@ -394,8 +394,8 @@ export class Metrics {
   }
 
   /** @internal see LENIENT_INSTRUMENT */
-  [LENIENT_INSTRUMENT](kind, name, opts) {
-    return this._instrument(kind, name, opts, true);
+  [LENIENT_INSTRUMENT](kind, name, opts, scope = null) {
+    return this._instrument(kind, name, opts, true, scope);
   }
 
   /**
@@ -425,12 +425,13 @@ export class Metrics {
     return waits;
   }
 
-  _instrument(kind, name, opts, lenient = this.#lenient) {
-    const key = kind + '\0' + String(name);
+  /** `scope`: `{ name, version }` of an instrumentation scope (edgemetrics/otel's meters), or null. */
+  _instrument(kind, name, opts, lenient = this.#lenient, scope = null) {
+    const key = scope === null ? kind + '\0' + String(name) : kind + '\0' + String(name) + '\0' + scope.name + '\0' + scope.version;
     const existing = this.#instruments.get(key);
     if (existing) return existing;
     try {
-      const inst = this.#create(kind, name, opts);
+      const inst = this.#create(kind, name, opts, scope);
       this.#instruments.set(key, inst);
       return inst;
     } catch (e) {
@@ -445,7 +446,7 @@ export class Metrics {
     }
   }
 
-  #create(kind, name, opts) {
+  #create(kind, name, opts, scope = null) {
     if (typeof name !== 'string') throw new TypeError(`edgemetrics: instrument name must be a string, got ${name === null ? 'null' : typeof name}`);
     if (opts === null || (opts !== undefined && typeof opts !== 'object')) throw new TypeError('edgemetrics: instrument options must be an object');
     const unit = checkString('unit', opts?.unit, true);
@@ -459,9 +460,15 @@ export class Metrics {
       bounds = Float64Array.from(opts.bounds);
     }
     if (!this.#core) return new CLASSES[kind](null, NO_INSTRUMENT, name, kind, 0, null);
-    const id = exp
-      ? this.#core.instrumentExponential(name, unit, description, exp.maxSize, exp.maxScale)
-      : this.#core.instrument(KIND[kind], name, unit, description, hasBounds, bounds);
+    let id;
+    if (scope !== null) this.#core.setScope(scope.name, scope.version);
+    try {
+      id = exp
+        ? this.#core.instrumentExponential(name, unit, description, exp.maxSize, exp.maxScale)
+        : this.#core.instrument(KIND[kind], name, unit, description, hasBounds, bounds);
+    } finally {
+      if (scope !== null) this.#core.setScope('', '');
+    }
     if (id < 0) throw new (errorClass(-id))(`edgemetrics: ${this.#core.error()}`);
     return new CLASSES[kind](this.#core, id, name, kind, this.#cacheMax, this.#attrLimits);
   }
