@@ -1,6 +1,14 @@
-// Builds js/dist: the wasm module (cargo + wasm-bindgen + wasm-opt) and the JS entry points.
+// Builds js/dist: the wasm modules (cargo + wasm-bindgen + wasm-opt) and the JS entry points.
+// One wasm per package entry, so that nobody ships encoders they do not use:
 //
-//   node build.mjs                         all encoders, into dist/ (and dist/tail/: + the decoder)
+//   dist/otlp/           `edgemetrics` (the default import): OTLP protobuf only
+//   dist/remote-write/   `edgemetrics/remote-write`
+//   dist/pushgateway/    `edgemetrics/pushgateway`
+//   dist/compact/        `edgemetrics/compact`
+//   dist/                `edgemetrics/all`: every format (also what the repository's tests import)
+//   dist/tail/           `edgemetrics/tail`: every format + the compact decoder (Tail Workers)
+//
+//   node build.mjs                         every entry (one cargo build each)
 //   node build.mjs --if-missing            only when dist/ is missing or older than the sources
 //   node build.mjs --features otlp-proto --out dist-min   smaller module with the listed encoders
 //   node build.mjs --opt-level s           override the release profile's opt-level (measuring)
@@ -35,11 +43,19 @@ function newest(dir) {
   return t;
 }
 
-if (args.includes('--if-missing') && existsSync(join(out, 'edgemetrics_wasm_bg.wasm'))) {
-  const built = Math.min(
-    statSync(join(out, 'edgemetrics_wasm_bg.wasm')).mtimeMs,
-    existsSync(join(out, 'tail', 'edgemetrics_wasm_bg.wasm')) ? statSync(join(out, 'tail', 'edgemetrics_wasm_bg.wasm')).mtimeMs : 0,
-  );
+/** The per-format entries (subdirectories of dist/) and the formats each one's wasm has. */
+const VARIANTS = {
+  otlp: ['otlp-proto'],
+  'remote-write': ['remote-write'],
+  pushgateway: ['pushgateway'],
+  compact: ['compact'],
+};
+const ALL = ['otlp-proto', 'otlp-json', 'remote-write', 'pushgateway', 'compact', 'emf'];
+const variantWasms = features === null ? [...Object.keys(VARIANTS), 'tail'].map((v) => join(out, v, 'edgemetrics_wasm_bg.wasm')) : [];
+const outputs = [join(out, 'edgemetrics_wasm_bg.wasm'), ...variantWasms];
+
+if (args.includes('--if-missing') && outputs.every((f) => existsSync(f))) {
+  const built = Math.min(...outputs.map((f) => statSync(f).mtimeMs));
   const src = Math.max(newest(join(here, 'src')), newest(join(root, 'src')), newest(join(root, 'bindings', 'src')));
   if (built >= src) process.exit(0);
 }
@@ -51,9 +67,9 @@ const run = (cmd, argv, env = {}) => {
 };
 
 const targetDir = process.env.CARGO_TARGET_DIR || join(root, 'target');
+const wasmIn = join(targetDir, 'wasm32-unknown-unknown', 'release', 'edgemetrics_wasm.wasm');
 const env = {};
 if (optLevel) env.CARGO_PROFILE_RELEASE_OPT_LEVEL = optLevel;
-const wasmIn = join(targetDir, 'wasm32-unknown-unknown', 'release', 'edgemetrics_wasm.wasm');
 
 function findWasmBindgen() {
   if (process.env.WASM_BINDGEN_BIN) return process.env.WASM_BINDGEN_BIN;
@@ -61,16 +77,21 @@ function findWasmBindgen() {
   return existsSync(cargoBin) ? cargoBin : 'wasm-bindgen';
 }
 
+// The integrations (otel, hono, vercel, workers) ship once, at dist/; an entry directory holds the
+// runtime entries and the modules they load. tail.js belongs to the Tail Worker module only (it
+// needs the decoder), which needs no other entry point than workerd.js.
+const INTEGRATIONS = /^(otel|hono|vercel|workers|tail)\./;
 const TAIL_SKIP = /^(browser|deno|edge-light|hono|inline|node|otel|vercel|workers)\.(js|d\.ts)$/;
 
-/** Builds the wasm module with `cargoFeatures` (cargo arguments) into `dir`, with the JS modules. */
-function buildInto(dir, cargoFeatures) {
-  run(
-    'cargo',
-    ['build', '--release', '--target', 'wasm32-unknown-unknown', '-p', 'edgemetrics-wasm', '-j', process.env.CARGO_JOBS || '2', ...cargoFeatures],
-    env,
-  );
-  rmSync(dir, { recursive: true, force: true });
+/**
+ * Builds one wasm module with `feats` (null: the crate's default, every format) into `dir`, with
+ * its glue and the JS layer; `formats` is what variant.js tells the JS layer the module has.
+ */
+function buildOne(dir, feats, formats, { integrations, tail = false }) {
+  const cargoArgs = ['build', '--release', '--target', 'wasm32-unknown-unknown', '-p', 'edgemetrics-wasm', '-j', process.env.CARGO_JOBS || '2'];
+  if (tail) cargoArgs.push('--features', 'decode');
+  else if (feats !== null) cargoArgs.push('--no-default-features', '--features', feats);
+  run('cargo', cargoArgs, env);
   mkdirSync(dir, { recursive: true });
   // --target web: an ES module with `initSync` (used by every entry point) that runs unchanged in
   // workerd, Node, Deno, Bun and browsers.
@@ -85,9 +106,12 @@ function buildInto(dir, cargoFeatures) {
   const wasmOut = join(dir, 'edgemetrics_wasm_bg.wasm');
   // --converge repeats -Oz while it still shrinks the module; --strip-producers drops the toolchain
   // names; --low-memory-unused lets addresses fold into load/store offsets, valid because rustc's
-  // wasm32 layout puts the stack (growing down from 1 MiB) at the bottom of memory and statics above
-  // it, so the low 1 KiB is only touched by a stack already ~1 MiB deep. Measured with the module
-  // of all encoders: -580 B gzip.
+  // wasm32 layout puts the stack (growing down from 128 KiB, set in bindings/build.rs) at the
+  // bottom of memory and statics above it, so the low 1 KiB is only touched by a stack already
+  // ~127 KiB deep. Measured with the module of all encoders: -580 B gzip. Other flag sets measured
+  // on the OTLP-only module (43,568 B gzip with these): -Oz alone 44,076; -O3 43,910; adding
+  // --gufa -Oz 43,569; --flatten --rereloop -Oz -Oz 43,543 (slower to build, kept out);
+  // --monomorphize -Oz 43,787.
   run(process.execPath, [
     wasmOpt,
     '-Oz',
@@ -106,11 +130,22 @@ function buildInto(dir, cargoFeatures) {
   ]);
 
   for (const f of readdirSync(join(here, 'src'))) {
-    // tail.js belongs to the Tail Worker module only (it needs the decoder), which needs no other
-    // entry point than workerd.js.
-    if (dir === out ? f.startsWith('tail.') : TAIL_SKIP.test(f)) continue;
-    copyFileSync(join(here, 'src', f), join(dir, f));
+    const skip = tail ? TAIL_SKIP.test(f) : f.startsWith('tail.') || (!integrations && INTEGRATIONS.test(f));
+    if (!skip) copyFileSync(join(here, 'src', f), join(dir, f));
   }
+  // What the JS layer checks `options.format` against (a format this module lacks is a
+  // FormatUnavailableError naming the entry that has it).
+  writeFileSync(
+    join(dir, 'variant.js'),
+    "// Generated by build.mjs: the formats compiled into this directory's wasm module.\n" + `export const FORMATS = ${JSON.stringify(formats)};\n`,
+  );
+  // For the `edgemetrics/inline` entry (single-file bundles): the optimised wasm as base64.
+  if (!tail)
+    writeFileSync(
+      join(dir, 'wasm-inline.js'),
+      '// Generated by build.mjs: edgemetrics_wasm_bg.wasm as base64, for single-file bundles (inline.js).\n' +
+        `export default ${JSON.stringify(readFileSync(wasmOut).toString('base64'))};\n`,
+    );
   // The shipped JS is whitespace-minified (comments and indentation go; names and syntax stay, so
   // stack traces still name our functions): what a worker uploads is what the size budget measures.
   // The commented sources are js/src.
@@ -118,21 +153,21 @@ function buildInto(dir, cargoFeatures) {
     const file = join(dir, f);
     writeFileSync(file, transformSync(readFileSync(file, 'utf8'), { minifyWhitespace: true, legalComments: 'none' }).code);
   }
-  return wasmOut;
+  writeFileSync(join(dir, 'BUILD_INFO.json'), JSON.stringify({ features: feats ?? 'default', optLevel: optLevel ?? 'profile' }) + '\n');
+  console.error(`built ${dir}: wasm ${readFileSync(wasmOut).length} bytes`);
 }
 
-const wasmOut = buildInto(out, features !== null ? ['--no-default-features', '--features', features] : []);
-// `edgemetrics/tail` (dist/tail/): the same JS modules over a module that also has the compact
-// decoder (bindings feature `decode`, about 10 KB gzip), which only a Tail Worker needs; the
-// workers that produce the batches keep the smaller module of dist/.
-if (features === null) buildInto(join(out, 'tail'), ['--features', 'decode']);
+rmSync(out, { recursive: true, force: true });
+if (features !== null) {
+  // One module with the listed cargo features (measuring; formats named as the JS layer knows them).
+  const formats = ALL.filter((f) => features.split(',').includes(f));
+  buildOne(out, features, formats, { integrations: true });
+} else {
+  buildOne(out, null, ALL, { integrations: true });
+  for (const [name, formats] of Object.entries(VARIANTS)) buildOne(join(out, name), formats.join(','), formats, { integrations: false });
+  // `edgemetrics/tail` (dist/tail/): every format plus the compact decoder (bindings feature
+  // `decode`, about 10 KB gzip), which only a Tail Worker needs; producers keep smaller modules.
+  buildOne(join(out, 'tail'), null, ALL, { integrations: false, tail: true });
+}
 // The licenses live at the repository root; npm packs only files under js/ (ignored by git there).
 for (const f of ['LICENSE-MIT', 'LICENSE-APACHE']) copyFileSync(join(root, f), join(here, f));
-// For the `edgemetrics/inline` entry (single-file bundles): the optimised wasm as base64.
-writeFileSync(
-  join(out, 'wasm-inline.js'),
-  '// Generated by build.mjs: edgemetrics_wasm_bg.wasm as base64, for single-file bundles (inline.js).\n' +
-    `export default ${JSON.stringify(readFileSync(wasmOut).toString('base64'))};\n`,
-);
-writeFileSync(join(out, 'BUILD_INFO.json'), JSON.stringify({ features: features ?? 'default', optLevel: optLevel ?? 'profile' }) + '\n');
-console.error(`built ${out}: wasm ${readFileSync(wasmOut).length} bytes`);

@@ -53,6 +53,12 @@ pub enum Error {
         /// The configured limit.
         limit: usize,
     },
+    /// An instrumentation scope name is empty or longer than 255 bytes, or its version is longer
+    /// than 255 bytes.
+    InvalidScope {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// A configuration value is out of range.
     InvalidConfig {
         /// Which setting, and why.
@@ -104,6 +110,10 @@ impl Error {
                 s.push_str("too many instruments (limit ");
                 push_decimal(&mut s, *limit as u64);
                 s.push(')');
+            }
+            Error::InvalidScope { reason } => {
+                s.push_str("invalid instrumentation scope: ");
+                s.push_str(reason);
             }
             Error::InvalidConfig { reason } => {
                 s.push_str("invalid configuration: ");
@@ -187,7 +197,7 @@ mod tests {
     fn messages_match_the_former_format_strings() {
         use crate::model::InstrumentKind::*;
         let n = "a\"b\u{301}\n'";
-        let cases: [(Error, String); 8] = [
+        let cases: [(Error, String); 9] = [
             (Error::InvalidName { name: n.into(), reason: "r" }, format!("invalid instrument name {n:?}: r")),
             (
                 Error::InvalidUnit { unit: n.into() },
@@ -205,6 +215,7 @@ mod tests {
             ),
             (Error::TooManyInstruments { limit: 1000 }, "too many instruments (limit 1000)".into()),
             (Error::InvalidConfig { reason: "r" }, "invalid configuration: r".into()),
+            (Error::InvalidScope { reason: "r" }, "invalid instrumentation scope: r".into()),
             (Error::Malformed { reason: "r" }, "malformed input: r".into()),
         ];
         for (e, want) in cases {

@@ -27,8 +27,8 @@ pub use attr::{Attr, AttrLimits, AttrValue, Attributes, KeyValue, Value};
 pub use encode::{Encoded, Method};
 pub use error::Error;
 pub use model::{
-    Batch, ExpHistogramPoint, HistogramPoint, InstrumentKind, Metric, MetricData, NumberPoint, SdkStats, Temporality,
-    SCOPE_NAME, SCOPE_VERSION,
+    Batch, ExpHistogramPoint, HistogramPoint, InstrumentKind, Metric, MetricData, NumberPoint, Scope, SdkStats,
+    Temporality, SCOPE_NAME, SCOPE_VERSION,
 };
 pub use registry::{
     Bound, Config, Counter, Gauge, Histogram, HistogramAggregation, InstrumentId, InstrumentOptions, Limits, Registry,

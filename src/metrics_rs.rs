@@ -501,7 +501,7 @@ impl State {
             }
             _ => None,
         };
-        let opts = InstrumentOptions { unit, description, bounds, aggregation: None };
+        let opts = InstrumentOptions { unit, description, bounds, aggregation: None, scope: None };
         let r = self.registry.instrument(name, kind, &opts);
         if let Err(e) = &r {
             if self.errors.len() < self.max_names {

@@ -178,6 +178,11 @@ pub struct Metric {
     pub kind: InstrumentKind,
     /// The points.
     pub data: MetricData,
+    /// The instrumentation scope of the instrument: 0 is the batch's default scope
+    /// ([`Batch::scope_name`] / [`Batch::scope_version`], `edgemetrics`), `i ≥ 1` is
+    /// `Batch::scopes[i - 1]` (see [`Batch::scope_of`]).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub scope: u16,
 }
 
 /// Counters the SDK keeps about itself, for one batch (delta) or since start (cumulative).
@@ -219,7 +224,18 @@ impl SdkStats {
     }
 }
 
-/// Name and version of the instrumentation scope every batch carries.
+/// An instrumentation scope other than the default one (for example an OpenTelemetry meter's
+/// `getMeter(name, version)`), which metrics refer to by index (see [`Metric::scope`]).
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Scope {
+    /// Scope name, such as a library's package name; never empty.
+    pub name: Arc<str>,
+    /// Scope version, possibly empty.
+    pub version: Arc<str>,
+}
+
+/// Name of the default instrumentation scope every batch carries.
 pub const SCOPE_NAME: &str = "edgemetrics";
 /// This crate's version, sent as the scope version.
 pub const SCOPE_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -230,12 +246,16 @@ pub const SCOPE_VERSION: &str = env!("CARGO_PKG_VERSION");
 pub struct Batch {
     /// Resource attributes (at least `service.name`), in the order configured.
     pub resource: Arc<[KeyValue]>,
-    /// Scope name (always [`SCOPE_NAME`]).
+    /// Name of the default scope (always [`SCOPE_NAME`]); instruments created without
+    /// [`InstrumentOptions::scope`](crate::InstrumentOptions::scope) are in it (`Metric::scope` 0).
     pub scope_name: &'static str,
     /// Scope version: [`SCOPE_VERSION`] (borrowed, no allocation) for batches this crate collects;
     /// a decoded batch from another SDK version carries that version (owned), so a relay can
     /// forward it unchanged. Use `&batch.scope_version` or `batch.scope_version.as_ref()` as a `&str`.
     pub scope_version: alloc::borrow::Cow<'static, str>,
+    /// The scopes other than the default one, which metrics with `scope ≥ 1` refer to
+    /// (`scopes[scope - 1]`); empty when every instrument is in the default scope.
+    pub scopes: Vec<Scope>,
     /// Temporality of every sum and histogram in the batch.
     pub temporality: Temporality,
     /// Window start, unix nanoseconds.
@@ -264,9 +284,34 @@ impl Batch {
             _ => None,
         })
     }
-    /// Looks up a metric by name.
+    /// Looks up a metric by name (the first one, whatever its scope).
     pub fn metric(&self, name: &str) -> Option<&Metric> {
         self.metrics.iter().find(|m| &*m.name == name)
+    }
+    /// Name and version of scope index `scope` (0: the default scope). An index past
+    /// [`scopes`](Batch::scopes) (only a hand-built batch can hold one) reads as the default scope.
+    pub fn scope(&self, scope: u16) -> (&str, &str) {
+        match (scope as usize).checked_sub(1).and_then(|i| self.scopes.get(i)) {
+            Some(s) => (&s.name, &s.version),
+            None => (self.scope_name, &self.scope_version),
+        }
+    }
+    /// Name and version of `metric`'s scope.
+    pub fn scope_of(&self, metric: &Metric) -> (&str, &str) {
+        self.scope(metric.scope)
+    }
+    /// The scope index `metric` is written under: its own, or 0 when the index names no scope of
+    /// this batch (as [`Batch::scope`] reads it).
+    pub fn scope_index(&self, metric: &Metric) -> usize {
+        if (metric.scope as usize) < self.scope_count() {
+            metric.scope as usize
+        } else {
+            0
+        }
+    }
+    /// Number of scopes, the default one included.
+    pub fn scope_count(&self) -> usize {
+        1 + self.scopes.len()
     }
 }
 
@@ -277,6 +322,8 @@ struct BatchFields {
     resource: Arc<[KeyValue]>,
     scope_name: String,
     scope_version: String,
+    #[serde(default)]
+    scopes: Vec<Scope>,
     temporality: Temporality,
     start_unix_nano: u64,
     end_unix_nano: u64,
@@ -301,6 +348,7 @@ impl<'de> serde::Deserialize<'de> for Batch {
             resource: f.resource,
             scope_name: SCOPE_NAME,
             scope_version,
+            scopes: f.scopes,
             temporality: f.temporality,
             start_unix_nano: f.start_unix_nano,
             end_unix_nano: f.end_unix_nano,

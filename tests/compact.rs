@@ -15,7 +15,7 @@ use edgemetrics::exphist::{ExpBuckets, ExpConfig, ExpHistogram};
 use edgemetrics::ExpHistogramPoint;
 use edgemetrics::{
     Attr, AttrValue, Batch, Config, Error, HistogramPoint, InstrumentKind, InstrumentOptions, KeyValue, Limits, Metric,
-    MetricData, NumberPoint, Registry, SdkStats, Temporality, Value, DEFAULT_BOUNDS, SCOPE_NAME, SCOPE_VERSION,
+    MetricData, NumberPoint, Registry, Scope, SdkStats, Temporality, Value, DEFAULT_BOUNDS, SCOPE_NAME, SCOPE_VERSION,
 };
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
@@ -320,6 +320,7 @@ fn metric(sets: Vec<Arc<[KeyValue]>>, start: u64, end: u64) -> impl Strategy<Val
                             description: description.clone(),
                             kind: InstrumentKind::Histogram,
                             data: MetricData::Histogram { temporality: t, bounds: bounds.clone(), points },
+                            scope: 0,
                         })
                         .boxed()
                 }
@@ -344,6 +345,7 @@ fn metric(sets: Vec<Arc<[KeyValue]>>, start: u64, end: u64) -> impl Strategy<Val
                             description: description.clone(),
                             kind: InstrumentKind::Histogram,
                             data: MetricData::ExponentialHistogram { temporality: t, points },
+                            scope: 0,
                         })
                         .boxed()
                 }
@@ -370,6 +372,7 @@ fn metric(sets: Vec<Arc<[KeyValue]>>, start: u64, end: u64) -> impl Strategy<Val
                                 description: description.clone(),
                                 kind,
                                 data,
+                                scope: 0,
                             }
                         })
                         .boxed()
@@ -406,8 +409,12 @@ fn batch() -> impl Strategy<Value = Batch> {
         1 => text().prop_map(Cow::Owned),
     ];
     let pool = prop::collection::vec(prop_oneof![4 => attrs(5), 1 => attrs(40)], 0..8);
-    (window, version, temporality(), stats(), attrs(6), pool).prop_flat_map(
-        |((start, len), scope_version, temporality, stats, resource, pool)| {
+    let scopes = prop::collection::vec(
+        (text(), text()).prop_map(|(n, v)| Scope { name: n.as_str().into(), version: v.as_str().into() }),
+        0..3,
+    );
+    (window, version, temporality(), stats(), attrs(6), pool, scopes).prop_flat_map(
+        |((start, len), scope_version, temporality, stats, resource, pool, scopes)| {
             let end = start + len;
             let sets: Vec<Arc<[KeyValue]>> = pool.into_iter().map(Arc::from).collect();
             let resource: Arc<[KeyValue]> = resource.into();
@@ -415,10 +422,19 @@ fn batch() -> impl Strategy<Value = Batch> {
                 resource: resource.clone(),
                 scope_name: SCOPE_NAME,
                 scope_version: scope_version.clone(),
+                // Metric `i` in scope `i mod (extra scopes + 1)`: every scope index occurs.
+                metrics: metrics
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, mut m)| {
+                        m.scope = (i % (scopes.len() + 1)) as u16;
+                        m
+                    })
+                    .collect(),
+                scopes: scopes.clone(),
                 temporality,
                 start_unix_nano: start,
                 end_unix_nano: end,
-                metrics,
                 stats,
             })
         },
@@ -697,11 +713,17 @@ fn empty_message() -> Message<'static> {
         },
         resource: vec![],
         metrics: vec![],
+        scope_section: None,
     }
 }
 
+/// The message's bytes, its scope section (version 3) after them.
 fn bytes(m: &Message<'_>) -> Vec<u8> {
-    postcard::to_allocvec(m).unwrap()
+    let mut b = postcard::to_allocvec(m).unwrap();
+    if let Some(s) = &m.scope_section {
+        b.extend(postcard::to_allocvec(s).unwrap());
+    }
+    b
 }
 
 fn decode_msg(m: &Message<'_>) -> Result<Batch, Error> {
@@ -755,11 +777,15 @@ fn hand_built_messages_decode_and_every_rule_is_enforced() {
     assert_eq!(malformed(compact::decode(&bad_magic)), "not a compact message (magic)");
     assert_eq!(malformed(compact::decode(b"EM")), "not a compact message (magic)");
     // Version 1 (the layout before postcard) and any other version are refused before parsing.
-    for v in [1u8, 3, 255] {
+    for v in [1u8, 4, 255] {
         let mut m = empty.clone();
         m[3] = v;
         assert_eq!(malformed(compact::decode(&m)), "unsupported compact version");
     }
+    // Version 3 must be followed by its scope section.
+    let mut m = empty.clone();
+    m[3] = compact::VERSION_SCOPES;
+    assert_eq!(malformed(compact::decode(&m)), "truncated");
     // A varint longer than a u64 (as the string-table length).
     assert_eq!(malformed(compact::decode(&[&empty[..4], &[0xff; 11][..]].concat())), "bad varint");
     // Trailing bytes.
@@ -1038,6 +1064,58 @@ fn mutated_messages_stay_within_the_memory_limit() {
             Ok(())
         })
         .unwrap();
+}
+
+/// Version 3: the scope section's rules (one scope per metric, indices in range, string indices
+/// valid, version and section agreeing).
+#[test]
+fn scope_section_rules_are_enforced() {
+    let counter = || wire::Data::Sum { monotonic: true, temporality: wire::Temporality::Delta, points: vec![] };
+    let mut m = with_metric(wire::Kind::Counter, counter(), vec![]);
+    m.strings.extend(["lib", "1.0"]);
+    m.version = compact::VERSION_SCOPES;
+    m.scope_section =
+        Some(wire::ScopeSection { scopes: vec![wire::ScopeRef { name: 2, version: 3 }], metric_scopes: vec![1] });
+    let b = decode_msg(&m).unwrap();
+    assert_eq!(b.scopes, vec![Scope { name: "lib".into(), version: "1.0".into() }]);
+    assert_eq!(b.scope_of(&b.metrics[0]), ("lib", "1.0"));
+    assert_eq!(compact::decode(&compact::encode(&b)).unwrap(), b);
+
+    let with = |f: &dyn Fn(&mut Message<'static>)| {
+        let mut x = m.clone();
+        f(&mut x);
+        malformed(decode_msg(&x))
+    };
+    assert_eq!(
+        with(&|x| x.scope_section.as_mut().unwrap().metric_scopes = vec![]),
+        "scope section does not name one scope per metric"
+    );
+    assert_eq!(with(&|x| x.scope_section.as_mut().unwrap().metric_scopes = vec![2]), "metric scope out of range");
+    assert_eq!(with(&|x| x.scope_section.as_mut().unwrap().scopes[0].version = 9), "index out of range");
+    // A version-2 message carries no section: its bytes end before one, so one is trailing.
+    assert_eq!(with(&|x| x.version = compact::VERSION), "trailing bytes after the message");
+}
+
+/// `tests/vectors/compact_scopes.bin`: a batch with two scopes (version 3). Version-2 vectors
+/// (`compact.bin`) are unchanged: a batch in the default scope alone is still written as version 2.
+#[test]
+fn golden_vector_with_two_scopes() {
+    let mut reg = Registry::new(Config::new("checkout").self_metrics(false));
+    reg.begin(1_700_000_000_000_000_000);
+    let a = reg.counter("jobs", InstrumentOptions::unit("{job}")).unwrap();
+    let b = reg.counter("jobs", InstrumentOptions::unit("{job}").scope("queue-lib", "2.1.0")).unwrap();
+    a.add(&mut reg, 1.0, &[]);
+    b.add(&mut reg, 5.0, &[("queue", "mail".into())]);
+    let batch = reg.collect(1_700_000_000_250_000_000);
+    let bytes = compact::encode(&batch);
+    assert_eq!(&bytes[..4], b"EMC\x03");
+    scenario::check_vector("compact_scopes.bin", &bytes);
+    let back = compact::decode(&bytes).unwrap();
+    assert_eq!(back, batch);
+    let scopes: Vec<_> = back.metrics.iter().map(|m| (back.scope_of(m), &*m.name)).collect();
+    assert_eq!(scopes, [(("edgemetrics", SCOPE_VERSION), "jobs"), (("queue-lib", "2.1.0"), "jobs")]);
+    // The relay path: OTLP of the decoded message equals OTLP of the batch (one ScopeMetrics each).
+    assert_eq!(compact::to_otlp(&bytes).unwrap(), otlp::encode(&batch));
 }
 
 // ---------------------------------------------------------------------------------------------

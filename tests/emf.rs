@@ -232,6 +232,7 @@ fn counter(name: &str, attrs: Vec<KeyValue>, value: f64) -> Metric {
                 value,
             }],
         },
+        scope: 0,
     }
 }
 
@@ -378,6 +379,7 @@ fn names_that_emf_cannot_hold_are_refused_or_left_out() {
                 bucket_counts: vec![0, 0],
             }],
         },
+        scope: 0,
     };
     assert!(emf::encode(&batch_of(vec![], vec![hist]), &EmfConfig::default()).unwrap().is_empty());
 }
@@ -414,4 +416,30 @@ fn the_push_plan_delivers_emf_through_a_log_write() {
     let vals = validate(text.lines().next().unwrap());
     assert_eq!(vals[0].0, "jobs");
     assert_eq!(vals[0].2, 3.0);
+}
+
+/// Instrumentation scopes have no place in EMF: they are not written. The same name with the same
+/// attributes in two scopes is two documents (a document cannot hold one member twice), which
+/// CloudWatch aggregates into one metric.
+#[test]
+fn scopes_are_not_written_and_same_name_metrics_stay_valid_documents() {
+    let mut reg = registry(100);
+    reg.begin(1_000_000);
+    let a = reg.counter("jobs", InstrumentOptions::default()).unwrap();
+    let b = reg.counter("jobs", InstrumentOptions::default().scope("queue-lib", "2.1.0")).unwrap();
+    a.add(&mut reg, 1.0, &[]);
+    b.add(&mut reg, 5.0, &[]);
+    let batch = reg.collect(2_000_000);
+    let docs = lines(&batch, &EmfConfig::default());
+    let mut values = Vec::new();
+    for d in &docs {
+        assert!(!d.contains("queue-lib") && !d.contains("otel_scope"), "{d}");
+        for (name, _dims, v) in validate(d) {
+            if name == "jobs" {
+                values.push(v);
+            }
+        }
+    }
+    assert_eq!(docs.len(), 2, "{docs:?}");
+    assert_eq!(values, [J::from(1), J::from(5)], "{docs:?}");
 }

@@ -2,8 +2,10 @@
 # The newcomer test: what a new user gets from npm. Packs js/ (`npm pack` runs the `prepack`
 # build), installs the tarball into a throwaway project outside the repository (plus esbuild and
 # edge-runtime, pinned), prints the tarball's file list and size, and runs tests/newcomer/run.mjs
-# there: workerd (the README snippet), Node, Deno, Bun, an esbuild-bundled Lambda handler and a
-# Vercel Edge-style handler, each pushing to a receiver on 127.0.0.1 that decodes the batch.
+# there: workerd (the README snippet), Node, Deno, Bun, an esbuild-bundled Lambda handler, a
+# Vercel Edge-style handler and the per-format entries (the default import next to
+# edgemetrics/remote-write in Node and workerd), each pushing to a receiver on 127.0.0.1 that
+# decodes the batch.
 # Needs the npm registry (reachable on the CI machine) and js/node_modules (tests/setup.sh).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -17,7 +19,7 @@ node -e '
 const [p] = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
 console.log(`tarball ${p.filename}: ${p.size} bytes packed, ${p.unpackedSize} unpacked, ${p.entryCount} files`);
 for (const f of p.files) console.log(`  ${String(f.size).padStart(8)}  ${f.path}`);
-const need = ["LICENSE-MIT", "LICENSE-APACHE", "README.md", "package.json", "dist/edgemetrics_wasm_bg.wasm", "dist/node.js", "dist/workerd.js", "dist/edge-light.js", "dist/inline.js", "dist/wasm-inline.js", "dist/index.d.ts"];
+const need = ["LICENSE-MIT", "LICENSE-APACHE", "README.md", "package.json", "dist/edgemetrics_wasm_bg.wasm", "dist/node.js", "dist/otlp/edgemetrics_wasm_bg.wasm", "dist/otlp/node.js", "dist/otlp/workerd.js", "dist/remote-write/edgemetrics_wasm_bg.wasm", "dist/remote-write/workerd.js", "dist/workerd.js", "dist/edge-light.js", "dist/inline.js", "dist/wasm-inline.js", "dist/index.d.ts"];
 const have = new Set(p.files.map((f) => f.path));
 const missing = need.filter((f) => !have.has(f));
 if (missing.length) { console.error("missing from the tarball: " + missing.join(", ")); process.exit(1); }

@@ -80,14 +80,19 @@ fn assert_matches(batch: &Batch, req: &ExportMetricsServiceRequest) {
     let res = rm.resource.as_ref().expect("resource present");
     assert_eq!(res.dropped_attributes_count, 0);
     attrs_eq(&batch.resource.clone(), &res.attributes, "resource");
-    assert_eq!(rm.scope_metrics.len(), 1);
-    let sm = &rm.scope_metrics[0];
-    let scope = sm.scope.as_ref().expect("scope present");
-    assert_eq!(scope.name, "edgemetrics");
-    assert_eq!(scope.version, env!("CARGO_PKG_VERSION"));
-    assert!(scope.attributes.is_empty());
-    assert_eq!(sm.metrics.len(), batch.metrics.len(), "metric count");
-    for (m, pm) in batch.metrics.iter().zip(&sm.metrics) {
+    // One ScopeMetrics per scope in order, the default one first, each with its metrics.
+    let groups = scope_groups(batch);
+    assert_eq!(rm.scope_metrics.len(), groups.len(), "ScopeMetrics count");
+    assert_eq!(groups[0].0, ("edgemetrics", env!("CARGO_PKG_VERSION")));
+    let mut pairs = Vec::new();
+    for (sm, ((name, version), metrics)) in rm.scope_metrics.iter().zip(&groups) {
+        let scope = sm.scope.as_ref().expect("scope present");
+        assert_eq!((scope.name.as_str(), scope.version.as_str()), (*name, *version));
+        assert!(scope.attributes.is_empty());
+        assert_eq!(sm.metrics.len(), metrics.len(), "metric count of scope {name}");
+        pairs.extend(metrics.iter().copied().zip(&sm.metrics));
+    }
+    for (m, pm) in pairs {
         let what = &*m.name;
         assert_eq!(pm.name, &*m.name);
         assert_eq!(pm.unit, &*m.unit, "{what}");
@@ -233,6 +238,15 @@ fn rich_batch(t: Temporality) -> Batch {
     reg.collect(T3)
 }
 
+/// The batch's scopes in order with their metrics: the default scope always, other scopes when
+/// they have metrics (what both OTLP encoders write).
+fn scope_groups(batch: &Batch) -> Vec<((&str, &str), Vec<&edgemetrics::Metric>)> {
+    (0..batch.scope_count())
+        .map(|s| (batch.scope(s as u16), batch.metrics.iter().filter(|m| m.scope as usize == s).collect::<Vec<_>>()))
+        .filter(|(s, ms)| *s == batch.scope(0) || !ms.is_empty())
+        .collect()
+}
+
 fn pb_roundtrip(batch: &Batch) -> ExportMetricsServiceRequest {
     let bytes = otlp::encode(batch);
     let decoded = ExportMetricsServiceRequest::decode(&bytes[..]).expect("official decoder accepts our protobuf");
@@ -363,6 +377,7 @@ fn edge_batch() -> Batch {
                 bucket_counts: vec![0, 0],
             }],
         },
+        scope: 0,
     });
     b.metrics.push(Metric {
         name: "zero.counter".into(),
@@ -374,6 +389,7 @@ fn edge_batch() -> Batch {
             temporality: Temporality::Delta,
             points: vec![NumberPoint { attributes: attrs, start_unix_nano: 0, time_unix_nano: 0, value: 0.0 }],
         },
+        scope: 0,
     });
     b
 }
@@ -536,11 +552,8 @@ fn expectations(batch: &Batch) -> serde_json::Value {
             })
             .collect()
     }
-    let metrics: Vec<serde_json::Value> = batch
-        .metrics
-        .iter()
-        .map(|m| {
-            let (kind, temporality, monotonic, points, bounds): (&str, i32, bool, Vec<serde_json::Value>, Vec<f64>) = match &m.data {
+    let metric = |m: &edgemetrics::Metric| {
+        let (kind, temporality, monotonic, points, bounds): (&str, i32, bool, Vec<serde_json::Value>, Vec<f64>) = match &m.data {
                 MetricData::Sum { monotonic, temporality, points } => (
                     "sum",
                     temporality_value(*temporality),
@@ -590,11 +603,14 @@ fn expectations(batch: &Batch) -> serde_json::Value {
                     vec![],
                 ),
             };
-            json!({"name": &*m.name, "unit": &*m.unit, "description": &*m.description, "kind": kind,
+        json!({"name": &*m.name, "unit": &*m.unit, "description": &*m.description, "kind": kind,
                    "temporality": temporality, "monotonic": monotonic, "bounds": bounds, "points": points})
-        })
+    };
+    let scopes: Vec<serde_json::Value> = scope_groups(batch)
+        .into_iter()
+        .map(|((name, version), ms)| json!([name, version, ms.into_iter().map(metric).collect::<Vec<_>>()]))
         .collect();
-    json!({"resource": attrs(&batch.resource), "scope": [batch.scope_name, &*batch.scope_version], "metrics": metrics})
+    json!({"resource": attrs(&batch.resource), "scopes": scopes})
 }
 
 /// Runs tests/py/check_otlp_json.py on our JSON; bounded by a 60 s deadline.
@@ -672,6 +688,7 @@ fn exp_batch(t: Temporality) -> Batch {
                 hist,
             }],
         },
+        scope: 0,
     });
     batch
 }
@@ -723,6 +740,52 @@ fn python_json_format_accepts_our_json() {
     }
     python_check("non_finite", &inf);
     python_check("scenario", &scenario::vector_batch(&scenario::load_default()));
+    python_check("scopes", &scoped_batch());
+}
+
+/// A batch with instruments in three scopes (the default one, a meter with a version, one
+/// without), the same name in two of them, and a scope whose only instrument recorded nothing.
+fn scoped_batch() -> Batch {
+    let mut reg = Registry::new(Config::new("scoped").self_metrics(false));
+    reg.begin(T0);
+    let a = reg.counter("jobs", InstrumentOptions::unit("{job}")).unwrap();
+    let b = reg.counter("jobs", InstrumentOptions::unit("{job}").scope("queue-lib", "2.1.0")).unwrap();
+    let idle = reg.gauge("idle", InstrumentOptions::default().scope("idle-lib", "1")).unwrap();
+    let h = reg.histogram("wait", InstrumentOptions::unit("s").scope("queue-lib", "2.1.0")).unwrap();
+    let g = reg.gauge("depth", InstrumentOptions::default().scope("no-version", "")).unwrap();
+    let _ = idle;
+    a.add(&mut reg, 1.0, &[]);
+    b.add(&mut reg, 5.0, &[("queue", "mail".into())]);
+    h.record(&mut reg, 0.25, &[]);
+    g.set(&mut reg, 3.0, &[]);
+    reg.collect(T1)
+}
+
+/// Instrumentation scopes: one ScopeMetrics per scope with metrics (plus the default one), read
+/// back by the official protobuf and JSON decoders.
+#[test]
+fn one_scope_metrics_per_scope() {
+    let batch = scoped_batch();
+    assert_eq!(batch.scopes.len(), 3);
+    for req in [pb_roundtrip(&batch), json_roundtrip(&batch)] {
+        let sms = &req.resource_metrics[0].scope_metrics;
+        let got: Vec<(String, String, Vec<String>)> = sms
+            .iter()
+            .map(|sm| {
+                let s = sm.scope.as_ref().unwrap();
+                (s.name.clone(), s.version.clone(), sm.metrics.iter().map(|m| m.name.clone()).collect())
+            })
+            .collect();
+        let want = [
+            ("edgemetrics", env!("CARGO_PKG_VERSION"), vec!["jobs"]),
+            ("queue-lib", "2.1.0", vec!["jobs", "wait"]),
+            ("no-version", "", vec!["depth"]),
+        ];
+        assert_eq!(
+            got,
+            want.map(|(n, v, ms)| (n.to_string(), v.to_string(), ms.into_iter().map(String::from).collect()))
+        );
+    }
 }
 
 mod properties {

@@ -149,6 +149,45 @@ fn remote_write_to_real_prometheus() {
 
     // Self-metrics travel too (cumulative: one NaN refused per round).
     assert_eq!(scalar(prom.port, r#"edgemetrics_sdk_values_rejected_total{reason="non_finite"}"#), 3.0);
+
+    // Instrumentation scopes: the same name in the default scope and in a meter's scope is two
+    // series; only the meter's carries otel_scope_name / otel_scope_version (and an attribute
+    // claiming those labels is renamed exported_…).
+    let mut reg = Registry::new(
+        Config::new("edge-fn")
+            .temporality(Temporality::Cumulative)
+            .resource_attr("service.instance.id", instance.as_str())
+            .self_metrics(false),
+    );
+    let t = now_ns() - 1_000_000_000;
+    reg.begin(t);
+    let plain = reg.counter("scoped.jobs", InstrumentOptions::default()).unwrap();
+    let lib = reg.counter("scoped.jobs", InstrumentOptions::default().scope("queue-lib", "2.1.0")).unwrap();
+    let nover = reg.counter("scoped.jobs", InstrumentOptions::default().scope("no-version-lib", "")).unwrap();
+    plain.add(&mut reg, 1.0, &[]);
+    lib.add(&mut reg, 5.0, &[("otel.scope.name", "spoof".into())]);
+    nover.add(&mut reg, 7.0, &[]);
+    let batch = reg.collect(t + 1_000_000);
+    let r = send(prom.port, &remote_write::request(&batch, &RemoteWriteConfig::default()).unwrap());
+    assert!((200..300).contains(&r.status), "scoped push: {} {}", r.status, r.text());
+    let mut rows = query(prom.port, "scoped_jobs_total");
+    rows.sort_by(|a, b| a.1.total_cmp(&b.1));
+    type Row<'a> = (Option<&'a str>, Option<&'a str>, Option<&'a str>, f64);
+    let scope_labels: Vec<Row> = rows
+        .iter()
+        .map(|(l, v)| {
+            let get = |k: &str| l.get(k).map(String::as_str);
+            (get("otel_scope_name"), get("otel_scope_version"), get("exported_otel_scope_name"), *v)
+        })
+        .collect();
+    assert_eq!(
+        scope_labels,
+        [
+            (None, None, None, 1.0),
+            (Some("queue-lib"), Some("2.1.0"), Some("spoof"), 5.0),
+            (Some("no-version-lib"), None, None, 7.0),
+        ]
+    );
 }
 
 #[test]

@@ -236,4 +236,39 @@ fn pushgateway_rejects_what_we_would_never_send() {
         text.contains("a{b=\"c\",instance=\"\",job=\"x\"} 1\n") || text.contains("a{b=\"c\",job=\"x\"} 1\n"),
         "{text}"
     );
+
+    // Instrumentation scopes: one family, a series per scope; the meter's series carries
+    // otel_scope_name / otel_scope_version, the default scope's none. The server parses it.
+    let mut reg = registry("scoped", "i");
+    reg.begin(T);
+    let plain = reg.counter("jobs", InstrumentOptions::default()).unwrap();
+    let lib = reg.counter("jobs", InstrumentOptions::default().scope("queue-lib", "2.1.0")).unwrap();
+    plain.add(&mut reg, 1.0, &[]);
+    lib.add(&mut reg, 5.0, &[]);
+    let batch = reg.collect(T + 1);
+    let cfg = PushgatewayConfig::new("scoped");
+    push(pgw.port, &batch, &cfg);
+    let g = group(pgw.port, &map(&[("job", "scoped")])).unwrap_or_else(|| panic!("{:?}", groups(pgw.port)));
+    let mut series: Vec<(BTreeMap<String, String>, String)> = g["jobs_total"]["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            // The Pushgateway adds `instance=""`; an empty label is no label.
+            let mut l = labels(&s["labels"]);
+            l.retain(|_, v| !v.is_empty());
+            (l, s["value"].as_str().unwrap().to_string())
+        })
+        .collect();
+    series.sort_by(|a, b| a.1.cmp(&b.1));
+    assert_eq!(
+        series,
+        [
+            (map(&[("job", "scoped")]), "1".to_string()),
+            (
+                map(&[("job", "scoped"), ("otel_scope_name", "queue-lib"), ("otel_scope_version", "2.1.0")]),
+                "5".to_string()
+            ),
+        ]
+    );
 }

@@ -29,8 +29,8 @@
 //! range drops its attribute alone (counted). A key may hold any number of pairs: past 64, the
 //! first 64 in key order are passed on and the others counted as dropped.
 
-// On wasm32 (outside tests) the module is `no_std`, like examples/wasm-minimal: dlmalloc (the
-// allocator std uses on this target) and a panic handler that traps without formatting a message.
+// On wasm32 (outside tests) the module is `no_std`, like examples/wasm-minimal: rlsf's TLSF
+// allocator (smaller than dlmalloc, see Cargo.toml) and a panic handler that traps without formatting a message.
 // A panic already ended in a trap with std (`panic = "abort"`, and std's hook has nowhere to print
 // on wasm32-unknown-unknown); what goes is std's panic hook and the `core::fmt` machinery that
 // formatted the unused message: about 4 KB gzip of wasm.
@@ -40,7 +40,7 @@ extern crate alloc;
 
 #[cfg(all(target_arch = "wasm32", not(test)))]
 #[global_allocator]
-static ALLOC: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+static ALLOC: rlsf::SmallGlobalTlsf = rlsf::SmallGlobalTlsf::new();
 
 #[cfg(all(target_arch = "wasm32", not(test)))]
 #[panic_handler]
@@ -287,6 +287,8 @@ pub struct Core {
     wait_until: f64,
     /// When an invocation's end flushes ([`Core::configure_flush`], [`Core::end_invocation`]).
     policy: push::FlushPolicy,
+    /// The scope [`Core::set_scope`] set for the instruments created next (`None`: the default).
+    scope: Option<(String, String)>,
 }
 
 #[wasm_bindgen]
@@ -322,6 +324,7 @@ impl Core {
             points: 0,
             prepared: None,
             error: String::new(),
+            scope: None,
         }
     }
 
@@ -388,6 +391,7 @@ impl Core {
             description,
             bounds: if has_bounds { Some(bounds) } else { None },
             aggregation: None,
+            scope: self.scope.as_ref().map(|(n, v)| (n.as_str(), v.as_str())),
         };
         match self.reg.instrument(name, kind, &opts) {
             Ok(id) => id.index() as i32,
@@ -396,6 +400,15 @@ impl Core {
                 -(error_class(&e) as i32)
             }
         }
+    }
+
+    /// Sets the instrumentation scope of the instruments [`Core::instrument`] and
+    /// [`Core::instrument_exponential`] create or find from now on (an OpenTelemetry meter's name
+    /// and version); an empty `name` goes back to the default scope `edgemetrics`. The scope is
+    /// checked when an instrument is created (a type error for an over-long name or version).
+    #[wasm_bindgen(js_name = setScope)]
+    pub fn set_scope(&mut self, name: &str, version: &str) {
+        self.scope = if name.is_empty() { None } else { Some((String::from(name), String::from(version))) };
     }
 
     /// Creates (or finds) an exponential histogram: at most `max_size` buckets per sign, each
@@ -416,7 +429,8 @@ impl Core {
         };
         let cfg = edgemetrics::exphist::ExpConfig { max_size, max_scale };
         let opts = InstrumentOptions::default().exponential(cfg);
-        let opts = InstrumentOptions { unit, description, ..opts };
+        let scope = self.scope.as_ref().map(|(n, v)| (n.as_str(), v.as_str()));
+        let opts = InstrumentOptions { unit, description, scope, ..opts };
         match self.reg.instrument(name, InstrumentKind::Histogram, &opts) {
             Ok(id) => id.index() as i32,
             Err(e) => {
@@ -1033,6 +1047,50 @@ mod tests {
         assert_eq!((v.len(), dropped), (MAX_PAIRS, 36));
         assert_eq!(v[0].0, "k000");
         assert_eq!(v[63].0, "k063");
+    }
+
+    /// `Core::set_scope`: instruments created after it are in that scope (same name, another
+    /// instrument); the Tail Worker's `ingest` keeps every producer's scopes in the pushed window.
+    #[cfg(feature = "decode")]
+    #[test]
+    fn scopes_reach_the_batch_and_survive_ingest() {
+        let mut core = Core::new();
+        let buf = "6:formati4;8:endpoints20:http://127.0.0.1:9/x11:serviceNames4:shop11:selfMetricsf";
+        assert_eq!(core.configure(buf), abi::ERR_OK, "{}", core.error());
+        let plain = core.instrument(0, "jobs", "", "", false, &[]);
+        core.set_scope("queue-lib", "2.1.0");
+        let scoped = core.instrument(0, "jobs", "", "", false, &[]);
+        assert_eq!(core.instrument(0, "jobs", "", "", false, &[]), scoped, "found again in its scope");
+        core.set_scope(&"x".repeat(256), "");
+        assert_eq!(core.instrument(0, "jobs", "", "", false, &[]), -(abi::ERR_TYPE as i32));
+        assert!(core.error().contains("instrumentation scope"), "{}", core.error());
+        core.set_scope("", "");
+        assert_eq!(core.instrument(0, "jobs", "", "", false, &[]), plain, "back in the default scope");
+        assert!(plain >= 0 && scoped >= 0 && plain != scoped);
+        core.reg.record(InstrumentId::from_index(plain as u32), 1.0, &[]);
+        core.reg.record(InstrumentId::from_index(scoped as u32), 5.0, &[]);
+        let batch = core.reg.collect(1_000_000);
+        let compact = edgemetrics::encode::compact::encode(&batch);
+
+        // Two producers' batches merge per scope in the aggregator.
+        let mut tail = Core::new();
+        let buf = "6:formati4;8:endpoints20:http://127.0.0.1:9/x11:serviceNames4:tail11:selfMetricsf";
+        assert_eq!(tail.configure(buf), abi::ERR_OK, "{}", tail.error());
+        tail.seed(&[1, 2, 3, 4]);
+        assert_eq!(tail.ingest(&compact), 0);
+        assert_eq!(tail.ingest(&compact), 0);
+        assert!(tail.start(2_000.0, 1_000.0));
+        assert_eq!(tail.next(2_000.0), 1);
+        let pushed = edgemetrics::encode::compact::decode(&tail.req_body()).unwrap();
+        let got: Vec<((&str, &str), f64)> = pushed
+            .metrics
+            .iter()
+            .map(|m| match &m.data {
+                edgemetrics::MetricData::Sum { points, .. } => (pushed.scope_of(m), points[0].value),
+                _ => unreachable!(),
+            })
+            .collect();
+        assert_eq!(got, [(("edgemetrics", edgemetrics::SCOPE_VERSION), 2.0), (("queue-lib", "2.1.0"), 10.0)]);
     }
 
     /// `Core::ingest` (feature `decode`, what edgemetrics/tail calls): malformed input is refused

@@ -5,7 +5,8 @@
 //   * baseline: a plain JS Map keyed by a string built from the same three values, adding into a
 //     number (what a pure-JS aggregator's hot path costs at least),
 //   * histograms: `record(v)` through a bound handle, explicit buckets and exponential,
-// plus import + instantiate time (import of the entry module, then the first `new Metrics`, which
+// plus first-seen attribute sets and values into the overflow series (per call), and import +
+// instantiate time (import of the entry module, then the first `new Metrics`, which
 // compiles and instantiates the wasm module synchronously).
 //
 // Usage: node bench/record.mjs [iterations]   (default 2e6; prints one JSON line at the end)
@@ -60,6 +61,42 @@ const mapNs = timeIt((n) => {
   }
   sink += map.size;
 });
+// First-seen attribute sets (issue 12): every call carries a set this instrument has not seen
+// (key built, cache insert, one bind in the core), in a fresh instrument per repetition so that no
+// set is ever a cache hit; and values into the overflow series: an instrument whose cardinality
+// limit (100) is reached, fed sets it has never seen (each is folded into the overflow series).
+const FRESH = 20_000;
+const freshSets = Array.from({ length: FRESH }, (_, i) => ({ route: `/r${i}`, method: 'GET', status: 200 }));
+function bestOf(make, run) {
+  const best = [];
+  for (let r = 0; r < 5; r++) {
+    const m = make();
+    const s = process.hrtime.bigint();
+    run(m);
+    best.push(Number(process.hrtime.bigint() - s) / FRESH);
+    m.close?.();
+  }
+  return Math.min(...best);
+}
+const firstSeenNs = bestOf(
+  () => new Metrics({ endpoint: 'http://127.0.0.1:9', serviceName: 'bench', limits: { cardinality: 100_000, maxSeries: 100_000 } }),
+  (m) => {
+    const c = m.counter('first.seen');
+    for (let i = 0; i < FRESH; i++) c.add(1, freshSets[i]);
+  },
+);
+const overflowNs = bestOf(
+  () => {
+    const m = new Metrics({ endpoint: 'http://127.0.0.1:9', serviceName: 'bench', limits: { cardinality: 100 } });
+    const c = m.counter('overflow');
+    for (let i = 0; i < 100; i++) c.add(1, { route: `/warm${i}`, method: 'GET', status: 200 });
+    return m;
+  },
+  (m) => {
+    const c = m.counter('overflow');
+    for (let i = 0; i < FRESH; i++) c.add(1, freshSets[i]);
+  },
+);
 // Keep the work observable so nothing is optimised away, and check the totals are right.
 const req = metrics.prepare();
 const result = {
@@ -72,6 +109,8 @@ const result = {
   js_map_baseline_ns_per_call: +mapNs.toFixed(1),
   histogram_bound_ns_per_call: +histNs.toFixed(1),
   exp_histogram_bound_ns_per_call: +expHistNs.toFixed(1),
+  first_seen_set_ns_per_call: +firstSeenNs.toFixed(1),
+  overflow_series_ns_per_call: +overflowNs.toFixed(1),
   batch_points: req?.points ?? 0,
   map_entries: sink,
 };

@@ -10,6 +10,6 @@ export function init(input) {
   ready ??= initWasm({ module_or_path: input ?? new URL('./edgemetrics_wasm_bg.wasm', import.meta.url) }).then(() => markLoaded());
   return ready;
 }
-export { Metrics, attributeKey } from './metrics.js';
+export { FormatUnavailableError, Metrics, attributeKey } from './metrics.js';
 export { withMetrics, wrapLambda } from './wrappers.js';
 export { HTTP_DURATION_BUCKETS_SECONDS } from './semconv.js';

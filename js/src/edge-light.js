@@ -10,6 +10,6 @@ setLoader(() => initSync({ module: wasmModule }));
 
 /** Nothing to do here (the module loads synchronously on first use); kept for a uniform API. */
 export async function init() {}
-export { Metrics, attributeKey } from './metrics.js';
+export { FormatUnavailableError, Metrics, attributeKey } from './metrics.js';
 export { withMetrics, wrapLambda } from './wrappers.js';
 export { HTTP_DURATION_BUCKETS_SECONDS } from './semconv.js';

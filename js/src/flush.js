@@ -224,7 +224,9 @@ export class Flusher {
           }
         } else if (action === ACTION.send) {
           const body = core.reqGzip() ? (gzipped ??= await gzip(core.reqBody())) : core.reqBody();
-          const headers = new Headers();
+          // A sender may bring its own Headers class (node.js: Node's global Headers loads its
+          // fetch implementation on first use, tens of ms in a fresh process).
+          const headers = new (this.fetch?.Headers ?? Headers)();
           for (const line of core.reqHeaders().split('\n')) {
             const i = line.indexOf(': ');
             if (i > 0) headers.set(line.slice(0, i), line.slice(i + 2));

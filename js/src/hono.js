@@ -16,7 +16,10 @@ import { httpEnd, httpStart } from './auto.js';
 import { HTTP_DURATION_BUCKETS_SECONDS } from './semconv.js';
 // Through the package's own name, so that the runtime's entry (workerd, node, deno, browser: the
 // one that knows how to load the wasm module) is part of the app whenever this module is.
-import { Metrics } from 'edgemetrics';
+// `edgemetrics/all`: the entry whose modules are the ones next to this file (dist/, every format);
+// a Metrics object passed in may come from any entry.
+import 'edgemetrics/all';
+import { isMetrics } from './metrics.js';
 
 /** The bucket boundaries the HTTP semantic conventions advise for http.server.request.duration. */
 export const HTTP_DURATION_BUCKETS = Array.from(HTTP_DURATION_BUCKETS_SECONDS);
@@ -36,7 +39,7 @@ export function metricsMiddleware(metricsOrOptions, options = {}) {
   for (const k of Object.keys(options)) if (k !== 'flush') throw new TypeError(`edgemetrics/hono: unknown option ${JSON.stringify(k)}`);
   if (options.flush !== undefined && typeof options.flush !== 'boolean') throw new TypeError('edgemetrics/hono: options.flush must be a boolean');
   const flush = options.flush ?? true;
-  let metrics = metricsOrOptions instanceof Metrics ? metricsFor(metricsOrOptions) : null;
+  let metrics = isMetrics(metricsOrOptions) ? metricsFor(metricsOrOptions) : null;
 
   const middleware = async function edgemetricsHono(c, next) {
     if (!metrics) metrics = metricsFor(metricsOrOptions, c.env);

@@ -211,6 +211,23 @@ export class Metrics {
   prepare(nowMs?: number): PreparedRequest | null;
   /** Sends what was recorded since the last flush: one request, or none. Never rejects. */
   flush(options?: { deadline?: number }): Promise<FlushResult>;
+  /**
+   * Releases the wasm state (later Metrics reuse the memory); unflushed data is discarded.
+   * Idempotent. Where the runtime defines `Symbol.dispose`, `[Symbol.dispose]()` does the same
+   * (not declared here, so that projects without the `esnext.disposable` lib still compile).
+   */
+  close(): void;
+}
+
+/**
+ * Thrown by `new Metrics()` when `options.format` is not compiled into the imported entry's wasm
+ * module (`edgemetrics` has OTLP protobuf only; `edgemetrics/remote-write`, `/pushgateway`,
+ * `/compact` their format; `edgemetrics/all` every format). `entry` names the one to import.
+ */
+export class FormatUnavailableError extends TypeError {
+  readonly code: 'EDGEMETRICS_FORMAT_UNAVAILABLE';
+  readonly format: string;
+  readonly entry: string;
 }
 
 /** Loads the wasm module. Required before `new Metrics()` only in the browser/default entry. */

@@ -10,8 +10,39 @@ import { ERROR, KIND, errorClass } from './abi.js';
 import { AttrCache, attributeKey } from './attributes.js';
 import { Flusher } from './flush.js';
 import { TAIL_PREFIX, checkOptions } from './options.js';
+import { FORMATS } from './variant.js';
 
 export { attributeKey };
+
+/** The package entry whose wasm module has each format (every entry has one; `edgemetrics/all` all). */
+const ENTRY_OF = {
+  'otlp-proto': 'edgemetrics',
+  'otlp-json': 'edgemetrics/all',
+  'remote-write': 'edgemetrics/remote-write',
+  pushgateway: 'edgemetrics/pushgateway',
+  compact: 'edgemetrics/compact',
+  emf: 'edgemetrics/all',
+};
+
+/**
+ * The configuration error for a format the loaded wasm module was built without: each package
+ * entry ships only its own encoders. A TypeError (as every other option error), with `code`
+ * 'EDGEMETRICS_FORMAT_UNAVAILABLE', the `format` asked for and the `entry` to import instead.
+ */
+export class FormatUnavailableError extends TypeError {
+  constructor(format) {
+    const entry = ENTRY_OF[format];
+    super(
+      `edgemetrics: format '${format}' is not in this entry point's wasm module (it has ${FORMATS.join(', ')}); ` +
+        `import { Metrics } from '${entry}'` +
+        (entry === 'edgemetrics/all' ? '' : ` (or 'edgemetrics/all' for every format)`),
+    );
+    this.name = 'FormatUnavailableError';
+    this.code = 'EDGEMETRICS_FORMAT_UNAVAILABLE';
+    this.format = format;
+    this.entry = entry;
+  }
+}
 
 let loader = null;
 let loaded = false;
@@ -19,6 +50,13 @@ let loaded = false;
 /** @internal */
 export function setLoader(fn) {
   loader = fn;
+}
+
+let hostFetch = null;
+
+/** @internal The entry's sender when `options.fetch` is not given (Node: node:http, see node.js). */
+export function setHostFetch(fn) {
+  hostFetch = fn;
 }
 
 /** @internal */
@@ -99,6 +137,11 @@ class Instrument {
     this.#core = core;
     this.#id = id;
     this.#cache = core && id !== NO_INSTRUMENT ? new AttrCache(core, id, cacheMax, attrLimits) : null;
+  }
+  /** @internal Metrics.close(): later calls record nothing and reach no freed wasm state. */
+  _close() {
+    this.#core = null;
+    this.#cache = null;
   }
   _rec(value, attrs) {
     if (typeof value !== 'number') value = num(value);
@@ -206,16 +249,25 @@ function checkString(what, v, optional) {
   return v;
 }
 
+// The internal symbols are registered (Symbol.for) so that every package entry's copy of this
+// module (dist/otlp, dist/remote-write, ..., see build.mjs) shares them: the integrations accept a
+// Metrics object from any entry (isMetrics below).
+
+/** @internal Whether `m` is a Metrics object of any entry of this package. */
+export function isMetrics(m) {
+  return typeof m?.[LENIENT_INSTRUMENT] === 'function';
+}
+
 /** @internal Token for a Metrics object that records nothing (a wrapper's configuration failed). */
-export const DISABLED = Symbol('edgemetrics.disabled');
+export const DISABLED = Symbol.for('edgemetrics.disabled');
 /** @internal Switches a Metrics object to "never throw" (wrappers call it). */
-export const LENIENT = Symbol('edgemetrics.lenient');
+export const LENIENT = Symbol.for('edgemetrics.lenient');
 /** @internal edgemetrics/tail: merges another isolate's compact batch into the next flush. */
-export const INGEST = Symbol('edgemetrics.ingest');
+export const INGEST = Symbol.for('edgemetrics.ingest');
 /** @internal Creates one instrument the lenient way (no-op + warning + counted), whatever the mode. */
-export const LENIENT_INSTRUMENT = Symbol('edgemetrics.lenientInstrument');
+export const LENIENT_INSTRUMENT = Symbol.for('edgemetrics.lenientInstrument');
 /** @internal Registers a function run at the start of every flush() and prepare() (otel.js observables). */
-export const BEFORE_COLLECT = Symbol('edgemetrics.beforeCollect');
+export const BEFORE_COLLECT = Symbol.for('edgemetrics.beforeCollect');
 
 function randomWords() {
   const w = new Uint32Array(4);
@@ -253,6 +305,7 @@ export class Metrics {
       return;
     }
     const o = checkOptions(options);
+    if (!FORMATS.includes(o.format)) throw new FormatUnavailableError(o.format);
     this.endpoint = o.endpoint;
     this.format = o.format;
     this.temporality = o.temporality;
@@ -274,7 +327,7 @@ export class Metrics {
     this.#core = core;
     this.#flusher = new Flusher(core, {
       timeoutMs: o.timeoutMs,
-      fetch: o.fetch,
+      fetch: o.fetch ?? hostFetch ?? undefined,
       secrets: o.headers.map(([, v]) => v),
       seed: () => this.#seed(),
       writeLog: o.transport === 'tail' ? writeTailLine : o.transport === 'stdout' ? writeStdout : undefined,
@@ -343,8 +396,8 @@ export class Metrics {
   }
 
   /** @internal see LENIENT_INSTRUMENT */
-  [LENIENT_INSTRUMENT](kind, name, opts) {
-    return this._instrument(kind, name, opts, true);
+  [LENIENT_INSTRUMENT](kind, name, opts, scope = null) {
+    return this._instrument(kind, name, opts, true, scope);
   }
 
   /**
@@ -374,12 +427,13 @@ export class Metrics {
     return waits;
   }
 
-  _instrument(kind, name, opts, lenient = this.#lenient) {
-    const key = kind + '\0' + String(name);
+  /** `scope`: `{ name, version }` of an instrumentation scope (edgemetrics/otel's meters), or null. */
+  _instrument(kind, name, opts, lenient = this.#lenient, scope = null) {
+    const key = scope === null ? kind + '\0' + String(name) : kind + '\0' + String(name) + '\0' + scope.name + '\0' + scope.version;
     const existing = this.#instruments.get(key);
     if (existing) return existing;
     try {
-      const inst = this.#create(kind, name, opts);
+      const inst = this.#create(kind, name, opts, scope);
       this.#instruments.set(key, inst);
       return inst;
     } catch (e) {
@@ -394,7 +448,7 @@ export class Metrics {
     }
   }
 
-  #create(kind, name, opts) {
+  #create(kind, name, opts, scope = null) {
     if (typeof name !== 'string') throw new TypeError(`edgemetrics: instrument name must be a string, got ${name === null ? 'null' : typeof name}`);
     if (opts === null || (opts !== undefined && typeof opts !== 'object')) throw new TypeError('edgemetrics: instrument options must be an object');
     const unit = checkString('unit', opts?.unit, true);
@@ -408,9 +462,15 @@ export class Metrics {
       bounds = Float64Array.from(opts.bounds);
     }
     if (!this.#core) return new CLASSES[kind](null, NO_INSTRUMENT, name, kind, 0, null);
-    const id = exp
-      ? this.#core.instrumentExponential(name, unit, description, exp.maxSize, exp.maxScale)
-      : this.#core.instrument(KIND[kind], name, unit, description, hasBounds, bounds);
+    let id;
+    if (scope !== null) this.#core.setScope(scope.name, scope.version);
+    try {
+      id = exp
+        ? this.#core.instrumentExponential(name, unit, description, exp.maxSize, exp.maxScale)
+        : this.#core.instrument(KIND[kind], name, unit, description, hasBounds, bounds);
+    } finally {
+      if (scope !== null) this.#core.setScope('', '');
+    }
     if (id < 0) throw new (errorClass(-id))(`edgemetrics: ${this.#core.error()}`);
     return new CLASSES[kind](this.#core, id, name, kind, this.#cacheMax, this.#attrLimits);
   }
@@ -546,6 +606,39 @@ export class Metrics {
     return result;
   }
 
+  /**
+   * Releases this object's wasm state (its registry, buffers and pending data) so that later
+   * `Metrics` objects reuse that memory. Idempotent; never throws. Afterwards `enabled` is false,
+   * instruments and bound handles record nothing and `flush()` resolves `{ sent: false, error:
+   * 'closed' }`. What was not flushed is discarded: call `await flush()` first. A flush in flight
+   * keeps the state until it ends.
+   */
+  close() {
+    const core = this.#core;
+    if (!core) return;
+    this.#core = null;
+    this.#disabledReason = 'closed';
+    const flusher = this.#flusher;
+    this.#flusher = null;
+    for (const inst of this.#instruments.values()) inst._close?.();
+    this.#instruments.clear();
+    this.#beforeCollect = [];
+    const free = () => {
+      try {
+        core.free();
+      } catch {
+        // already freed: nothing to release
+      }
+    };
+    // Waits out the flight and a queued follow-up (which may start another flight).
+    const drain = () => {
+      const busy = flusher?.flight?.ended ?? flusher?.followUp?.promise;
+      if (busy) busy.then(drain, drain);
+      else free();
+    };
+    drain();
+  }
+
   /** What `console.log` / `util.inspect` show: never header values. */
   [Symbol.for('nodejs.util.inspect.custom')]() {
     return `Metrics { endpoint: ${JSON.stringify(this.endpoint)}, format: '${this.format}', temporality: '${this.temporality}', enabled: ${this.enabled}, headers: [${this.#headers.map(([k]) => JSON.stringify(k)).join(', ')}] (values hidden) }`;
@@ -556,3 +649,7 @@ export class Metrics {
     return { endpoint: this.endpoint, format: this.format, temporality: this.temporality, enabled: this.enabled, headers: this.#headers.map(([k]) => k) };
   }
 }
+
+// `using m = new Metrics(...)` (explicit resource management) calls close(); only where the
+// runtime defines Symbol.dispose.
+if (typeof Symbol.dispose === 'symbol') Metrics.prototype[Symbol.dispose] = Metrics.prototype.close;

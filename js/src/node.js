@@ -1,8 +1,76 @@
 // Node and Bun entry: the wasm file is read and compiled synchronously when the first Metrics is
-// created (not at import time).
+// created (not at import time). Under Node, batches are sent with node:http / node:https instead
+// of the global fetch, whose first use in a process loads and starts its HTTP client (undici):
+// tens of milliseconds on the first flush of a fresh process (a Lambda cold start). Bun and
+// Deno (which may load this entry) keep their own fetch; `options.fetch` always wins.
 import { readFileSync } from 'node:fs';
 import { initSync } from './edgemetrics_wasm.js';
-import { setLoader } from './metrics.js';
+import { setHostFetch, setLoader } from './metrics.js';
+
+/**
+ * The part of `fetch` the flush loop uses, over node:http(s): `(url, { method, headers, body,
+ * signal })` resolves to `{ status, headers: { get }, arrayBuffer() }` once the whole response
+ * body has arrived; rejects with the abort reason when `signal` aborts, or with Node's socket
+ * error (its `code`, e.g. ECONNREFUSED, classifies it).
+ */
+async function nodeFetch(url, { method = 'GET', headers, body, signal } = {}) {
+  const u = new URL(url);
+  // Loaded at the first send, only the one needed (node:https brings TLS: not paid at import).
+  const { request } = u.protocol === 'https:' ? await import('node:https') : await import('node:http');
+  return new Promise((resolve, reject) => {
+    const h = {};
+    if (headers) for (const [k, v] of typeof headers[Symbol.iterator] === 'function' ? headers : Object.entries(headers)) h[k] = v;
+    if (body != null) h['content-length'] = String(body.length);
+    const req = request(u, { method, headers: h });
+    const abort = () => req.destroy(signal.reason ?? new Error('aborted'));
+    if (signal) {
+      if (signal.aborted) return abort();
+      signal.addEventListener('abort', abort, { once: true });
+    }
+    const done = () => signal?.removeEventListener('abort', abort);
+    req.on('error', (e) => {
+      done();
+      reject(e);
+    });
+    req.on('response', (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('error', (e) => {
+        done();
+        reject(e);
+      });
+      res.on('end', () => {
+        done();
+        const bytes = Buffer.concat(chunks);
+        resolve({
+          status: res.statusCode,
+          headers: { get: (name) => res.headers[name.toLowerCase()] ?? null },
+          arrayBuffer: async () => bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length),
+        });
+      });
+    });
+    req.end(body == null ? undefined : body);
+  });
+}
+
+/** The headers the flush loop builds for nodeFetch: what it uses of `Headers`, without loading Node's fetch. */
+class NodeHeaders extends Map {
+  set(k, v) {
+    return super.set(String(k).toLowerCase(), String(v));
+  }
+  get(k) {
+    return super.get(String(k).toLowerCase()) ?? null;
+  }
+  has(k) {
+    return super.has(String(k).toLowerCase());
+  }
+  delete(k) {
+    return super.delete(String(k).toLowerCase());
+  }
+}
+nodeFetch.Headers = NodeHeaders;
+
+if (!globalThis.Bun && !globalThis.Deno) setHostFetch(nodeFetch);
 
 setLoader(() => {
   let bytes;
@@ -13,7 +81,7 @@ setLoader(() => {
     throw new Error(
       `edgemetrics: cannot read edgemetrics_wasm_bg.wasm next to ${import.meta.url} (${e?.code ?? e}); ` +
         "in a single-file bundle import from 'edgemetrics/inline' (wasm inlined), or copy " +
-        'node_modules/edgemetrics/dist/edgemetrics_wasm_bg.wasm next to the bundle',
+        `${new URL('./edgemetrics_wasm_bg.wasm', import.meta.url).pathname} (this entry's module) next to the bundle`,
     );
   }
   initSync({ module: bytes });
@@ -21,7 +89,7 @@ setLoader(() => {
 
 /** Nothing to do here (the module loads synchronously on first use); kept for a uniform API. */
 export async function init() {}
-export { Metrics, attributeKey } from './metrics.js';
+export { FormatUnavailableError, Metrics, attributeKey } from './metrics.js';
 export { withMetrics, wrapLambda } from './wrappers.js';
 export { startPeriodicFlush } from './periodic.js';
 export { HTTP_DURATION_BUCKETS_SECONDS } from './semconv.js';

@@ -2,13 +2,10 @@
 import type { Meter, MeterOptions, MeterProvider } from '@opentelemetry/api';
 import type { FlushResult, Metrics } from './index.js';
 
-export interface EdgeMeterProviderOptions {
-  /** Add `otel.scope.name` / `otel.scope.version` attributes (Prometheus: `otel_scope_name` /
-   * `otel_scope_version` labels) to every point of a meter's instruments. Default: true for
-   * the `remote-write` and `pushgateway` formats, false otherwise (OTLP batches carry the one
-   * scope `edgemetrics`). */
-  scopeLabels?: boolean;
-}
+/** No options today: a meter's name and version are its instruments' instrumentation scope
+ * (one OTLP ScopeMetrics per meter; `otel_scope_name` / `otel_scope_version` labels with
+ * remote write and Pushgateway). */
+export type EdgeMeterProviderOptions = Record<string, never>;
 
 export class EdgeMeterProvider implements MeterProvider {
   /** @throws TypeError when `metrics` is not a Metrics or an option is unknown or mistyped. */

@@ -8,13 +8,11 @@
 // This file does not import `@opentelemetry/api`: the API's interfaces are structural, so the
 // provider works with whichever copy of the API the application loads.
 //
-// Scopes: the core sends one instrumentation scope per batch (`edgemetrics`). The meter's name
-// and version therefore cannot become the OTLP scope. For the Prometheus formats (remote write,
-// Pushgateway) the OpenTelemetry "Prometheus and OpenMetrics compatibility" specification asks
-// for the scope as `otel_scope_name` / `otel_scope_version` labels on every point: there, and only
-// there, every point of a meter's instruments carries the attributes `otel.scope.name` and
-// `otel.scope.version` (which the Prometheus translation turns into those labels).
-import { BEFORE_COLLECT, LENIENT_INSTRUMENT, Metrics, attributeKey } from './metrics.js';
+// Scopes: a meter's name and version are its instruments' instrumentation scope in the core, so
+// they reach the batch: one OTLP ScopeMetrics per meter, `otel_scope_name` / `otel_scope_version`
+// labels with remote write and Pushgateway (the core's encoders do both). The same instrument name
+// in two meters is two instruments. A meter with an empty name uses the default scope.
+import { BEFORE_COLLECT, LENIENT_INSTRUMENT, attributeKey, isMetrics } from './metrics.js';
 
 /** ValueType.INT of the API. */
 const INT = 0;
@@ -27,15 +25,6 @@ function warn(message) {
   } catch {
     // a broken console cannot break the caller
   }
-}
-
-/** `attrs` plus the scope attributes (Prometheus formats), or `attrs` unchanged. */
-function withScope(attrs, scope) {
-  if (scope === null) return attrs;
-  if (attrs === undefined || attrs === null || typeof attrs !== 'object') return scope;
-  // Object.assign, not a spread: measured (bench/integrations.mjs) the spread's copies are ~10x
-  // slower in the attribute cache's lookup (V8 gives them a slower layout).
-  return Object.assign({}, attrs, scope);
 }
 
 /** The INT value type truncates non-integers, as the OpenTelemetry SDK does. */
@@ -55,18 +44,16 @@ function checkBounds(b) {
 
 class SyncInstrument {
   #inst;
-  #scope;
   #int;
-  constructor(inst, scope, int) {
+  constructor(inst, int) {
     this.#inst = inst;
-    this.#scope = scope;
     this.#int = int;
   }
   add(value, attributes) {
-    this.#inst._rec(valueOf(value, this.#int), withScope(attributes, this.#scope));
+    this.#inst._rec(valueOf(value, this.#int), attributes);
   }
   record(value, attributes) {
-    this.#inst._rec(valueOf(value, this.#int), withScope(attributes, this.#scope));
+    this.#inst._rec(valueOf(value, this.#int), attributes);
   }
 }
 
@@ -78,11 +65,10 @@ class SyncInstrument {
  * new value is added.
  */
 class ObservableInstrument {
-  constructor(meter, inst, kind, scope, int) {
+  constructor(meter, inst, kind, int) {
     this.meter = meter;
     this.inst = inst;
     this.kind = kind;
-    this.scope = scope;
     this.int = int;
     this.callbacks = [];
     this.last = kind === 'gauge' ? null : new Map();
@@ -101,7 +87,7 @@ class ObservableInstrument {
   observe(value, attributes) {
     try {
       value = valueOf(value, this.int);
-      const attrs = withScope(attributes, this.scope);
+      const attrs = attributes;
       if (this.last === null) {
         this.inst._rec(value, attrs);
         return;
@@ -134,11 +120,8 @@ class Meter {
     this.provider = provider;
     this.name = name;
     this.version = version;
-    this.scope = null;
-    if (provider.scopeLabels && name) {
-      this.scope = { 'otel.scope.name': name };
-      if (version) this.scope['otel.scope.version'] = version;
-    }
+    /** The instruments' scope in the core; null (the default scope) for an empty name. */
+    this.scope = name ? { name, version } : null;
   }
   #make(kind, name, options) {
     const o = options !== null && typeof options === 'object' ? options : {};
@@ -150,22 +133,22 @@ class Meter {
       if (checkBounds(b)) opts.bounds = b;
       else warn(`edgemetrics/otel: ${String(name)}: advice.explicitBucketBoundaries must be finite, strictly increasing numbers; the default buckets are used`);
     }
-    return this.provider.metrics[LENIENT_INSTRUMENT](kind, name, opts);
+    return this.provider.metrics[LENIENT_INSTRUMENT](kind, name, opts, this.scope);
   }
   #sync(kind, name, options) {
     try {
-      return new SyncInstrument(this.#make(kind, name, options), this.scope, options?.valueType === INT);
+      return new SyncInstrument(this.#make(kind, name, options), options?.valueType === INT);
     } catch {
-      return new SyncInstrument(NOOP, null, false);
+      return new SyncInstrument(NOOP, false);
     }
   }
   #observable(kind, name, options) {
     try {
-      const obs = new ObservableInstrument(this, this.#make(kind, name, options), kind, this.scope, options?.valueType === INT);
+      const obs = new ObservableInstrument(this, this.#make(kind, name, options), kind, options?.valueType === INT);
       this.provider.observables.add(obs);
       return obs;
     } catch {
-      return new ObservableInstrument(this, NOOP, kind, null, false);
+      return new ObservableInstrument(this, NOOP, kind, false);
     }
   }
   createCounter(name, options) {
@@ -215,17 +198,13 @@ const NOOP = { name: '', _rec() {} };
 export class EdgeMeterProvider {
   /**
    * @param {Metrics} metrics
-   * @param {{ scopeLabels?: boolean }} [options] `scopeLabels` (default: true for remote-write
-   *   and pushgateway formats, false otherwise) adds `otel.scope.name` / `otel.scope.version`.
+   * @param {{}} [options] none today (an unknown option is a TypeError).
    */
   constructor(metrics, options = {}) {
-    if (!(metrics instanceof Metrics)) throw new TypeError('edgemetrics/otel: EdgeMeterProvider needs a Metrics object');
+    if (!isMetrics(metrics)) throw new TypeError('edgemetrics/otel: EdgeMeterProvider needs a Metrics object');
     if (options === null || typeof options !== 'object') throw new TypeError('edgemetrics/otel: options must be an object');
-    for (const k of Object.keys(options)) if (k !== 'scopeLabels') throw new TypeError(`edgemetrics/otel: unknown option ${JSON.stringify(k)}`);
-    if (options.scopeLabels !== undefined && typeof options.scopeLabels !== 'boolean')
-      throw new TypeError('edgemetrics/otel: options.scopeLabels must be a boolean');
+    for (const k of Object.keys(options)) throw new TypeError(`edgemetrics/otel: unknown option ${JSON.stringify(k)}`);
     this.metrics = metrics;
-    this.scopeLabels = options.scopeLabels ?? (metrics.format === 'remote-write' || metrics.format === 'pushgateway');
     this.meters = new Map();
     this.observables = new Set();
     this.batches = [];

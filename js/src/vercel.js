@@ -7,7 +7,10 @@ import { checkSource, metricsFor } from './wrappers.js';
 import { autoOptions, invocationEnd, invocationStart } from './auto.js';
 // Through the package's own name, so that the runtime's entry (workerd, node, deno, browser: the
 // one that knows how to load the wasm module) is part of the app whenever this module is.
-import { Metrics } from 'edgemetrics';
+// `edgemetrics/all`: the entry whose modules are the ones next to this file (dist/, every format);
+// a Metrics object passed in may come from any entry.
+import 'edgemetrics/all';
+import { isMetrics } from './metrics.js';
 
 /**
  * Wraps `handler`: each call begins a window, the handler gets the Metrics as an extra last
@@ -29,7 +32,7 @@ export function withWaitUntil(handler, metricsOrOptions, options = {}) {
   const { waitUntil } = options;
   const auto = autoOptions(options.auto, 'withWaitUntil');
   if (waitUntil !== undefined && typeof waitUntil !== 'function') throw new TypeError('edgemetrics/vercel: options.waitUntil must be a function');
-  let metrics = metricsOrOptions instanceof Metrics ? metricsFor(metricsOrOptions) : null;
+  let metrics = isMetrics(metricsOrOptions) ? metricsFor(metricsOrOptions) : null;
   const wrapped = async function (...args) {
     if (!metrics) metrics = metricsFor(metricsOrOptions, undefined);
     wrapped.metrics = metrics;

@@ -9,7 +9,10 @@ import { checkSource, metricsFor } from './wrappers.js';
 import { autoOptions, invocationEnd, invocationStart, triggerOfHandler } from './auto.js';
 // Through the package's own name, so that the runtime's entry (the one that loads the wasm
 // module) is part of the worker whenever this module is.
-import { Metrics } from 'edgemetrics';
+// `edgemetrics/all`: the entry whose modules are the ones next to this file (dist/, every format);
+// a Metrics object passed in may come from any entry.
+import 'edgemetrics/all';
+import { isMetrics } from './metrics.js';
 
 /** Base classes whose methods are the runtime's, not the user's: the walk stops there. */
 const RUNTIME_BASES = new Set(['DurableObject', 'WorkerEntrypoint', 'WorkflowEntrypoint', 'RpcTarget']);
@@ -58,7 +61,7 @@ function instrumentClass(Class, metricsOrOptions, who, options) {
   if (typeof Class !== 'function' || typeof Class.prototype !== 'object') throw new TypeError(`edgemetrics/workers: ${who} needs a class`);
   checkSource(metricsOrOptions, who);
   const auto = wrapperAuto(options, who);
-  let metrics = metricsOrOptions instanceof Metrics ? metricsFor(metricsOrOptions) : null;
+  let metrics = isMetrics(metricsOrOptions) ? metricsFor(metricsOrOptions) : null;
   const metricsOf = (self) => {
     if (!metrics) metrics = metricsFor(metricsOrOptions, self?.env);
     return metrics;
@@ -143,7 +146,7 @@ export function pagesFunction(handler, metricsOrOptions, options = {}) {
   const route = options.route;
   if (route !== undefined && typeof route !== 'string')
     throw new TypeError('edgemetrics/workers: pagesFunction option route must be a string (the route template, e.g. "/users/:id")');
-  let metrics = metricsOrOptions instanceof Metrics ? metricsFor(metricsOrOptions) : null;
+  let metrics = isMetrics(metricsOrOptions) ? metricsFor(metricsOrOptions) : null;
   return async function (context) {
     if (!metrics) metrics = metricsFor(metricsOrOptions, context?.env);
     metrics.begin(Date.now());

@@ -6,7 +6,7 @@
 // handler give no-op instruments (warned once, counted); a flush never throws or rejects into the
 // handler and never holds it longer than its budget.
 import { hostLookup, resolveOptions } from './env.js';
-import { DISABLED, LENIENT, Metrics } from './metrics.js';
+import { DISABLED, LENIENT, Metrics, isMetrics } from './metrics.js';
 import { autoOptions, invocationEnd, invocationStart, triggerOfHandler, triggerOfLambdaEvent } from './auto.js';
 
 /** Default flush budget of `wrapLambda`: what a receiver outage may add to one invocation. */
@@ -27,7 +27,7 @@ function disabledMetrics(e, reason) {
 export function metricsFor(m, env) {
   let metrics;
   try {
-    if (m instanceof Metrics) metrics = m;
+    if (isMetrics(m)) metrics = m;
     else {
       // Explicit options (an object, or a function of the Workers `env`) over the OTEL_* /
       // EDGEMETRICS_* environment (env.js); no endpoint, OTEL_SDK_DISABLED or an invalid
@@ -44,7 +44,7 @@ export function metricsFor(m, env) {
 }
 
 export function checkSource(metricsOrOptions, who) {
-  if (metricsOrOptions instanceof Metrics) return;
+  if (isMetrics(metricsOrOptions)) return;
   if (metricsOrOptions === undefined) return; // configured by the environment alone
   if (metricsOrOptions === null || (typeof metricsOrOptions !== 'object' && typeof metricsOrOptions !== 'function')) {
     throw new TypeError(`edgemetrics: ${who} needs a Metrics object, options, a function (env) => options, or nothing (OTEL_* environment)`);
@@ -66,7 +66,7 @@ export function withMetrics(handler, metricsOrOptions, options = {}) {
   if (options === null || typeof options !== 'object') throw new TypeError('edgemetrics: withMetrics options must be an object');
   for (const k of Object.keys(options)) if (k !== 'auto') throw new TypeError(`edgemetrics: withMetrics has no option ${JSON.stringify(k)} (known: auto)`);
   const auto = autoOptions(options.auto, 'withMetrics');
-  let metrics = metricsOrOptions instanceof Metrics ? metricsFor(metricsOrOptions) : null;
+  let metrics = isMetrics(metricsOrOptions) ? metricsFor(metricsOrOptions) : null;
   const wrapped = {};
   for (const name of ['fetch', 'scheduled', 'queue', 'email', 'tail', 'trace']) {
     if (typeof handler?.[name] !== 'function') continue;
@@ -122,7 +122,7 @@ export function wrapLambda(handler, metricsOrOptions, opts = {}) {
   if (typeof flushBudgetMs !== 'number' || !Number.isFinite(flushBudgetMs) || !(flushBudgetMs > 0)) {
     throw new RangeError(`edgemetrics: wrapLambda flushBudgetMs must be a positive finite number; got ${String(flushBudgetMs)}`);
   }
-  let metrics = metricsOrOptions instanceof Metrics ? metricsFor(metricsOrOptions) : null;
+  let metrics = isMetrics(metricsOrOptions) ? metricsFor(metricsOrOptions) : null;
   const wrapped = async function (event, context) {
     if (!metrics) metrics = metricsFor(metricsOrOptions, undefined);
     wrapped.metrics = metrics;

@@ -236,7 +236,7 @@ test('Node: a Hono app with metricsMiddleware inside withMetrics (same Metrics) 
   const { Hono } = await import('hono');
   const { metricsMiddleware } = await import('edgemetrics/hono');
   const { withWaitUntil } = await import('edgemetrics/vercel');
-  const { Metrics } = await import('edgemetrics');
+  const { Metrics } = await import('edgemetrics/all'); // OTLP JSON: the every-format entry
   const metrics = new Metrics({ endpoint: rx.url, format: 'otlp-json', serviceName: 'hono-in-wrapper' });
   const app = new Hono();
   app.use(metricsMiddleware(metrics, { flush: false }));

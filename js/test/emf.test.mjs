@@ -117,7 +117,7 @@ test("wrapLambda with format 'emf' writes valid EMF lines to stdout and touches 
 });
 
 test("format 'emf': a batch EMF cannot hold fails the flush with the encoder's reason and writes nothing", async () => {
-  const { Metrics } = await import('edgemetrics');
+  const { Metrics } = await import('edgemetrics/all');
   const metrics = new Metrics({ format: 'emf', serviceName: 'emf-bad', selfMetrics: false });
   assert.equal(metrics.endpoint, '', 'no endpoint is needed');
   metrics.counter('route').add(1, { route: '/a' });

@@ -88,10 +88,13 @@ export function decodeOtlp(req) {
   } else throw new Error(`unexpected content type ${ct}`);
   assert.equal(msg.resourceMetrics.length, 1);
   const rm = msg.resourceMetrics[0];
-  const out = { resource: attrs(rm.resource.attributes), scope: rm.scopeMetrics[0].scope, metrics: {} };
+  const out = { resource: attrs(rm.resource.attributes), scope: rm.scopeMetrics[0].scope, scopes: [], metrics: {} };
   for (const sm of rm.scopeMetrics) {
-    for (const m of sm.metrics) {
-      const e = { unit: m.unit ?? '', description: m.description ?? '', points: [] };
+    // Every ScopeMetrics in order: its scope and the names of its metrics.
+    const scope = { name: sm.scope?.name ?? '', version: sm.scope?.version ?? '' };
+    out.scopes.push({ ...scope, metrics: (sm.metrics ?? []).map((m) => m.name) });
+    for (const m of sm.metrics ?? []) {
+      const e = { unit: m.unit ?? '', description: m.description ?? '', scope, points: [] };
       const num = (p) => ({ attrs: attrs(p.attributes), value: p.asDouble ?? Number(p.asInt), start: p.startTimeUnixNano, time: p.timeUnixNano });
       if (m.sum) {
         e.kind = m.sum.isMonotonic ? 'counter' : 'upDownCounter';

@@ -2,7 +2,7 @@
 // through EdgeMeterProvider: the unmodified @hono/otel middleware in a Hono app in workerd
 // (miniflare) and in Node (@hono/node-server on 127.0.0.1), every instrument kind of the API
 // with its options, observable callbacks at collect (one throwing, one async, a batch callback),
-// and the scope as otel_scope_* labels in a real Prometheus (remote write). Batches are decoded
+// and the meter as the OTLP scope and as otel_scope_* labels in a real Prometheus (remote write). Batches are decoded
 // with the official OTLP protobuf code.
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
@@ -13,6 +13,9 @@ import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import { Miniflare } from 'miniflare';
 import { Metrics } from 'edgemetrics';
+// Remote write comes from its own entry (its own wasm); the provider takes a Metrics of any entry.
+import { Metrics as RwMetrics } from 'edgemetrics/remote-write';
+import { Metrics as AllMetrics } from 'edgemetrics/all';
 import { EdgeMeterProvider } from 'edgemetrics/otel';
 import { decodeOtlp, startReceiver, waitFor, bundledWorker } from './helpers.mjs';
 import { startPrometheus } from './receivers.mjs';
@@ -31,6 +34,8 @@ function assertHonoOtel(decoded, { requests, route, status, method = 'GET' }) {
   // @hono/otel's advice.explicitBucketBoundaries reach the batch.
   assert.deepEqual(pts[0].bounds, [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10]);
   assert.ok(pts[0].sum >= 0 && pts[0].sum < 10);
+  // The meter @hono/otel asks for (getMeter(its package name)) is the metric's OTLP scope.
+  assert.deepEqual(d.scope, { name: '@hono/otel', version: '' });
 }
 
 test('node: @hono/otel (unmodified) in a Hono app served on 127.0.0.1 records through the global EdgeMeterProvider', async (t) => {
@@ -181,7 +186,7 @@ test('node: every API instrument kind, options, INT truncation, observable and b
 test('prometheus (remote write): meter name and version become otel_scope_name / otel_scope_version labels', async (t) => {
   const prom = await startPrometheus();
   t.after(() => prom.stop());
-  const m = new Metrics({ endpoint: prom.url, format: 'remote-write', serviceName: 'otel-prom' });
+  const m = new RwMetrics({ endpoint: prom.url, format: 'remote-write', serviceName: 'otel-prom' });
   const provider = new EdgeMeterProvider(m);
   provider.getMeter('lib-a', '1.0.0').createCounter('scoped.events').add(3, { kind: 'x' });
   provider.getMeter('lib-b').createCounter('scoped.events').add(4, { kind: 'x' });
@@ -200,11 +205,63 @@ test('prometheus (remote write): meter name and version become otel_scope_name /
   assert.equal(byScope['lib-a'].metric.kind, 'x');
 });
 
-test('an async callback that never settles holds the flush at most a quarter of its budget; scopeLabels is explicit', async (t) => {
+test('otlp (protobuf and JSON): each meter is its own ScopeMetrics; the same name in two meters is two metrics', async (t) => {
+  const rx = await startReceiver();
+  t.after(() => rx.close());
+  for (const format of ['otlp-proto', 'otlp-json']) {
+    // The default entry has OTLP protobuf only; JSON is in edgemetrics/all.
+    const M = format === 'otlp-json' ? AllMetrics : Metrics;
+    const m = new M({ endpoint: rx.url, format, serviceName: 'otel-scopes', selfMetrics: false });
+    const provider = new EdgeMeterProvider(m);
+    provider.getMeter('lib-a', '1.0.0').createCounter('events').add(3);
+    provider.getMeter('lib-a', '1.0.0').createCounter('events').add(1); // the same instrument
+    provider.getMeter('lib-b').createCounter('events').add(5);
+    provider.getMeter('lib-b').createHistogram('wait', { unit: 's' }).record(0.5);
+    provider.getMeter('').createCounter('plain').add(1); // no name: the default scope
+    m.counter('direct').add(2);
+    const r = await m.flush();
+    assert.equal(r.sent, true, JSON.stringify(r));
+    const d = decodeOtlp(rx.requests.at(-1));
+    const rows = d.scopes.map((s) => [s.name, s.version, s.metrics]);
+    assert.equal(rows[0][0], 'edgemetrics');
+    assert.deepEqual(rows[0][2], ['plain', 'direct'], format);
+    assert.deepEqual(
+      rows.slice(1),
+      [
+        ['lib-a', '1.0.0', ['events']],
+        ['lib-b', '', ['events', 'wait']],
+      ],
+      format,
+    );
+    // decodeOtlp keys metrics by name: the last `events` is lib-b's.
+    assert.equal(d.metrics.events.points[0].value, 5);
+  }
+  // A meter name the core refuses (over 255 bytes): its instruments record nothing, never throw,
+  // warn once, and their values are counted as rejected (invalid_handle).
+  const m = new Metrics({ endpoint: rx.url, format: 'otlp-proto', serviceName: 'otel-scopes' });
+  const warned = [];
+  const origWarn = console.warn;
+  console.warn = (msg) => warned.push(String(msg));
+  try {
+    new EdgeMeterProvider(m).getMeter('x'.repeat(300), '1').createCounter('long.scope').add(2);
+  } finally {
+    console.warn = origWarn;
+  }
+  assert.equal(warned.length, 1, JSON.stringify(warned));
+  assert.match(warned[0], /instrumentation scope/);
+  const r = await m.flush();
+  assert.equal(r.sent, true, JSON.stringify(r));
+  const d = decodeOtlp(rx.requests.at(-1));
+  assert.equal(d.metrics['long.scope'], undefined);
+  const rejected = d.metrics['edgemetrics.sdk.values.rejected'].points.find((p) => p.attrs.reason === 'invalid_handle');
+  assert.equal(rejected.value, 1);
+});
+
+test('an async callback that never settles holds the flush at most a quarter of its budget', async (t) => {
   const rx = await startReceiver();
   t.after(() => rx.close());
   const m = new Metrics({ endpoint: rx.url, format: 'otlp-proto', timeoutMs: 800 });
-  const provider = new EdgeMeterProvider(m, { scopeLabels: true });
+  const provider = new EdgeMeterProvider(m);
   const meter = provider.getMeter('lib-c', '2.0.0');
   meter.createObservableGauge('hang.gauge').addCallback(() => new Promise(() => {}));
   meter.createObservableGauge('sync.gauge').addCallback((r) => r.observe(1));
@@ -214,8 +271,9 @@ test('an async callback that never settles holds the flush at most a quarter of 
   assert.equal(r.sent, true, JSON.stringify(r));
   assert.ok(took >= 190 && took < 700, `flush took ${took} ms`);
   const d = decodeOtlp(rx.requests[0]);
-  assert.deepEqual(d.metrics['sync.gauge'].points[0].attrs, { 'otel.scope.name': 'lib-c', 'otel.scope.version': '2.0.0' });
+  assert.deepEqual(d.metrics['sync.gauge'].points[0].attrs, {});
+  assert.deepEqual(d.metrics['sync.gauge'].scope, { name: 'lib-c', version: '2.0.0' });
   assert.equal(d.metrics['hang.gauge'], undefined);
-  assert.throws(() => new EdgeMeterProvider(m, { scopeLabels: 'yes' }), TypeError);
+  assert.throws(() => new EdgeMeterProvider(m, { scopeLabels: true }), TypeError, 'no options today');
   assert.throws(() => new EdgeMeterProvider({}), TypeError);
 });

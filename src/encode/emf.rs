@@ -21,6 +21,9 @@
 //!   (empty key or value, key over 255 characters, value over 1024 characters, or past the 30th)
 //!   is still written as a plain member of the document (searchable in Logs Insights, not a
 //!   dimension). An attribute named `_aws` is not written (the name is the metadata's).
+//! * **Instrumentation scopes are not written** (EMF has no place for them, and a dimension would
+//!   multiply the metrics CloudWatch bills): the same name with the same attributes in two scopes
+//!   gives two documents, which CloudWatch aggregates into one metric.
 //! * **Resource attributes are not dimensions** (they would multiply the metric count CloudWatch
 //!   bills): they are written as plain members of every document, unless a dimension or a metric
 //!   of that document has the same name. The namespace is [`EmfConfig::namespace`], or the

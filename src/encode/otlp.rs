@@ -10,7 +10,8 @@
 //! ExportMetricsServiceRequest
 //!  └─ resource_metrics (1)           one: this process
 //!      ├─ resource (1)               attributes (1): service.name, …
-//!      └─ scope_metrics (2)          one: scope {name (1) "edgemetrics", version (2)}
+//!      └─ scope_metrics (2)          one per scope: scope {name (1), version (2)}: first the
+//!          │                         default "edgemetrics", then each other scope with metrics
 //!          └─ metrics (2)            one per instrument: name (1), description (2), unit (3)
 //!              ├─ gauge (5)          data_points (1)
 //!              ├─ sum (7)            data_points (1), aggregation_temporality (2), is_monotonic (3)
@@ -92,9 +93,33 @@ pub fn encode(batch: &Batch) -> Vec<u8> {
     // is cheaper than storing a size per point.
     let metric_sizes: Vec<(usize, usize)> = batch.metrics.iter().map(metric_size).collect();
     let resource = batch.resource.iter().map(|kv| len_field(1, key_value_size(kv))).sum::<usize>();
-    let scope = str_size(1, batch.scope_name) + str_size(2, &batch.scope_version);
-    let scope_metrics = len_field(1, scope) + metric_sizes.iter().map(|&(n, _)| len_field(2, n)).sum::<usize>();
-    let resource_metrics = len_field(1, resource) + len_field(2, scope_metrics);
+    // One ScopeMetrics per scope: the default scope always (even with no metrics), every other
+    // scope when it has metrics. `scope_sizes[s]` = (scope message, ScopeMetrics message).
+    let scope_sizes: Vec<(usize, usize)> = (0..batch.scope_count())
+        .map(|s| {
+            let (name, version) = batch.scope(s as u16);
+            let scope = str_size(1, name) + str_size(2, version);
+            let metrics = batch
+                .metrics
+                .iter()
+                .zip(&metric_sizes)
+                .filter(|(m, _)| batch.scope_index(m) == s)
+                .map(|(_, &(n, _))| len_field(2, n))
+                .sum::<usize>();
+            if s > 0 && metrics == 0 {
+                (0, 0)
+            } else {
+                (scope, len_field(1, scope) + metrics)
+            }
+        })
+        .collect();
+    let scopes_total = scope_sizes
+        .iter()
+        .enumerate()
+        .filter(|&(s, &(_, n))| s == 0 || n > 0)
+        .map(|(_, &(_, n))| len_field(2, n))
+        .sum::<usize>();
+    let resource_metrics = len_field(1, resource) + scopes_total;
     let total = len_field(1, resource_metrics);
 
     let mut w = Writer::with_capacity(total);
@@ -103,13 +128,21 @@ pub fn encode(batch: &Batch) -> Vec<u8> {
     for kv in batch.resource.iter() {
         key_value(&mut w, 1, kv); // Resource.attributes
     }
-    head(&mut w, 2, scope_metrics); // ResourceMetrics.scope_metrics
-    head(&mut w, 1, scope); // ScopeMetrics.scope
-    w.string(1, batch.scope_name);
-    w.string(2, &batch.scope_version);
-    for (m, &(size, data)) in batch.metrics.iter().zip(&metric_sizes) {
-        head(&mut w, 2, size); // ScopeMetrics.metrics
-        metric(&mut w, m, data);
+    for (s, &(scope, scope_metrics)) in scope_sizes.iter().enumerate() {
+        if s > 0 && scope_metrics == 0 {
+            continue;
+        }
+        let (name, version) = batch.scope(s as u16);
+        head(&mut w, 2, scope_metrics); // ResourceMetrics.scope_metrics
+        head(&mut w, 1, scope); // ScopeMetrics.scope
+        w.string(1, name);
+        w.string(2, version);
+        for (m, &(size, data)) in batch.metrics.iter().zip(&metric_sizes) {
+            if batch.scope_index(m) == s {
+                head(&mut w, 2, size); // ScopeMetrics.metrics
+                metric(&mut w, m, data);
+            }
+        }
     }
     debug_assert_eq!(w.buf.len(), total, "size pass and write pass disagree");
     w.buf

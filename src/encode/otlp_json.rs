@@ -18,7 +18,7 @@
 //!
 //! ```text
 //! {"resourceMetrics":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"checkout"}}]},
-//!   "scopeMetrics":[{"scope":{"name":"edgemetrics","version":"0.1.0"},"metrics":[
+//!   "scopeMetrics":[{"scope":{"name":"edgemetrics","version":"0.1.0"},"metrics":[   (one per scope)
 //!     {"name":"http.requests","unit":"{request}","sum":{"dataPoints":[{"startTimeUnixNano":"1700000000000000000",
 //!      "timeUnixNano":"1700000000250000000","asDouble":1,"attributes":[…]}],"aggregationTemporality":1,
 //!      "isMonotonic":true}}]}]}]}
@@ -75,18 +75,32 @@ pub fn encode(batch: &Batch) -> Vec<u8> {
     let mut o = Vec::with_capacity(512 + batch.point_count() * 240);
     o.extend_from_slice(b"{\"resourceMetrics\":[{\"resource\":{");
     attributes(&mut o, &batch.resource, false);
-    o.extend_from_slice(b"},\"scopeMetrics\":[{\"scope\":{");
-    let mut first = true;
-    str_field(&mut o, &mut first, b"name", batch.scope_name);
-    str_field(&mut o, &mut first, b"version", &batch.scope_version);
-    o.extend_from_slice(b"},\"metrics\":[");
-    for (i, m) in batch.metrics.iter().enumerate() {
-        if i > 0 {
+    o.extend_from_slice(b"},\"scopeMetrics\":[");
+    // One entry per scope: the default scope always, every other scope when it has metrics.
+    for s in 0..batch.scope_count() {
+        if s > 0 && !batch.metrics.iter().any(|m| batch.scope_index(m) == s) {
+            continue;
+        }
+        if s > 0 {
             o.push(b',');
         }
-        metric(&mut o, m);
+        let (name, version) = batch.scope(s as u16);
+        o.extend_from_slice(b"{\"scope\":{");
+        let mut first = true;
+        str_field(&mut o, &mut first, b"name", name);
+        str_field(&mut o, &mut first, b"version", version);
+        o.extend_from_slice(b"},\"metrics\":[");
+        let mut first = true;
+        for m in batch.metrics.iter().filter(|m| batch.scope_index(m) == s) {
+            if !first {
+                o.push(b',');
+            }
+            first = false;
+            metric(&mut o, m);
+        }
+        o.extend_from_slice(b"]}");
     }
-    o.extend_from_slice(b"]}]}]}");
+    o.extend_from_slice(b"]}]}");
     o
 }
 

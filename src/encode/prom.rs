@@ -67,6 +67,17 @@
 //! inflating the result. A per-isolate `service.instance.id` makes the series distinct;
 //! `sum(rate(x_total[5m]))` then aggregates the isolates correctly.
 //!
+//! # Instrumentation scope: `otel_scope_name` and `otel_scope_version`
+//!
+//! A metric whose instrument is in a scope other than the default `edgemetrics` one (an
+//! OpenTelemetry meter's `getMeter(name, version)`, [`InstrumentOptions::scope`](crate::InstrumentOptions::scope))
+//! gets the labels `otel_scope_name` and `otel_scope_version` (left out when empty), as the
+//! OpenTelemetry → Prometheus compatibility specification prescribes; the same instrument name in
+//! two scopes is then two series of one family. Metrics of the default scope get neither label:
+//! a deliberate departure from the specification (which labels every scope) so that series of
+//! instruments created directly keep the labels they always had. An attribute that would produce
+//! one of these labels on a scoped metric is renamed `exported_…`.
+//!
 //! A point attribute that would produce a label the encoder reserves (`job`, `instance`, `le`,
 //! Pushgateway grouping labels) is renamed with an `exported_` prefix, as Prometheus does for
 //! scraped labels that clash with target labels.
@@ -510,6 +521,11 @@ pub(crate) struct FamilyOptions<'a> {
     pub reserved: &'a [&'a str],
 }
 
+/// Label of a non-default instrumentation scope's name (OpenTelemetry → Prometheus compatibility).
+pub const SCOPE_NAME_LABEL: &str = "otel_scope_name";
+/// Label of a non-default instrumentation scope's version.
+pub const SCOPE_VERSION_LABEL: &str = "otel_scope_version";
+
 /// Translates every metric of `batch` into Prometheus families (see the
 /// [module documentation](self)). Family order follows the batch; a name claimed by two kinds is
 /// [`Error::InvalidName`].
@@ -518,9 +534,28 @@ pub(crate) fn families(batch: &Batch, opts: &FamilyOptions<'_>) -> Result<Vec<Fa
     let mut reserved: Vec<&str> = Vec::with_capacity(opts.reserved.len() + 3);
     reserved.extend_from_slice(&["instance", "job", "le"]);
     reserved.extend_from_slice(opts.reserved);
+    // A metric in a scope other than the default one: `otel_scope_*` labels, and attribute
+    // labels of those names renamed `exported_…` (the scope wins).
+    let mut scoped_reserved = reserved.clone();
+    scoped_reserved.extend_from_slice(&[SCOPE_NAME_LABEL, SCOPE_VERSION_LABEL]);
     let mut out: Vec<Family> = Vec::new();
     for m in &batch.metrics {
         let name = metric_name(&m.name, &m.unit, m.kind);
+        let scoped_res: Vec<Label>;
+        let (res, reserved): (&[Label], &[&str]) = match batch.scope_index(m) {
+            0 => (&res, &reserved),
+            s => {
+                let (n, v) = batch.scope(s as u16);
+                let mut scope: Vec<Label> = Vec::with_capacity(2);
+                for (k, v) in [(SCOPE_NAME_LABEL, n), (SCOPE_VERSION_LABEL, v)] {
+                    if !v.is_empty() {
+                        scope.push((String::from(k), String::from(v)));
+                    }
+                }
+                scoped_res = merge_sorted(&res, &scope);
+                (&scoped_res, &scoped_reserved)
+            }
+        };
         let (kind, bounds): (FamilyType, &[f64]) = match &m.data {
             MetricData::Sum { monotonic: true, .. } => (FamilyType::Counter, &[]),
             MetricData::Sum { .. } | MetricData::Gauge { .. } => (FamilyType::Gauge, &[]),
@@ -551,7 +586,7 @@ pub(crate) fn families(batch: &Batch, opts: &FamilyOptions<'_>) -> Result<Vec<Fa
             }
         };
         let fam = &mut out[idx];
-        let labels = |attrs: &[KeyValue]| merge_sorted(&res, &attribute_labels(attrs, &reserved));
+        let labels = |attrs: &[KeyValue]| merge_sorted(res, &attribute_labels(attrs, reserved));
         match &m.data {
             MetricData::Sum { points, .. } | MetricData::Gauge { points } => {
                 for p in points {

@@ -183,8 +183,12 @@ pub(crate) fn merge_ordered(into: &mut Batch, from: Batch, from_is_newer: bool) 
     } else if from_is_newer {
         into.stats = from.stats;
     }
-    for fm in from.metrics {
-        match into.metrics.iter_mut().find(|m| m.name == fm.name) {
+    // `from`'s scope indices, renumbered into `into`'s scopes (a scope `into` lacks is added).
+    let scope_map: Vec<u16> = (0..from.scope_count()).map(|s| into_scope(into, &from, s as u16)).collect();
+    for mut fm in from.metrics {
+        fm.scope = scope_map.get(fm.scope as usize).copied().unwrap_or(0);
+        let scope = fm.scope as usize;
+        match into.metrics.iter_mut().find(|m| m.name == fm.name && (m.scope as usize) == scope) {
             Some(im) => {
                 if !compatible(im, &fm) {
                     // Keep the newer metric's definition; drop the other side's points.
@@ -210,6 +214,27 @@ pub(crate) fn merge_ordered(into: &mut Batch, from: Batch, from_is_newer: bool) 
         }
     }
     dropped
+}
+
+/// The index in `into` of `from`'s scope `s`, adding the scope to `into` when it is new.
+fn into_scope(into: &mut Batch, from: &Batch, s: u16) -> u16 {
+    let (name, version) = from.scope(s);
+    if (name, version) == (into.scope_name, &*into.scope_version) {
+        return 0;
+    }
+    if let Some(i) = into.scopes.iter().position(|x| (&*x.name, &*x.version) == (name, version)) {
+        return i as u16 + 1;
+    }
+    if into.scopes.len() + 1 >= u16::MAX as usize {
+        return 0; // unreachable in practice: every scope holds an instrument
+    }
+    let scope = match (s as usize).checked_sub(1).and_then(|i| from.scopes.get(i)) {
+        Some(x) => x.clone(),
+        // `from`'s default scope, which `into` names differently (another SDK version).
+        None => crate::model::Scope { name: name.into(), version: version.into() },
+    };
+    into.scopes.push(scope);
+    into.scopes.len() as u16
 }
 
 fn compatible(a: &Metric, b: &Metric) -> bool {

@@ -584,6 +584,7 @@ impl<W: Wire> Pusher<W> {
             resource: batch.resource.clone(),
             scope_name: batch.scope_name,
             scope_version: batch.scope_version.clone(),
+            scopes: Vec::new(),
             temporality,
             start_unix_nano: batch.start_unix_nano,
             end_unix_nano: end,

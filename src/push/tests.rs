@@ -758,3 +758,36 @@ fn wire_types_match_the_run_time_format() {
     p.on_response(&Response::status(500), T0).unwrap();
     assert!(matches!(p.next(T0), Action::Wait { .. } | Action::Send(_)), "compact retries 500");
 }
+
+/// Merging keeps scopes apart: instruments are matched by scope and name, and a scope the older
+/// window lacks is added to it (the Tail Worker's `absorb` and the carry-over merge).
+#[test]
+fn merge_matches_metrics_by_scope_and_name() {
+    let window = |scopes: &[(&str, &str)], v: f64| {
+        let mut reg = Registry::new(crate::Config::new("svc").self_metrics(false));
+        reg.begin(1);
+        for &(n, ver) in scopes {
+            let opts =
+                if n.is_empty() { InstrumentOptions::default() } else { InstrumentOptions::default().scope(n, ver) };
+            reg.counter("jobs", opts).unwrap().add(&mut reg, v, &[]);
+        }
+        reg.collect(2)
+    };
+    // `into` knows scope "a" only; `from` has "b" then "a" then the default scope.
+    let mut into = window(&[("a", "1")], 1.0);
+    let from = window(&[("b", "2"), ("a", "1"), ("", "")], 10.0);
+    merge::absorb(&mut into, from);
+    let mut got: Vec<(String, String, f64)> = into
+        .metrics
+        .iter()
+        .map(|m| {
+            let (n, v) = into.scope_of(m);
+            let MetricData::Sum { points, .. } = &m.data else { panic!("a sum") };
+            (n.to_string(), v.to_string(), points[0].value)
+        })
+        .collect();
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    let want = [("a", "1", 11.0), ("b", "2", 10.0), ("edgemetrics", crate::SCOPE_VERSION, 10.0)];
+    assert_eq!(got, want.map(|(n, v, x)| (n.to_string(), v.to_string(), x)));
+    assert_eq!(into.scopes.len(), 2);
+}

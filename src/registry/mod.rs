@@ -38,7 +38,7 @@ use alloc::vec::Vec;
 use crate::attr::{Attr, AttrLimits, KeyValue};
 use crate::error::{cut, Error};
 use crate::exphist::ExpConfig;
-use crate::model::{Batch, InstrumentKind, Metric, SdkStats, Temporality, SCOPE_NAME, SCOPE_VERSION};
+use crate::model::{Batch, InstrumentKind, Metric, Scope, SdkStats, Temporality, SCOPE_NAME, SCOPE_VERSION};
 use table::SeriesTable;
 
 /// The OpenTelemetry default explicit bucket bounds.
@@ -184,6 +184,10 @@ pub struct InstrumentOptions<'a> {
     /// Histogram aggregation (ignored for other kinds); `None` means the registry's
     /// [`Config::histogram_aggregation`].
     pub aggregation: Option<HistogramAggregation>,
+    /// Instrumentation scope `(name, version)`; `None` means the default scope `edgemetrics`.
+    /// Instruments are identified by scope and name: the same name in two scopes is two
+    /// instruments (two metrics in the batch, one under each scope).
+    pub scope: Option<(&'a str, &'a str)>,
 }
 
 impl<'a> InstrumentOptions<'a> {
@@ -225,6 +229,26 @@ impl<'a> InstrumentOptions<'a> {
     /// ```
     pub fn exponential(mut self, c: ExpConfig) -> Self {
         self.aggregation = Some(HistogramAggregation::Exponential(c));
+        self
+    }
+    /// Puts the instrument in the instrumentation scope `name` / `version` (an OpenTelemetry
+    /// meter). The name must be 1–255 bytes, the version at most 255 bytes.
+    ///
+    /// ```
+    /// use edgemetrics::{Config, InstrumentOptions, Registry};
+    /// let mut reg = Registry::new(Config::new("shop"));
+    /// reg.begin(1);
+    /// let a = reg.counter("jobs", InstrumentOptions::default()).unwrap();
+    /// let b = reg.counter("jobs", InstrumentOptions::default().scope("queue-lib", "2.1.0")).unwrap();
+    /// a.add(&mut reg, 1.0, &[]);
+    /// b.add(&mut reg, 5.0, &[]);
+    /// let batch = reg.collect(2);
+    /// assert_eq!(batch.metrics.len(), 2);
+    /// assert_eq!(batch.scope_of(&batch.metrics[0]), ("edgemetrics", edgemetrics::SCOPE_VERSION));
+    /// assert_eq!(batch.scope_of(&batch.metrics[1]), ("queue-lib", "2.1.0"));
+    /// ```
+    pub fn scope(mut self, name: &'a str, version: &'a str) -> Self {
+        self.scope = Some((name, version));
         self
     }
 }
@@ -321,6 +345,8 @@ impl Bound {
 /// What a collected [`Metric`] says about its instrument (the series table keeps, in the
 /// instrument's column, what its series need: kind, bounds, counts).
 struct Instrument {
+    /// Index into the batch's scopes (0: the default scope).
+    scope: u16,
     name: Arc<str>,
     unit: Arc<str>,
     description: Arc<str>,
@@ -384,6 +410,8 @@ pub struct Registry {
     resource: Arc<[KeyValue]>,
     /// Instrument `i` has column `i` in `table`.
     instruments: Vec<Instrument>,
+    /// Scopes other than the default one, in order of first use (index + 1 = `Metric::scope`).
+    scopes: Vec<Scope>,
     table: SeriesTable,
     window_start: u64,
     /// Recorded anything since the last collect.
@@ -408,6 +436,7 @@ impl Registry {
             config,
             resource,
             instruments: Vec::new(),
+            scopes: Vec::new(),
             table,
             window_start: 0,
             dirty: false,
@@ -480,7 +509,7 @@ impl Registry {
         self.instrument(name, InstrumentKind::Histogram, &opts).map(Histogram)
     }
 
-    /// Creates an instrument of any kind, or returns the existing one with the same name
+    /// Creates an instrument of any kind, or returns the existing one with the same scope, name
     /// (compared ASCII-case-insensitively, as OpenTelemetry does) and kind. For an existing
     /// instrument the first unit, description and bounds stay in force.
     pub fn instrument(
@@ -490,7 +519,13 @@ impl Registry {
         opts: &InstrumentOptions<'_>,
     ) -> Result<InstrumentId, Error> {
         validate_name(name)?;
-        if let Some((i, inst)) = self.instruments.iter().enumerate().find(|(_, i)| i.name.eq_ignore_ascii_case(name)) {
+        let scope = match opts.scope {
+            None => 0,
+            Some((n, v)) => self.scope_index(n, v)?,
+        };
+        if let Some((i, inst)) =
+            self.instruments.iter().enumerate().find(|(_, i)| i.scope == scope && i.name.eq_ignore_ascii_case(name))
+        {
             if inst.kind != kind {
                 return Err(Error::KindConflict { name: String::from(name), existing: inst.kind, requested: kind });
             }
@@ -520,7 +555,17 @@ impl Registry {
         if self.instruments.len() >= self.config.limits.max_instruments {
             return Err(Error::TooManyInstruments { limit: self.config.limits.max_instruments });
         }
+        let scope = match scope {
+            // A new scope is kept only once an instrument uses it.
+            u16::MAX => {
+                let (n, v) = opts.scope.unwrap_or_default();
+                self.scopes.push(Scope { name: n.into(), version: v.into() });
+                self.scopes.len() as u16
+            }
+            s => s,
+        };
         self.instruments.push(Instrument {
+            scope,
             name: name.into(),
             unit: opts.unit.into(),
             description: opts.description.into(),
@@ -528,6 +573,28 @@ impl Registry {
         });
         self.table.add_instrument(kind, bounds, exp);
         Ok(InstrumentId((self.instruments.len() - 1) as u32))
+    }
+
+    /// The index of scope `name` / `version` (0 for the default scope), `u16::MAX` when it is
+    /// new, or why it is refused.
+    fn scope_index(&self, name: &str, version: &str) -> Result<u16, Error> {
+        if name.is_empty() || name.len() > 255 {
+            return Err(Error::InvalidScope { reason: "the name must be 1-255 bytes" });
+        }
+        if version.len() > 255 {
+            return Err(Error::InvalidScope { reason: "the version must be at most 255 bytes" });
+        }
+        if name == SCOPE_NAME && version == SCOPE_VERSION {
+            return Ok(0);
+        }
+        match self.scopes.iter().position(|s| &*s.name == name && &*s.version == version) {
+            Some(i) => Ok(i as u16 + 1),
+            // Every scope holds at least one instrument, so the instrument limit bounds them too.
+            None if self.scopes.len() + 1 >= u16::MAX as usize => {
+                Err(Error::InvalidScope { reason: "too many instrumentation scopes" })
+            }
+            None => Ok(u16::MAX),
+        }
     }
 
     /// Number of instruments.
@@ -700,6 +767,7 @@ impl Registry {
                     description: inst.description.clone(),
                     kind: inst.kind,
                     data,
+                    scope: inst.scope,
                 });
             }
         }
@@ -724,6 +792,7 @@ impl Registry {
             resource: self.resource.clone(),
             scope_name: SCOPE_NAME,
             scope_version: alloc::borrow::Cow::Borrowed(SCOPE_VERSION),
+            scopes: self.scopes.clone(),
             temporality,
             start_unix_nano: start,
             end_unix_nano: end,

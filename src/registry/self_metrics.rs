@@ -49,6 +49,7 @@ impl SelfMetrics<'_> {
             description: description.into(),
             kind: InstrumentKind::Counter,
             data: MetricData::Sum { monotonic: true, temporality: self.temporality, points },
+            scope: 0,
         });
     }
 
@@ -61,6 +62,7 @@ impl SelfMetrics<'_> {
             description: description.into(),
             kind: InstrumentKind::Gauge,
             data: MetricData::Gauge { points: alloc::vec![point] },
+            scope: 0,
         });
     }
 }

@@ -242,6 +242,63 @@ await check('edge-runtime: Vercel Edge-style handler (edge-light entry, .wasm?mo
   assertBatch(rx, { service: 'newcomer-edge', metric: 'http.server.request.duration', value: 1, resource: { 'cloud.provider': 'vercel', 'cloud.region': 'fra1', 'deployment.environment.name': 'preview' } });
 });
 
+// ---- 7. Per-format entries: the default import and edgemetrics/remote-write in one program.
+/** The OTLP batch and the remote-write batch of one entries run, in any order. */
+function assertEntries(rx) {
+  assert.equal(rx.requests.length, 2, `expected two batches, got ${rx.requests.length}`);
+  const otlp = rx.requests.find((q) => q.url === '/v1/metrics');
+  const rw = rx.requests.find((q) => q.url === '/api/v1/write');
+  assert.ok(otlp && rw, rx.requests.map((q) => q.url).join());
+  assert.equal(decodeOtlp(otlp).metrics['jobs.processed'].points[0].value, 2);
+  assert.equal(rw.headers['content-encoding'], 'snappy');
+  assert.equal(rw.headers['content-type'], 'application/x-protobuf');
+}
+await check('node: edgemetrics and edgemetrics/remote-write side by side (each its own wasm)', async (rx) => {
+  copyFileSync(join(here, 'entries.mjs'), join(app, 'entries.mjs'));
+  const r = await run(process.execPath, ['entries.mjs', rx.url]);
+  expectOk(r, 'entries.mjs');
+  assertEntries(rx);
+});
+await check('workerd (wrangler dev): edgemetrics and edgemetrics/remote-write in one worker', async (rx) => {
+  mkdirSync(join(app, 'entries'), { recursive: true });
+  copyFileSync(join(here, 'entries-worker.js'), join(app, 'entries', 'index.js'));
+  const port = await freePort();
+  writeFileSync(
+    join(app, 'entries', 'wrangler.toml'),
+    ['name = "newcomer-entries"', 'main = "index.js"', 'compatibility_date = "2025-06-01"', '[vars]', `ENDPOINT = "${rx.url}"`, ''].join('\n'),
+  );
+  const child = spawn(join(bin, 'wrangler'), ['dev', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(await freePort())], {
+    cwd: join(app, 'entries'),
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', CI: '1' },
+    detached: true,
+  });
+  children.add(child);
+  let log = '';
+  child.stdout.on('data', (d) => (log += d));
+  child.stderr.on('data', (d) => (log += d));
+  try {
+    let res;
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      try {
+        res = await fetch(`http://127.0.0.1:${port}/`);
+        break;
+      } catch {
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+    assert.ok(res, `wrangler dev did not start:\n${log}`);
+    const text = await res.text();
+    assert.equal(res.status, 200, text);
+    assert.equal(text, 'edgemetrics/remote-write');
+    assert.ok(await waitFor(() => rx.requests.length >= 2, { timeoutMs: 15_000 }), `batches missing:\n${log}`);
+    assertEntries(rx);
+  } finally {
+    stopGroup(child);
+    children.delete(child);
+  }
+});
+
 const failed = results.filter((r) => !r.ok);
 console.log(`newcomer: ${results.length - failed.length} passed, ${failed.length} failed`);
 process.exit(failed.length === 0 ? 0 : 1);

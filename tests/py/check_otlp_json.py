@@ -63,11 +63,14 @@ def check_expectations(req, exp):
     check(len(req.resource_metrics) == 1, "one ResourceMetrics")
     rm = req.resource_metrics[0]
     check_attrs(rm.resource.attributes, exp["resource"], "resource")
-    check(len(rm.scope_metrics) == 1, "one ScopeMetrics")
-    sm = rm.scope_metrics[0]
-    check([sm.scope.name, sm.scope.version] == exp["scope"], f"scope {sm.scope}")
-    check(len(sm.metrics) == len(exp["metrics"]), "metric count")
-    for m, e in zip(sm.metrics, exp["metrics"]):
+    # One ScopeMetrics per scope, in order: [name, version, metrics] each.
+    check(len(rm.scope_metrics) == len(exp["scopes"]), f"ScopeMetrics count {len(rm.scope_metrics)}")
+    pairs = []
+    for sm, (name, version, metrics) in zip(rm.scope_metrics, exp["scopes"]):
+        check([sm.scope.name, sm.scope.version] == [name, version], f"scope {sm.scope}")
+        check(len(sm.metrics) == len(metrics), f"metric count of scope {name}")
+        pairs.extend(zip(sm.metrics, metrics))
+    for m, e in pairs:
         what = e["name"]
         check(m.name == e["name"] and m.unit == e["unit"] and m.description == e["description"], f"{what}: name/unit/description")
         kind = m.WhichOneof("data")

@@ -52,7 +52,7 @@ async function post(url, method, type, body) {
 const edgemetrics = {
   name: 'edgemetrics',
   async load() {
-    return import('../../dist/node.js');
+    return import('../../dist/otlp/node.js');
   },
   create(lib, url) {
     // selfMetrics off: the peers send no self-metrics either (same series in every payload).

@@ -5,7 +5,7 @@
 //
 // Writes results.json, results.md and results.svg next to this file. Every figure is measured in
 // this run; nothing is hard-coded. See README.md for the method.
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -28,7 +28,7 @@ async function main() {
   // the run would mix two builds in one result).
   const distPrint = () =>
     createHash('sha256')
-      .update(readFileSync(resolve(here, '../../dist/edgemetrics_wasm_bg.wasm')))
+      .update(readFileSync(resolve(here, '../../dist/otlp/edgemetrics_wasm_bg.wasm')))
       .update(readFileSync(resolve(here, '../../dist/metrics.js')))
       .digest('hex')
       .slice(0, 16);
@@ -178,7 +178,9 @@ async function main() {
   results.summary = summary;
   results.native = process.argv.includes('--no-native') ? null : nativeBenches(QUICK);
   writeFileSync(join(here, 'results.json'), JSON.stringify(results, null, 1) + '\n');
-  const md = markdown(results, summary) + nativeMarkdown(results.native);
+  // Issue 12 (weight): bundles per entry, wasm memory, cold path (fresh processes, after the rest).
+  const weight = execFileSync(process.execPath, [join(here, 'weight.mjs'), QUICK ? '3' : '7']).toString();
+  const md = markdown(results, summary) + nativeMarkdown(results.native) + weight;
   writeFileSync(join(here, 'results.md'), md);
   writeFileSync(join(here, 'results.svg'), svg(summary, env));
   console.log(md);

@@ -8,7 +8,7 @@ import { metricsMiddleware, HTTP_DURATION_BUCKETS } from 'edgemetrics/hono';
 import { withWaitUntil } from 'edgemetrics/vercel';
 
 const m = new Metrics({ endpoint: 'http://127.0.0.1:4318' });
-const provider: MeterProvider = new EdgeMeterProvider(m, { scopeLabels: false });
+const provider: MeterProvider = new EdgeMeterProvider(m, {});
 metrics.setGlobalMeterProvider(provider);
 provider
   .getMeter('lib', '1.0.0')

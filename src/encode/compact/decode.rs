@@ -15,8 +15,8 @@ use core::mem::size_of;
 use serde::Deserialize;
 
 use super::{
-    AttrValue, Data, ExpHistogramPoint, HistogramPoint, Kind, Message, Metric, NumberPoint, Temporality, Times, MAGIC,
-    VERSION,
+    AttrValue, Data, ExpHistogramPoint, HistogramPoint, Kind, Message, Metric, NumberPoint, ScopeSection, Temporality,
+    Times, MAGIC, VERSION, VERSION_SCOPES,
 };
 use crate::attr::{Attributes, KeyValue, Value};
 use crate::error::Error;
@@ -128,7 +128,7 @@ fn check_header(magic: [u8; 3], version: u8) -> R<()> {
     if magic != MAGIC {
         return Err(bad("not a compact message (magic)"));
     }
-    if version != VERSION {
+    if version != VERSION && version != VERSION_SCOPES {
         return Err(bad("unsupported compact version"));
     }
     Ok(())
@@ -339,7 +339,7 @@ impl<'a> Builder<'_, 'a> {
                 MetricData::ExponentialHistogram { temporality: model_temporality(temporality), points }
             }
         };
-        Ok(batch::Metric { name, unit, description, kind, data })
+        Ok(batch::Metric { name, unit, description, kind, data, scope: 0 })
     }
 }
 
@@ -425,15 +425,43 @@ fn build(msg: Message<'_>, budget: Budget) -> R<Batch> {
     }
     b.sets = sets;
     b.budget.charge(msg.metrics.len(), size_of::<batch::Metric>())?;
+    // Version 3 carries a scope section (and version 2 none): one scope per metric, each naming
+    // the default scope (0) or one of the section's scopes.
+    let mut scopes = Vec::new();
+    let mut metric_scopes: &[u32] = &[];
+    match (&msg.scope_section, msg.version) {
+        (None, VERSION) => {}
+        (Some(sec), VERSION_SCOPES) => {
+            if sec.metric_scopes.len() != msg.metrics.len() {
+                return Err(bad("scope section does not name one scope per metric"));
+            }
+            if sec.scopes.len() >= u16::MAX as usize {
+                return Err(bad("too many scopes"));
+            }
+            if sec.metric_scopes.iter().any(|&i| i as usize > sec.scopes.len()) {
+                return Err(bad("metric scope out of range"));
+            }
+            b.budget.charge(sec.scopes.len(), size_of::<batch::Scope>())?;
+            for r in &sec.scopes {
+                scopes.push(batch::Scope { name: b.shared(r.name)?, version: b.shared(r.version)? });
+            }
+            metric_scopes = &sec.metric_scopes;
+        }
+        (None, _) => return Err(bad("version 3 message without its scope section")),
+        (Some(_), _) => return Err(bad("scope section in a version 2 message")),
+    }
     let mut metrics = Vec::with_capacity(msg.metrics.len());
-    for m in msg.metrics {
-        metrics.push(b.metric(m)?);
+    for (i, m) in msg.metrics.into_iter().enumerate() {
+        let mut metric = b.metric(m)?;
+        metric.scope = metric_scopes.get(i).copied().unwrap_or(0) as u16;
+        metrics.push(metric);
     }
     let s = msg.stats;
     Ok(Batch {
         resource,
         scope_name: SCOPE_NAME,
         scope_version,
+        scopes,
         temporality: model_temporality(msg.temporality),
         start_unix_nano: b.start,
         end_unix_nano: b.end,
@@ -475,7 +503,12 @@ pub fn decode_prefix(bytes: &[u8], limits: &DecodeLimits) -> Result<(Batch, usiz
     let wire =
         bytes.len().checked_mul(WIRE_BYTES_PER_INPUT_BYTE).ok_or(bad("decoded batch exceeds the memory limit"))?;
     let budget = limits.max_memory.checked_sub(wire).ok_or(bad("decoded batch exceeds the memory limit"))?;
-    let (msg, rest) = postcard::take_from_bytes::<Message<'_>>(bytes).map_err(parse_error)?;
+    let (mut msg, mut rest) = postcard::take_from_bytes::<Message<'_>>(bytes).map_err(parse_error)?;
+    if msg.version == VERSION_SCOPES {
+        let (section, after) = postcard::take_from_bytes::<ScopeSection>(rest).map_err(parse_error)?;
+        msg.scope_section = Some(section);
+        rest = after;
+    }
     let used = bytes.len() - rest.len();
     Ok((build(msg, Budget(budget))?, used))
 }

@@ -15,7 +15,7 @@
 //!
 //! It is sent as `POST {endpoint}`[`PATH`] with `Content-Type: `[`CONTENT_TYPE`].
 //!
-//! # Schema (version 2)
+//! # Schema (version 2; version 3 adds scopes, below)
 //!
 //! Postcard writes a struct as its fields in order, with no names or lengths; unsigned integers
 //! (`u16`–`u128`) as LEB128 varints, signed ones zigzag-encoded first; `u8` and `bool` as one byte;
@@ -65,6 +65,19 @@
 //!
 //!   `unzigzag(u) = (u >> 1) ^ -(u & 1)`. The encoder picks the first form that decodes to the
 //!   same bits, trying the integer form, then `k = 1, 2, …, 7`, then the bits.
+//! * **Scopes (version 3).** A batch whose instruments are all in the default scope
+//!   (`edgemetrics`) is written as version 2, byte for byte as before. A batch with other scopes
+//!   ([`Batch::scopes`](crate::Batch::scopes)) is written as version 3: the same [`Message`] with
+//!   version byte 3, then a [`ScopeSection`]:
+//!
+//!   ```text
+//!   ScopeSection = scopes Vec<ScopeRef> · metric_scopes Vec<u32>
+//!   ScopeRef     = name u32 · version u32      (string indices)
+//!   ```
+//!
+//!   `metric_scopes` has one entry per metric: 0 is the default scope (`scope_name` /
+//!   `scope_version`), `i ≥ 1` is `scopes[i - 1]`. A decoder that knows only version 2 refuses
+//!   version 3 by its version byte.
 //! * Kind and data agree: counter = monotonic sum, up-down counter = non-monotonic sum, gauge =
 //!   gauge, histogram = histogram or exponential histogram. Histogram bounds are finite and
 //!   strictly increasing; every point has `bounds + 1` buckets adding up to `count`. An
@@ -81,7 +94,7 @@
 //! every rule above while building the batch, and refuses anything else with
 //! [`Error::Malformed`](crate::Error::Malformed): truncation, trailing bytes, bad varints, invalid
 //! UTF-8, unknown enum variants, out-of-range indices, reserved number forms, kind/data
-//! disagreement, bad bounds or buckets, a wrong scope. Memory stays bounded whatever a length
+//! disagreement, bad bounds or buckets, a wrong scope or scope section. Memory stays bounded whatever a length
 //! prefix claims: postcard pre-allocates a `Vec` only when its claimed length fits in the bytes
 //! left (serde then caps it at 1 MiB) and otherwise grows it item by item as items are actually
 //! read, so the message's own form takes at most [`WIRE_BYTES_PER_INPUT_BYTE`] heap bytes per
@@ -127,8 +140,13 @@ use crate::model::{self as batch, Batch, InstrumentKind, MetricData};
 
 /// The three bytes every compact message starts with: `EMC`.
 pub const MAGIC: [u8; 3] = *b"EMC";
-/// The format version this module writes and reads (1 was a hand-written layout before postcard).
+/// The format version of a batch whose metrics are all in the default scope (1 was a hand-written
+/// layout before postcard). This module writes it for such batches and reads it.
 pub const VERSION: u8 = 2;
+/// The format version of a batch with more than the default scope: a version-2 [`Message`]
+/// (with this version byte) followed by a [`ScopeSection`]. This module writes it for such
+/// batches and reads it; a decoder that knows only version 2 refuses it by its version byte.
+pub const VERSION_SCOPES: u8 = 3;
 /// Content type of a compact body.
 pub const CONTENT_TYPE: &str = "application/vnd.edgemetrics.compact";
 /// Path of a compact push, appended to the configured (relay) endpoint.
@@ -178,6 +196,31 @@ pub struct Message<'a> {
     pub resource: Vec<Attr>,
     /// The metrics.
     pub metrics: Vec<Metric<'a>>,
+    /// Version [`VERSION_SCOPES`]: the scope section, written after the message's own bytes
+    /// (not part of its postcard form: `postcard::from_bytes::<Message>` leaves it unread, and
+    /// [`decode`] reads it).
+    #[serde(skip)]
+    pub scope_section: Option<ScopeSection>,
+}
+
+/// What follows a version-3 message: the scopes other than the default one and each metric's
+/// scope.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ScopeSection {
+    /// The scopes other than the default one (`Batch::scopes`), in order.
+    pub scopes: Vec<ScopeRef>,
+    /// One entry per metric, in order: 0 is the default scope (`scope_name` / `scope_version`),
+    /// `i ≥ 1` is `scopes[i - 1]`.
+    pub metric_scopes: Vec<u32>,
+}
+
+/// A scope: string indices of its name and version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScopeRef {
+    /// String index of the name.
+    pub name: u32,
+    /// String index of the version.
+    pub version: u32,
 }
 
 /// An attribute value in the value table.
@@ -634,6 +677,18 @@ impl<'a> Message<'a> {
         };
         let scope_name = b.string(batch.scope_name);
         let scope_version = b.string(&batch.scope_version);
+        let scope_section = if batch.scopes.is_empty() {
+            None
+        } else {
+            Some(ScopeSection {
+                scopes: batch
+                    .scopes
+                    .iter()
+                    .map(|s| ScopeRef { name: b.string(&s.name), version: b.string(&s.version) })
+                    .collect(),
+                metric_scopes: batch.metrics.iter().map(|m| batch.scope_index(m) as u32).collect(),
+            })
+        };
         let resource = b.attrs(&batch.resource);
         let (start, end) = (batch.start_unix_nano, batch.end_unix_nano);
         let mut metrics = Vec::with_capacity(batch.metrics.len());
@@ -724,7 +779,7 @@ impl<'a> Message<'a> {
         let s = &batch.stats;
         Message {
             magic: MAGIC,
-            version: VERSION,
+            version: if scope_section.is_some() { VERSION_SCOPES } else { VERSION },
             strings: b.strings,
             values: b.values,
             sets: b.sets,
@@ -744,6 +799,7 @@ impl<'a> Message<'a> {
             },
             resource,
             metrics,
+            scope_section,
         }
     }
 }
@@ -760,7 +816,12 @@ impl<'a> Message<'a> {
 pub fn encode(batch: &Batch) -> Vec<u8> {
     // Serializing into a Vec cannot fail: every sequence has a known length and the AllocVec
     // flavor has no capacity limit (allocation failure aborts, as everywhere in Rust).
-    postcard::to_allocvec(&Message::from_batch(batch)).unwrap_or_default()
+    let msg = Message::from_batch(batch);
+    let mut out = postcard::to_allocvec(&msg).unwrap_or_default();
+    if let Some(section) = &msg.scope_section {
+        out.extend_from_slice(&postcard::to_allocvec(section).unwrap_or_default());
+    }
+    out
 }
 
 /// Encodes `batch` and names the method, path and headers of the push.

@@ -1,5 +1,5 @@
-// Tiny worker (bundle-size entry): imports the package's workerd build (wasm as a module).
-import { Metrics } from '../../../dist/workerd.js';
+// Tiny worker (bundle-size entry): imports the package's default entry, workerd build (OTLP-only wasm, as a module).
+import { Metrics } from '../../../dist/otlp/workerd.js';
 
 export default {
   async fetch(request, env, ctx) {

@@ -1,0 +1,68 @@
+// Issue 12's figures (weight) as Markdown, appended to results.md by run.mjs (or run alone):
+// the worker bundle of every package entry (its wasm + glue + the JS modules a worker loads,
+// concatenated, gzip -9, as tests/size.sh counts it), the wasm memory of one M = 1000 instance
+// and after 300 more created and closed, and the cold path next to OpenTelemetry JS (cold.mjs).
+// Usage: node weight.mjs [cold processes per variant = 7]
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { gzipSync } from 'node:zlib';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const dist = join(here, '..', '..', 'dist');
+const N = process.argv[2] ?? '7';
+const MODULES = [
+  'edgemetrics_wasm_bg.wasm',
+  'edgemetrics_wasm.js',
+  'abi.js',
+  'attributes.js',
+  'flush.js',
+  'options.js',
+  'wrappers.js',
+  'metrics.js',
+  'variant.js',
+  'workerd.js',
+  'env.js',
+  'resource.js',
+  'semconv.js',
+];
+const L = ['', '## Weight (issue 12): bundles per entry, wasm memory, cold path', ''];
+L.push('| entry | wasm raw (B) | wasm gzip -9 (B) | worker bundle: wasm + glue + JS modules, gzip -9 (B) |', '|---|---:|---:|---:|');
+for (const [entry, dir] of [
+  ['edgemetrics (OTLP protobuf)', 'otlp'],
+  ['edgemetrics/remote-write', 'remote-write'],
+  ['edgemetrics/pushgateway', 'pushgateway'],
+  ['edgemetrics/compact', 'compact'],
+  ['edgemetrics/all', '.'],
+]) {
+  const files = MODULES.map((f) => readFileSync(join(dist, dir, f)));
+  const wasm = files[0];
+  L.push(`| ${entry} | ${wasm.length} | ${gzipSync(wasm, { level: 9 }).length} | ${gzipSync(Buffer.concat(files), { level: 9 }).length} |`);
+}
+// wasm memory in a fresh process: default entry, one M = 1000 instance (record + encode), closed;
+// then 300 more created, used and closed.
+const memScript = `
+const { Metrics } = await import(${JSON.stringify(pathToFileURL(join(dist, 'otlp', 'node.js')).href)});
+const { initSync } = await import(${JSON.stringify(pathToFileURL(join(dist, 'otlp', 'edgemetrics_wasm.js')).href)});
+const { readFileSync } = await import('node:fs');
+const o = { endpoint: 'http://127.0.0.1:9', serviceName: 'm', selfMetrics: false };
+const work = (m) => { const c = m.counter('c'), h = m.histogram('h'); for (let i = 0; i < 1000; i++) { const a = { route: '/r' + (i % 10), status: 200 + (i % 5), region: 'g' + Math.floor(i / 50) }; c.add(1, a); h.record(i, a); } m.prepare(); };
+const first = new Metrics(o);
+const mem = initSync({ module: readFileSync(${JSON.stringify(join(dist, 'otlp', 'edgemetrics_wasm_bg.wasm'))}) }).memory;
+const atLoad = mem.buffer.byteLength;
+work(first); const one = mem.buffer.byteLength; first.close();
+for (let i = 0; i < 300; i++) { const m = new Metrics(o); work(m); m.close(); }
+console.log(JSON.stringify({ atLoad, one, after: mem.buffer.byteLength }));`;
+const mem = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', memScript]).toString());
+L.push(
+  '',
+  `wasm memory (default entry, fresh process): ${mem.atLoad} B after the first \`new Metrics\`, ${mem.one} B after one M = 1000 instance recorded and encoded (goal ≤ 1 MB), ${mem.after} B after 300 more created, used and closed.`,
+  '',
+);
+L.push(
+  execFileSync(process.execPath, [join(here, 'cold.mjs'), N])
+    .toString()
+    .trim(),
+);
+console.log(L.join('\n'));

@@ -1,0 +1,209 @@
+// Why this file: the package has one entry per wire format, each with its own wasm module, so
+// that a worker ships only the encoders it uses (`edgemetrics` = OTLP protobuf, plus
+// `edgemetrics/remote-write`, `/pushgateway`, `/compact` and `/all`). Each entry is imported here
+// by its package name (Node resolves the package's own `exports` from inside it, `node`
+// condition) and must deliver its format to a receiver on 127.0.0.1; asking an entry for a
+// format its module lacks must be a FormatUnavailableError naming the entry to import.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { decodeOtlp, startReceiver } from './helpers.mjs';
+
+const ENTRIES = {
+  edgemetrics: { format: 'otlp-proto', path: '/v1/metrics', ct: 'application/x-protobuf' },
+  'edgemetrics/remote-write': { format: 'remote-write', path: '/api/v1/write', ct: 'application/x-protobuf' },
+  'edgemetrics/pushgateway': { format: 'pushgateway', path: '/metrics/job/entries/instance/i-1', ct: 'text/plain; version=0.0.4; charset=utf-8' },
+  'edgemetrics/compact': { format: 'compact', path: '/v1/compact', ct: 'application/vnd.edgemetrics.compact' },
+};
+const FORMATS = ['otlp-proto', 'otlp-json', 'remote-write', 'pushgateway', 'compact', 'emf'];
+const opts = (endpoint, format) => ({ endpoint, format, serviceName: 'entries', selfMetrics: false, resource: { 'service.instance.id': 'i-1' } });
+
+test('each format entry delivers its own format and refuses the others with a FormatUnavailableError', async () => {
+  const rx = await startReceiver();
+  try {
+    for (const [entry, { format, path, ct }] of Object.entries(ENTRIES)) {
+      const mod = await import(entry);
+      const m = new mod.Metrics(opts(rx.url, format));
+      m.counter('entry.requests').add(2, { route: '/x' });
+      const n = rx.requests.length;
+      const r = await m.flush();
+      assert.equal(r.sent, true, `${entry}: ${JSON.stringify(r)}`);
+      const req = rx.requests[n];
+      assert.deepEqual([req.url, req.headers['content-type']], [path, ct], entry);
+      if (format === 'otlp-proto') assert.equal(decodeOtlp(req).metrics['entry.requests'].points[0].value, 2);
+      m.close();
+      for (const other of FORMATS.filter((f) => f !== format)) {
+        const want = other === 'otlp-proto' ? 'edgemetrics' : (Object.entries(ENTRIES).find(([, e]) => e.format === other)?.[0] ?? 'edgemetrics/all');
+        assert.throws(
+          () => new mod.Metrics(opts(rx.url, other)),
+          (e) =>
+            e instanceof mod.FormatUnavailableError &&
+            e instanceof TypeError &&
+            e.code === 'EDGEMETRICS_FORMAT_UNAVAILABLE' &&
+            e.format === other &&
+            e.entry === want &&
+            e.message.includes(`import { Metrics } from '${want}'`),
+          `${entry} with format ${other}`,
+        );
+      }
+    }
+  } finally {
+    await rx.close();
+  }
+});
+
+test('every entry has an inline export (wasm inlined) with its own formats', async () => {
+  for (const [entry, { format }] of Object.entries({ ...ENTRIES, 'edgemetrics/all': { format: 'otlp-json' } })) {
+    const mod = await import(`${entry}/inline`);
+    new mod.Metrics(opts('http://127.0.0.1:9', format)).close();
+  }
+  const { Metrics, FormatUnavailableError } = await import('edgemetrics/inline');
+  assert.throws(() => new Metrics(opts('http://127.0.0.1:9', 'compact')), FormatUnavailableError);
+});
+
+test("'edgemetrics/all' has every format; the default entry's wasm is the smallest", async () => {
+  const all = await import('edgemetrics/all');
+  for (const format of FORMATS) new all.Metrics(opts('http://127.0.0.1:9', format)).close();
+  const { statSync } = await import('node:fs');
+  const size = (dir) => statSync(new URL(`../dist/${dir}edgemetrics_wasm_bg.wasm`, import.meta.url)).size;
+  for (const dir of ['remote-write/', 'pushgateway/', 'compact/', '']) assert.ok(size('otlp/') < size(dir), dir);
+});
+
+test('a wrapper configured (by the environment) for a format its entry lacks disables metrics and names the entry', async () => {
+  const { wrapLambda } = await import('edgemetrics');
+  const warnings = [];
+  const warn = console.warn;
+  console.warn = (m) => warnings.push(String(m));
+  try {
+    const handler = wrapLambda(async (_event, _ctx, metrics) => metrics.enabled, { endpoint: 'http://127.0.0.1:9', format: 'remote-write' });
+    assert.equal(await handler({}, {}), false);
+  } finally {
+    console.warn = warn;
+  }
+  assert.ok(
+    warnings.some((w) => w.includes("'edgemetrics/remote-write'")),
+    warnings.join('\n'),
+  );
+});
+
+const here = dirname(fileURLToPath(import.meta.url));
+const pkg = join(here, '..');
+const DIRS = { edgemetrics: 'otlp', 'edgemetrics/remote-write': 'remote-write', 'edgemetrics/pushgateway': 'pushgateway', 'edgemetrics/compact': 'compact' };
+
+/** Runs `cmd args` (bounded, own process group); resolves { code, out }. */
+function runBounded(cmd, args, timeoutMs = 60_000) {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { cwd: here, detached: true });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }, timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, out });
+    });
+  });
+}
+
+test('every format entry delivers in Deno (deno and browser entries), Bun and Node (inline entry)', async () => {
+  const rx = await startReceiver();
+  try {
+    for (const [entry, dir] of Object.entries(DIRS)) {
+      const { format, path, ct } = ENTRIES[entry];
+      const url = (f) => pathToFileURL(join(pkg, 'dist', dir, f)).href;
+      const deno = [
+        join(pkg, 'node_modules', '.bin', 'deno'),
+        'run',
+        '--no-config',
+        '--no-lock',
+        '--allow-net=127.0.0.1',
+        `--allow-read=${pkg}`,
+        'fixtures/entry.mjs',
+      ];
+      const runs = {
+        deno: [...deno, url('deno.js')],
+        'deno (browser entry)': [...deno, url('browser.js')],
+        bun: [join(pkg, 'node_modules', '.bin', 'bun'), 'fixtures/entry.mjs', url('node.js')],
+        'node (inline entry)': [process.execPath, 'fixtures/entry.mjs', url('inline.js')],
+      };
+      for (const [runtime, [cmd, ...args]] of Object.entries(runs)) {
+        const n = rx.requests.length;
+        const r = await runBounded(cmd, [...args, rx.url, format]);
+        assert.equal(r.code, 0, `${entry} in ${runtime}: ${r.out}`);
+        assert.equal(JSON.parse(r.out.trim().split('\n').pop()).sent, true, `${entry} in ${runtime}: ${r.out}`);
+        assert.equal(rx.requests.length, n + 1);
+        assert.deepEqual([rx.requests[n].url, rx.requests[n].headers['content-type']], [path, ct], `${entry} in ${runtime}`);
+      }
+    }
+  } finally {
+    await rx.close();
+  }
+});
+
+test('the Node entry sends with node:http (the global fetch is never called); options.fetch still wins', async () => {
+  const rx = await startReceiver((req) => (req.url === '/v1/metrics' ? { status: 429, body: 'slow down' } : {}));
+  const saved = globalThis.fetch;
+  let globalCalls = 0;
+  globalThis.fetch = (...a) => {
+    globalCalls++;
+    return saved(...a);
+  };
+  try {
+    const { Metrics } = await import('edgemetrics');
+    const m = new Metrics({ ...opts(rx.url, 'otlp-proto'), retry: { maxAttempts: 1 } });
+    m.counter('via.node.http').add(1);
+    const r = await m.flush();
+    assert.equal(r.status, 429, JSON.stringify(r));
+    assert.match(r.error, /slow down/);
+    assert.equal(rx.requests[0].headers['content-type'], 'application/x-protobuf');
+    assert.equal(Number(rx.requests[0].headers['content-length']), r.bytes);
+    m.close();
+    let own = 0;
+    const custom = new Metrics({ ...opts(rx.url, 'otlp-proto'), retry: { maxAttempts: 1 }, fetch: (...a) => (own++, saved(...a)) });
+    custom.counter('via.options.fetch').add(1);
+    await custom.flush();
+    custom.close();
+    assert.equal(own, 1);
+    assert.equal(globalCalls, 0);
+    // A refused connection is classified as such through node:http too.
+    const down = new Metrics({ ...opts('http://127.0.0.1:9', 'otlp-proto'), retry: { maxAttempts: 1 } });
+    down.counter('c').add(1);
+    const d = await down.flush();
+    assert.equal(d.sent, false);
+    assert.match(d.error, /ECONNREFUSED|refused/i, d.error);
+  } finally {
+    globalThis.fetch = saved;
+    await rx.close();
+  }
+});
+
+test("transport 'tail' works from edgemetrics/compact (one log line, no request) and is refused by the default entry", async () => {
+  const compact = await import('edgemetrics/compact');
+  const lines = [];
+  const log = console.log;
+  console.log = (l) => lines.push(String(l));
+  try {
+    const m = new compact.Metrics({ transport: 'tail', serviceName: 'producer', selfMetrics: false, fetch: () => assert.fail('no request') });
+    m.counter('tail.requests').add(3);
+    const r = await m.flush();
+    assert.equal(r.sent, true, JSON.stringify(r));
+    m.close();
+  } finally {
+    console.log = log;
+  }
+  assert.equal(lines.length, 1);
+  assert.ok(lines[0].startsWith('edgemetrics:compact:1:'), lines[0].slice(0, 40));
+  const { Metrics, FormatUnavailableError } = await import('edgemetrics');
+  assert.throws(
+    () => new Metrics({ transport: 'tail', serviceName: 'producer' }),
+    (e) => e instanceof FormatUnavailableError && e.entry === 'edgemetrics/compact',
+  );
+});
