@@ -22,6 +22,7 @@
 //! | `EDGEMETRICS_ENDPOINT` | receiver URL of the non-OTLP formats (base, or full URL ending in the format's path) |
 //! | `EDGEMETRICS_HEADERS` | extra headers, `k=v,k=v` (all formats) |
 //! | `EDGEMETRICS_MAX_ATTEMPTS`, `EDGEMETRICS_CARDINALITY_LIMIT`, `EDGEMETRICS_MAX_SERIES` | retry and limits |
+//! | `EDGEMETRICS_FLUSH_POLICY` | `adaptive` (push when the isolate goes idle or the data is 10 s old) or `invocation` (every invocation) |
 //!
 //! The OTLP variables apply only to the OTLP formats. Unset and empty mean the same.
 //!
@@ -119,6 +120,8 @@ pub struct EnvConfig {
     pub cardinality: Option<usize>,
     /// Series in all.
     pub max_series: Option<usize>,
+    /// `EDGEMETRICS_FLUSH_POLICY`: `Some(true)` for `adaptive`, `Some(false)` for `invocation`.
+    pub flush_adaptive: Option<bool>,
     /// One message per invalid variable, each starting with the variable's name.
     pub errors: Vec<String>,
 }
@@ -262,6 +265,13 @@ impl EnvConfig {
         match positive_int(get("EDGEMETRICS_MAX_SERIES")) {
             Ok(v) => c.max_series = v.map(|n| n as usize),
             Err(v) => c.errors.push(format!("EDGEMETRICS_MAX_SERIES must be a positive integer; got {v:?}")),
+        }
+        if let Some(p) = get("EDGEMETRICS_FLUSH_POLICY") {
+            match p.to_ascii_lowercase().as_str() {
+                "adaptive" => c.flush_adaptive = Some(true),
+                "invocation" => c.flush_adaptive = Some(false),
+                _ => c.errors.push(format!("EDGEMETRICS_FLUSH_POLICY must be adaptive or invocation; got {p:?}")),
+            }
         }
         c
     }

@@ -78,7 +78,9 @@ use worker::{AbortController, Context, Delay, Env, Fetch, Headers, RequestInit};
 
 use crate::env::EnvConfig;
 use crate::model::{SdkStats, Temporality};
-use crate::push::{self, Action, Protocol, PushStats, Pusher, Report, TransportError, Wire};
+use crate::push::{
+    self, Action, FlushPolicy, Protocol, PushStats, Pusher, Report, TransportError, Wire, DEFAULT_MAX_AGE_MS,
+};
 use crate::registry::{Config, Counter, Gauge, Histogram, InstrumentOptions, Registry, UpDownCounter};
 use crate::{Attr, Error};
 
@@ -132,6 +134,11 @@ pub struct Setup {
     /// Tag every series with a random per-isolate `service.instance.id` (default: on for
     /// cumulative temporality, where each series needs a single writer).
     pub instance_id: Option<bool>,
+    /// When an invocation's [`flush`](WorkerMetrics::flush) pushes (default
+    /// [`FlushPolicy::adaptive`] with [`DEFAULT_MAX_AGE_MS`]: when no other invocation of the isolate
+    /// is in flight, or the unflushed data is 10 s old). `FlushPolicy::default()` pushes at every
+    /// invocation's end.
+    pub flush_policy: FlushPolicy,
     /// Invalid environment variables (reported by `build`).
     env_errors: Vec<String>,
 }
@@ -144,6 +151,7 @@ impl Setup {
             push: None,
             budget_ms: DEFAULT_BUDGET_MS,
             instance_id: None,
+            flush_policy: FlushPolicy::adaptive(DEFAULT_MAX_AGE_MS),
             env_errors: Vec::new(),
         }
     }
@@ -161,6 +169,7 @@ impl Setup {
     /// `cloud.provider=cloudflare`, `cloud.platform=cloudflare.workers`; remote write and
     /// Pushgateway switch to cumulative temporality (with a per-isolate instance id) unless
     /// `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE` says otherwise.
+    /// `EDGEMETRICS_FLUSH_POLICY=invocation` pushes at every invocation's end (default `adaptive`).
     pub fn from_env(env: &Env, service_name: &str) -> Self {
         Self::from_lookup(
             |name| env.var(name).ok().map(|v| v.to_string()).or_else(|| env.secret(name).ok().map(|v| v.to_string())),
@@ -194,6 +203,9 @@ impl Setup {
         if let Some(ms) = c.timeout_ms {
             setup.budget_ms = ms;
         }
+        if c.flush_adaptive == Some(false) {
+            setup.flush_policy = FlushPolicy::default();
+        }
         if !c.disabled {
             setup.push = c.push_config();
         }
@@ -221,6 +233,22 @@ impl Setup {
     /// Sets the delivery budget.
     pub fn budget_ms(mut self, ms: u64) -> Self {
         self.budget_ms = ms;
+        self
+    }
+
+    /// Sets the flush policy (see [`Setup::flush_policy`]).
+    ///
+    /// ```no_run
+    /// use edgemetrics::push::FlushPolicy;
+    /// use edgemetrics::worker::Setup;
+    /// // Push at the end of every invocation (no aggregation across invocations).
+    /// let every = Setup::new("svc").flush_policy(FlushPolicy::default());
+    /// // Adaptive with a 2 s age limit instead of the default 10 s.
+    /// let adaptive = Setup::new("svc").flush_policy(FlushPolicy::adaptive(2_000));
+    /// # let _ = (every, adaptive);
+    /// ```
+    pub fn flush_policy(mut self, policy: FlushPolicy) -> Self {
+        self.flush_policy = policy;
         self
     }
 
@@ -263,12 +291,24 @@ impl Setup {
                 })?)
             }
         };
-        Ok(WorkerMetrics::assemble(Registry::new(self.registry), pusher, self.budget_ms, instance_id))
+        Ok(WorkerMetrics::assemble(
+            Registry::new(self.registry),
+            pusher,
+            self.budget_ms,
+            instance_id,
+            self.flush_policy,
+        ))
     }
 }
 
 impl WorkerMetrics {
-    fn assemble(registry: Registry, pusher: Option<Pusher>, budget_ms: u64, instance_id: String) -> WorkerMetrics {
+    fn assemble(
+        registry: Registry,
+        pusher: Option<Pusher>,
+        budget_ms: u64,
+        instance_id: String,
+        policy: FlushPolicy,
+    ) -> WorkerMetrics {
         WorkerMetrics {
             inner: Rc::new(RefCell::new(Inner {
                 registry,
@@ -281,6 +321,8 @@ impl WorkerMetrics {
                 host: HostStats::default(),
                 last_report: None,
                 instance_id,
+                policy,
+                in_flight: 0,
             })),
         }
     }
@@ -288,7 +330,13 @@ impl WorkerMetrics {
     /// Metrics that record and send nothing (no push configuration), for an isolate whose
     /// configuration was invalid. Infallible, unlike [`Setup::build`].
     pub fn off(service_name: &str) -> WorkerMetrics {
-        WorkerMetrics::assemble(Registry::new(Config::new(service_name)), None, DEFAULT_BUDGET_MS, String::new())
+        WorkerMetrics::assemble(
+            Registry::new(Config::new(service_name)),
+            None,
+            DEFAULT_BUDGET_MS,
+            String::new(),
+            FlushPolicy::default(),
+        )
     }
 }
 
@@ -305,6 +353,9 @@ pub enum Flush {
     Empty,
     /// The batch could not be encoded; its points were dropped and counted.
     Dropped,
+    /// The flush policy kept the data for a later invocation's push (other invocations are in
+    /// flight and the data is younger than the policy's age limit).
+    Deferred,
 }
 
 /// What the host did, beyond the pusher's own counters.
@@ -316,6 +367,8 @@ pub struct HostStats {
     pub tasks: u64,
     /// Flushes that found a delivery in flight (their data went in a follow-up batch).
     pub coalesced: u64,
+    /// Flushes the flush policy deferred to a later invocation.
+    pub deferred: u64,
     /// Follow-up batches sent by a running task.
     pub follow_ups: u64,
     /// Deliveries abandoned because their task had stopped (cancelled `waitUntil`).
@@ -340,6 +393,9 @@ struct Inner {
     host: HostStats,
     last_report: Option<Report>,
     instance_id: String,
+    policy: FlushPolicy,
+    /// Invocations begun ([`WorkerMetrics::begin`]) and not yet flushed.
+    in_flight: u32,
 }
 
 /// The metrics of one isolate: typed instruments, recording, and [`flush`](Self::flush).
@@ -382,10 +438,15 @@ impl WorkerMetrics {
         self.inner.borrow_mut().registry.histogram(name, opts)
     }
 
-    /// Marks the start of an invocation: new series and a new delta window start now.
+    /// Marks the start of an invocation: new series and a new delta window start now, and the
+    /// invocation counts as in flight (for the flush policy) until its [`flush`](Self::flush).
     pub fn begin(&self) {
         let now = now_ms();
-        self.inner.borrow_mut().registry.begin(now.saturating_mul(1_000_000));
+        let Ok(mut g) = self.inner.try_borrow_mut() else { return };
+        g.registry.begin(now.saturating_mul(1_000_000));
+        g.registry.count_invocation();
+        g.policy.begin(now);
+        g.in_flight = g.in_flight.saturating_add(1);
     }
 
     /// Adds `value` to a counter (refused values are counted, never an error).
@@ -413,7 +474,10 @@ impl WorkerMetrics {
         }
     }
 
-    /// Collects the window and pushes it from a task handed to `ctx.wait_until`; returns at once.
+    /// Ends the invocation begun with [`begin`](Self::begin) and, when the flush policy says so
+    /// ([`Setup::flush_policy`]; by default when no other invocation is in flight or the data is
+    /// 10 s old), collects the window and pushes it from a task handed to `ctx.wait_until`;
+    /// returns at once.
     ///
     /// Call it once, at the end of the request (after building the response). See
     /// [`Flush`] for the outcomes; none of them needs handling.
@@ -421,9 +485,15 @@ impl WorkerMetrics {
         let now = now_ms();
         let Ok(mut g) = self.inner.try_borrow_mut() else { return Flush::Empty };
         g.host.flushes += 1;
+        g.in_flight = g.in_flight.saturating_sub(1);
         if g.pusher.is_none() {
             let _ = g.registry.collect(now.saturating_mul(1_000_000));
             return Flush::Disabled;
+        }
+        let others = g.in_flight;
+        if !g.policy.end_invocation(now, others) {
+            g.host.deferred += 1;
+            return Flush::Deferred;
         }
         if let Some(started) = g.flight_started_ms {
             // A task whose wait_until was cut short never finishes: after twice the budget, stop

@@ -46,6 +46,9 @@ fn as_options(c: &EnvConfig) -> Value {
     if !limits.is_empty() {
         o.insert("limits".into(), Value::Object(limits));
     }
+    if let Some(a) = c.flush_adaptive {
+        o.insert("flush".into(), json!(if a { "adaptive" } else { "invocation" }));
+    }
     Value::Object(o)
 }
 

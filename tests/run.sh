@@ -3,8 +3,8 @@
 # Pushgateway and the official OTLP decoders, the delivery fault-injection suite and soak, the
 # wasm build with its size budget, the JS package in Node/Deno/Bun/workerd, the crate's
 # `cargo publish --dry-run`, the newcomer test (the packed npm package installed in a throwaway
-# project, tests/newcomer.sh), and the workers-rs end-to-end tests in local workerd. Installs
-# what it needs first (tests/setup.sh).
+# project, tests/newcomer.sh), and the workers-rs end-to-end, host-contract and flush-policy tests
+# in local workerd. Installs what it needs first (tests/setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -72,6 +72,8 @@ step "workers-rs: example worker in workerd against real Prometheus and the dev 
   bash examples/rust-worker/e2e-test.sh
 step "workers-rs: host-loop contract in workerd (receiver answering after 10 s)" \
   env EDGEMETRICS_SKIP_BUILD=1 bash examples/rust-worker/host-contract-test.sh
+step "workers-rs: flush policy in workerd (adaptive: one push per burst, exact totals; invocation from the environment)" \
+  env EDGEMETRICS_SKIP_BUILD=1 bash examples/rust-worker/policy-test.sh
 
 echo
 if [ "$failed" -gt 0 ]; then

@@ -285,6 +285,8 @@ pub struct Core {
     /// The request of the last `Send` action, the time of the last `Wait` action.
     current: Option<push::Request>,
     wait_until: f64,
+    /// When an invocation's end flushes ([`Core::configure_flush`], [`Core::end_invocation`]).
+    policy: push::FlushPolicy,
     /// The scope [`Core::set_scope`] set for the instruments created next (`None`: the default).
     scope: Option<(String, String)>,
 }
@@ -312,6 +314,7 @@ impl Core {
             seeded: false,
             current: None,
             wait_until: 0.0,
+            policy: push::FlushPolicy::default(),
             reg: Registry::new(Config::new("unknown_service")),
             #[cfg(feature = "decode")]
             window: None,
@@ -502,9 +505,30 @@ impl Core {
         self.error.clone()
     }
 
-    /// Tells the registry the time at the start of an invocation (unix milliseconds).
+    /// Tells the registry the time at the start of an invocation (unix milliseconds), counts the
+    /// invocation (self-metric `edgemetrics.sdk.invocations`) and starts the flush policy's
+    /// window if none is open.
     pub fn begin(&mut self, now_ms: f64) {
         self.reg.begin(ms_to_ns(now_ms));
+        self.reg.count_invocation();
+        self.policy.begin(now_ms.max(0.0) as u64);
+    }
+
+    /// Sets the flush policy (see `edgemetrics::push::FlushPolicy`): flush every
+    /// `every_invocations` invocations (0: no count limit), when the unflushed window is
+    /// `max_age_ms` old (0: no age limit), and, with `when_idle`, whenever an invocation ends with
+    /// no other one in flight. `(1, 0, false)` flushes at every invocation's end.
+    #[wasm_bindgen(js_name = configureFlush)]
+    pub fn configure_flush(&mut self, every_invocations: u32, max_age_ms: f64, when_idle: bool) {
+        let every = if every_invocations == 0 { u32::MAX } else { every_invocations };
+        self.policy = push::FlushPolicy::new(every, max_age_ms.max(0.0) as u64).when_idle(when_idle);
+    }
+
+    /// The end of an invocation at `now_ms`, with `others_in_flight` other invocations still
+    /// running: `true` when the host should flush now (the policy then starts a new window).
+    #[wasm_bindgen(js_name = endInvocation)]
+    pub fn end_invocation(&mut self, now_ms: f64, others_in_flight: u32) -> bool {
+        self.policy.end_invocation(now_ms.max(0.0) as u64, others_in_flight)
     }
 
     /// Records `value` with the attributes of `attrs` (an attribute key). Never throws.
@@ -603,6 +627,8 @@ impl Core {
     pub fn start(&mut self, now_ms: f64, budget_ms: f64) -> bool {
         self.error.clear();
         self.current = None;
+        // Whatever asked for this flush, the policy's window restarts with it.
+        self.policy.reset();
         let now = now_ms.max(0.0) as u64;
         #[cfg(feature = "decode")]
         if let Some(window) = self.window.take() {

@@ -8,4 +8,5 @@ setLoader(() => initSync({ module: Deno.readFileSync(new URL('./edgemetrics_wasm
 export async function init() {}
 export { FormatUnavailableError, Metrics, attributeKey } from './metrics.js';
 export { withMetrics, wrapLambda } from './wrappers.js';
+export { startPeriodicFlush } from './periodic.js';
 export { HTTP_DURATION_BUCKETS_SECONDS } from './semconv.js';

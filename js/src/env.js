@@ -26,6 +26,7 @@ export const ENV_NAMES = [
   'EDGEMETRICS_MAX_ATTEMPTS',
   'EDGEMETRICS_CARDINALITY_LIMIT',
   'EDGEMETRICS_MAX_SERIES',
+  'EDGEMETRICS_FLUSH_POLICY',
 ];
 
 const FORMATS = ['otlp-proto', 'otlp-json', 'remote-write', 'pushgateway', 'compact', 'emf'];
@@ -153,6 +154,12 @@ export function parseEnv(lookup) {
     else if (n !== undefined) limits[key] = n;
   }
   if (Object.keys(limits).length > 0) options.limits = limits;
+  const policy = get('EDGEMETRICS_FLUSH_POLICY');
+  if (policy !== undefined) {
+    const p = policy.toLowerCase();
+    if (p === 'adaptive' || p === 'invocation') options.flush = p;
+    else errors.push(`EDGEMETRICS_FLUSH_POLICY must be adaptive or invocation; got ${JSON.stringify(policy)}`);
+  }
   return { disabled, options, errors };
 }
 

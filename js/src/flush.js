@@ -97,6 +97,11 @@ export class Flusher {
     if (this.flight && now - this.flight.started > 2 * this.flight.budget) this.abandon();
     let p;
     if (!this.flight) {
+      // A follow-up still waiting for the previous flight's end (in workerd the continuation of
+      // another request's promise can run after this call) is detached: this flight collects its
+      // callers' data too, and callers arriving during this flight must join a follow-up of this
+      // flight, not that one (which would hand them this flight's result without their data).
+      this.followUp = null;
       p = this.startFlight(now, deadline);
     } else {
       this.stats.coalesced++;

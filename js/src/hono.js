@@ -48,7 +48,8 @@ export function metricsMiddleware(metricsOrOptions, options = {}) {
     } catch {
       // a context without variables: the handler can still use the Metrics it created
     }
-    metrics.begin(Date.now());
+    // With `flush: false` the caller (e.g. withMetrics) begins and ends the invocation.
+    if (flush) metrics.begin(Date.now());
     let raw;
     try {
       raw = c.req.raw;
@@ -77,7 +78,7 @@ export function metricsMiddleware(metricsOrOptions, options = {}) {
     // Hono's compose catches handler errors, calls onError and keeps the error in `c.error`.
     httpEnd(state, { status, route: routeOf(c, middleware), error: threw ? thrown : safe(() => c.error) });
     if (flush) {
-      const p = metrics.flush();
+      const p = metrics.end();
       let handed = false;
       try {
         const ctx = c.executionCtx; // Hono throws when the runtime gave no execution context

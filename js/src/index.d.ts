@@ -67,6 +67,17 @@ export interface MetricsOptions {
   pushgateway?: { job?: string; grouping?: Record<string, string>; method?: 'PUT' | 'POST' };
   /** Called with every flush result (never able to break the flush or the handler). */
   onFlush?: (result: FlushResult) => void;
+  /** When the end of an invocation (`end()`, i.e. every wrapper) pushes. `'adaptive'` (default):
+   * when no other invocation is in flight in the isolate, or the unflushed data is `maxAgeMs`
+   * (10000) old. `'invocation'`: at every invocation's end. An object: `everyInvocations` (count
+   * limit, default none), `maxAgeMs` (default 10000), `whenIdle` (default true). */
+  flush?: 'adaptive' | 'invocation' | FlushPolicyOptions;
+}
+
+export interface FlushPolicyOptions {
+  everyInvocations?: number;
+  maxAgeMs?: number;
+  whenIdle?: boolean;
 }
 
 export interface InstrumentOptions {
@@ -140,6 +151,8 @@ export interface FlushResult {
   /** The flush's budget ran out while its delivery was still in flight (the delivery goes on;
    * `lastFlush` gets its result). */
   pending?: boolean;
+  /** `end()` only: the flush policy kept the data for a later invocation's push (no request). */
+  deferred?: boolean;
 }
 
 export interface FlushStats {
@@ -189,6 +202,11 @@ export class Metrics {
   histogram(name: string, options?: HistogramOptions): Histogram;
   /** Marks the start of an invocation (unix ms, default `Date.now()`). The wrappers call it. */
   begin(nowMs?: number): void;
+  /** Marks the end of an invocation begun with `begin()`: `flush(options)` when the flush policy
+   * says so, else resolves at once with `{ sent: false, deferred: true }`. The wrappers call it. */
+  end(options?: { deadline?: number }): Promise<FlushResult>;
+  /** Invocations begun and not yet ended. */
+  readonly inFlight: number;
   /** Collects and encodes without sending; `null` when there is nothing to send. */
   prepare(nowMs?: number): PreparedRequest | null;
   /** Sends what was recorded since the last flush: one request, or none. Never rejects. */
@@ -268,3 +286,9 @@ export function wrapLambda<E, C extends { getRemainingTimeInMillis?: () => numbe
   metricsOrOptions?: Metrics | WrapperOptions,
   options?: { marginMs?: number; flushBudgetMs?: number; auto?: AutoMetrics; trigger?: string },
 ): ((event: E, context: C) => Promise<R>) & { metrics?: Metrics };
+
+/** Long-running servers (Node, Bun and Deno entries only): flushes every `intervalMs` (default
+ * 10000) from an unref'd timer, on `beforeExit` (Deno: `beforeunload`) and on SIGINT/SIGTERM
+ * (then exits with 130/143 unless `exitOnSignal: false`). Returns `stop()`, which removes the
+ * timer and handlers and resolves with a final flush. */
+export function startPeriodicFlush(metrics: Metrics, options?: { intervalMs?: number; signals?: string[]; exitOnSignal?: boolean }): () => Promise<FlushResult>;

@@ -289,6 +289,7 @@ export class Metrics {
   #attrLimits = null;
   #instanceId = '';
   #beforeCollect = [];
+  #inFlight = 0;
 
   /**
    * @param {object} options see index.d.ts. Throws a TypeError or RangeError naming the option
@@ -322,6 +323,7 @@ export class Metrics {
     if (o.pushgateway && !core.configurePushgateway(o.pushgateway.job, o.pushgateway.grouping, o.pushgateway.put)) {
       throw new TypeError(`edgemetrics: options.pushgateway: ${core.error()}`);
     }
+    core.configureFlush(o.flush.everyInvocations, o.flush.maxAgeMs, o.flush.whenIdle);
     this.#core = core;
     this.#flusher = new Flusher(core, {
       timeoutMs: o.timeoutMs,
@@ -485,13 +487,41 @@ export class Metrics {
     return this._instrument('histogram', name, opts);
   }
 
-  /** Marks the start of an invocation (unix ms; default `Date.now()`). Never throws. */
+  /**
+   * Marks the start of an invocation (unix ms; default `Date.now()`): counts it as in flight
+   * until its `end()`. Never throws.
+   */
   begin(nowMs) {
+    this.#inFlight++;
     try {
       this.#core?.begin(typeof nowMs === 'number' ? nowMs : Date.now());
     } catch {
       // never throws
     }
+  }
+
+  /** Invocations begun and not yet ended in this isolate. */
+  get inFlight() {
+    return this.#inFlight;
+  }
+
+  /**
+   * Marks the end of an invocation begun with `begin()` and applies the flush policy (option
+   * `flush`): when it says so, this is `flush(opts)`; otherwise the data stays in the isolate for
+   * a later invocation's push and the promise resolves at once with `{ sent: false, deferred:
+   * true }` (not passed to `onFlush`). The wrappers call it in `finally`. Never rejects.
+   * @param {{ deadline?: number }} [opts]
+   */
+  end(opts) {
+    if (this.#inFlight > 0) this.#inFlight--;
+    let due = true;
+    try {
+      if (this.#core) due = this.#core.endInvocation(Date.now(), this.#inFlight);
+    } catch {
+      due = true;
+    }
+    if (due) return this.flush(opts);
+    return Promise.resolve({ sent: false, deferred: true, status: 0, bytes: 0, attempts: 0, dropped: 0, carried: 0 });
   }
 
   /**

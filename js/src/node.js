@@ -91,4 +91,5 @@ setLoader(() => {
 export async function init() {}
 export { FormatUnavailableError, Metrics, attributeKey } from './metrics.js';
 export { withMetrics, wrapLambda } from './wrappers.js';
+export { startPeriodicFlush } from './periodic.js';
 export { HTTP_DURATION_BUCKETS_SECONDS } from './semconv.js';

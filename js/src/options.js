@@ -26,6 +26,7 @@ const KNOWN = [
   'pushgateway',
   'onFlush',
   'detectResource',
+  'flush',
   'transport',
 ];
 /** The endpoint the core's push plan is given when the batch goes to a log, never to a URL. */
@@ -81,6 +82,29 @@ function stringMap(name, v) {
   const out = {};
   for (const k of Object.keys(o)) out[k] = str(`${name}.${k}`, o[k]);
   return out;
+}
+
+/** Default `flush.maxAgeMs`: no invocation's end leaves data older than this unflushed. */
+export const DEFAULT_MAX_AGE_MS = 10_000;
+const FLUSH_KEYS = ['everyInvocations', 'maxAgeMs', 'whenIdle'];
+
+/**
+ * The flush policy (when an invocation's end pushes): `'adaptive'` (default: when no other
+ * invocation is in flight, or the unflushed data is `maxAgeMs` old), `'invocation'` (every
+ * invocation), or `{ everyInvocations?, maxAgeMs?, whenIdle? }` (count limit, default none; age
+ * limit, default 10 s; flush when idle, default true). Returns the core's three numbers.
+ */
+export function checkFlush(v) {
+  if (v === undefined || v === 'adaptive') return { everyInvocations: 0, maxAgeMs: DEFAULT_MAX_AGE_MS, whenIdle: true };
+  if (v === 'invocation') return { everyInvocations: 1, maxAgeMs: 0, whenIdle: false };
+  if (typeof v === 'string') throw new RangeError(`edgemetrics: options.flush must be 'adaptive', 'invocation' or an object; got ${show(v)}`);
+  const o = plainObject('flush', v);
+  unknownKeys('flush.', o, FLUSH_KEYS);
+  const everyInvocations = o.everyInvocations === undefined ? 0 : positiveInt('flush.everyInvocations', o.everyInvocations);
+  const maxAgeMs = o.maxAgeMs === undefined ? DEFAULT_MAX_AGE_MS : positiveInt('flush.maxAgeMs', o.maxAgeMs);
+  const whenIdle = o.whenIdle ?? true;
+  if (typeof whenIdle !== 'boolean') throw new TypeError(`edgemetrics: options.flush.whenIdle must be a boolean, got ${typeName(whenIdle)}`);
+  return { everyInvocations, maxAgeMs, whenIdle };
 }
 
 /**
@@ -192,8 +216,10 @@ export function checkOptions(options) {
     if (job === undefined && pg.grouping !== undefined) throw new TypeError('edgemetrics: options.pushgateway.grouping needs options.pushgateway.job');
     pushgateway = { job, grouping: attributeKey(stringMap('pushgateway.grouping', pg.grouping)), put: method === 'PUT' };
   }
+  const flush = checkFlush(options.flush);
   return {
     buffer: attributeKey(buf),
+    flush,
     endpoint: toLog && options.endpoint === undefined ? '' : buf.endpoint,
     format,
     temporality,

@@ -48,7 +48,7 @@ export function withWaitUntil(handler, metricsOrOptions, options = {}) {
       throw error;
     } finally {
       invocationEnd(token, outcome);
-      const p = metrics.flush();
+      const p = metrics.end();
       let handed = false;
       if (waitUntil) {
         try {

@@ -33,7 +33,7 @@ function methodNames(Class) {
 
 /** Hands the flush to `ctx.waitUntil`; returns the promise to await when there is none. */
 function flushVia(ctx, metrics) {
-  const p = metrics.flush();
+  const p = metrics.end();
   try {
     if (ctx && typeof ctx.waitUntil === 'function') {
       ctx.waitUntil(p);

@@ -85,7 +85,7 @@ export function withMetrics(handler, metricsOrOptions, options = {}) {
         throw error;
       } finally {
         invocationEnd(token, outcome);
-        const p = metrics.flush();
+        const p = metrics.end();
         let handed = false;
         try {
           if (ctx && typeof ctx.waitUntil === 'function') {
@@ -145,7 +145,7 @@ export function wrapLambda(handler, metricsOrOptions, opts = {}) {
       } catch {
         // no budget information
       }
-      await metrics.flush({ deadline });
+      await metrics.end({ deadline });
     }
   };
   if (metrics) wrapped.metrics = metrics;

@@ -112,9 +112,12 @@
 //!
 //! # Aggregating across invocations
 //!
-//! In a warm isolate a [`FlushPolicy`] can spread one push over several invocations (every N
-//! invocations or T milliseconds): the host asks it at the end of each invocation and only then
-//! collects and starts a push. Still at most one request per invocation.
+//! In a warm isolate a [`FlushPolicy`] can spread one push over several invocations (when the
+//! isolate goes idle — [`FlushPolicy::adaptive`], the default of the JS package and the workers-rs
+//! host — every N invocations, or T milliseconds): the host asks it at the end of each invocation
+//! and only then collects and starts a push. Still at most one request per invocation. The
+//! registry counts the invocations each batch covers ([`Registry::count_invocation`](crate::Registry::count_invocation),
+//! self-metric `edgemetrics.sdk.invocations`).
 //!
 //! # Secrets
 //!
@@ -139,7 +142,7 @@ use core::fmt;
 pub use config::{Auth, Config, Secret};
 pub use http::{parse_imf_fixdate, retry_after_ms, Header, Request, Response, TransportError};
 pub use merge::{absorb, merge, tally, trim, DropTally};
-pub use policy::FlushPolicy;
+pub use policy::{FlushPolicy, DEFAULT_MAX_AGE_MS};
 pub use report::{Action, DropReason, Outcome, PushError, PushStats, Reason, Report};
 pub use wire::{Format, Protocol, StatusClass, Wire};
 

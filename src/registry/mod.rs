@@ -418,6 +418,9 @@ pub struct Registry {
     dirty: bool,
     stats: SdkStats,
     stats_total: SdkStats,
+    /// Invocations counted since the last collect, and in total ([`Registry::count_invocation`]).
+    invocations: u64,
+    invocations_total: u64,
 }
 
 impl Registry {
@@ -439,6 +442,8 @@ impl Registry {
             dirty: false,
             stats: SdkStats::default(),
             stats_total: SdkStats::default(),
+            invocations: 0,
+            invocations_total: 0,
         }
     }
 
@@ -455,6 +460,36 @@ impl Registry {
         if !self.dirty || self.window_start == 0 {
             self.window_start = now_unix_nano;
         }
+    }
+
+    /// Counts one invocation whose data goes into the current window. The next batch carries the
+    /// count as the self-metric `edgemetrics.sdk.invocations` (delta: invocations this batch
+    /// covers; cumulative: since start), so a receiver sees how many invocations each push
+    /// aggregates. Hosts call it once per invocation, next to [`begin`](Self::begin).
+    ///
+    /// ```
+    /// use edgemetrics::{Config, InstrumentOptions, Registry};
+    /// let mut reg = Registry::new(Config::new("svc"));
+    /// let hits = reg.counter("hits", InstrumentOptions::default()).unwrap();
+    /// for t in 1..=3u64 {
+    ///     reg.begin(t * 1_000_000);
+    ///     reg.count_invocation();
+    ///     hits.add(&mut reg, 1.0, &[]);
+    /// }
+    /// let batch = reg.collect(5_000_000);
+    /// let inv = batch.metric("edgemetrics.sdk.invocations").unwrap();
+    /// let edgemetrics::MetricData::Sum { points, .. } = &inv.data else { panic!("a counter") };
+    /// assert_eq!(points[0].value, 3.0);
+    /// // The next window starts from zero (delta).
+    /// reg.begin(6_000_000);
+    /// reg.count_invocation();
+    /// hits.add(&mut reg, 1.0, &[]);
+    /// let next = reg.collect(7_000_000);
+    /// let edgemetrics::MetricData::Sum { points, .. } = &next.metric("edgemetrics.sdk.invocations").unwrap().data else { panic!() };
+    /// assert_eq!(points[0].value, 1.0);
+    /// ```
+    pub fn count_invocation(&mut self) {
+        self.invocations = self.invocations.saturating_add(1);
     }
 
     /// Creates (or returns the existing) counter.
@@ -741,14 +776,13 @@ impl Registry {
         self.stats_total.merge(&window);
         self.stats = SdkStats::default();
         let stats = if delta { window } else { self.stats_total };
+        self.invocations_total = self.invocations_total.saturating_add(self.invocations);
+        let invocations = if delta { self.invocations } else { self.invocations_total };
+        self.invocations = 0;
         if self.config.self_metrics {
-            self_metrics::registry(
-                &stats,
-                temporality,
-                if delta { start } else { self.first_start() },
-                end,
-                &mut metrics,
-            );
+            let from = if delta { start } else { self.first_start() };
+            self_metrics::registry(&stats, temporality, from, end, &mut metrics);
+            self_metrics::invocations(invocations, temporality, from, end, &mut metrics);
         }
 
         self.window_start = end;

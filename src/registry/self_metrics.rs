@@ -92,3 +92,11 @@ pub(super) fn registry(stats: &SdkStats, temporality: Temporality, start: u64, e
         m.counter(name, d, &[(v, None)]);
     }
 }
+
+/// `edgemetrics.sdk.invocations`: the invocations a batch covers
+/// ([`Registry::count_invocation`](super::Registry::count_invocation)); nothing when none were
+/// counted.
+pub(super) fn invocations(n: u64, temporality: Temporality, start: u64, end: u64, out: &mut Vec<Metric>) {
+    let mut m = SelfMetrics { out, temporality, start, end };
+    m.counter("invocations", "Invocations whose data the batch covers", &[(n, None)]);
+}

@@ -1,6 +1,6 @@
 // Compiled with `tsc --noEmit` by test/types.test.mjs: the declarations accept the documented
 // usage and reject obvious misuse (the @ts-expect-error lines must be errors).
-import { Metrics, withMetrics, wrapLambda, type FlushResult } from 'edgemetrics';
+import { Metrics, startPeriodicFlush, withMetrics, wrapLambda, type FlushResult } from 'edgemetrics';
 
 const metrics = new Metrics({ endpoint: 'https://otlp.example/', format: 'otlp-json', limits: { cardinality: 100 } });
 const c = metrics.counter('http.requests', { unit: '{request}' });
@@ -38,3 +38,12 @@ export const handler = wrapLambda(async (event: { n: number }, context: { getRem
 new Metrics({ endpoint: 'x', format: 'xml' });
 // @ts-expect-error counters take numbers
 c.add('1');
+void new Metrics({ endpoint: 'http://x', flush: 'invocation' });
+void new Metrics({ endpoint: 'http://x', flush: { everyInvocations: 10, maxAgeMs: 5000, whenIdle: false } });
+// @ts-expect-error unknown policy name
+new Metrics({ endpoint: 'x', flush: 'hourly' });
+metrics.begin();
+void metrics.end().then((x) => x.deferred === true || x.sent);
+void metrics.inFlight;
+const stopFlushing: () => Promise<FlushResult> = startPeriodicFlush(metrics, { intervalMs: 5000 });
+void stopFlushing;
