@@ -261,7 +261,8 @@ impl Setup {
     /// Validates the configuration and creates the isolate's metrics.
     ///
     /// Fails with [`Error::InvalidConfig`] for an invalid push configuration (endpoint, attempts,
-    /// backoff, an invalid environment variable), or a delta batch aimed at remote write.
+    /// backoff, an invalid environment variable), a delta batch aimed at remote write, or EMF (a
+    /// log format this host cannot deliver).
     pub fn build(mut self) -> Result<WorkerMetrics, Error> {
         if !self.env_errors.is_empty() {
             return Err(Error::InvalidConfig {
@@ -283,6 +284,12 @@ impl Setup {
             Some(cfg) => {
                 if cfg.format.protocol() == Protocol::RemoteWrite && !cumulative {
                     return Err(Error::InvalidConfig { reason: "remote write needs cumulative temporality" });
+                }
+                if cfg.format.protocol() == Protocol::Log {
+                    return Err(Error::InvalidConfig {
+                        reason:
+                            "EMF is written to a log stream, not sent over HTTP: the workers-rs host cannot deliver it",
+                    });
                 }
                 Some(Pusher::new(cfg, seed).map_err(|e| match e {
                     push::PushError::InvalidConfig(reason) => Error::InvalidConfig { reason },

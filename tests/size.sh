@@ -40,11 +40,13 @@ CORE_BUDGET=${CORE_BUDGET:-15360}
 # merging issue 16 (EMF in `all`, tail/EMF code in the JS modules): 57,308 B and 84,025 B; after
 # issues 14 (auto.js) and 17 (exponential histograms in every module): 62,447 B and 92,114 B
 # (main's single every-format bundle: 93,918 B).
-JS_BUDGET=${JS_BUDGET:-64512}
 # Issue 14 item 1 (instrumentation scopes: one ScopeMetrics per scope, otel_scope_* labels,
 # compact version 3, scope-aware merge, Core::setScope): default entry 62,447 -> 64,291 B (still
 # within its budget), edgemetrics/all 92,114 -> 94,991 B, so JS_ALL_BUDGET 92 -> 94 KiB.
 JS_ALL_BUDGET=${JS_ALL_BUDGET:-96256}
+# Issue 16 items 1-2 (the adaptive flush policy through the bindings, the invocations self-metric,
+# Metrics.end): default entry 64,291 -> 65,215 B, so JS_BUDGET 63 -> 65 KiB; all: 95,959 B.
+JS_BUDGET=${JS_BUDGET:-66560}
 check=0
 per_format=0
 for a in "$@"; do

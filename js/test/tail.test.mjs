@@ -112,17 +112,22 @@ test('transport tail: N producer invocations give ≤ ⌈N/window⌉ pushes from
   t.diagnostic(`tail mode: ${n} invocations -> ${n / WINDOW} requests, ${tailBytes} body bytes (window ${WINDOW})`);
 });
 
-test('direct mode, same producer: one request per invocation (the comparison)', async (t) => {
+test('direct mode, same producer: about one request per invocation (the comparison)', async (t) => {
   const receiver = await startReceiver();
   t.after(() => receiver.close());
   const mf = await workers(t, 'direct', receiver);
   const n = 30;
   await invoke(mf, 0, n);
-  await waitFor(() => receiver.requests.length >= n, { timeoutMs: 15_000 });
-  assert.equal(receiver.requests.length, n);
+  // Sequential invocations push one by one; when a push is still in flight as the next invocation
+  // ends, that invocation's data joins the follow-up (the host-loop contract), so a loaded machine
+  // may see slightly fewer requests than invocations. The totals are exact either way.
+  const exact = JSON.stringify(expected(0, n));
+  await waitFor(() => JSON.stringify(totals(receiver.requests)) === exact, { timeoutMs: 15_000 });
   assert.deepEqual(totals(receiver.requests), expected(0, n));
+  assert.ok(receiver.requests.length <= n, `${receiver.requests.length} requests for ${n} invocations`);
+  assert.ok(receiver.requests.length >= n - 5, `${receiver.requests.length} requests: far fewer than one per invocation`);
   const bytes = receiver.requests.reduce((a, r) => a + r.body.length, 0);
-  t.diagnostic(`direct mode: ${n} invocations -> ${n} requests, ${bytes} body bytes`);
+  t.diagnostic(`direct mode: ${n} invocations -> ${receiver.requests.length} requests, ${bytes} body bytes`);
 });
 
 test('two producer services behind one Tail Worker: each pushed in batches of its own, totals exact per service', async (t) => {

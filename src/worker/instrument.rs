@@ -281,4 +281,14 @@ mod tests {
         assert_eq!(m.carried_points(), 0);
         assert_eq!(m.push_stats(), Default::default());
     }
+
+    // EMF has no HTTP delivery: the workers-rs host refuses it at configuration time (a typed
+    // error) instead of POSTing log lines to an endpoint.
+    #[cfg(feature = "emf")]
+    #[test]
+    fn emf_is_refused_by_the_workers_host() {
+        let cfg = crate::push::Config::new("https://logs.example", crate::push::Format::Emf(Default::default()));
+        let err = Setup::new("t").push(cfg).build().err().expect("refused");
+        assert!(matches!(err, crate::Error::InvalidConfig { reason } if reason.contains("EMF")), "{err:?}");
+    }
 }
