@@ -180,7 +180,32 @@ async function main() {
   writeFileSync(join(here, 'results.json'), JSON.stringify(results, null, 1) + '\n');
   // Issue 12 (weight): bundles per entry, wasm memory, cold path (fresh processes, after the rest).
   const weight = execFileSync(process.execPath, [join(here, 'weight.mjs'), QUICK ? '3' : '7']).toString();
-  const md = markdown(results, summary) + nativeMarkdown(results.native) + weight;
+  // Issue 16: requests per 1000 invocations for each flush policy (Node, withMetrics) and for the
+  // Tail Worker mode against direct push (local workerd). Counts do not depend on the load; CPU does.
+  const policy = execFileSync(process.execPath, [join(here, '..', 'policy.mjs'), '1000']).toString();
+  const tail = JSON.parse(
+    execFileSync(process.execPath, [join(here, '..', 'tail-workerd.mjs'), '1000'])
+      .toString()
+      .trim()
+      .split('\n')
+      .pop(),
+  );
+  const per1000 = (x) => Math.round((x * 1000) / tail.invocations);
+  const requestsMd =
+    '\n## Requests per 1000 invocations (flush policies; Tail Worker mode)\n\n' +
+    'Flush policies: `node js/bench/policy.mjs 1000` (Node, `withMetrics`, receiver in a child process; ' +
+    'producer CPU = this process, user + system).\n\n' +
+    policy
+      .split('\n')
+      .filter((l) => l.startsWith('|'))
+      .join('\n') +
+    '\n\nTail Worker mode: `node js/bench/tail-workerd.mjs 1000` (local workerd, window ' +
+    tail.window +
+    ' tail events, OTLP protobuf).\n\n' +
+    '| mode | requests per 1000 invocations | body bytes per 1000 |\n| --- | --- | --- |\n' +
+    `| tail (producer logs, Tail Worker pushes) | ${per1000(tail.tail.requests)} | ${per1000(tail.tail.bodyBytes)} |\n` +
+    `| direct push from the producer | ${per1000(tail.direct.requests)} | ${per1000(tail.direct.bodyBytes)} |\n`;
+  const md = markdown(results, summary) + nativeMarkdown(results.native) + weight + requestsMd;
   writeFileSync(join(here, 'results.md'), md);
   writeFileSync(join(here, 'results.svg'), svg(summary, env));
   console.log(md);
