@@ -3,8 +3,8 @@
 // `waitUntil` from `@vercel/functions`, Next.js's `after()`, Netlify's `context.waitUntil`, the
 // Edge runtime's `event.waitUntil`. Why a file of its own: `withMetrics` finds `ctx.waitUntil` in
 // the Workers signature; here the caller says where it is.
-import { checkSource, metricsFor } from './wrappers.js';
-import { autoOptions, invocationEnd, invocationStart } from './auto.js';
+import { checkSource, metricsFor, runInvocation } from './wrappers.js';
+import { autoOptions } from './auto.js';
 // Through the package's own name, so that the runtime's entry (workerd, node, deno, browser: the
 // one that knows how to load the wasm module) is part of the app whenever this module is.
 // `edgemetrics/all`: the entry whose modules are the ones next to this file (dist/, every format);
@@ -36,32 +36,26 @@ export function withWaitUntil(handler, metricsOrOptions, options = {}) {
   const wrapped = async function (...args) {
     if (!metrics) metrics = metricsFor(metricsOrOptions, undefined);
     wrapped.metrics = metrics;
-    metrics.begin(Date.now());
-    const token = invocationStart(metrics, auto, 'http', isRequest(args[0]) ? args[0] : undefined);
-    let outcome;
-    try {
-      const result = await handler.call(this, ...args, metrics);
-      outcome = { result };
-      return result;
-    } catch (error) {
-      outcome = { threw: true, error };
-      throw error;
-    } finally {
-      invocationEnd(token, outcome);
-      const p = metrics.end();
-      let handed = false;
-      if (waitUntil) {
+    return runInvocation(
+      metrics,
+      auto,
+      'http',
+      isRequest(args[0]) ? args[0] : undefined,
+      () => handler.call(this, ...args, metrics),
+      () => {
+        const p = metrics.end();
+        if (!waitUntil) return p;
         try {
           const r = waitUntil(p, ...args);
           // after() and some waitUntil()s return nothing; one that returns a promise must not reject unseen.
           if (r && typeof r.then === 'function') r.then(undefined, () => {});
-          handed = true;
+          return null;
         } catch {
           // waitUntil unavailable here (e.g. outside a request scope): await the flush instead
+          return p;
         }
-      }
-      if (!handed) await p;
-    }
+      },
+    );
   };
   if (metrics) wrapped.metrics = metrics;
   return wrapped;

@@ -5,7 +5,7 @@
 // instance with `this.env` and `this.ctx`. Why a file of its own: the class shape needs a
 // subclass whose methods begin a window and flush through `this.ctx.waitUntil`, and it must keep
 // synchronous methods synchronous (a sync RPC method stays sync for callers inside the class).
-import { checkSource, metricsFor } from './wrappers.js';
+import { checkSource, flushVia, metricsFor, runInvocation } from './wrappers.js';
 import { autoOptions, invocationEnd, invocationStart, triggerOfHandler } from './auto.js';
 // Through the package's own name, so that the runtime's entry (the one that loads the wasm
 // module) is part of the worker whenever this module is.
@@ -29,20 +29,6 @@ function methodNames(Class) {
     }
   }
   return names;
-}
-
-/** Hands the flush to `ctx.waitUntil`; returns the promise to await when there is none. */
-function flushVia(ctx, metrics) {
-  const p = metrics.end();
-  try {
-    if (ctx && typeof ctx.waitUntil === 'function') {
-      ctx.waitUntil(p);
-      return null;
-    }
-  } catch {
-    // a waitUntil that throws: the caller awaits the flush instead
-  }
-  return p;
 }
 
 /** The `{ auto }` options of these wrappers (auto.js), validated. */
@@ -149,26 +135,20 @@ export function pagesFunction(handler, metricsOrOptions, options = {}) {
   let metrics = isMetrics(metricsOrOptions) ? metricsFor(metricsOrOptions) : null;
   return async function (context) {
     if (!metrics) metrics = metricsFor(metricsOrOptions, context?.env);
-    metrics.begin(Date.now());
     try {
       if (context?.data && typeof context.data === 'object') context.data.metrics = metrics;
     } catch {
       // a frozen data object: the second argument still carries the Metrics
     }
-    const token = invocationStart(metrics, auto, 'http', requestOfContext(context));
-    let outcome;
-    try {
-      const result = await handler.call(this, context, metrics);
-      outcome = { result, route };
-      return result;
-    } catch (error) {
-      outcome = { threw: true, error, route };
-      throw error;
-    } finally {
-      invocationEnd(token, outcome);
-      const p = flushVia(context, metrics);
-      if (p) await p;
-    }
+    return runInvocation(
+      metrics,
+      auto,
+      'http',
+      requestOfContext(context),
+      () => handler.call(this, context, metrics),
+      () => flushVia(context, metrics),
+      route,
+    );
   };
 }
 

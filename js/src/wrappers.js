@@ -73,30 +73,14 @@ export function withMetrics(handler, metricsOrOptions, options = {}) {
     wrapped[name] = async function (event, env, ctx) {
       if (!metrics) metrics = metricsFor(metricsOrOptions, env);
       wrapped.metrics = metrics;
-      metrics.begin(Date.now());
-      const token = invocationStart(metrics, auto, triggerOfHandler(name), name === 'fetch' ? event : undefined);
-      let outcome;
-      try {
-        const result = await handler[name].call(handler, event, env, ctx, metrics);
-        outcome = { result };
-        return result;
-      } catch (error) {
-        outcome = { threw: true, error };
-        throw error;
-      } finally {
-        invocationEnd(token, outcome);
-        const p = metrics.end();
-        let handed = false;
-        try {
-          if (ctx && typeof ctx.waitUntil === 'function') {
-            ctx.waitUntil(p);
-            handed = true;
-          }
-        } catch {
-          // a waitUntil that throws: await the flush instead
-        }
-        if (!handed) await p;
-      }
+      return runInvocation(
+        metrics,
+        auto,
+        triggerOfHandler(name),
+        name === 'fetch' ? event : undefined,
+        () => handler[name].call(handler, event, env, ctx, metrics),
+        () => flushVia(ctx, metrics),
+      );
     };
   }
   if (metrics) wrapped.metrics = metrics;
@@ -126,28 +110,62 @@ export function wrapLambda(handler, metricsOrOptions, opts = {}) {
   const wrapped = async function (event, context) {
     if (!metrics) metrics = metricsFor(metricsOrOptions, undefined);
     wrapped.metrics = metrics;
-    metrics.begin(Date.now());
-    const token = invocationStart(metrics, auto, trigger ?? triggerOfLambdaEvent(event), undefined);
-    let outcome;
-    try {
-      const result = await handler.call(this, event, context, metrics);
-      outcome = { result };
-      return result;
-    } catch (error) {
-      outcome = { threw: true, error };
-      throw error;
-    } finally {
-      invocationEnd(token, outcome);
-      let deadline = Date.now() + flushBudgetMs;
-      try {
-        const left = context?.getRemainingTimeInMillis?.();
-        if (typeof left === 'number' && Number.isFinite(left)) deadline = Math.min(deadline, Date.now() + left - marginMs);
-      } catch {
-        // no budget information
-      }
-      await metrics.end({ deadline });
-    }
+    return runInvocation(
+      metrics,
+      auto,
+      trigger ?? triggerOfLambdaEvent(event),
+      undefined,
+      () => handler.call(this, event, context, metrics),
+      () => {
+        let deadline = Date.now() + flushBudgetMs;
+        try {
+          const left = context?.getRemainingTimeInMillis?.();
+          if (typeof left === 'number' && Number.isFinite(left)) deadline = Math.min(deadline, Date.now() + left - marginMs);
+        } catch {
+          // no budget information
+        }
+        return metrics.end({ deadline });
+      },
+    );
   };
   if (metrics) wrapped.metrics = metrics;
   return wrapped;
+}
+
+/**
+ * One invocation, the same in every wrapper: `begin`, the automatic metrics' start, the user's
+ * call (its result or exception passed through unchanged, the very same object), the automatic
+ * metrics' end, then `finish()`: the flush handed to the platform (`waitUntil`) or a promise to
+ * await (Lambda, no `waitUntil`). `route`: the route template when the wrapper knows it.
+ */
+export async function runInvocation(metrics, auto, trigger, request, call, finish, route) {
+  metrics.begin(Date.now());
+  const token = invocationStart(metrics, auto, trigger, request);
+  let outcome;
+  try {
+    const result = await call();
+    outcome = { result, route };
+    return result;
+  } catch (error) {
+    outcome = { threw: true, error, route };
+    throw error;
+  } finally {
+    invocationEnd(token, outcome);
+    const p = finish();
+    if (p) await p;
+  }
+}
+
+/** Hands the flush to `ctx.waitUntil`; returns the promise to await when there is none. */
+export function flushVia(ctx, metrics) {
+  const p = metrics.end();
+  try {
+    if (ctx && typeof ctx.waitUntil === 'function') {
+      ctx.waitUntil(p);
+      return null;
+    }
+  } catch {
+    // a waitUntil that throws: the caller awaits the flush instead
+  }
+  return p;
 }
