@@ -160,6 +160,8 @@ pub fn pushgateway() -> Server {
     let port = free_port();
     let mut child = Command::new(bin)
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        // No persistence: the Debian package's default file would carry groups into the next run.
+        .arg("--persistence.file=")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(dir.join("stderr.log")).unwrap())
         .spawn()
