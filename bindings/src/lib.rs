@@ -58,21 +58,52 @@ use wasm_bindgen::prelude::*;
 
 mod abi;
 
+/// [`Core::bind_record`]: the set went to the overflow series (recorded, nothing bound).
+pub const BIND_OVERFLOW: i32 = -2;
+/// [`Core::bind_record`]: release the cached handles of this instrument and call again.
+pub const BIND_RELEASE: i32 = -3;
+
 /// Pairs passed to the core per recording (its own cap, `MAX_ATTRS_PER_CALL`); a longer key goes through
 /// [`decode_many`].
 const MAX_PAIRS: usize = 64;
+/// Pairs decoded on the stack (a key with more goes through a heap buffer of [`MAX_PAIRS`]).
+const SMALL_PAIRS: usize = 16;
 
 /// Reads a length (decimal, terminated by `:`) from the front of `s`.
 fn take_len(s: &mut &str) -> Option<usize> {
-    let end = s.find(':')?;
-    // `get` rather than indexing (never `None` here): no str slicing panic linked in.
-    let n = s.get(..end)?.parse().ok()?;
-    *s = s.get(end + 1..)?;
-    Some(n)
+    // Digits read in place (no search for ':' then a separate parse): this runs twice per pair.
+    let b = s.as_bytes();
+    let mut n = 0usize;
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        if c == b':' {
+            if i == 0 {
+                return None;
+            }
+            // `get` rather than indexing (never `None` here): no str slicing panic linked in.
+            *s = s.get(i + 1..)?;
+            return Some(n);
+        }
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(d as usize)?;
+        i += 1;
+    }
+    None
 }
 
 /// Splits the first `units` UTF-16 code units off `s` (whole characters only).
 fn take_utf16<'a>(s: &mut &'a str, units: usize) -> Option<&'a str> {
+    // ASCII (the usual key or value): one byte per unit, no character walk.
+    if let Some(head) = s.as_bytes().get(..units) {
+        if head.is_ascii() {
+            let (head, tail) = s.split_at_checked(units)?;
+            *s = tail;
+            return Some(head);
+        }
+    }
     let mut seen = 0usize;
     let mut end = 0usize;
     for c in s.chars() {
@@ -99,8 +130,9 @@ fn take_until_semicolon<'a>(s: &mut &'a str) -> Option<&'a str> {
 
 /// Decodes an attribute key (see the crate docs) into `out`; returns how many pairs were read
 /// and how many were dropped (values that cannot be represented, such as an integer outside the
-/// int64 range). `None` when the key holds more than [`MAX_PAIRS`] pairs (use [`decode_many`]).
-pub fn decode_attrs<'a>(mut s: &'a str, out: &mut [Attr<'a>; MAX_PAIRS]) -> Option<(usize, u64)> {
+/// int64 range). `None` when the key holds more than `N` pairs (use a larger buffer, up to
+/// [`MAX_PAIRS`], then [`decode_many`]).
+pub fn decode_attrs<'a, const N: usize>(mut s: &'a str, out: &mut [Attr<'a>; N]) -> Option<(usize, u64)> {
     let mut n = 0;
     let mut dropped = 0;
     while !s.is_empty() {
@@ -109,7 +141,7 @@ pub fn decode_attrs<'a>(mut s: &'a str, out: &mut [Attr<'a>; MAX_PAIRS]) -> Opti
             dropped += 1;
             continue;
         };
-        if n == MAX_PAIRS {
+        if n == N {
             return None;
         }
         out[n] = pair;
@@ -154,12 +186,21 @@ pub fn decode_many(mut s: &str) -> (Vec<Attr<'_>>, u64) {
 
 /// Runs `f` with the decoded attributes of `key` and counts what decoding dropped.
 fn with_attrs<R>(reg: &mut Registry, key: &str, f: impl FnOnce(&mut Registry, &[Attr<'_>]) -> R) -> R {
-    let mut buf = [("", AttrValue::Bool(false)); MAX_PAIRS];
+    // A small buffer on the stack (filling all MAX_PAIRS entries cost more than decoding a usual
+    // key); longer keys decode into MAX_PAIRS entries on the heap, then past that `decode_many`.
+    let mut buf = [("", AttrValue::Bool(false)); SMALL_PAIRS];
     let (r, dropped) = match decode_attrs(key, &mut buf) {
         Some((n, dropped)) => (f(reg, &buf[..n]), dropped),
         None => {
-            let (v, dropped) = decode_many(key);
-            (f(reg, &v), dropped)
+            let mut big = alloc::vec![("", AttrValue::Bool(false)); MAX_PAIRS];
+            let decoded = <&mut [Attr<'_>; MAX_PAIRS]>::try_from(&mut big[..]).ok().and_then(|b| decode_attrs(key, b));
+            match decoded {
+                Some((n, dropped)) => (f(reg, &big[..n]), dropped),
+                None => {
+                    let (v, dropped) = decode_many(key);
+                    (f(reg, &v), dropped)
+                }
+            }
         }
     };
     if dropped > 0 {
@@ -545,6 +586,42 @@ impl Core {
             Some(b) => b.index() as i32,
             None => -1,
         }
+    }
+
+    /// The JS attribute cache's miss: records `value` with the attribute set `attrs` and, when the
+    /// set has (or now gets) a series of its own, binds it and returns the handle (≥ 0): one
+    /// boundary crossing instead of a bind and a record. Returns [`BIND_OVERFLOW`] when the set
+    /// went to the instrument's overflow series (the value recorded there, nothing bound: such a
+    /// set is not worth a cache slot); [`BIND_RELEASE`] when the instrument is full and holds bound
+    /// series idle in this window (at most once per window: the cache should release its handles
+    /// and call again, so that the registry can reclaim them; nothing recorded); -1 for an unknown
+    /// instrument (the value counted as rejected).
+    #[wasm_bindgen(js_name = bindRecord)]
+    pub fn bind_record(&mut self, id: u32, value: f64, attrs: &str) -> i32 {
+        let id = InstrumentId::from_index(id);
+        if self.reg.instrument_full(id) && self.reg.release_advice(id) {
+            return BIND_RELEASE;
+        }
+        let Some(b) = with_attrs(&mut self.reg, attrs, |reg, a| reg.bind(id, a)) else { return -1 };
+        self.reg.record_bound(b, value);
+        self.dirty = true;
+        if self.reg.is_overflow(b) {
+            self.reg.unbind(b);
+            return BIND_OVERFLOW;
+        }
+        b.index() as i32
+    }
+
+    /// The JS attribute cache's miss on a full instrument: records `value` into its overflow
+    /// series when a set without a series of its own certainly goes there, given that the cache
+    /// holds handles to `own` distinct series of the instrument and has checked that the set is
+    /// none of them (see [`Registry::record_overflowing`]); `false` (nothing recorded) when that is
+    /// not certain. No attribute crosses the boundary.
+    #[wasm_bindgen(js_name = recordOverflow)]
+    pub fn record_overflow(&mut self, id: u32, value: f64, own: u32) -> bool {
+        let done = self.reg.record_overflowing(InstrumentId::from_index(id), value, own as usize);
+        self.dirty |= done;
+        done
     }
 
     /// Releases one [`Core::bind`] of `handle` (the JS attribute cache does it for the sets it
@@ -988,6 +1065,43 @@ fn ms_to_ns(ms: f64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bind_record_and_the_overflow_shortcut() {
+        let mut core = Core::new();
+        let buf = "8:endpoints16:http://127.0.0.118:limits.cardinalityi3;11:selfMetricsf";
+        assert_eq!(core.configure(buf), abi::ERR_OK, "{}", core.error());
+        let id = core.instrument(0, "c", "", "", false, &[]) as u32;
+        let sum = |core: &mut Core, now: f64| {
+            let batch = core.reg.collect(ms_to_ns(now));
+            let Some(m) = batch.metric("c") else { return Vec::new() };
+            let edgemetrics::MetricData::Sum { points, .. } = &m.data else { unreachable!() };
+            let mut v: Vec<(usize, f64)> = points.iter().map(|p| (p.attributes.len(), p.value)).collect();
+            v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            v
+        };
+        // Own series: bound and recorded in one call.
+        let a = core.bind_record(id, 2.0, "1:ks1:a");
+        let b = core.bind_record(id, 3.0, "1:ks1:b");
+        assert!(a >= 0 && b >= 0 && a != b);
+        assert!(!core.record_overflow(id, 1.0, 2), "no release advice asked in this window yet");
+        // Full: the value goes to the overflow series, nothing stays bound.
+        assert_eq!(core.bind_record(id, 4.0, "1:ks1:c"), BIND_OVERFLOW);
+        assert!(!core.record_overflow(id, 1.0, 1), "the caller does not hold both series");
+        assert!(core.record_overflow(id, 5.0, 2));
+        assert_eq!(core.bind_record(99, 1.0, "1:ks1:a"), -1, "unknown instrument");
+        assert_eq!(sum(&mut core, 1.0), vec![(1, 2.0), (1, 3.0), (1, 9.0)]);
+        // Next window: both bound series idle; the first miss on the full instrument is told to
+        // release them (nothing recorded), after which the new set gets a reclaimed slot.
+        assert!(!core.record_overflow(id, 1.0, 2), "advice not asked in this window");
+        assert_eq!(core.bind_record(id, 7.0, "1:ks1:d"), BIND_RELEASE);
+        assert_eq!(core.bind_record(id, 7.0, "1:ks1:d"), BIND_OVERFLOW, "advice given once per window");
+        core.unbind(a as u32);
+        core.unbind(b as u32);
+        let d = core.bind_record(id, 8.0, "1:ks1:e");
+        assert!(d >= 0, "an idle released series was reclaimed");
+        assert_eq!(sum(&mut core, 2.0), vec![(1, 7.0), (1, 8.0)]);
+    }
 
     fn dec(s: &str) -> Vec<(String, String)> {
         let mut buf = [("", AttrValue::Bool(false)); MAX_PAIRS];

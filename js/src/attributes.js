@@ -72,6 +72,11 @@ export function attributeKey(attrs) {
   } catch {
     return UNREADABLE;
   }
+  return keyOf(attrs, keys);
+}
+
+/** The attribute key of `attrs` whose own enumerable keys are `keys`. Never throws. */
+function keyOf(attrs, keys) {
   let s = '';
   for (const k of keys) s += pair(k, attrs);
   return s;
@@ -80,15 +85,29 @@ export function attributeKey(attrs) {
 /** Marks the handle stored in a trie node. */
 const LEAF = Symbol('handle');
 
+/** `Core.bindRecord` results (bindings/src/lib.rs BIND_OVERFLOW, BIND_RELEASE). */
+const BIND_OVERFLOW = -2;
+const BIND_RELEASE = -3;
+
 /**
  * Attribute sets of one instrument already bound in the core. A trie of Maps (attribute key →
  * Map(value → next node), the bound handle under LEAF): a hit costs two Map lookups per attribute
  * with the caller's own (usually interned) strings and numbers, nothing built or allocated.
  *
- * Each cached set holds one bind of its series in the core. When the cache is full it releases
- * all of them (unbind) and starts empty: cached sets therefore never hold series slots the
- * registry could need (an unbound idle series is reclaimed when a new set needs its slot), and a
- * high-churn workload pays one bind per new set, as it would without a cache.
+ * Each cached set holds one bind of its own series in the core. Sets that land in the overflow
+ * series are not cached (they hold no series). When the cache is full it releases all of them
+ * (unbind) and starts empty, and the core asks for the same at most once per window when the
+ * instrument is full and some cached series got no value in the window: cached sets therefore
+ * never hold series slots the registry could need (an unbound idle series is reclaimed when a new
+ * set needs its slot), and a high-churn workload pays one bind per new set, as it would without a
+ * cache.
+ *
+ * The overflow shortcut: once a miss has landed in the overflow series (`full`), a later miss asks
+ * the core to record straight into the overflow series (`recordOverflow`, numbers only) when it
+ * can prove the set has no series of its own: the cache holds `handles.length` distinct series of
+ * the instrument and the core checks that these are all of them; the set is not in the trie and
+ * cannot be one of them under another key order (`ranks`: every cached set lists its keys in one
+ * order, and so does the set) nor after the core's adjustments (it is `cacheable`).
  */
 export class AttrCache {
   constructor(core, id, max, limits) {
@@ -97,6 +116,11 @@ export class AttrCache {
     this.max = max;
     this.trie = new Map();
     this.handles = [];
+    /** A miss landed in the overflow series (a hint: the core checks the shortcut every time). */
+    this.full = false;
+    /** Rank of each key of the cached sets; `ordered`: every cached set lists its keys by rank. */
+    this.ranks = new Map();
+    this.ordered = true;
     // Sets that the core might change (too many attributes, long keys or values: UTF-8 may take 3
     // bytes per UTF-16 unit) are not cached, so that every recording counts what it loses.
     this.maxAttrs = limits.maxAttributes;
@@ -109,7 +133,7 @@ export class AttrCache {
     let node = this.trie;
     if (typeof attrs === 'object' && attrs !== null) {
       // For a plain object, for…in yields exactly its own enumerable keys (unless something
-      // made a property of Object.prototype enumerable: `insert` watches for that); other
+      // made a property of Object.prototype enumerable: `record` watches for that); other
       // objects also get inherited keys, so they are checked key by key.
       const proto = getProto(attrs);
       if ((proto === OBJECT_PROTO || proto === null) && !protoPolluted) {
@@ -133,16 +157,76 @@ export class AttrCache {
     return h === undefined ? -1 : h;
   }
 
-  /** Binds `attrs` (key already built) and caches the handle when the set is cacheable. */
-  insert(attrs, key) {
+  /**
+   * Records `value` for a set `lookup` missed. Returns false when the set is not cacheable (the
+   * caller records it with its key), true when recorded. Throws only when reading `attrs` throws.
+   */
+  record(value, attrs) {
+    const core = this.core;
     checkObjectPrototype();
-    if (!this.cacheable(attrs)) return -1;
+    if (this.full && this.overflowOnly(attrs)) {
+      if (core.recordOverflow(this.id, value, this.handles.length)) return true;
+      this.full = false;
+    }
+    // One listing of the keys for the checks, the key and the trie (a Proxy may throw here:
+    // nothing is recorded yet and the caller's key builder counts the unreadable object).
+    const keys = typeof attrs === 'object' && attrs !== null ? Object.keys(attrs) : null;
+    if (keys !== null && !this.cacheable(attrs, keys)) return false;
+    const key = keys === null ? '' : keyOf(attrs, keys);
     if (this.handles.length >= this.max) this.clear();
-    const h = this.core.bind(this.id, key);
-    if (h < 0) return -1;
+    let h = core.bindRecord(this.id, value, key);
+    if (h === BIND_RELEASE) {
+      this.clear();
+      h = core.bindRecord(this.id, value, key);
+    }
+    if (h >= 0) {
+      try {
+        this.add(attrs, keys, h);
+      } catch {
+        // `attrs` could not be read a second time: the value is recorded, the set left uncached.
+        core.unbind(h);
+      }
+    } else if (h === BIND_OVERFLOW) this.full = true;
+    // -1: an unknown instrument, the value counted as rejected.
+    return true;
+  }
+
+  /** Whether `attrs` (missed by `lookup`) certainly is none of the cached sets in the core's eyes. */
+  overflowOnly(attrs) {
+    if (!this.ordered) return false;
+    if (typeof attrs !== 'object' || attrs === null) return true;
+    const proto = getProto(attrs);
+    if ((proto !== OBJECT_PROTO && proto !== null) || protoPolluted) return false;
+    const ranks = this.ranks;
+    let n = 0;
+    let last = -1;
+    let unseen = false;
+    for (const k in attrs) {
+      if (++n > this.maxAttrs || k.length === 0 || k.length > this.maxKey) return false;
+      const v = attrs[k];
+      const t = typeof v;
+      if (t === 'string') {
+        if (v.length > this.maxValue) return false;
+      } else if (t !== 'number' && t !== 'boolean') return false;
+      const r = ranks.get(k);
+      if (r === undefined) unseen = true;
+      else if (r > last) last = r;
+      else if (!unseen) return false;
+    }
+    return true;
+  }
+
+  /** Caches `h` (a bind of the own series of `attrs`, whose keys are `keys` or null for none). */
+  add(attrs, keys, h) {
     let node = this.trie;
-    if (attrs !== undefined && attrs !== null && typeof attrs === 'object') {
-      for (const k of Object.keys(attrs)) {
+    if (keys !== null) {
+      const ranks = this.ranks;
+      let last = -1;
+      for (const k of keys) {
+        let r = ranks.get(k);
+        if (r === undefined) ranks.set(k, (r = ranks.size));
+        if (r <= last) this.ordered = false;
+        last = r;
         let values = node.get(k);
         if (values === undefined) node.set(k, (values = new Map()));
         const v = attrs[k];
@@ -154,16 +238,14 @@ export class AttrCache {
     if (node.has(LEAF)) {
       // Cached meanwhile under the same path (cannot happen for a miss, kept as a fence).
       this.core.unbind(h);
-      return node.get(LEAF);
+      return;
     }
     node.set(LEAF, h);
     this.handles.push(h);
-    return h;
   }
 
-  cacheable(attrs) {
-    if (attrs === undefined || attrs === null || typeof attrs !== 'object') return true;
-    const keys = Object.keys(attrs);
+  /** Whether the core keeps the set `attrs` (own keys `keys`) as it is, so that it may be cached. */
+  cacheable(attrs, keys) {
     if (keys.length > this.maxAttrs) return false;
     for (const k of keys) {
       if (k.length === 0 || k.length > this.maxKey) return false;
@@ -181,5 +263,8 @@ export class AttrCache {
     for (const h of this.handles) this.core.unbind(h);
     this.handles = [];
     this.trie = new Map();
+    this.ranks = new Map();
+    this.ordered = true;
+    this.full = false;
   }
 }

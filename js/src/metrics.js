@@ -164,18 +164,16 @@ class Instrument {
     const core = this.#core;
     if (!core) return;
     try {
-      const key = attributeKey(attrs);
       const cache = this.#cache;
-      let h = -1;
       if (cache !== null) {
         try {
-          h = cache.insert(attrs, key);
+          if (cache.record(value, attrs)) return;
         } catch {
-          h = -1;
+          // An unreadable attribute object (nothing recorded yet): the key builder below counts
+          // what it cannot read.
         }
       }
-      if (h >= 0) core.recordBound(h, value);
-      else core.record(this.#id, value, key);
+      core.record(this.#id, value, attributeKey(attrs));
     } catch {
       // Recording never throws.
     }

@@ -671,6 +671,72 @@ impl Registry {
         self.table.unpin(handle.0);
     }
 
+    /// Whether `handle` points at an overflow series (a [`bind`](Self::bind) made over a limit).
+    pub fn is_overflow(&self, handle: Bound) -> bool {
+        self.table.is_overflow(handle.0)
+    }
+
+    /// Whether a new attribute set of `instrument` would be over its cardinality limit or the
+    /// series limit now (before any reclaiming of idle series).
+    pub fn instrument_full(&self, instrument: impl Into<InstrumentId>) -> bool {
+        self.table.instrument_full(instrument.into().0)
+    }
+
+    /// For a host's attribute cache: records `value` into the overflow series of `instrument` when
+    /// an attribute set without a series of its own certainly goes there, and returns `true`;
+    /// returns `false` (recording nothing) otherwise. The caller guarantees that it holds bound
+    /// handles to `own_series` distinct series of the instrument and that the set is none of them:
+    /// the registry checks that these are all the instrument's series (so none can be reclaimed
+    /// and the set has none), that the limit is reached and that
+    /// [`release_advice`](Self::release_advice) was asked in this window. A refused value is counted and
+    /// returns `true`, as [`record`](Self::record) would have done.
+    ///
+    /// ```
+    /// use edgemetrics::{Config, InstrumentKind, InstrumentOptions, Limits, Registry};
+    /// let limits = Limits { cardinality: 2, ..Limits::default() };
+    /// let mut reg = Registry::new(Config::new("svc").limits(limits).self_metrics(false));
+    /// let c = reg.instrument("c", InstrumentKind::Counter, &InstrumentOptions::default()).unwrap();
+    /// assert!(!reg.record_overflowing(c, 1.0, 0)); // room for a series: not certain
+    /// let a = reg.bind(c, &[("k", "a".into())]).unwrap();
+    /// reg.record_bound(a, 1.0);
+    /// assert!(!reg.record_overflowing(c, 1.0, 0)); // the caller does not hold every series
+    /// assert!(!reg.record_overflowing(c, 1.0, 1)); // not before the window's release advice
+    /// assert!(!reg.release_advice(c)); // the bound series got a value: nothing to release
+    /// assert!(reg.record_overflowing(c, 5.0, 1));
+    /// let batch = reg.collect(1);
+    /// assert_eq!(batch.stats.overflowed, 1);
+    /// let edgemetrics::MetricData::Sum { points, .. } = &batch.metric("c").unwrap().data else { panic!() };
+    /// let values: Vec<f64> = points.iter().map(|p| p.value).collect();
+    /// assert_eq!(values.iter().sum::<f64>(), 6.0); // 1 in the bound series, 5 in the overflow series
+    /// assert_eq!(values.len(), 2);
+    /// ```
+    pub fn record_overflowing(&mut self, instrument: impl Into<InstrumentId>, value: f64, own_series: usize) -> bool {
+        let id = instrument.into().0;
+        let Some(kind) = self.table.kind(id) else { return false };
+        if !self.table.instrument_full(id) {
+            return false;
+        }
+        if !self.accept(kind, value) {
+            return true;
+        }
+        match self.table.overflow_if_full(id, own_series, &mut self.stats) {
+            Some(slot) => {
+                self.table.apply(slot, value);
+                self.dirty = true;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// `true` at most once per window for `instrument` when it is full and has a bound series that
+    /// got no value in this window: a host cache that releases its handles then lets the next new
+    /// attribute set reclaim that series' slot instead of overflowing.
+    pub fn release_advice(&mut self, instrument: impl Into<InstrumentId>) -> bool {
+        let id = instrument.into().0;
+        self.table.instrument_full(id) && self.table.release_advice(id)
+    }
+
     /// Counts `n` attributes dropped before they reached the registry (a host that had to refuse
     /// an attribute it could not represent, or pre-select among more attributes than one call may
     /// pass): they appear in `edgemetrics.sdk.attributes.dropped` like the registry's own drops.
@@ -704,7 +770,10 @@ impl Registry {
     }
 
     /// Records through a bound handle: one bounds check, one value check, one update.
-    #[inline]
+    // `always`: the wasm bindings call it from two places (the bound-record export and the
+    // cache's bind-and-record); a size-optimised build would otherwise outline it, adding a call
+    // to the hottest path.
+    #[inline(always)]
     pub fn record_bound(&mut self, handle: Bound, value: f64) {
         let Some(s) = self.table.live_mut(handle.0) else {
             self.stats.rejected_invalid_handle += 1;

@@ -41,6 +41,8 @@ struct Column {
     series: usize,
     /// Slot of the overflow series, or `NONE`.
     overflow: u32,
+    /// [`release_advice`](SeriesTable::release_advice) already answered in this window.
+    advised: bool,
 }
 
 #[derive(Clone)]
@@ -131,7 +133,7 @@ impl SeriesTable {
 
     /// Adds the column of a new instrument (its id is the number of columns before).
     pub(super) fn add_instrument(&mut self, kind: InstrumentKind, bounds: Arc<[f64]>, exp: Option<ExpConfig>) {
-        self.columns.push(Column { kind, bounds, exp, series: 0, overflow: NONE });
+        self.columns.push(Column { kind, bounds, exp, series: 0, overflow: NONE, advised: false });
     }
 
     /// The kind of instrument `id`, `None` for an id the table does not know.
@@ -164,11 +166,61 @@ impl SeriesTable {
         s.pinned = s.pinned.saturating_add(1);
     }
 
-    /// Removes a handle from `slot`; an unknown or free slot is ignored.
+    /// Removes a handle from `slot`; an unknown or free slot is ignored. A series left idle and
+    /// unpinned may be reclaimed by another sweep in this window.
     pub(super) fn unpin(&mut self, slot: u32) {
         if let Some(s) = self.live_mut(slot) {
             s.pinned = s.pinned.saturating_sub(1);
+            if s.pinned == 0 && !s.touched {
+                self.swept = false;
+            }
         }
+    }
+
+    /// Whether `slot` is an overflow series.
+    pub(super) fn is_overflow(&self, slot: u32) -> bool {
+        self.series.get(slot as usize).is_some_and(|s| s.live && s.overflow)
+    }
+
+    /// Whether a new series of instrument `id` would be over its cardinality limit or the table's
+    /// series limit (the attribute-bytes limit, which depends on the key, is not considered).
+    pub(super) fn instrument_full(&self, id: u32) -> bool {
+        self.columns
+            .get(id as usize)
+            .is_some_and(|c| c.series + 1 >= self.limits.cardinality || self.live >= self.limits.max_series)
+    }
+
+    /// The overflow slot of instrument `id` when a set of it that has no series of its own
+    /// certainly goes there now, `None` otherwise. `own` is the number of distinct series of the
+    /// instrument the caller holds bound handles to: only when it equals the instrument's series
+    /// count are all of them pinned (no sweep can free one) and is a set the caller knows to be
+    /// none of them known to have no series, and only after [`release_advice`](Self::release_advice)
+    /// was asked in this window. Counts the value as overflowed.
+    pub(super) fn overflow_if_full(&mut self, id: u32, own: usize, stats: &mut SdkStats) -> Option<u32> {
+        let col = self.columns.get(id as usize)?;
+        // `advised`: the host already asked in this window whether to release idle bound series
+        // (its first miss on the full instrument); until then a release could make room.
+        if col.series != own || !col.advised {
+            return None;
+        }
+        let reclaim_done = self.swept || self.temporality == Temporality::Cumulative;
+        if col.series + 1 >= self.limits.cardinality || (self.live >= self.limits.max_series && reclaim_done) {
+            stats.overflowed += 1;
+            return Some(self.overflow_slot(id, stats));
+        }
+        None
+    }
+
+    /// `true` at most once per window per instrument: when instrument `id` is full and has a bound
+    /// series that got nothing in this window (a host's cache releasing its handles would let the
+    /// next sweep reclaim it).
+    pub(super) fn release_advice(&mut self, id: u32) -> bool {
+        let Some(col) = self.columns.get_mut(id as usize) else { return false };
+        if col.advised {
+            return false;
+        }
+        col.advised = true;
+        self.series.iter().any(|s| s.live && s.instrument == id && !s.overflow && s.pinned > 0 && !s.touched)
     }
 
     /// The live slot of instrument `id` (known to the table) for the attribute set `attrs`,
@@ -420,6 +472,9 @@ impl SeriesTable {
             self.rebuild_index(self.index.len());
         }
         self.swept = false;
+        for c in &mut self.columns {
+            c.advised = false;
+        }
         per
     }
 
