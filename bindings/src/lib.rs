@@ -66,7 +66,7 @@ pub const BIND_RELEASE: i32 = -3;
 /// Pairs passed to the core per recording (its own cap, `MAX_ATTRS_PER_CALL`); a longer key goes through
 /// [`decode_many`].
 const MAX_PAIRS: usize = 64;
-/// Pairs decoded on the stack (a key with more goes through a heap buffer of [`MAX_PAIRS`]).
+/// Pairs decoded on the stack (a key with more goes through [`decode_many`]).
 const SMALL_PAIRS: usize = 16;
 
 /// Reads a length (decimal, terminated by `:`) from the front of `s`.
@@ -186,21 +186,16 @@ pub fn decode_many(mut s: &str) -> (Vec<Attr<'_>>, u64) {
 
 /// Runs `f` with the decoded attributes of `key` and counts what decoding dropped.
 fn with_attrs<R>(reg: &mut Registry, key: &str, f: impl FnOnce(&mut Registry, &[Attr<'_>]) -> R) -> R {
-    // A small buffer on the stack (filling all MAX_PAIRS entries cost more than decoding a usual
-    // key); longer keys decode into MAX_PAIRS entries on the heap, then past that `decode_many`.
+    // A small buffer on the stack (filling MAX_PAIRS entries cost more than decoding a usual key).
+    // A longer key goes through `decode_many`: the same pairs reach the registry (sorted, which it
+    // does anyway; for a repeated key the last one given, as the registry would keep), at most
+    // MAX_PAIRS of them.
     let mut buf = [("", AttrValue::Bool(false)); SMALL_PAIRS];
     let (r, dropped) = match decode_attrs(key, &mut buf) {
         Some((n, dropped)) => (f(reg, &buf[..n]), dropped),
         None => {
-            let mut big = alloc::vec![("", AttrValue::Bool(false)); MAX_PAIRS];
-            let decoded = <&mut [Attr<'_>; MAX_PAIRS]>::try_from(&mut big[..]).ok().and_then(|b| decode_attrs(key, b));
-            match decoded {
-                Some((n, dropped)) => (f(reg, &big[..n]), dropped),
-                None => {
-                    let (v, dropped) = decode_many(key);
-                    (f(reg, &v), dropped)
-                }
-            }
+            let (v, dropped) = decode_many(key);
+            (f(reg, &v), dropped)
         }
     };
     if dropped > 0 {

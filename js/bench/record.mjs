@@ -64,7 +64,8 @@ const mapNs = timeIt((n) => {
 // First-seen attribute sets (issue 12): every call carries a set this instrument has not seen
 // (key built, cache insert, one bind in the core), in a fresh instrument per repetition so that no
 // set is ever a cache hit; and values into the overflow series: an instrument whose cardinality
-// limit (100) is reached, fed sets it has never seen (each is folded into the overflow series).
+// limit (100) is reached, fed sets it has never seen (each is folded into the overflow series;
+// with the cache holding all 99 own series, through the shortcut that skips the attribute work).
 const FRESH = 20_000;
 const freshSets = Array.from({ length: FRESH }, (_, i) => ({ route: `/r${i}`, method: 'GET', status: 200 }));
 function bestOf(make, run) {
@@ -97,6 +98,21 @@ const overflowNs = bestOf(
     for (let i = 0; i < FRESH; i++) c.add(1, freshSets[i]);
   },
 );
+// The same at the default limits (cardinality 2000, attribute cache 1000 sets): the instrument's
+// 1999 own series no longer fit in its cache, so the shortcut into the overflow series (which
+// needs the cache to hold every own series) does not apply and each value takes the slow path.
+const overflowDefaultNs = bestOf(
+  () => {
+    const m = new Metrics({ endpoint: 'http://127.0.0.1:9', serviceName: 'bench' });
+    const c = m.counter('overflow');
+    for (let i = 0; i < 1999; i++) c.add(1, { route: `/warm${i}`, method: 'GET', status: 200 });
+    return m;
+  },
+  (m) => {
+    const c = m.counter('overflow');
+    for (let i = 0; i < FRESH; i++) c.add(1, freshSets[i]);
+  },
+);
 // Keep the work observable so nothing is optimised away, and check the totals are right.
 const req = metrics.prepare();
 const result = {
@@ -111,6 +127,7 @@ const result = {
   exp_histogram_bound_ns_per_call: +expHistNs.toFixed(1),
   first_seen_set_ns_per_call: +firstSeenNs.toFixed(1),
   overflow_series_ns_per_call: +overflowNs.toFixed(1),
+  overflow_default_limits_ns_per_call: +overflowDefaultNs.toFixed(1),
   batch_points: req?.points ?? 0,
   map_entries: sink,
 };
