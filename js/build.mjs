@@ -99,7 +99,8 @@ const JS_MINIFY = arg('--js-minify', 'syntax');
 const MINIFY = {
   minifyWhitespace: true,
   minifySyntax: JS_MINIFY !== 'whitespace',
-  minifyIdentifiers: JS_MINIFY === 'full',
+  minifyIdentifiers: JS_MINIFY.startsWith('full'),
+  keepNames: JS_MINIFY === 'full-keep-names',
   legalComments: 'none',
 };
 
@@ -254,8 +255,11 @@ if (features !== null) {
   await buildOne(out, features, formats, { integrations: true });
 } else {
   await buildOne(out, null, ALL, { entry: 'edgemetrics/all', integrations: true, modules: true });
-  for (const [name, formats] of Object.entries(VARIANTS))
-    await buildOne(join(out, name), formats.join(','), formats, { entry: name === 'otlp' ? 'edgemetrics' : `edgemetrics/${name}` });
+  for (const [name, formats] of Object.entries(VARIANTS)) {
+    const entry = name === 'otlp' ? 'edgemetrics' : `edgemetrics/${name}`;
+    // dist/otlp/modules: the default entry's layer as modules, for the comparative bench's memory row.
+    await buildOne(join(out, name), formats.join(','), formats, { entry, modules: name === 'otlp' });
+  }
   // `edgemetrics/tail` (dist/tail/): every format plus the compact decoder (bindings feature
   // `decode`, about 10 KB gzip), which only a Tail Worker needs; producers keep smaller modules.
   await buildOne(join(out, 'tail'), null, ALL, { tail: true });

@@ -70,24 +70,33 @@ core=$(gz "$tmp/core.wasm")
 echo "core registry wasm (no_std + dlmalloc, wasm-opt -Oz): $(wc -c < "$tmp/core.wasm") B raw, $core B gzip -9 (budget $CORE_BUDGET)"
 
 (cd js && node build.mjs --if-missing >/dev/null)
-js_modules=(abi.js attributes.js flush.js options.js wrappers.js auto.js metrics.js variant.js workerd.js env.js resource.js semconv.js)
-# One total per package entry (each has its own wasm): dist/otlp is the default import
-# (`edgemetrics`, OTLP protobuf only), dist/ is `edgemetrics/all` (every format).
-entry_total() { (cd "js/dist/$1" && cat edgemetrics_wasm_bg.wasm edgemetrics_wasm.js "${js_modules[@]}" | gzip -9 -c | wc -c); }
+# What a worker ships per package entry: the entry's runtime module for workerd (ONE bundled file:
+# the JS layer and the wasm-bindgen glue, minified) and its wasm, concatenated, gzip -9. dist/otlp
+# is the default import (`edgemetrics`, OTLP protobuf only), dist/ is `edgemetrics/all`.
+# "+ integrations" adds the entry's hono.js, vercel.js and workers.js and the shared otel.js (each
+# imports its entry, so the entry's module and wasm are counted once).
+js_modules=(workerd.js)
+integration_modules=(hono.js vercel.js workers.js)
+entry_total() { (cd "js/dist/$1" && cat edgemetrics_wasm_bg.wasm "${js_modules[@]}" | gzip -9 -c | wc -c); }
+with_integrations() {
+  local otel=../otel.js
+  [ "$1" = . ] && otel=otel.js
+  (cd "js/dist/$1" && cat edgemetrics_wasm_bg.wasm "${js_modules[@]}" "${integration_modules[@]}" "$otel" | gzip -9 -c | wc -c)
+}
 declare -A entry_sizes
 for e in otlp remote-write pushgateway compact .; do
   name=$([ "$e" = . ] && echo all || echo "$e")
   entry_sizes[$name]=$(entry_total "$e")
-  echo "js entry '$name' for a worker (wasm $(wc -c < "js/dist/$e/edgemetrics_wasm_bg.wasm") B raw + glue + ${#js_modules[@]} modules): ${entry_sizes[$name]} B gzip -9"
+  echo "js entry '$name' for a worker (wasm $(wc -c < "js/dist/$e/edgemetrics_wasm_bg.wasm") B raw + workerd.js $(wc -c < "js/dist/$e/workerd.js") B raw): ${entry_sizes[$name]} B gzip -9; + integrations: $(with_integrations "$e") B"
 done
 js_total=${entry_sizes[otlp]}
 js_all=${entry_sizes[all]}
 echo "default entry (edgemetrics, OTLP protobuf): $js_total B gzip -9 (budget $JS_BUDGET); every format (edgemetrics/all): $js_all B (budget $JS_ALL_BUDGET)"
-for f in edgemetrics_wasm_bg.wasm edgemetrics_wasm.js "${js_modules[@]}"; do
+for f in edgemetrics_wasm_bg.wasm "${js_modules[@]}" "${integration_modules[@]}" ../otel.js; do
   echo "  otlp/$f: $(wc -c < "js/dist/otlp/$f") B raw, $(gz "js/dist/otlp/$f") B gzip -9"
 done
-tail_total=$(cd js/dist/tail && cat edgemetrics_wasm_bg.wasm edgemetrics_wasm.js "${js_modules[@]}" tail.js | gzip -9 -c | wc -c)
-echo "js package for a Tail Worker (edgemetrics/tail: dist/tail, its module has the compact decoder): $tail_total B gzip -9"
+tail_total=$(cd js/dist/tail && cat edgemetrics_wasm_bg.wasm tail.js | gzip -9 -c | wc -c)
+echo "js package for a Tail Worker (edgemetrics/tail: dist/tail/tail.js, one bundled module, and its wasm with the compact decoder): $tail_total B gzip -9"
 
 
 # --per-format: the wasm module of the bindings built with one format each (the core's encoder

@@ -29,7 +29,7 @@ async function main() {
   const distPrint = () =>
     createHash('sha256')
       .update(readFileSync(resolve(here, '../../dist/otlp/edgemetrics_wasm_bg.wasm')))
-      .update(readFileSync(resolve(here, '../../dist/metrics.js')))
+      .update(readFileSync(resolve(here, '../../dist/otlp/node.js')))
       .digest('hex')
       .slice(0, 16);
   const printStart = distPrint();
