@@ -1,5 +1,5 @@
-// Node and Bun entry: the wasm file is read and compiled synchronously when the first Metrics is
-// created (not at import time). Under Node, batches are sent with node:http / node:https instead
+// Node and Bun entry: the wasm file is read and compiled in the background from import on (see
+// below), synchronously by the first Metrics when that has not finished yet. Under Node, batches are sent with node:http / node:https instead
 // of the global fetch, whose first use in a process loads and starts its HTTP client (undici):
 // tens of milliseconds on the first flush of a fresh process (a Lambda cold start). Bun and
 // Deno (which may load this entry) keep their own fetch; `options.fetch` always wins.
@@ -81,10 +81,10 @@ nodeFetch.Headers = NodeHeaders;
 
 if (!globalThis.Bun && !globalThis.Deno) setHostFetch(nodeFetch);
 
-setLoader(() => {
-  let bytes;
+/** The wasm file next to this module (throws a clear error when it is not there). */
+function readWasm() {
   try {
-    bytes = builtin('node:fs').readFileSync(new URL('./edgemetrics_wasm_bg.wasm', import.meta.url));
+    return builtin('node:fs').readFileSync(new URL('./edgemetrics_wasm_bg.wasm', import.meta.url));
   } catch (e) {
     // Typically a single-file bundle without the .wasm next to it.
     throw new Error(
@@ -93,10 +93,30 @@ setLoader(() => {
         `${new URL('./edgemetrics_wasm_bg.wasm', import.meta.url).pathname} (this entry's module) next to the bundle`,
     );
   }
-  initSync({ module: bytes });
+}
+
+// The file is read and compiled in the background from import on (fs.readFile, then
+// WebAssembly.compile, which V8 runs off the main thread), so that the work overlaps whatever the
+// process does before its first Metrics (the rest of the app's imports, a Lambda runtime fetching
+// the first event); nothing blocks at import. A Metrics created before that finished reads and
+// compiles synchronously, as before; a missing file is reported by that first Metrics.
+let compiled = null; // the WebAssembly.Module, once the background compile finished
+let loading = true;
+builtin('node:fs').readFile(new URL('./edgemetrics_wasm_bg.wasm', import.meta.url), (err, bytes) => {
+  if (!err && loading)
+    WebAssembly.compile(bytes).then(
+      (m) => (compiled = m),
+      () => {},
+    );
 });
 
-/** Nothing to do here (the module loads synchronously on first use); kept for a uniform API. */
+setLoader(() => {
+  loading = false;
+  initSync({ module: compiled ?? readWasm() });
+  compiled = null;
+});
+
+/** Nothing to wait for here (the first Metrics loads the module if needed); kept for a uniform API. */
 export async function init() {}
 export { FormatUnavailableError, Metrics, attributeKey } from './metrics.js';
 export { withMetrics, wrapLambda } from './wrappers.js';

@@ -315,3 +315,41 @@ test("an integration builds its Metrics from its own entry: '<entry>/hono' deliv
     await rx.close();
   }
 });
+
+test('the Node entry reads and compiles its wasm in the background from import on; without the file the first Metrics says what is missing', async () => {
+  const { copyFileSync, mkdirSync, mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'em-node-entry-'));
+  /** Imports `<d>/node.js`, waits `waitMs`, removes the .wasm if there, then creates the first Metrics. */
+  const script = (d, waitMs) => `
+    const { rmSync } = await import('node:fs');
+    const { Metrics } = await import(${JSON.stringify(pathToFileURL(join(dir, d, 'node.js')).href)});
+    await new Promise((r) => setTimeout(r, ${waitMs}));
+    rmSync(${JSON.stringify(join(dir, d, 'edgemetrics_wasm_bg.wasm'))}, { force: true });
+    try {
+      const m = new Metrics({ endpoint: 'http://127.0.0.1:9', selfMetrics: false });
+      m.counter('c').add(1);
+      console.log(JSON.stringify({ ok: m.prepare(0).body.length > 0 }));
+    } catch (e) {
+      console.log(JSON.stringify({ error: e.message }));
+    }`;
+  const last = (r) => JSON.parse(r.out.trim().split('\n').pop());
+  try {
+    for (const d of ['with', 'without']) mkdirSync(join(dir, d));
+    copyFileSync(join(pkg, 'dist', 'otlp', 'node.js'), join(dir, 'with', 'node.js'));
+    copyFileSync(join(pkg, 'dist', 'otlp', 'edgemetrics_wasm_bg.wasm'), join(dir, 'with', 'edgemetrics_wasm_bg.wasm'));
+    copyFileSync(join(pkg, 'dist', 'otlp', 'node.js'), join(dir, 'without', 'node.js'));
+    // The file removed a second after the import: the first Metrics uses the module compiled in
+    // the background and reads nothing.
+    const r = await runBounded(process.execPath, ['--input-type=module', '-e', script('with', 1000)]);
+    assert.equal(r.code, 0, r.out);
+    assert.deepEqual(last(r), { ok: true }, r.out);
+    // No file at all (a bundle without its .wasm): the import succeeds, the first Metrics throws
+    // the explanation.
+    const r2 = await runBounded(process.execPath, ['--input-type=module', '-e', script('without', 50)]);
+    assert.equal(r2.code, 0, r2.out);
+    assert.match(last(r2).error ?? r2.out, /cannot read edgemetrics_wasm_bg\.wasm next to .*edgemetrics\/inline/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
