@@ -23,7 +23,7 @@ const need = ["LICENSE-MIT", "LICENSE-APACHE", "README.md", "package.json", "dis
 const have = new Set(p.files.map((f) => f.path));
 const missing = need.filter((f) => !have.has(f));
 if (missing.length) { console.error("missing from the tarball: " + missing.join(", ")); process.exit(1); }
-// The unbundled modules build.mjs leaves for the repository's own tests are not shipped.
+// The unbundled modules build.mjs leaves for the repository tests are not shipped.
 const extra = p.files.filter((f) => f.path.includes("/modules/"));
 if (extra.length) { console.error("not for the tarball: " + extra.map((f) => f.path).join(", ")); process.exit(1); }
 ' "$WORK/pack.json"
