@@ -27,6 +27,45 @@ for (const [entry, dir] of [
   const wasm = files[0];
   L.push(`| ${entry} | ${wasm.length} | ${gzipSync(wasm, { level: 9 }).length} | ${gzipSync(Buffer.concat(files), { level: 9 }).length} |`);
 }
+// What a worker app ships once its bundler is done (esbuild, workerd conditions, minified, the
+// .wasm files as separate outputs): an entry alone and with the integrations, counting the wasm
+// modules that end up in the bundle.
+const { build } = await import('esbuild');
+const APPS = [
+  ['`edgemetrics` (Metrics only)', "import { Metrics } from 'edgemetrics'; export default { Metrics };"],
+  [
+    '`edgemetrics` + `edgemetrics/hono`',
+    "import { Metrics } from 'edgemetrics'; import { metricsMiddleware } from 'edgemetrics/hono'; export default { Metrics, metricsMiddleware };",
+  ],
+  [
+    '`edgemetrics` + `/hono`, `/vercel`, `/workers`, `/otel`',
+    "import { Metrics } from 'edgemetrics'; import { metricsMiddleware } from 'edgemetrics/hono'; import { withWaitUntil } from 'edgemetrics/vercel'; import { pagesFunction } from 'edgemetrics/workers'; import { EdgeMeterProvider } from 'edgemetrics/otel'; export default { Metrics, metricsMiddleware, withWaitUntil, pagesFunction, EdgeMeterProvider };",
+  ],
+  [
+    '`edgemetrics/remote-write` + its `/hono`, `/vercel`, `/workers`, `/otel`',
+    "import { Metrics } from 'edgemetrics/remote-write'; import { metricsMiddleware } from 'edgemetrics/remote-write/hono'; import { withWaitUntil } from 'edgemetrics/remote-write/vercel'; import { pagesFunction } from 'edgemetrics/remote-write/workers'; import { EdgeMeterProvider } from 'edgemetrics/otel'; export default { Metrics, metricsMiddleware, withWaitUntil, pagesFunction, EdgeMeterProvider };",
+  ],
+];
+L.push('', '| app bundled by esbuild (workerd, minified) | wasm modules | JS gzip -9 (B) | wasm gzip -9 (B) | total (B) |', '|---|---:|---:|---:|---:|');
+for (const [name, contents] of APPS) {
+  const r = await build({
+    // Resolved from js/, so that `edgemetrics` is this package (its own `exports`).
+    stdin: { contents, resolveDir: join(here, '..', '..'), sourcefile: 'app.mjs' },
+    bundle: true,
+    format: 'esm',
+    platform: 'neutral',
+    conditions: ['workerd', 'worker', 'browser', 'import'],
+    loader: { '.wasm': 'file' },
+    minify: true,
+    outdir: join(here, 'app-out'),
+    write: false,
+    logLevel: 'error',
+  });
+  const gz9 = (files) => files.reduce((a, f) => a + gzipSync(f.contents, { level: 9 }).length, 0);
+  const js = gz9(r.outputFiles.filter((f) => f.path.endsWith('.js')));
+  const wasm = r.outputFiles.filter((f) => f.path.endsWith('.wasm'));
+  L.push(`| ${name} | ${wasm.length} | ${js} | ${gz9(wasm)} | ${js + gz9(wasm)} |`);
+}
 // wasm memory in a fresh process: default entry, one M = 1000 instance (record + encode), closed;
 // then 300 more created, used and closed.
 const memScript = `
