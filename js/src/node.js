@@ -105,7 +105,10 @@ let loading = true;
 builtin('node:fs').readFile(new URL('./edgemetrics_wasm_bg.wasm', import.meta.url), (err, bytes) => {
   if (!err && loading)
     WebAssembly.compile(bytes).then(
-      (m) => (compiled = m),
+      // Kept only while no Metrics has loaded the module (a late result is dropped).
+      (m) => {
+        if (loading) compiled = m;
+      },
       () => {},
     );
 });
