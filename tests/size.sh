@@ -49,11 +49,15 @@ CORE_BUDGET=${CORE_BUDGET:-15360}
 # 92,747 B, so JS_ALL_BUDGET 94 -> 91 KiB. JS_INTEGRATIONS_BUDGET: the default entry with
 # edgemetrics/hono, /vercel, /workers and /otel, 65,127 B (they used to bring edgemetrics/all's
 # module with them as well).
-JS_ALL_BUDGET=${JS_ALL_BUDGET:-93184}
-JS_INTEGRATIONS_BUDGET=${JS_INTEGRATIONS_BUDGET:-65536}
+# Issue 12, first-seen sets and the overflow shortcut (Core.bindRecord, Core.recordOverflow, the
+# registry's proof that a set has no series, the cache's key-order ranks): default entry 62,038 ->
+# 63,046 B, with integrations 65,127 -> 66,146 B, all 92,747 -> 93,726 B (wasm ~+750 B, JS ~+260
+# B), so each budget +1 KiB.
+JS_ALL_BUDGET=${JS_ALL_BUDGET:-94208}
+JS_INTEGRATIONS_BUDGET=${JS_INTEGRATIONS_BUDGET:-66560}
 # Issue 16 items 1-2 (the adaptive flush policy through the bindings, the invocations self-metric,
 # Metrics.end): default entry 64,291 -> 65,215 B, so JS_BUDGET 63 -> 65 KiB; all: 95,959 B.
-JS_BUDGET=${JS_BUDGET:-62464}
+JS_BUDGET=${JS_BUDGET:-63488}
 check=0
 per_format=0
 for a in "$@"; do
