@@ -511,7 +511,7 @@ impl WorkerMetrics {
                 g.latest_waiter += 1;
                 let (me, deadline) = (g.latest_waiter, now.saturating_add(g.budget_ms));
                 drop(g);
-                ctx.wait_until(follow_up(self.inner.clone(), me, deadline));
+                ctx.wait_until(deliver(self.inner.clone(), Start::After { me, deadline_ms: deadline }));
                 return Flush::Coalesced;
             }
             g.host.stale_flights += 1;
@@ -529,7 +529,7 @@ impl WorkerMetrics {
         g.host.tasks += 1;
         let generation = g.generation;
         drop(g);
-        ctx.wait_until(drive(self.inner.clone(), generation));
+        ctx.wait_until(deliver(self.inner.clone(), Start::Now(generation)));
         Flush::Started
     }
 
@@ -597,6 +597,29 @@ enum Step {
     Done,
 }
 
+/// What a `wait_until` task of [`WorkerMetrics::flush`] starts with.
+enum Start {
+    /// The delivery of the flight `generation`, started by the flush.
+    Now(u64),
+    /// A follow-up: wait for the flight in progress, then deliver what was recorded meanwhile
+    /// (see [`follow_up`]).
+    After { me: u64, deadline_ms: u64 },
+}
+
+/// The one future type handed to `ctx.wait_until`. Both kinds of task end in the same
+/// [`drive`]: one task type links one copy of the delivery loop and of wasm-bindgen's
+/// future-to-promise glue (two types linked both twice).
+async fn deliver(inner: Rc<RefCell<Inner>>, start: Start) {
+    let generation = match start {
+        Start::Now(generation) => generation,
+        Start::After { me, deadline_ms } => match follow_up(&inner, me, deadline_ms).await {
+            Some(generation) => generation,
+            None => return,
+        },
+    };
+    drive(inner, generation).await;
+}
+
 /// The delivery task of one batch: runs the pusher's loop until it is done, then records the
 /// report and marks the isolate idle.
 async fn drive(inner: Rc<RefCell<Inner>>, generation: u64) {
@@ -653,13 +676,15 @@ async fn drive(inner: Rc<RefCell<Inner>>, generation: u64) {
 /// what is left of this invocation's budget. Earlier waiters just end: their data rides in the
 /// latest one's batch. So every invocation's `wait_until` work ends within its budget of its
 /// flush, and no invocation's work grows with the traffic that follows it.
-async fn follow_up(inner: Rc<RefCell<Inner>>, me: u64, deadline_ms: u64) {
+/// Returns the generation of the follow-up's flight to [`drive`], `None` when there is nothing
+/// for this waiter to do.
+async fn follow_up(inner: &Rc<RefCell<Inner>>, me: u64, deadline_ms: u64) -> Option<u64> {
     loop {
         let now = now_ms();
         if now >= deadline_ms {
             // Out of time: the data stays in the registry for the next flush (counted nowhere as
             // lost; it is still recorded).
-            return;
+            return None;
         }
         match inner.try_borrow() {
             Ok(g) if g.flight_started_ms.is_none() => break,
@@ -667,20 +692,17 @@ async fn follow_up(inner: Rc<RefCell<Inner>>, me: u64, deadline_ms: u64) {
         }
         Delay::from(Duration::from_millis(FOLLOW_UP_POLL_MS.min(deadline_ms - now))).await;
     }
-    let generation = {
-        let now = now_ms();
-        let Ok(mut g) = inner.try_borrow_mut() else { return };
-        if g.latest_waiter != me || !g.pending || g.flight_started_ms.is_some() {
-            return;
-        }
-        g.pending = false;
-        match g.start(now, deadline_ms.saturating_sub(now)) {
-            Ok(true) => g.host.follow_ups += 1,
-            _ => return,
-        }
-        g.generation
-    };
-    drive(inner, generation).await;
+    let now = now_ms();
+    let mut g = inner.try_borrow_mut().ok()?;
+    if g.latest_waiter != me || !g.pending || g.flight_started_ms.is_some() {
+        return None;
+    }
+    g.pending = false;
+    match g.start(now, deadline_ms.saturating_sub(now)) {
+        Ok(true) => g.host.follow_ups += 1,
+        _ => return None,
+    }
+    Some(g.generation)
 }
 
 struct Received {
