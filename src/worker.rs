@@ -1,12 +1,12 @@
 //! workers-rs host (feature `worker`): record during a request, push one batch at its end with
-//! [`worker::Fetch`] inside [`Context::wait_until`], so the response is never delayed.
+//! the runtime's `fetch` inside [`Context::wait_until`], so the response is never delayed.
 //!
 //! Most fetch handlers need only [`instrument`]: one call that keeps the isolate's metrics,
 //! records the HTTP server metrics and flushes. Below it, by hand:
 //! one [`WorkerMetrics`] lives per isolate (keep it in a `thread_local!`: wasm isolates are single
 //! threaded). It owns the [`Registry`] and the delivery state machine ([`Pusher`]); this module
 //! only supplies what the core cannot have: the clock (`Date.now()`), entropy
-//! (`getrandom`, i.e. `crypto.getRandomValues`), timers ([`worker::Delay`]) and the network ([`worker::Fetch`]).
+//! (`getrandom`, i.e. `crypto.getRandomValues`), timers ([`worker::Delay`]) and the network (the runtime's `fetch`).
 //!
 //! ```no_run
 //! use std::cell::OnceCell;
@@ -74,7 +74,8 @@ use std::vec::Vec;
 
 use worker::js_sys::{self, Reflect, Uint8Array};
 use worker::wasm_bindgen::{JsCast, JsValue};
-use worker::{AbortController, Context, Delay, Env, Fetch, Headers, RequestInit};
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::{web_sys, AbortController, Context, Delay, Env};
 
 use crate::env::EnvConfig;
 use crate::model::{SdkStats, Temporality};
@@ -711,26 +712,32 @@ struct Received {
     body: Vec<u8>,
 }
 
-/// Sends one attempt with `worker::Fetch`, aborted after `req.timeout_ms`.
+/// Sends one attempt with the runtime's `fetch`, aborted after `req.timeout_ms`.
+///
+/// Written against `web_sys` (the runtime's own `Request`, `Headers`, `Response`) rather than
+/// workers-rs's `Fetch`/`Request`/`Response` wrappers: those parse the URL into a path, convert a
+/// `cf` init object and read bodies through a byte stream, about 4 KB gzip of wasm this host does
+/// not need. Errors still go through `worker::Error`, so a rejection is classified from the same
+/// text as before.
 async fn send(req: &push::Request) -> Result<Received, TransportError> {
     let controller = AbortController::default();
     let signal = controller.signal();
     let exchange = async {
-        let headers = Headers::new();
+        let other = |_| TransportError::Other;
+        let headers = web_sys::Headers::new().map_err(other)?;
         for h in &req.headers {
-            headers.set(&h.name, &h.value).map_err(|_| TransportError::Other)?;
+            headers.set(&h.name, &h.value).map_err(other)?;
         }
         let body: JsValue = if req.gzip { gzip(&req.body).await? } else { Uint8Array::from(&req.body[..]).into() };
-        let mut init = RequestInit::new();
-        init.with_method(match req.method {
-            crate::Method::Post => worker::Method::Post,
-            crate::Method::Put => worker::Method::Put,
-        })
-        .with_headers(headers)
-        .with_body(Some(body));
-        let request = worker::Request::new_with_init(&req.url, &init).map_err(|_| TransportError::Other)?;
-        let mut resp = Fetch::Request(request).send_with_signal(&signal).await.map_err(|e| classify(&e))?;
-        let status = resp.status_code();
+        let init = web_sys::RequestInit::new();
+        init.set_method(req.method.as_str());
+        init.set_headers(&headers);
+        init.set_body(&body);
+        init.set_signal(Some(&*signal));
+        let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+        let fetched = JsFuture::from(global.fetch_with_str_and_init(&req.url, &init)).await;
+        let resp: web_sys::Response = fetched.map_err(|e| classify(&worker::Error::from(e)))?.unchecked_into();
+        let status = resp.status();
         let mut headers = Vec::new();
         for name in ["retry-after", "content-type"] {
             if let Ok(Some(v)) = resp.headers().get(name) {
@@ -740,7 +747,12 @@ async fn send(req: &push::Request) -> Result<Received, TransportError> {
         // Only OTLP reads the body (partial success); others skip it.
         let wants_body = matches!(status, 200..=299)
             && headers.iter().any(|(k, v)| k == "content-type" && (v.contains("protobuf") || v.contains("json")));
-        let mut body = if wants_body { resp.bytes().await.map_err(|_| TransportError::Reset)? } else { Vec::new() };
+        let mut body = Vec::new();
+        if wants_body {
+            let reset = |_| TransportError::Reset;
+            let buf = JsFuture::from(resp.array_buffer().map_err(reset)?).await.map_err(reset)?;
+            body = Uint8Array::new(&buf).to_vec();
+        }
         body.truncate(MAX_RESPONSE_BODY);
         Ok::<Received, TransportError>(Received { status, headers, body })
     };
@@ -782,13 +794,13 @@ async fn gzip(body: &[u8]) -> Result<JsValue, TransportError> {
         .map_err(|_| TransportError::Other)?;
     let args = js_sys::Array::of1(&"gzip".into());
     let cs = Reflect::construct(&ctor, &args).map_err(err)?;
-    let input = worker::web_sys::Response::new_with_opt_u8_array(Some(&mut body.to_vec())).map_err(err)?;
+    let input = web_sys::Response::new_with_opt_u8_array(Some(&mut body.to_vec())).map_err(err)?;
     let stream = input.body().ok_or(TransportError::Other)?;
     let pipe: js_sys::Function =
         Reflect::get(&stream, &"pipeThrough".into()).map_err(err)?.dyn_into().map_err(|_| TransportError::Other)?;
     let compressed = pipe.call1(&stream, &cs).map_err(err)?;
-    let out = worker::web_sys::Response::new_with_opt_readable_stream(Some(compressed.unchecked_ref())).map_err(err)?;
-    let buf = worker::wasm_bindgen_futures::JsFuture::from(out.array_buffer().map_err(err)?).await.map_err(err)?;
+    let out = web_sys::Response::new_with_opt_readable_stream(Some(compressed.unchecked_ref())).map_err(err)?;
+    let buf = JsFuture::from(out.array_buffer().map_err(err)?).await.map_err(err)?;
     Ok(Uint8Array::new(&buf).into())
 }
 
