@@ -64,6 +64,8 @@ JS_BUDGET=${JS_BUDGET:-60416}
 # in one run before the wasm-bytes merge: default entry 62,038 -> 63,046 B, with integrations
 # 65,127 -> 66,146 B, all 92,747 -> 93,726 B (wasm ~+750 B, JS ~+260 B), so each budget +1 KiB:
 # JS_ALL_BUDGET 88 -> 89 KiB, JS_INTEGRATIONS_BUDGET 61 -> 62 KiB, JS_BUDGET 58 -> 59 KiB (set above).
+# After merging the wasm-bytes work: default entry 58,814 -> 59,879 B, with integrations 61,905 ->
+# 62,979 B, all 89,176 -> 90,149 B.
 check=0
 per_format=0
 for a in "$@"; do
