@@ -46,19 +46,30 @@ function collect(metrics) {
   return out;
 }
 
-function run(seed, { cardinality, windows, generationEvery, opsPerWindow, shuffle }) {
+function run(seed, { cardinality, windows, generationEvery, opsPerWindow, shuffle, cumulative = false }) {
   const r = rng(seed);
-  const metrics = new Metrics({ endpoint: 'http://127.0.0.1:9', format: 'otlp-json', serviceName: 'model', limits: { cardinality } });
+  const metrics = new Metrics({
+    endpoint: 'http://127.0.0.1:9',
+    format: 'otlp-json',
+    serviceName: 'model',
+    limits: { cardinality },
+    temporality: cumulative ? 'cumulative' : 'delta',
+  });
   const c = metrics.counter('c');
   const warmCount = cardinality - 1; // the overflow series takes the last slot
   let attack = 0;
   const oldAttacks = [];
   let shortcutWindows = 0;
+  // Cumulative: points carry running totals, so the model keeps its totals across windows.
+  let model = new Map(); // canonical set -> total in its own series
+  let overflow = 0;
   for (let w = 0; w < windows; w++) {
     const g = Math.floor(w / generationEvery);
     const warm = Array.from({ length: warmCount }, (_, i) => ({ route: `/g${g}/${i}`, method: i % 2 ? 'GET' : 'POST', status: 200 }));
-    const model = new Map(); // canonical set -> total in its own series
-    let overflow = 0;
+    if (!cumulative) {
+      model = new Map();
+      overflow = 0;
+    }
     const own = (attrs, v) => model.set(canon(attrs), (model.get(canon(attrs)) ?? 0) + v);
     // Every warm set first, so that each has its series before any attack in this window.
     for (const a of warm) {
@@ -115,6 +126,12 @@ test('model: warm sets keep exact totals in their own series, everything else in
 test('model: a larger instrument, one generation per window (every window reclaims the previous sets)', () => {
   for (let seed = 100; seed <= 103; seed++) {
     run(seed, { cardinality: 50, windows: 8, generationEvery: 1, opsPerWindow: 2000, shuffle: seed % 2 === 1 });
+  }
+});
+
+test('model: cumulative temporality (series are never reclaimed; one generation of warm sets)', () => {
+  for (let seed = 200; seed <= 203; seed++) {
+    run(seed, { cardinality: 12, windows: 6, generationEvery: 6, opsPerWindow: 500, shuffle: seed % 2 === 0, cumulative: true });
   }
 });
 
