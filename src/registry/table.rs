@@ -10,7 +10,7 @@
 //!
 //! ```text
 //! lookup_or_create(instrument, attrs)
-//!   ├─ fast path: set canonical up to order → set hash → probe, compare in place
+//!   ├─ fast path: set canonical up to order → key order, set hash → probe, compare in place
 //!   └─ otherwise: canonical key in the scratch buffer → set hash → probe
 //!        └─ miss → insert: over a limit? (delta: sweep idle series once per window, probe again)
 //!                          → the instrument's overflow series; else a new slot
@@ -22,7 +22,7 @@ use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use super::key::{decode_key, fast_path_ok, matches_unsorted, set_hash, write_key, Sorted};
+use super::key::{decode_key, fast_order, matches_in_order, set_hash, write_key, Sorted, StoredKey};
 use super::{Limits, OVERFLOW_KEY};
 use crate::attr::{Attr, AttrLimits, Attributes};
 use crate::exphist::{ExpConfig, ExpHistogram};
@@ -62,8 +62,17 @@ enum Agg {
 }
 
 /// One series: an attribute set of one instrument and its aggregator.
+///
+/// Laid out for the record path: what a hit reads and writes (hash, instrument, flags, aggregator,
+/// key) comes first, in the first two cache lines of a 64-byte aligned slot; what only creation
+/// and collection read comes last.
+#[repr(C, align(64))]
 pub(super) struct Series {
+    hash: u64,
     instrument: u32,
+    /// Handles bound to this series ([`Registry::bind`](super::Registry::bind) minus
+    /// [`Registry::unbind`](super::Registry::unbind)): a series with any is never evicted.
+    pinned: u32,
     pub(super) kind: InstrumentKind,
     /// `false` for a free slot.
     pub(super) live: bool,
@@ -71,16 +80,12 @@ pub(super) struct Series {
     touched: bool,
     /// Recorded at least once (cumulative output includes every such series).
     has_data: bool,
-    /// Handles bound to this series ([`Registry::bind`](super::Registry::bind) minus
-    /// [`Registry::unbind`](super::Registry::unbind)): a series with any is never evicted.
-    pinned: u32,
     overflow: bool,
-    hash: u64,
-    key: Box<[u8]>,
+    agg: Agg,
+    key: StoredKey,
     attrs: Attributes,
     /// Registry time when the series was created (cumulative start time).
     start: u64,
-    agg: Agg,
     /// Histogram bounds (shared with the instrument).
     bounds: Arc<[f64]>,
 }
@@ -176,9 +181,9 @@ impl SeriesTable {
     /// and overflows are counted in `stats`.
     pub(super) fn lookup_or_create(&mut self, id: u32, attrs: &[Attr<'_>], stats: &mut SdkStats) -> u32 {
         let limits = self.limits.attributes;
-        // Fast path: a set that needs no sorting, de-duplication or truncation is hashed and
-        // compared as given (the set hash does not depend on order), writing nothing.
-        if fast_path_ok(attrs, &limits) {
+        // Fast path: a set that needs no de-duplication or truncation is hashed as given (the set
+        // hash does not depend on order) and compared in key order, writing nothing.
+        if let Some(order) = fast_order(attrs, &limits) {
             let hash = set_hash(id, attrs.iter().copied());
             let mask = self.index.len() - 1;
             let mut pos = hash as usize & mask;
@@ -188,7 +193,7 @@ impl SeriesTable {
                     break;
                 }
                 let s = &self.series[slot as usize];
-                if s.hash == hash && s.instrument == id && matches_unsorted(&s.key, attrs) {
+                if s.hash == hash && s.instrument == id && matches_in_order(s.key.bytes(), attrs, &order) {
                     return slot;
                 }
                 pos = (pos + 1) & mask;
@@ -210,7 +215,7 @@ impl SeriesTable {
                 return Err(pos);
             }
             let s = &self.series[slot as usize];
-            if s.hash == hash && s.instrument == instrument && *s.key == *key {
+            if s.hash == hash && s.instrument == instrument && s.key.bytes() == key {
                 return Ok(slot);
             }
             pos = (pos + 1) & mask;
@@ -284,7 +289,7 @@ impl SeriesTable {
             pinned: 0,
             overflow: is_overflow,
             hash,
-            key: key.into(),
+            key: StoredKey::new(key),
             attrs,
             start: self.now,
             agg,
@@ -343,14 +348,14 @@ impl SeriesTable {
         let s = &mut self.series[slot];
         s.live = false;
         s.attrs = Arc::new([]);
-        let key = core::mem::take(&mut s.key);
+        let key = core::mem::replace(&mut s.key, StoredKey::empty());
         let col = &mut self.columns[s.instrument as usize];
         if s.overflow {
             col.overflow = NONE;
         } else {
             col.series -= 1;
             self.live -= 1;
-            self.key_bytes -= key.len();
+            self.key_bytes -= key.bytes().len();
         }
         self.free.push(slot as u32);
     }
@@ -515,5 +520,15 @@ fn push_point(data: &mut MetricData, s: &Series, start: u64, end: u64) {
         }),
         // The aggregator always matches the instrument kind the data was created for.
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_series_is_three_cache_lines() {
+        assert_eq!(core::mem::size_of::<Series>(), 192);
     }
 }
