@@ -179,12 +179,12 @@ impl SeriesTable {
     /// The live slot of instrument `id` (known to the table) for the attribute set `attrs`,
     /// created on a miss (or the overflow series when a limit is reached). Attribute adjustments
     /// and overflows are counted in `stats`.
+    #[cfg_attr(not(target_arch = "wasm32"), inline)]
     pub(super) fn lookup_or_create(&mut self, id: u32, attrs: &[Attr<'_>], stats: &mut SdkStats) -> u32 {
-        let limits = self.limits.attributes;
         // Fast path: a set that needs no de-duplication or truncation is hashed as given (the set
         // hash does not depend on order) and compared in key order, writing nothing.
-        if let Some(order) = fast_order(attrs, &limits) {
-            let hash = set_hash(id, attrs.iter().copied());
+        if let Some(order) = fast_order(id, attrs, &self.limits.attributes) {
+            let hash = order.hash;
             let mask = self.index.len() - 1;
             let mut pos = hash as usize & mask;
             loop {
@@ -199,6 +199,14 @@ impl SeriesTable {
                 pos = (pos + 1) & mask;
             }
         }
+        self.canonical_lookup_or_create(id, attrs, stats)
+    }
+
+    /// The rest of [`lookup_or_create`](Self::lookup_or_create): a set the fast path cannot take,
+    /// or a new one. Kept out of line so that the fast path stays small.
+    #[inline(never)]
+    fn canonical_lookup_or_create(&mut self, id: u32, attrs: &[Attr<'_>], stats: &mut SdkStats) -> u32 {
+        let limits = self.limits.attributes;
         let sorted = Sorted::new(attrs, &limits);
         stats.attributes_dropped += sorted.adj.dropped as u64;
         stats.attributes_truncated += sorted.adj.truncated as u64;
