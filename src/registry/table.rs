@@ -41,6 +41,9 @@ struct Column {
     series: usize,
     /// Slot of the overflow series, or `NONE`.
     overflow: u32,
+    /// Slot of the series without attributes, or `NONE`: a recording without attributes needs
+    /// no hash and no probe.
+    empty: u32,
 }
 
 #[derive(Clone)]
@@ -136,7 +139,7 @@ impl SeriesTable {
 
     /// Adds the column of a new instrument (its id is the number of columns before).
     pub(super) fn add_instrument(&mut self, kind: InstrumentKind, bounds: Arc<[f64]>, exp: Option<ExpConfig>) {
-        self.columns.push(Column { kind, bounds, exp, series: 0, overflow: NONE });
+        self.columns.push(Column { kind, bounds, exp, series: 0, overflow: NONE, empty: NONE });
     }
 
     /// The kind of instrument `id`, `None` for an id the table does not know.
@@ -181,6 +184,13 @@ impl SeriesTable {
     /// and overflows are counted in `stats`.
     #[cfg_attr(not(target_arch = "wasm32"), inline)]
     pub(super) fn lookup_or_create(&mut self, id: u32, attrs: &[Attr<'_>], stats: &mut SdkStats) -> u32 {
+        if attrs.is_empty() {
+            if let Some(c) = self.columns.get(id as usize) {
+                if c.empty != NONE {
+                    return c.empty;
+                }
+            }
+        }
         // Fast path: a set that needs no de-duplication or truncation is hashed as given (the set
         // hash does not depend on order) and compared in key order, writing nothing.
         if let Some(order) = fast_order(id, attrs, &self.limits.attributes) {
@@ -314,10 +324,14 @@ impl SeriesTable {
             }
         };
         self.index[pos] = slot;
+        let col = &mut self.columns[id as usize];
         if is_overflow {
-            self.columns[id as usize].overflow = slot;
+            col.overflow = slot;
         } else {
-            self.columns[id as usize].series += 1;
+            if key.is_empty() {
+                col.empty = slot;
+            }
+            col.series += 1;
             self.live += 1;
             self.key_bytes += key.len();
         }
@@ -361,6 +375,9 @@ impl SeriesTable {
         if s.overflow {
             col.overflow = NONE;
         } else {
+            if key.bytes().is_empty() {
+                col.empty = NONE;
+            }
             col.series -= 1;
             self.live -= 1;
             self.key_bytes -= key.bytes().len();
