@@ -5,7 +5,10 @@
 //! ```text
 //! record(instrument, value, attrs)
 //!   ├─ value checked for the kind (NaN/inf, negative counter) ── refused → counted
-//!   ├─ attrs → canonical key (sorted, deduplicated, limited) in a reused scratch buffer
+//!   ├─ no attrs → the instrument's attribute-less series, nothing else
+//!   ├─ attrs canonical up to order (≤ 8, within the limits, no key twice) → hashed and compared
+//!   │    in place with the stored key; otherwise → canonical key (sorted, deduplicated, limited)
+//!   │    in a reused scratch buffer
 //!   ├─ hash → open-addressing index → series slot   (new slot only for a new attribute set)
 //!   │        └─ over the cardinality or memory limit → the instrument's overflow series
 //!   └─ aggregator update (sum / last value / buckets+count+sum+min+max)
