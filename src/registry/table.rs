@@ -67,8 +67,8 @@ enum Agg {
 /// One series: an attribute set of one instrument and its aggregator.
 ///
 /// Laid out for the record path: what a hit reads and writes (hash, instrument, flags, aggregator,
-/// key) comes first, in the first two cache lines of a 64-byte aligned slot; what only creation
-/// and collection read comes last.
+/// bounds, key) comes first, from the start of a 64-byte aligned slot; what only creation and
+/// collection read comes last.
 #[repr(C, align(64))]
 pub(super) struct Series {
     hash: u64,
@@ -85,12 +85,12 @@ pub(super) struct Series {
     has_data: bool,
     overflow: bool,
     agg: Agg,
+    /// Histogram bounds (shared with the instrument).
+    bounds: Arc<[f64]>,
     key: StoredKey,
     attrs: Attributes,
     /// Registry time when the series was created (cumulative start time).
     start: u64,
-    /// Histogram bounds (shared with the instrument).
-    bounds: Arc<[f64]>,
 }
 
 /// The series of all instruments in one slot array, found through one open-addressing index keyed
