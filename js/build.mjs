@@ -12,15 +12,17 @@
 //   node build.mjs --if-missing            only when dist/ is missing or older than the sources
 //   node build.mjs --features otlp-proto --out dist-min   smaller module with the listed encoders
 //   node build.mjs --opt-level s           override the release profile's opt-level (measuring)
+//   node build.mjs --js-only               rebuild only the JS of an earlier full build (its wasm kept)
+//   node build.mjs --js-minify whitespace|syntax|names|full   how the shipped JS is minified (measuring)
 //
 // Needs: cargo with the wasm32-unknown-unknown target, wasm-bindgen-cli matching the
 // `wasm-bindgen` pin in bindings/Cargo.toml (on PATH, in ~/.cargo/bin, or $WASM_BINDGEN_BIN),
 // and npm's binaryen (devDependency) for wasm-opt.
 import { execFileSync } from 'node:child_process';
-import { transformSync } from 'esbuild';
+import { build } from 'esbuild';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -33,6 +35,7 @@ const arg = (name, dflt) => {
 const out = resolve(here, arg('--out', 'dist'));
 const features = arg('--features', null);
 const optLevel = arg('--opt-level', null);
+const jsOnly = args.includes('--js-only');
 
 function newest(dir) {
   let t = 0;
@@ -77,97 +80,199 @@ function findWasmBindgen() {
   return existsSync(cargoBin) ? cargoBin : 'wasm-bindgen';
 }
 
-// The integrations (otel, hono, vercel, workers) ship once, at dist/; an entry directory holds the
-// runtime entries and the modules they load. tail.js belongs to the Tail Worker module only (it
-// needs the decoder), which needs no other entry point than workerd.js.
-const INTEGRATIONS = /^(otel|hono|vercel|workers|tail)\./;
-const TAIL_SKIP = /^(browser|deno|edge-light|hono|inline|node|otel|vercel|workers)\.(js|d\.ts)$/;
+// What goes into each entry directory. Every runtime entry (node.js, workerd.js, ...) ships as ONE
+// bundled ES module (the JS layer, the wasm-bindgen glue and the entry's loader; the .wasm stays a
+// file next to it): a fresh Node process loads 1 file instead of 14 (the ESM loader's cost is per
+// module). The integrations are bundled per entry with the entry itself left as an import of the
+// package (see integration.js): `edgemetrics/hono` is dist/otlp/hono.js, importing `edgemetrics`;
+// `edgemetrics/all/hono` is dist/hono.js, importing `edgemetrics/all`. edgemetrics/otel loads no
+// entry at all (symbols.js), so it ships once, at dist/otel.js. tail.js belongs to dist/tail/ only.
+const RUNTIME_ENTRIES = ['node', 'workerd', 'deno', 'browser', 'edge-light', 'inline'];
+const INTEGRATIONS = ['hono', 'vercel', 'workers'];
+const TYPES = /\.d\.ts$/;
+// The .wasm (a file next to the bundle, or the platform's module binding) and Node's built-ins
+// stay imports; everything else is inside the bundle.
+const EXTERNAL = ['node:*', './edgemetrics_wasm_bg.wasm', './edgemetrics_wasm_bg.wasm?module'];
+// How the shipped JS is minified (`--js-minify`, for measuring): `whitespace` (comments and
+// indentation), `syntax` (+ shorter syntax), `names` (+ identifiers renamed, with esbuild's
+// keepNames so that functions and classes keep their `name`), `full` (identifiers renamed).
+// Measured side by side (default entry, gzip -9): workerd.js as shipped (what wrangler uploads
+// when it does not minify) whitespace 17,498 B, syntax 17,172, names 16,131, full 15,297; an app
+// bundled and minified by esbuild with `Metrics` only: syntax 11,436, full 11,434, names 16,073
+// (keepNames' `__name(...)` calls keep every function alive: nothing can be tree-shaken); the
+// import in a fresh Node process the same within noise for all four (4.3-4.5 ms at load 4-5).
+// `full` is the default. Its cost: stack frames inside the package read `at ft`, `at new P`
+// instead of `at checkOptions`, `at new Metrics` (our errors still say what failed in their
+// message, `name` and `code`; the commented sources are js/src; `--js-minify syntax` builds a
+// package with readable frames).
+const JS_MINIFY = arg('--js-minify', 'full');
+const MINIFY = {
+  minifyWhitespace: true,
+  minifySyntax: JS_MINIFY !== 'whitespace',
+  minifyIdentifiers: JS_MINIFY === 'names' || JS_MINIFY === 'full',
+  keepNames: JS_MINIFY === 'names',
+  legalComments: 'none',
+};
+
+/** esbuild with the package's settings: ES2022 modules, every runtime (`platform: neutral`). */
+async function bundle(entryPoints, options) {
+  const r = await build({
+    entryPoints,
+    bundle: true,
+    format: 'esm',
+    platform: 'neutral',
+    target: 'es2022',
+    external: EXTERNAL,
+    metafile: true,
+    logLevel: 'error',
+    ...MINIFY,
+    ...options,
+  });
+  return r.metafile;
+}
+
+/**
+ * Bundles the integrations of one entry from `stage` into `dir`: their import of ./integration.js
+ * becomes an import of `entry` (the package's own name), so the app's bundler or runtime resolves
+ * the entry with its own conditions. Fails the build when an integration would carry a copy of
+ * the JS layer or the glue itself.
+ */
+async function bundleIntegrations(stage, dir, entry, names) {
+  for (const name of names) {
+    const meta = await bundle([join(stage, `${name}.js`)], {
+      outfile: join(dir, `${name}.js`),
+      plugins: [
+        {
+          name: 'integration-entry',
+          setup(b) {
+            b.onResolve({ filter: /^\.\/integration\.js$/ }, () => ({ path: entry, external: true }));
+          },
+        },
+      ],
+    });
+    const inputs = Object.keys(meta.inputs).map((f) => f.split('/').pop());
+    const layer = inputs.filter((f) => ['metrics.js', 'edgemetrics_wasm.js', 'wrappers.js', 'flush.js'].includes(f));
+    if (layer.length) throw new Error(`build.mjs: ${name}.js for ${entry} would bundle ${layer.join(', ')} (must come from the entry)`);
+  }
+}
 
 /**
  * Builds one wasm module with `feats` (null: the crate's default, every format) into `dir`, with
  * its glue and the JS layer; `formats` is what variant.js tells the JS layer the module has.
  */
-function buildOne(dir, feats, formats, { integrations, tail = false }) {
+async function buildOne(dir, feats, formats, { entry = null, integrations = false, tail = false, modules = false }) {
   const cargoArgs = ['build', '--release', '--target', 'wasm32-unknown-unknown', '-p', 'edgemetrics-wasm', '-j', process.env.CARGO_JOBS || '2'];
   if (tail) cargoArgs.push('--features', 'decode');
   else if (feats !== null) cargoArgs.push('--no-default-features', '--features', feats);
-  run('cargo', cargoArgs, env);
-  mkdirSync(dir, { recursive: true });
-  // --target web: an ES module with `initSync` (used by every entry point) that runs unchanged in
-  // workerd, Node, Deno, Bun and browsers.
-  run(findWasmBindgen(), ['--target', 'web', '--no-typescript', '--out-dir', dir, '--out-name', 'edgemetrics_wasm', wasmIn]);
-  // wasm-bindgen copies the Rust doc comments into the glue as JSDoc blocks: ~2 KB of the glue's
-  // gzip size with no use at run time (the package's types are js/src/index.d.ts). Only whole-line
-  // `/** ... */` blocks are removed; code is left byte for byte.
-  const glue = join(dir, 'edgemetrics_wasm.js');
-  writeFileSync(glue, readFileSync(glue, 'utf8').replace(/^[ \t]*\/\*\*(?:[^*]|\*(?!\/))*\*\/[ \t]*\n/gm, ''));
-
-  const wasmOpt = join(here, 'node_modules', 'binaryen', 'bin', 'wasm-opt');
+  // The glue as wasm-bindgen wrote it, kept under target/ for `--js-only` (rebuilds only the JS).
+  const glueKeep = join(targetDir, 'edgemetrics-js-glue', relative(out, dir) || 'all', 'edgemetrics_wasm.js');
   const wasmOut = join(dir, 'edgemetrics_wasm_bg.wasm');
-  // --converge repeats -Oz while it still shrinks the module; --strip-producers drops the toolchain
-  // names; --low-memory-unused lets addresses fold into load/store offsets, valid because rustc's
-  // wasm32 layout puts the stack (growing down from 128 KiB, set in bindings/build.rs) at the
-  // bottom of memory and statics above it, so the low 1 KiB is only touched by a stack already
-  // ~127 KiB deep. Measured with the module of all encoders: -580 B gzip. Other flag sets measured
-  // on the OTLP-only module (43,568 B gzip with these): -Oz alone 44,076; -O3 43,910; adding
-  // --gufa -Oz 43,569; --flatten --rereloop -Oz -Oz 43,543 (slower to build, kept out);
-  // --monomorphize -Oz 43,787.
-  run(process.execPath, [
-    wasmOpt,
-    '-Oz',
-    '--converge',
-    '--strip-producers',
-    '--low-memory-unused',
-    '--enable-bulk-memory',
-    '--enable-sign-ext',
-    '--enable-nontrapping-float-to-int',
-    '--enable-mutable-globals',
-    '--enable-multivalue',
-    '--enable-reference-types',
-    wasmOut,
-    '-o',
-    wasmOut,
-  ]);
+  const glue = join(dir, 'edgemetrics_wasm.js');
+  if (jsOnly) {
+    if (!existsSync(glueKeep) || !existsSync(wasmOut)) throw new Error(`build.mjs --js-only: no earlier build of ${dir}`);
+    for (const f of readdirSync(dir).filter((f) => f.endsWith('.js') || f.endsWith('.d.ts'))) rmSync(join(dir, f));
+    rmSync(join(dir, 'modules'), { recursive: true, force: true });
+    copyFileSync(glueKeep, glue);
+  } else {
+    run('cargo', cargoArgs, env);
+    mkdirSync(dir, { recursive: true });
+    // --target web: an ES module with `initSync` (used by every entry point) that runs unchanged in
+    // workerd, Node, Deno, Bun and browsers.
+    run(findWasmBindgen(), ['--target', 'web', '--no-typescript', '--out-dir', dir, '--out-name', 'edgemetrics_wasm', wasmIn]);
+    // wasm-bindgen copies the Rust doc comments into the glue as JSDoc blocks: ~2 KB of the glue's
+    // gzip size with no use at run time (the package's types are js/src/index.d.ts). Only whole-line
+    // `/** ... */` blocks are removed; code is left byte for byte.
+    writeFileSync(glue, readFileSync(glue, 'utf8').replace(/^[ \t]*\/\*\*(?:[^*]|\*(?!\/))*\*\/[ \t]*\n/gm, ''));
 
-  for (const f of readdirSync(join(here, 'src'))) {
-    const skip = tail ? TAIL_SKIP.test(f) : f.startsWith('tail.') || (!integrations && INTEGRATIONS.test(f));
-    if (!skip) copyFileSync(join(here, 'src', f), join(dir, f));
+    const wasmOpt = join(here, 'node_modules', 'binaryen', 'bin', 'wasm-opt');
+    // --converge repeats -Oz while it still shrinks the module; --strip-producers drops the toolchain
+    // names; --low-memory-unused lets addresses fold into load/store offsets, valid because rustc's
+    // wasm32 layout puts the stack (growing down from 128 KiB, set in bindings/build.rs) at the
+    // bottom of memory and statics above it, so the low 1 KiB is only touched by a stack already
+    // ~127 KiB deep. Measured with the module of all encoders: -580 B gzip. Other flag sets measured
+    // on the OTLP-only module (43,568 B gzip with these): -Oz alone 44,076; -O3 43,910; adding
+    // --gufa -Oz 43,569; --flatten --rereloop -Oz -Oz 43,543 (slower to build, kept out);
+    // --monomorphize -Oz 43,787.
+    run(process.execPath, [
+      wasmOpt,
+      '-Oz',
+      '--converge',
+      '--strip-producers',
+      '--low-memory-unused',
+      '--enable-bulk-memory',
+      '--enable-sign-ext',
+      '--enable-nontrapping-float-to-int',
+      '--enable-mutable-globals',
+      '--enable-multivalue',
+      '--enable-reference-types',
+      wasmOut,
+      '-o',
+      wasmOut,
+    ]);
+    mkdirSync(dirname(glueKeep), { recursive: true });
+    copyFileSync(glue, glueKeep);
   }
+  // The sources and the generated modules meet in a staging directory, bundled from there.
+  const stage = join(dir, '.stage');
+  mkdirSync(stage, { recursive: true });
+  for (const f of readdirSync(join(here, 'src'))) copyFileSync(join(here, 'src', f), join(stage, f));
+  copyFileSync(glue, join(stage, 'edgemetrics_wasm.js'));
   // What the JS layer checks `options.format` against (a format this module lacks is a
   // FormatUnavailableError naming the entry that has it).
   writeFileSync(
-    join(dir, 'variant.js'),
+    join(stage, 'variant.js'),
     "// Generated by build.mjs: the formats compiled into this directory's wasm module.\n" + `export const FORMATS = ${JSON.stringify(formats)};\n`,
   );
   // For the `edgemetrics/inline` entry (single-file bundles): the optimised wasm as base64.
-  if (!tail)
-    writeFileSync(
-      join(dir, 'wasm-inline.js'),
-      '// Generated by build.mjs: edgemetrics_wasm_bg.wasm as base64, for single-file bundles (inline.js).\n' +
-        `export default ${JSON.stringify(readFileSync(wasmOut).toString('base64'))};\n`,
+  writeFileSync(
+    join(stage, 'wasm-inline.js'),
+    '// Generated by build.mjs: edgemetrics_wasm_bg.wasm as base64, for single-file bundles (inline.js).\n' +
+      `export default ${JSON.stringify(readFileSync(wasmOut).toString('base64'))};\n`,
+  );
+  rmSync(glue);
+  if (tail) {
+    // edgemetrics/tail: tail.js with the workerd entry of this directory's module, one file.
+    await bundle([join(stage, 'tail.js')], { outfile: join(dir, 'tail.js') });
+    copyFileSync(join(here, 'src', 'tail.d.ts'), join(dir, 'tail.d.ts'));
+  } else {
+    await bundle(
+      RUNTIME_ENTRIES.map((e) => join(stage, `${e}.js`)),
+      { outdir: dir },
     );
-  // The shipped JS is whitespace-minified (comments and indentation go; names and syntax stay, so
-  // stack traces still name our functions): what a worker uploads is what the size budget measures.
-  // The commented sources are js/src.
-  for (const f of readdirSync(dir).filter((f) => f.endsWith('.js'))) {
-    const file = join(dir, f);
-    writeFileSync(file, transformSync(readFileSync(file, 'utf8'), { minifyWhitespace: true, legalComments: 'none' }).code);
+    if (entry !== null) await bundleIntegrations(stage, dir, entry, INTEGRATIONS);
+    if (integrations) {
+      for (const f of readdirSync(join(here, 'src')).filter((f) => TYPES.test(f) && f !== 'tail.d.ts')) copyFileSync(join(here, 'src', f), join(dir, f));
+      await bundle([join(stage, 'otel.js')], { outfile: join(dir, 'otel.js') });
+    }
   }
+  if (modules) {
+    // The same JS layer as separate, unminified modules for the repository's own tests of internal
+    // parts (the boundary table, wasm memory, the environment parser). Not part of the package.
+    const m = join(dir, 'modules');
+    mkdirSync(m, { recursive: true });
+    for (const f of readdirSync(stage).filter((f) => f.endsWith('.js'))) copyFileSync(join(stage, f), join(m, f));
+    copyFileSync(wasmOut, join(m, 'edgemetrics_wasm_bg.wasm'));
+  }
+  rmSync(stage, { recursive: true, force: true });
   writeFileSync(join(dir, 'BUILD_INFO.json'), JSON.stringify({ features: feats ?? 'default', optLevel: optLevel ?? 'profile' }) + '\n');
   console.error(`built ${dir}: wasm ${readFileSync(wasmOut).length} bytes`);
 }
 
-rmSync(out, { recursive: true, force: true });
+if (!jsOnly) rmSync(out, { recursive: true, force: true });
 if (features !== null) {
   // One module with the listed cargo features (measuring; formats named as the JS layer knows them).
   const formats = ALL.filter((f) => features.split(',').includes(f));
-  buildOne(out, features, formats, { integrations: true });
+  await buildOne(out, features, formats, { integrations: true });
 } else {
-  buildOne(out, null, ALL, { integrations: true });
-  for (const [name, formats] of Object.entries(VARIANTS)) buildOne(join(out, name), formats.join(','), formats, { integrations: false });
+  await buildOne(out, null, ALL, { entry: 'edgemetrics/all', integrations: true, modules: true });
+  for (const [name, formats] of Object.entries(VARIANTS)) {
+    const entry = name === 'otlp' ? 'edgemetrics' : `edgemetrics/${name}`;
+    // dist/otlp/modules: the default entry's layer as modules, for the comparative bench's memory row.
+    await buildOne(join(out, name), formats.join(','), formats, { entry, modules: name === 'otlp' });
+  }
   // `edgemetrics/tail` (dist/tail/): every format plus the compact decoder (bindings feature
   // `decode`, about 10 KB gzip), which only a Tail Worker needs; producers keep smaller modules.
-  buildOne(join(out, 'tail'), null, ALL, { integrations: false, tail: true });
+  await buildOne(join(out, 'tail'), null, ALL, { tail: true });
 }
 // The licenses live at the repository root; npm packs only files under js/ (ignored by git there).
 for (const f of ['LICENSE-MIT', 'LICENSE-APACHE']) copyFileSync(join(root, f), join(here, f));

@@ -143,9 +143,12 @@ impl EnvConfig {
         if let Some(f) = get("EDGEMETRICS_FORMAT") {
             match FormatName::parse(&f) {
                 Some(f) => c.format = Some(f),
-                None => c.errors.push(format!(
-                    "EDGEMETRICS_FORMAT must be one of otlp-proto, otlp-json, remote-write, pushgateway, compact; got {f:?}"
-                )),
+                None => bad(
+                    &mut c.errors,
+                    "EDGEMETRICS_FORMAT",
+                    "must be one of otlp-proto, otlp-json, remote-write, pushgateway, compact",
+                    &f,
+                ),
             }
         }
         let proto_name = pick(&get, "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL");
@@ -154,9 +157,9 @@ impl EnvConfig {
                 match p.as_str() {
                     "http/protobuf" => c.format = Some(FormatName::OtlpProto),
                     "http/json" => c.format = Some(FormatName::OtlpJson),
-                    _ => c.errors.push(format!(
-                        "{proto_name} must be http/protobuf or http/json (grpc is not supported); got {p:?}"
-                    )),
+                    _ => {
+                        bad(&mut c.errors, proto_name, "must be http/protobuf or http/json (grpc is not supported)", &p)
+                    }
                 }
             }
         }
@@ -167,9 +170,12 @@ impl EnvConfig {
             if ends_with_metrics_path(&e) {
                 endpoint = Some((e, "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"));
             } else {
-                c.errors.push(format!(
-                    "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT must end in /v1/metrics (other paths are not supported); got {e:?}"
-                ));
+                bad(
+                    &mut c.errors,
+                    "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+                    "must end in /v1/metrics (other paths are not supported)",
+                    &e,
+                );
             }
         } else if let Some(e) = get("OTEL_EXPORTER_OTLP_ENDPOINT").filter(|_| otlp) {
             let url = if ends_with_metrics_path(&e) { e } else { format!("{}/v1/metrics", e.trim_end_matches('/')) };
@@ -181,7 +187,7 @@ impl EnvConfig {
             if is_http_url(&url) {
                 c.endpoint = Some(url);
             } else {
-                c.errors.push(format!("{var} must be an http(s) URL; got {url:?}"));
+                bad(&mut c.errors, var, "must be an http(s) URL", &url);
             }
         }
 
@@ -209,14 +215,14 @@ impl EnvConfig {
             match v.as_str() {
                 "gzip" => c.gzip = Some(true),
                 "none" => c.gzip = Some(false),
-                _ => c.errors.push(format!("{comp_name} must be gzip or none; got {v:?}")),
+                _ => bad(&mut c.errors, comp_name, "must be gzip or none", &v),
             }
         }
 
         let to_name = pick(&get, "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT");
         match positive_int(get(to_name)) {
             Ok(v) => c.timeout_ms = v,
-            Err(v) => c.errors.push(format!("{to_name} must be a positive integer (milliseconds); got {v:?}")),
+            Err(v) => bad(&mut c.errors, to_name, "must be a positive integer (milliseconds)", &v),
         }
 
         if let Some(p) = get("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE") {
@@ -224,9 +230,12 @@ impl EnvConfig {
                 // lowmemory asks for delta counters and histograms: one temporality per batch, delta.
                 "delta" | "lowmemory" => c.temporality = Some(Temporality::Delta),
                 "cumulative" => c.temporality = Some(Temporality::Cumulative),
-                _ => c.errors.push(format!(
-                    "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE must be cumulative, delta or lowmemory; got {p:?}"
-                )),
+                _ => bad(
+                    &mut c.errors,
+                    "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+                    "must be cumulative, delta or lowmemory",
+                    &p,
+                ),
             }
         }
 
@@ -256,21 +265,21 @@ impl EnvConfig {
 
         match positive_int(get("EDGEMETRICS_MAX_ATTEMPTS")) {
             Ok(v) => c.max_attempts = v.map(|n| n as u32),
-            Err(v) => c.errors.push(format!("EDGEMETRICS_MAX_ATTEMPTS must be a positive integer; got {v:?}")),
+            Err(v) => bad(&mut c.errors, "EDGEMETRICS_MAX_ATTEMPTS", "must be a positive integer", &v),
         }
         match positive_int(get("EDGEMETRICS_CARDINALITY_LIMIT")) {
             Ok(v) => c.cardinality = v.map(|n| n as usize),
-            Err(v) => c.errors.push(format!("EDGEMETRICS_CARDINALITY_LIMIT must be a positive integer; got {v:?}")),
+            Err(v) => bad(&mut c.errors, "EDGEMETRICS_CARDINALITY_LIMIT", "must be a positive integer", &v),
         }
         match positive_int(get("EDGEMETRICS_MAX_SERIES")) {
             Ok(v) => c.max_series = v.map(|n| n as usize),
-            Err(v) => c.errors.push(format!("EDGEMETRICS_MAX_SERIES must be a positive integer; got {v:?}")),
+            Err(v) => bad(&mut c.errors, "EDGEMETRICS_MAX_SERIES", "must be a positive integer", &v),
         }
         if let Some(p) = get("EDGEMETRICS_FLUSH_POLICY") {
             match p.to_ascii_lowercase().as_str() {
                 "adaptive" => c.flush_adaptive = Some(true),
                 "invocation" => c.flush_adaptive = Some(false),
-                _ => c.errors.push(format!("EDGEMETRICS_FLUSH_POLICY must be adaptive or invocation; got {p:?}")),
+                _ => bad(&mut c.errors, "EDGEMETRICS_FLUSH_POLICY", "must be adaptive or invocation", &p),
             }
         }
         c
@@ -353,6 +362,12 @@ fn is_http_url(url: &str) -> bool {
 }
 
 /// `Ok(None)` when unset, `Err(value)` when not an integer in 1..=u32::MAX.
+/// Lists `"{var} {rule}; got {got:?}"`: one formatting site for every invalid variable (each
+/// `format!` is its own code in the wasm of a worker).
+fn bad(errors: &mut Vec<String>, var: &str, rule: &str, got: &str) {
+    errors.push(format!("{var} {rule}; got {got:?}"));
+}
+
 fn positive_int(v: Option<String>) -> Result<Option<u64>, String> {
     let Some(v) = v else { return Ok(None) };
     if !v.bytes().all(|b| b.is_ascii_digit()) {
@@ -407,6 +422,46 @@ fn percent_decode(s: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invalid_values_are_listed_with_the_variable_the_rule_and_the_value() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+        };
+        let c = EnvConfig::parse(env(&[
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "http://h/x"),
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "br"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "-5"),
+            ("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "\"x\""),
+            ("EDGEMETRICS_MAX_ATTEMPTS", "0"),
+            ("EDGEMETRICS_CARDINALITY_LIMIT", "1e3"),
+            ("EDGEMETRICS_MAX_SERIES", "many"),
+            ("EDGEMETRICS_FLUSH_POLICY", "sometimes"),
+        ]));
+        assert_eq!(
+            c.errors,
+            [
+                r#"OTEL_EXPORTER_OTLP_PROTOCOL must be http/protobuf or http/json (grpc is not supported); got "grpc""#,
+                r#"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT must end in /v1/metrics (other paths are not supported); got "http://h/x""#,
+                r#"OTEL_EXPORTER_OTLP_COMPRESSION must be gzip or none; got "br""#,
+                r#"OTEL_EXPORTER_OTLP_TIMEOUT must be a positive integer (milliseconds); got "-5""#,
+                r#"OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE must be cumulative, delta or lowmemory; got "\"x\"""#,
+                r#"EDGEMETRICS_MAX_ATTEMPTS must be a positive integer; got "0""#,
+                r#"EDGEMETRICS_CARDINALITY_LIMIT must be a positive integer; got "1e3""#,
+                r#"EDGEMETRICS_MAX_SERIES must be a positive integer; got "many""#,
+                r#"EDGEMETRICS_FLUSH_POLICY must be adaptive or invocation; got "sometimes""#,
+            ]
+        );
+        let c = EnvConfig::parse(env(&[("EDGEMETRICS_FORMAT", "csv"), ("EDGEMETRICS_ENDPOINT", "ftp://h")]));
+        assert_eq!(
+            c.errors,
+            [
+                r#"EDGEMETRICS_FORMAT must be one of otlp-proto, otlp-json, remote-write, pushgateway, compact; got "csv""#,
+                r#"EDGEMETRICS_ENDPOINT must be an http(s) URL; got "ftp://h""#,
+            ]
+        );
+    }
 
     #[test]
     fn pairs() {

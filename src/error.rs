@@ -136,16 +136,34 @@ impl fmt::Display for Error {
 
 pub(crate) use crate::codec::text::push_decimal;
 
-/// Appends `v` as `{:?}` writes a `str`: in double quotes, with `"` and `\` backslash-escaped
-/// and control, non-printable and grapheme-extending characters escaped as `char::escape_debug`
-/// does; unlike a `char`'s Debug, a `str`'s leaves `'` as is.
+/// Appends `v` in double quotes, escaped so that the message shows exactly what was given and
+/// stays one printable ASCII line: `"` and `\` backslash-escaped, tab, CR, LF and NUL as `\t`,
+/// `\r`, `\n`, `\0`, and every other character outside printable ASCII as `\u{hex}`. For
+/// ASCII input this is what `{:?}` writes for a `str`; unlike `{:?}` it escapes printable
+/// non-ASCII characters too (`é` → `\u{e9}`), so no Unicode property tables are linked into a
+/// wasm module that only needs the message (they were ~2.5 KB gzip). Names and units are ASCII by
+/// their rules, so a non-ASCII character is always part of what the message reports.
 pub(crate) fn push_debug_str(s: &mut String, v: &str) {
     s.push('"');
     for c in v.chars() {
-        if c == '\'' {
-            s.push(c);
-        } else {
-            s.extend(c.escape_debug());
+        match c {
+            '"' => s.push_str("\\\""),
+            '\\' => s.push_str("\\\\"),
+            '\t' => s.push_str("\\t"),
+            '\r' => s.push_str("\\r"),
+            '\n' => s.push_str("\\n"),
+            '\0' => s.push_str("\\0"),
+            ' '..='~' => s.push(c),
+            _ => {
+                s.push_str("\\u{");
+                let v = c as u32;
+                // Lowercase hex without leading zeros, as `char::escape_unicode` writes it.
+                let digits = (32 - (v | 1).leading_zeros()).div_ceil(4);
+                for i in (0..digits).rev() {
+                    s.push(char::from(b"0123456789abcdef"[((v >> (i * 4)) & 0xf) as usize]));
+                }
+                s.push('}');
+            }
         }
     }
     s.push('"');
@@ -164,27 +182,27 @@ mod tests {
     use alloc::string::ToString;
 
     #[test]
-    fn debug_str_matches_core_fmt() {
-        let cases = [
-            "",
-            "plain",
-            "with space",
-            "quote\"s",
-            "single'quote",
-            "back\\slash",
-            "tab\tnl\ncr\r\0",
-            "\u{1}\u{7f}\u{80}\u{9f}",
-            "é😀中文",
-            "\u{301}leading combining",
-            "a\u{301}b\u{200d}c",
-            "\u{ad}\u{200b}\u{feff}\u{2028}\u{e000}\u{10ffff}\u{fffd}",
-            "\u{1f1e6}\u{fe0f}",
-            "'\"'",
-        ];
-        for c in cases {
+    fn quoted_str_is_debug_for_ascii_and_escapes_the_rest() {
+        // Every ASCII character, alone and in context: exactly what `{:?}` writes.
+        let mut ascii: String = (0u8..=127).map(char::from).collect();
+        ascii.push_str("single'quote \"q\" back\\slash");
+        for c in [ascii.as_str(), "", "plain", "tab\tnl\ncr\r\0", "\u{1}\u{7f}", "'\"'"] {
             let mut s = String::new();
             push_debug_str(&mut s, c);
             assert_eq!(s, format!("{c:?}"), "{c:?}");
+        }
+        // Outside ASCII: every character as `\u{hex}` (what `char::escape_unicode` writes), so the
+        // message is printable ASCII whatever the input was.
+        for c in ["é😀中文", "a\u{301}b\u{200d}c", "\u{80}\u{9f}\u{ad}\u{feff}\u{2028}\u{e000}\u{10ffff}\u{fffd}"]
+        {
+            let mut s = String::new();
+            push_debug_str(&mut s, c);
+            let want: String = c
+                .chars()
+                .map(|ch| if ch.is_ascii() { ch.to_string() } else { ch.escape_unicode().to_string() })
+                .collect();
+            assert_eq!(s, format!("\"{want}\""));
+            assert!(s.bytes().all(|b| (b' '..=b'~').contains(&b)), "{s}");
         }
         for v in [0u64, 7, 10, 99, 1000, 123_456_789, u64::MAX] {
             let mut s = String::new();
@@ -196,7 +214,7 @@ mod tests {
     #[test]
     fn messages_match_the_former_format_strings() {
         use crate::model::InstrumentKind::*;
-        let n = "a\"b\u{301}\n'";
+        let n = "a\"b\\\n'\t";
         let cases: [(Error, String); 9] = [
             (Error::InvalidName { name: n.into(), reason: "r" }, format!("invalid instrument name {n:?}: r")),
             (
@@ -222,5 +240,8 @@ mod tests {
             assert_eq!(e.message(), want);
             assert_eq!(e.to_string(), want);
         }
+        // A name outside ASCII: the message stays printable ASCII.
+        let e = Error::InvalidName { name: "caf\u{e9}\u{202e}".into(), reason: "r" };
+        assert_eq!(e.message(), "invalid instrument name \"caf\\u{e9}\\u{202e}\": r");
     }
 }

@@ -1,12 +1,12 @@
 //! workers-rs host (feature `worker`): record during a request, push one batch at its end with
-//! [`worker::Fetch`] inside [`Context::wait_until`], so the response is never delayed.
+//! the runtime's `fetch` inside [`Context::wait_until`], so the response is never delayed.
 //!
 //! Most fetch handlers need only [`instrument`]: one call that keeps the isolate's metrics,
 //! records the HTTP server metrics and flushes. Below it, by hand:
 //! one [`WorkerMetrics`] lives per isolate (keep it in a `thread_local!`: wasm isolates are single
 //! threaded). It owns the [`Registry`] and the delivery state machine ([`Pusher`]); this module
 //! only supplies what the core cannot have: the clock (`Date.now()`), entropy
-//! (`getrandom`, i.e. `crypto.getRandomValues`), timers ([`worker::Delay`]) and the network ([`worker::Fetch`]).
+//! (`getrandom`, i.e. `crypto.getRandomValues`), timers ([`worker::Delay`]) and the network (the runtime's `fetch`).
 //!
 //! ```no_run
 //! use std::cell::OnceCell;
@@ -74,7 +74,8 @@ use std::vec::Vec;
 
 use worker::js_sys::{self, Reflect, Uint8Array};
 use worker::wasm_bindgen::{JsCast, JsValue};
-use worker::{AbortController, Context, Delay, Env, Fetch, Headers, RequestInit};
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::{web_sys, AbortController, Context, Delay, Env};
 
 use crate::env::EnvConfig;
 use crate::model::{SdkStats, Temporality};
@@ -511,7 +512,7 @@ impl WorkerMetrics {
                 g.latest_waiter += 1;
                 let (me, deadline) = (g.latest_waiter, now.saturating_add(g.budget_ms));
                 drop(g);
-                ctx.wait_until(follow_up(self.inner.clone(), me, deadline));
+                ctx.wait_until(deliver(self.inner.clone(), Start::After { me, deadline_ms: deadline }));
                 return Flush::Coalesced;
             }
             g.host.stale_flights += 1;
@@ -529,7 +530,7 @@ impl WorkerMetrics {
         g.host.tasks += 1;
         let generation = g.generation;
         drop(g);
-        ctx.wait_until(drive(self.inner.clone(), generation));
+        ctx.wait_until(deliver(self.inner.clone(), Start::Now(generation)));
         Flush::Started
     }
 
@@ -597,6 +598,29 @@ enum Step {
     Done,
 }
 
+/// What a `wait_until` task of [`WorkerMetrics::flush`] starts with.
+enum Start {
+    /// The delivery of the flight `generation`, started by the flush.
+    Now(u64),
+    /// A follow-up: wait for the flight in progress, then deliver what was recorded meanwhile
+    /// (see [`follow_up`]).
+    After { me: u64, deadline_ms: u64 },
+}
+
+/// The one future type handed to `ctx.wait_until`. Both kinds of task end in the same
+/// [`drive`]: one task type links one copy of the delivery loop and of wasm-bindgen's
+/// future-to-promise glue (two types linked both twice).
+async fn deliver(inner: Rc<RefCell<Inner>>, start: Start) {
+    let generation = match start {
+        Start::Now(generation) => generation,
+        Start::After { me, deadline_ms } => match follow_up(&inner, me, deadline_ms).await {
+            Some(generation) => generation,
+            None => return,
+        },
+    };
+    drive(inner, generation).await;
+}
+
 /// The delivery task of one batch: runs the pusher's loop until it is done, then records the
 /// report and marks the isolate idle.
 async fn drive(inner: Rc<RefCell<Inner>>, generation: u64) {
@@ -653,13 +677,15 @@ async fn drive(inner: Rc<RefCell<Inner>>, generation: u64) {
 /// what is left of this invocation's budget. Earlier waiters just end: their data rides in the
 /// latest one's batch. So every invocation's `wait_until` work ends within its budget of its
 /// flush, and no invocation's work grows with the traffic that follows it.
-async fn follow_up(inner: Rc<RefCell<Inner>>, me: u64, deadline_ms: u64) {
+/// Returns the generation of the follow-up's flight to [`drive`], `None` when there is nothing
+/// for this waiter to do.
+async fn follow_up(inner: &Rc<RefCell<Inner>>, me: u64, deadline_ms: u64) -> Option<u64> {
     loop {
         let now = now_ms();
         if now >= deadline_ms {
             // Out of time: the data stays in the registry for the next flush (counted nowhere as
             // lost; it is still recorded).
-            return;
+            return None;
         }
         match inner.try_borrow() {
             Ok(g) if g.flight_started_ms.is_none() => break,
@@ -667,20 +693,17 @@ async fn follow_up(inner: Rc<RefCell<Inner>>, me: u64, deadline_ms: u64) {
         }
         Delay::from(Duration::from_millis(FOLLOW_UP_POLL_MS.min(deadline_ms - now))).await;
     }
-    let generation = {
-        let now = now_ms();
-        let Ok(mut g) = inner.try_borrow_mut() else { return };
-        if g.latest_waiter != me || !g.pending || g.flight_started_ms.is_some() {
-            return;
-        }
-        g.pending = false;
-        match g.start(now, deadline_ms.saturating_sub(now)) {
-            Ok(true) => g.host.follow_ups += 1,
-            _ => return,
-        }
-        g.generation
-    };
-    drive(inner, generation).await;
+    let now = now_ms();
+    let mut g = inner.try_borrow_mut().ok()?;
+    if g.latest_waiter != me || !g.pending || g.flight_started_ms.is_some() {
+        return None;
+    }
+    g.pending = false;
+    match g.start(now, deadline_ms.saturating_sub(now)) {
+        Ok(true) => g.host.follow_ups += 1,
+        _ => return None,
+    }
+    Some(g.generation)
 }
 
 struct Received {
@@ -689,26 +712,32 @@ struct Received {
     body: Vec<u8>,
 }
 
-/// Sends one attempt with `worker::Fetch`, aborted after `req.timeout_ms`.
+/// Sends one attempt with the runtime's `fetch`, aborted after `req.timeout_ms`.
+///
+/// Written against `web_sys` (the runtime's own `Request`, `Headers`, `Response`) rather than
+/// workers-rs's `Fetch`/`Request`/`Response` wrappers: those parse the URL into a path, convert a
+/// `cf` init object and read bodies through a byte stream, about 4 KB gzip of wasm this host does
+/// not need. Errors still go through `worker::Error`, so a rejection is classified from the same
+/// text as before.
 async fn send(req: &push::Request) -> Result<Received, TransportError> {
     let controller = AbortController::default();
     let signal = controller.signal();
     let exchange = async {
-        let headers = Headers::new();
+        let other = |_| TransportError::Other;
+        let headers = web_sys::Headers::new().map_err(other)?;
         for h in &req.headers {
-            headers.set(&h.name, &h.value).map_err(|_| TransportError::Other)?;
+            headers.set(&h.name, &h.value).map_err(other)?;
         }
         let body: JsValue = if req.gzip { gzip(&req.body).await? } else { Uint8Array::from(&req.body[..]).into() };
-        let mut init = RequestInit::new();
-        init.with_method(match req.method {
-            crate::Method::Post => worker::Method::Post,
-            crate::Method::Put => worker::Method::Put,
-        })
-        .with_headers(headers)
-        .with_body(Some(body));
-        let request = worker::Request::new_with_init(&req.url, &init).map_err(|_| TransportError::Other)?;
-        let mut resp = Fetch::Request(request).send_with_signal(&signal).await.map_err(|e| classify(&e))?;
-        let status = resp.status_code();
+        let init = web_sys::RequestInit::new();
+        init.set_method(req.method.as_str());
+        init.set_headers(&headers);
+        init.set_body(&body);
+        init.set_signal(Some(&*signal));
+        let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+        let fetched = JsFuture::from(global.fetch_with_str_and_init(&req.url, &init)).await;
+        let resp: web_sys::Response = fetched.map_err(|e| classify(&worker::Error::from(e)))?.unchecked_into();
+        let status = resp.status();
         let mut headers = Vec::new();
         for name in ["retry-after", "content-type"] {
             if let Ok(Some(v)) = resp.headers().get(name) {
@@ -717,8 +746,13 @@ async fn send(req: &push::Request) -> Result<Received, TransportError> {
         }
         // Only OTLP reads the body (partial success); others skip it.
         let wants_body = matches!(status, 200..=299)
-            && headers.iter().any(|(k, v)| k == "content-type" && (v.contains("protobuf") || v.contains("json")));
-        let mut body = if wants_body { resp.bytes().await.map_err(|_| TransportError::Reset)? } else { Vec::new() };
+            && headers.iter().any(|(k, v)| k == "content-type" && (has(v, b"protobuf") || has(v, b"json")));
+        let mut body = Vec::new();
+        if wants_body {
+            let reset = |_| TransportError::Reset;
+            let buf = JsFuture::from(resp.array_buffer().map_err(reset)?).await.map_err(reset)?;
+            body = Uint8Array::new(&buf).to_vec();
+        }
         body.truncate(MAX_RESPONSE_BODY);
         Ok::<Received, TransportError>(Received { status, headers, body })
     };
@@ -744,6 +778,12 @@ async fn send(req: &push::Request) -> Result<Received, TransportError> {
     }
 }
 
+/// `needle` occurs in `v`: a plain window scan (`str::contains` with a `&str` pattern links core's
+/// two-way searcher, ~1.5 KB of wasm, for two short words in one header).
+fn has(v: &str, needle: &[u8]) -> bool {
+    v.as_bytes().windows(needle.len()).any(|w| w == needle)
+}
+
 /// Maps a fetch rejection to a transport error by the host-loop contract's one classification
 /// ([`push::host::classify_transport_error`]); our own timer firing is handled by the caller.
 fn classify(e: &worker::Error) -> TransportError {
@@ -760,13 +800,13 @@ async fn gzip(body: &[u8]) -> Result<JsValue, TransportError> {
         .map_err(|_| TransportError::Other)?;
     let args = js_sys::Array::of1(&"gzip".into());
     let cs = Reflect::construct(&ctor, &args).map_err(err)?;
-    let input = worker::web_sys::Response::new_with_opt_u8_array(Some(&mut body.to_vec())).map_err(err)?;
+    let input = web_sys::Response::new_with_opt_u8_array(Some(&mut body.to_vec())).map_err(err)?;
     let stream = input.body().ok_or(TransportError::Other)?;
     let pipe: js_sys::Function =
         Reflect::get(&stream, &"pipeThrough".into()).map_err(err)?.dyn_into().map_err(|_| TransportError::Other)?;
     let compressed = pipe.call1(&stream, &cs).map_err(err)?;
-    let out = worker::web_sys::Response::new_with_opt_readable_stream(Some(compressed.unchecked_ref())).map_err(err)?;
-    let buf = worker::wasm_bindgen_futures::JsFuture::from(out.array_buffer().map_err(err)?).await.map_err(err)?;
+    let out = web_sys::Response::new_with_opt_readable_stream(Some(compressed.unchecked_ref())).map_err(err)?;
+    let buf = JsFuture::from(out.array_buffer().map_err(err)?).await.map_err(err)?;
     Ok(Uint8Array::new(&buf).into())
 }
 

@@ -19,10 +19,13 @@ node -e '
 const [p] = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
 console.log(`tarball ${p.filename}: ${p.size} bytes packed, ${p.unpackedSize} unpacked, ${p.entryCount} files`);
 for (const f of p.files) console.log(`  ${String(f.size).padStart(8)}  ${f.path}`);
-const need = ["LICENSE-MIT", "LICENSE-APACHE", "README.md", "package.json", "dist/edgemetrics_wasm_bg.wasm", "dist/node.js", "dist/otlp/edgemetrics_wasm_bg.wasm", "dist/otlp/node.js", "dist/otlp/workerd.js", "dist/remote-write/edgemetrics_wasm_bg.wasm", "dist/remote-write/workerd.js", "dist/workerd.js", "dist/edge-light.js", "dist/inline.js", "dist/wasm-inline.js", "dist/index.d.ts"];
+const need = ["LICENSE-MIT", "LICENSE-APACHE", "README.md", "package.json", "dist/edgemetrics_wasm_bg.wasm", "dist/node.js", "dist/otlp/edgemetrics_wasm_bg.wasm", "dist/otlp/node.js", "dist/otlp/workerd.js", "dist/remote-write/edgemetrics_wasm_bg.wasm", "dist/remote-write/workerd.js", "dist/workerd.js", "dist/edge-light.js", "dist/inline.js", "dist/index.d.ts", "dist/otlp/hono.js", "dist/remote-write/hono.js", "dist/otel.js", "dist/tail/tail.js"];
 const have = new Set(p.files.map((f) => f.path));
 const missing = need.filter((f) => !have.has(f));
 if (missing.length) { console.error("missing from the tarball: " + missing.join(", ")); process.exit(1); }
+// The unbundled modules build.mjs leaves for the repository tests are not shipped.
+const extra = p.files.filter((f) => f.path.includes("/modules/"));
+if (extra.length) { console.error("not for the tarball: " + extra.map((f) => f.path).join(", ")); process.exit(1); }
 ' "$WORK/pack.json"
 tarball="$WORK/$(node -p 'JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))[0].filename' "$WORK/pack.json")"
 

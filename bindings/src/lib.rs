@@ -249,6 +249,19 @@ fn error_class(e: &Error) -> u32 {
     }
 }
 
+/// What [`Core::instrument`] and [`Core::instrument_exponential`] return: the id, or minus the
+/// error class with the message in `error`. Not inlined: one copy for both methods.
+#[inline(never)]
+fn instrument_result(r: Result<InstrumentId, Error>, error: &mut String) -> i32 {
+    match r {
+        Ok(id) => id.index() as i32,
+        Err(e) => {
+            *error = e.message();
+            -(error_class(&e) as i32)
+        }
+    }
+}
+
 /// The boundary's table of codes and option names (see [`abi::table`]); `js/test/abi.test.mjs`
 /// compares it with `js/src/abi.js`.
 #[wasm_bindgen(js_name = abiTable)]
@@ -393,13 +406,7 @@ impl Core {
             aggregation: None,
             scope: self.scope.as_ref().map(|(n, v)| (n.as_str(), v.as_str())),
         };
-        match self.reg.instrument(name, kind, &opts) {
-            Ok(id) => id.index() as i32,
-            Err(e) => {
-                self.error = e.message();
-                -(error_class(&e) as i32)
-            }
-        }
+        instrument_result(self.reg.instrument(name, kind, &opts), &mut self.error)
     }
 
     /// Sets the instrumentation scope of the instruments [`Core::instrument`] and
@@ -431,13 +438,7 @@ impl Core {
         let opts = InstrumentOptions::default().exponential(cfg);
         let scope = self.scope.as_ref().map(|(n, v)| (n.as_str(), v.as_str()));
         let opts = InstrumentOptions { unit, description, scope, ..opts };
-        match self.reg.instrument(name, InstrumentKind::Histogram, &opts) {
-            Ok(id) => id.index() as i32,
-            Err(e) => {
-                self.error = e.message();
-                -(error_class(&e) as i32)
-            }
-        }
+        instrument_result(self.reg.instrument(name, InstrumentKind::Histogram, &opts), &mut self.error)
     }
 
     /// Remote write: path appended to the endpoint (`None` keeps `/api/v1/write`) and external

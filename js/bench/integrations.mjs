@@ -23,7 +23,7 @@ import { Hono } from 'hono';
 import { Metrics, withMetrics } from '../dist/node.js';
 import { EdgeMeterProvider } from '../dist/otel.js';
 import { metricsMiddleware } from '../dist/hono.js';
-import { invocationEnd, invocationStart } from '../dist/auto.js';
+import { invocationEnd, invocationStart } from '../dist/modules/auto.js';
 
 const N = Number(process.argv[2] ?? 1_000_000);
 const attrs = [];

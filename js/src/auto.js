@@ -29,8 +29,13 @@ const BUCKETS = Array.from(HTTP_DURATION_BUCKETS_SECONDS);
 
 const now = typeof performance === 'object' && typeof performance.now === 'function' ? () => performance.now() : () => Date.now();
 
-/** Whether the next invocation is the isolate's first (one module instance per isolate). */
-let coldStartPending = true;
+/**
+ * What every copy of this module in the isolate shares: each package entry bundles its own copy
+ * (build.mjs), and an app may load two (say `withMetrics` from `edgemetrics/all` around a
+ * middleware from `edgemetrics/hono`). `coldStartPending`: whether the next invocation is the
+ * isolate's first. `inFlight`: see below.
+ */
+const SHARED = (globalThis[Symbol.for('edgemetrics.auto')] ??= { coldStartPending: true, inFlight: new WeakMap() });
 
 /** Instruments per Metrics object (created once; lenient: a disabled Metrics gives no-ops). */
 const httpInstruments = new WeakMap();
@@ -41,7 +46,7 @@ const faasInstruments = new WeakMap();
  * wrapper, with the same Metrics, hands its route and error to the wrapper's record instead of
  * recording a second time.
  */
-const inFlight = new WeakMap();
+const inFlight = SHARED.inFlight;
 
 /**
  * Validates a wrapper's `auto` option: `undefined`/`true` (all groups on), `false` (all off), or
@@ -193,8 +198,8 @@ export function invocationStart(metrics, auto, trigger, request) {
   if (!auto.http && !auto.faas) return null;
   try {
     const t = { metrics, auto, trigger, start: now(), http: null };
-    if (auto.faas && coldStartPending) {
-      coldStartPending = false;
+    if (auto.faas && SHARED.coldStartPending) {
+      SHARED.coldStartPending = false;
       faasOf(metrics).coldstarts.add(1, { 'faas.trigger': trigger });
     }
     if (auto.http && request !== undefined && request !== null) t.http = httpStart(metrics, request);

@@ -11,15 +11,15 @@
 // registry), `url.scheme`, `http.route` (the matched route template, `c.req.routePath` after the
 // handlers ran; absent when no route matched), `http.response.status_code`, `error.type` (the
 // exception's name when the handler threw, else the status code for 5xx).
-import { checkSource, metricsFor } from './wrappers.js';
-import { httpEnd, httpStart } from './auto.js';
 import { HTTP_DURATION_BUCKETS_SECONDS } from './semconv.js';
-// Through the package's own name, so that the runtime's entry (workerd, node, deno, browser: the
-// one that knows how to load the wasm module) is part of the app whenever this module is.
-// `edgemetrics/all`: the entry whose modules are the ones next to this file (dist/, every format);
-// a Metrics object passed in may come from any entry.
-import 'edgemetrics/all';
-import { isMetrics } from './metrics.js';
+// The JS layer comes from ONE package entry: build.mjs turns the import of ./integration.js into
+// an import of the entry this copy is built for (`edgemetrics/hono` uses `edgemetrics`, the
+// default; `edgemetrics/remote-write/hono` uses `edgemetrics/remote-write`, ...), so the app
+// ships that entry's wasm and no other. A Metrics object passed in may come from any entry.
+import { INTEGRATION } from './integration.js';
+import { isMetrics } from './symbols.js';
+
+const { checkSource, httpEnd, httpStart, metricsFor } = INTEGRATION;
 
 /** The bucket boundaries the HTTP semantic conventions advise for http.server.request.duration. */
 export const HTTP_DURATION_BUCKETS = Array.from(HTTP_DURATION_BUCKETS_SECONDS);

@@ -18,3 +18,5 @@ export async function init() {}
 export { FormatUnavailableError, Metrics, attributeKey } from './metrics.js';
 export { withMetrics, wrapLambda } from './wrappers.js';
 export { HTTP_DURATION_BUCKETS_SECONDS } from './semconv.js';
+/** @internal What edgemetrics/hono, /vercel and /workers use of this entry (integration.js). */
+export { INTEGRATION } from './integration.js';

@@ -11,8 +11,11 @@ import { AttrCache, attributeKey } from './attributes.js';
 import { Flusher } from './flush.js';
 import { TAIL_PREFIX, checkOptions } from './options.js';
 import { FORMATS } from './variant.js';
+import { BEFORE_COLLECT, DISABLED, INGEST, LENIENT, LENIENT_INSTRUMENT } from './symbols.js';
 
 export { attributeKey };
+// The internal symbols (symbols.js: registered, shared by every entry's copy of this module).
+export { BEFORE_COLLECT, DISABLED, INGEST, LENIENT, LENIENT_INSTRUMENT, isMetrics } from './symbols.js';
 
 /** The package entry whose wasm module has each format (every entry has one; `edgemetrics/all` all). */
 const ENTRY_OF = {
@@ -248,26 +251,6 @@ function checkString(what, v, optional) {
   if (typeof v !== 'string') throw new TypeError(`edgemetrics: ${what} must be a string, got ${v === null ? 'null' : typeof v}`);
   return v;
 }
-
-// The internal symbols are registered (Symbol.for) so that every package entry's copy of this
-// module (dist/otlp, dist/remote-write, ..., see build.mjs) shares them: the integrations accept a
-// Metrics object from any entry (isMetrics below).
-
-/** @internal Whether `m` is a Metrics object of any entry of this package. */
-export function isMetrics(m) {
-  return typeof m?.[LENIENT_INSTRUMENT] === 'function';
-}
-
-/** @internal Token for a Metrics object that records nothing (a wrapper's configuration failed). */
-export const DISABLED = Symbol.for('edgemetrics.disabled');
-/** @internal Switches a Metrics object to "never throw" (wrappers call it). */
-export const LENIENT = Symbol.for('edgemetrics.lenient');
-/** @internal edgemetrics/tail: merges another isolate's compact batch into the next flush. */
-export const INGEST = Symbol.for('edgemetrics.ingest');
-/** @internal Creates one instrument the lenient way (no-op + warning + counted), whatever the mode. */
-export const LENIENT_INSTRUMENT = Symbol.for('edgemetrics.lenientInstrument');
-/** @internal Registers a function run at the start of every flush() and prepare() (otel.js observables). */
-export const BEFORE_COLLECT = Symbol.for('edgemetrics.beforeCollect');
 
 function randomWords() {
   const w = new Uint32Array(4);

@@ -12,7 +12,10 @@
 // they reach the batch: one OTLP ScopeMetrics per meter, `otel_scope_name` / `otel_scope_version`
 // labels with remote write and Pushgateway (the core's encoders do both). The same instrument name
 // in two meters is two instruments. A meter with an empty name uses the default scope.
-import { BEFORE_COLLECT, LENIENT_INSTRUMENT, attributeKey, isMetrics } from './metrics.js';
+// No package entry (and so no wasm) is loaded by this module: it only reaches a Metrics object it
+// is given, through the registered symbols, so one `edgemetrics/otel` serves every entry.
+import { BEFORE_COLLECT, LENIENT_INSTRUMENT, isMetrics } from './symbols.js';
+import { attributeKey } from './attributes.js';
 
 /** ValueType.INT of the API. */
 const INT = 0;

@@ -3,14 +3,14 @@
 // `waitUntil` from `@vercel/functions`, Next.js's `after()`, Netlify's `context.waitUntil`, the
 // Edge runtime's `event.waitUntil`. Why a file of its own: `withMetrics` finds `ctx.waitUntil` in
 // the Workers signature; here the caller says where it is.
-import { checkSource, metricsFor, runInvocation } from './wrappers.js';
-import { autoOptions } from './auto.js';
-// Through the package's own name, so that the runtime's entry (workerd, node, deno, browser: the
-// one that knows how to load the wasm module) is part of the app whenever this module is.
-// `edgemetrics/all`: the entry whose modules are the ones next to this file (dist/, every format);
-// a Metrics object passed in may come from any entry.
-import 'edgemetrics/all';
-import { isMetrics } from './metrics.js';
+// The JS layer comes from ONE package entry: build.mjs turns the import of ./integration.js into
+// an import of the entry this copy is built for (`edgemetrics/vercel` uses `edgemetrics`, the
+// default; `edgemetrics/remote-write/vercel` uses `edgemetrics/remote-write`, ...), so the app
+// ships that entry's wasm and no other. A Metrics object passed in may come from any entry.
+import { INTEGRATION } from './integration.js';
+import { isMetrics } from './symbols.js';
+
+const { autoOptions, checkSource, metricsFor, runInvocation } = INTEGRATION;
 
 /**
  * Wraps `handler`: each call begins a window, the handler gets the Metrics as an extra last

@@ -5,14 +5,14 @@
 // instance with `this.env` and `this.ctx`. Why a file of its own: the class shape needs a
 // subclass whose methods begin a window and flush through `this.ctx.waitUntil`, and it must keep
 // synchronous methods synchronous (a sync RPC method stays sync for callers inside the class).
-import { checkSource, flushVia, metricsFor, runInvocation } from './wrappers.js';
-import { autoOptions, invocationEnd, invocationStart, triggerOfHandler } from './auto.js';
-// Through the package's own name, so that the runtime's entry (the one that loads the wasm
-// module) is part of the worker whenever this module is.
-// `edgemetrics/all`: the entry whose modules are the ones next to this file (dist/, every format);
-// a Metrics object passed in may come from any entry.
-import 'edgemetrics/all';
-import { isMetrics } from './metrics.js';
+// The JS layer comes from ONE package entry: build.mjs turns the import of ./integration.js into
+// an import of the entry this copy is built for (`edgemetrics/workers` uses `edgemetrics`, the
+// default; `edgemetrics/remote-write/workers` uses `edgemetrics/remote-write`, ...), so the app
+// ships that entry's wasm and no other. A Metrics object passed in may come from any entry.
+import { INTEGRATION } from './integration.js';
+import { isMetrics } from './symbols.js';
+
+const { autoOptions, checkSource, flushVia, invocationEnd, invocationStart, metricsFor, runInvocation, triggerOfHandler } = INTEGRATION;
 
 /** Base classes whose methods are the runtime's, not the user's: the walk stops there. */
 const RUNTIME_BASES = new Set(['DurableObject', 'WorkerEntrypoint', 'WorkflowEntrypoint', 'RpcTarget']);

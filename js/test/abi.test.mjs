@@ -2,9 +2,9 @@
 // fails when they disagree, and checks that errors cross as classes, not message prefixes.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Metrics } from '../dist/node.js';
-import { abiTable } from '../dist/edgemetrics_wasm.js';
-import { abiText, ERROR, errorClass } from '../dist/abi.js';
+import { Metrics } from '../dist/modules/node.js';
+import { abiTable } from '../dist/modules/edgemetrics_wasm.js';
+import { abiText, ERROR, errorClass } from '../dist/modules/abi.js';
 
 test('the Rust and JS tables of the boundary are identical', () => {
   new Metrics({ endpoint: 'http://127.0.0.1:9' }); // instantiates the wasm module

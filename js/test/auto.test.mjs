@@ -235,7 +235,7 @@ test('Node: a Hono app with metricsMiddleware inside withMetrics (same Metrics) 
   t.after(() => rx.close());
   const { Hono } = await import('hono');
   const { metricsMiddleware } = await import('edgemetrics/hono');
-  const { withWaitUntil } = await import('edgemetrics/vercel');
+  const { withWaitUntil } = await import('edgemetrics/all/vercel'); // OTLP JSON: the every-format entry's integration
   const { Metrics } = await import('edgemetrics/all'); // OTLP JSON: the every-format entry
   const metrics = new Metrics({ endpoint: rx.url, format: 'otlp-json', serviceName: 'hono-in-wrapper' });
   const app = new Hono();
@@ -266,7 +266,7 @@ test('Node: a Hono app with metricsMiddleware inside withMetrics (same Metrics) 
 });
 
 test('faas.trigger: every Lambda event shape and handler name the README lists; wrapLambda { trigger } overrides', async (t) => {
-  const { triggerOfHandler, triggerOfLambdaEvent } = await import('../dist/auto.js');
+  const { triggerOfHandler, triggerOfLambdaEvent } = await import('../dist/modules/auto.js');
   const cases = [
     [{ requestContext: { http: { method: 'GET' } } }, 'http'], // API Gateway HTTP API / function URL
     [{ httpMethod: 'GET', resource: '/x' }, 'http'], // API Gateway REST

@@ -207,3 +207,149 @@ test("transport 'tail' works from edgemetrics/compact (one log line, no request)
     (e) => e instanceof FormatUnavailableError && e.entry === 'edgemetrics/compact',
   );
 });
+
+/**
+ * Bundles `source` (an app in test/fixtures, so `edgemetrics` resolves to this package) with
+ * esbuild for workerd (the conditions wrangler uses), the .wasm files copied into the output as
+ * files; returns the package files (relative to js/dist) and the .wasm modules the bundle holds.
+ */
+async function bundleApp(source) {
+  const { build } = await import('esbuild');
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { relative } = await import('node:path');
+  const out = mkdtempSync(join(tmpdir(), 'em-app-'));
+  try {
+    const r = await build({
+      stdin: { contents: source, resolveDir: join(here, 'fixtures'), sourcefile: 'app.mjs' },
+      bundle: true,
+      format: 'esm',
+      platform: 'neutral',
+      conditions: ['workerd', 'worker', 'browser', 'import'],
+      external: ['cloudflare:*'],
+      loader: { '.wasm': 'file' },
+      outdir: out,
+      metafile: true,
+      write: true,
+      logLevel: 'error',
+    });
+    const dist = join(pkg, 'dist');
+    const inputs = Object.keys(r.metafile.inputs)
+      .map((f) => relative(dist, join(process.cwd(), f)))
+      .filter((f) => !f.startsWith('..'))
+      .sort();
+    return { js: inputs.filter((f) => f.endsWith('.js')), wasm: inputs.filter((f) => f.endsWith('.wasm')) };
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}
+
+const USE_ALL = (entry, integ) => `
+import { Metrics } from '${entry}';
+import { metricsMiddleware } from '${integ}hono';
+import { withWaitUntil } from '${integ}vercel';
+import { instrumentDurableObject, pagesFunction } from '${integ}workers';
+import { EdgeMeterProvider } from 'edgemetrics/otel';
+export default { Metrics, metricsMiddleware, withWaitUntil, instrumentDurableObject, pagesFunction, EdgeMeterProvider };
+`;
+
+test('a worker using an entry and the integrations bundles only that entry (one module, its wasm)', async () => {
+  const integrations = (dir) => ['hono.js', 'vercel.js', 'workers.js'].map((f) => join(dir, f));
+  // The default entry with edgemetrics/hono, /vercel, /workers, /otel: the OTLP module only.
+  assert.deepEqual(await bundleApp(USE_ALL('edgemetrics', 'edgemetrics/')), {
+    js: [...integrations('otlp'), 'otel.js', 'otlp/workerd.js'].sort(),
+    wasm: ['otlp/edgemetrics_wasm_bg.wasm'],
+  });
+  // Each other entry with its own integrations: that entry's module only.
+  for (const [entry, dir] of [
+    ['edgemetrics/remote-write', 'remote-write'],
+    ['edgemetrics/pushgateway', 'pushgateway'],
+    ['edgemetrics/compact', 'compact'],
+    ['edgemetrics/all', ''],
+  ]) {
+    assert.deepEqual(
+      await bundleApp(USE_ALL(entry, `${entry}/`)),
+      { js: [...integrations(dir), 'otel.js', join(dir, 'workerd.js')].sort(), wasm: [join(dir, 'edgemetrics_wasm_bg.wasm')] },
+      entry,
+    );
+  }
+  // An integration alone brings its entry (the loader of the wasm module) with it.
+  assert.deepEqual(await bundleApp(`export { metricsMiddleware } from 'edgemetrics/hono';`), {
+    js: ['otlp/hono.js', 'otlp/workerd.js'],
+    wasm: ['otlp/edgemetrics_wasm_bg.wasm'],
+  });
+  // edgemetrics/otel loads no entry: it works with the Metrics of whichever entry the app has.
+  assert.deepEqual(await bundleApp(`export { EdgeMeterProvider } from 'edgemetrics/otel';`), { js: ['otel.js'], wasm: [] });
+});
+
+test("an integration builds its Metrics from its own entry: '<entry>/hono' delivers that entry's format", async () => {
+  const { Hono } = await import('hono');
+  const rx = await startReceiver();
+  const warn = console.warn;
+  const warnings = [];
+  console.warn = (m) => warnings.push(String(m));
+  try {
+    for (const [entry, { format, path }] of Object.entries(ENTRIES)) {
+      const { metricsMiddleware } = await import(entry === 'edgemetrics' ? 'edgemetrics/hono' : `${entry}/hono`);
+      const app = new Hono();
+      app.use(metricsMiddleware(opts(rx.url, format)));
+      app.get('/x', (c) => c.text('ok'));
+      const n = rx.requests.length;
+      assert.equal((await app.request('/x')).status, 200);
+      assert.equal(rx.requests.length, n + 1, `${entry}/hono pushed nothing: ${warnings.join('\n')}`);
+      assert.equal(rx.requests[n].url, path, entry);
+    }
+    // The default entry's middleware asked for a format its module lacks: metrics off for the
+    // isolate, one warning naming the entry to use, the request served.
+    const { metricsMiddleware } = await import('edgemetrics/hono');
+    const app = new Hono();
+    app.use(metricsMiddleware(opts(rx.url, 'remote-write')));
+    app.get('/x', (c) => c.text('ok'));
+    assert.equal((await app.request('/x')).status, 200);
+    assert.ok(
+      warnings.some((w) => w.includes("'edgemetrics/remote-write'")),
+      warnings.join('\n'),
+    );
+  } finally {
+    console.warn = warn;
+    await rx.close();
+  }
+});
+
+test('the Node entry reads and compiles its wasm in the background from import on; without the file the first Metrics says what is missing', async () => {
+  const { copyFileSync, mkdirSync, mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'em-node-entry-'));
+  /** Imports `<d>/node.js`, waits `waitMs`, removes the .wasm if there, then creates the first Metrics. */
+  const script = (d, waitMs) => `
+    const { rmSync } = await import('node:fs');
+    const { Metrics } = await import(${JSON.stringify(pathToFileURL(join(dir, d, 'node.js')).href)});
+    await new Promise((r) => setTimeout(r, ${waitMs}));
+    rmSync(${JSON.stringify(join(dir, d, 'edgemetrics_wasm_bg.wasm'))}, { force: true });
+    try {
+      const m = new Metrics({ endpoint: 'http://127.0.0.1:9', selfMetrics: false });
+      m.counter('c').add(1);
+      console.log(JSON.stringify({ ok: m.prepare(0).body.length > 0 }));
+    } catch (e) {
+      console.log(JSON.stringify({ error: e.message }));
+    }`;
+  const last = (r) => JSON.parse(r.out.trim().split('\n').pop());
+  try {
+    for (const d of ['with', 'without']) mkdirSync(join(dir, d));
+    copyFileSync(join(pkg, 'dist', 'otlp', 'node.js'), join(dir, 'with', 'node.js'));
+    copyFileSync(join(pkg, 'dist', 'otlp', 'edgemetrics_wasm_bg.wasm'), join(dir, 'with', 'edgemetrics_wasm_bg.wasm'));
+    copyFileSync(join(pkg, 'dist', 'otlp', 'node.js'), join(dir, 'without', 'node.js'));
+    // The file removed a second after the import: the first Metrics uses the module compiled in
+    // the background and reads nothing.
+    const r = await runBounded(process.execPath, ['--input-type=module', '-e', script('with', 1000)]);
+    assert.equal(r.code, 0, r.out);
+    assert.deepEqual(last(r), { ok: true }, r.out);
+    // No file at all (a bundle without its .wasm): the import succeeds, the first Metrics throws
+    // the explanation.
+    const r2 = await runBounded(process.execPath, ['--input-type=module', '-e', script('without', 50)]);
+    assert.equal(r2.code, 0, r2.out);
+    assert.match(last(r2).error ?? r2.out, /cannot read edgemetrics_wasm_bg\.wasm next to .*edgemetrics\/inline/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -8,8 +8,8 @@ import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { withMetrics, wrapLambda } from '../dist/node.js';
-import { mergeOptions, parseEnv, parsePairs, resolveOptions } from '../dist/env.js';
-import { detectResource, SDK_VERSION } from '../dist/resource.js';
+import { mergeOptions, parseEnv, parsePairs, resolveOptions } from '../dist/modules/env.js';
+import { detectResource, SDK_VERSION } from '../dist/modules/resource.js';
 import { decodeOtlp, startReceiver } from './helpers.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));

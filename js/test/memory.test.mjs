@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { Metrics } from '../dist/node.js';
-import { initSync } from '../dist/edgemetrics_wasm.js';
+import { Metrics } from '../dist/modules/node.js';
+import { initSync } from '../dist/modules/edgemetrics_wasm.js';
 import { decodeOtlp, startReceiver } from './helpers.mjs';
 
 const opts = { endpoint: 'http://127.0.0.1:9', serviceName: 'memory', selfMetrics: false };
@@ -27,7 +27,7 @@ function workload(m, sets) {
 
 /** The module's memory (the loader instantiated it at the first `new Metrics`; initSync returns it). */
 function memory() {
-  return initSync({ module: readFileSync(new URL('../dist/edgemetrics_wasm_bg.wasm', import.meta.url)) }).memory;
+  return initSync({ module: readFileSync(new URL('../dist/modules/edgemetrics_wasm_bg.wasm', import.meta.url)) }).memory;
 }
 
 test('1000 Metrics created, used and closed in a loop leave the wasm memory where one leaves it', () => {

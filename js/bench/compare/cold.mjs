@@ -17,7 +17,7 @@ const server = createServer((req, res) => {
 });
 await new Promise((r) => server.listen(0, '127.0.0.1', r));
 const url = `http://127.0.0.1:${server.address().port}`;
-const variants = ['edgemetrics', 'edgemetrics-fetch', 'edgemetrics-all', 'otel'];
+const variants = ['edgemetrics', 'edgemetrics-gap', 'edgemetrics-fetch', 'edgemetrics-all', 'otel'];
 const rows = Object.fromEntries(variants.map((v) => [v, []]));
 // Interleaved, so that load changes on the shared machine hit every variant alike. spawnSync
 // would block the receiver: the children run asynchronously one at a time instead.

@@ -29,7 +29,7 @@ async function main() {
   const distPrint = () =>
     createHash('sha256')
       .update(readFileSync(resolve(here, '../../dist/otlp/edgemetrics_wasm_bg.wasm')))
-      .update(readFileSync(resolve(here, '../../dist/metrics.js')))
+      .update(readFileSync(resolve(here, '../../dist/otlp/node.js')))
       .digest('hex')
       .slice(0, 16);
   const printStart = distPrint();
@@ -544,7 +544,7 @@ function markdown(res, s) {
   L.push(
     `Run ${e.date}, Node ${e.node}, ${e.cpus} CPUs (${e.cpu_model}), load average at start ${e.loadavg_start.join(' ')}, at end ${e.loadavg_end.join(' ')}; the run took ${e.duration_s} s.`,
   );
-  L.push(`Package under test: js/dist fingerprint ${e.dist_sha256_16} (sha-256 of the wasm + metrics.js, first 16 hex digits).`);
+  L.push(`Package under test: js/dist fingerprint ${e.dist_sha256_16} (sha-256 of the default entry's wasm + node.js, first 16 hex digits).`);
   L.push(
     `Versions: ${Object.entries(e.versions)
       .filter(([k]) => k !== 'edgemetrics_build')

@@ -63,3 +63,11 @@ export const onRequestGet = pagesFunction(
   },
   (env) => ({ endpoint: env.OTLP_ENDPOINT }),
 );
+
+// The integrations of the other entries have the same types.
+import { metricsMiddleware as rwMiddleware } from 'edgemetrics/remote-write/hono';
+import { withWaitUntil as allWithWaitUntil } from 'edgemetrics/all/vercel';
+import { pagesFunction as compactPages } from 'edgemetrics/compact/workers';
+app.use(rwMiddleware<Env>((env) => ({ endpoint: env.OTLP_ENDPOINT, format: 'remote-write' })));
+void allWithWaitUntil(async () => new Response('ok'), { endpoint: 'http://127.0.0.1:4318', format: 'otlp-json' }, { waitUntil });
+void compactPages(async () => new Response('ok'), { endpoint: 'http://127.0.0.1:4318', format: 'compact' });
