@@ -319,6 +319,14 @@ impl SeriesTable {
                 f
             }
             None => {
+                if self.series.len() == self.series.capacity() {
+                    // Doubling, but never past what the limits allow (every series plus one
+                    // overflow series per instrument): at the ceiling the slot array is full,
+                    // not up to twice the size it can ever use (tests/memory_ceiling.rs).
+                    let most = self.limits.max_series + self.columns.len();
+                    let len = self.series.len();
+                    self.series.reserve_exact(len.max(4).min(most.saturating_sub(len)).max(1));
+                }
                 self.series.push(series);
                 (self.series.len() - 1) as u32
             }
