@@ -10,7 +10,7 @@
 //!
 //! ```text
 //! lookup_or_create(instrument, attrs)
-//!   ├─ fast path: set canonical up to order → set hash → probe, compare in place
+//!   ├─ fast path: set canonical up to order → key order, set hash → probe, compare in place
 //!   └─ otherwise: canonical key in the scratch buffer → set hash → probe
 //!        └─ miss → insert: over a limit? (delta: sweep idle series once per window, probe again)
 //!                          → the instrument's overflow series; else a new slot
@@ -22,7 +22,7 @@ use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use super::key::{decode_key, fast_path_ok, matches_unsorted, set_hash, write_key, Sorted};
+use super::key::{decode_key, fast_order, matches_in_order, set_hash, write_key, Sorted, StoredKey};
 use super::{Limits, OVERFLOW_KEY};
 use crate::attr::{Attr, AttrLimits, Attributes};
 use crate::exphist::{ExpConfig, ExpHistogram};
@@ -43,6 +43,9 @@ struct Column {
     overflow: u32,
     /// [`release_advice`](SeriesTable::release_advice) already answered in this window.
     advised: bool,
+    /// Slot of the series without attributes, or `NONE`: a recording without attributes needs
+    /// no hash and no probe.
+    empty: u32,
 }
 
 #[derive(Clone)]
@@ -64,8 +67,17 @@ enum Agg {
 }
 
 /// One series: an attribute set of one instrument and its aggregator.
+///
+/// Laid out for the record path: what a hit reads and writes (hash, instrument, flags, aggregator,
+/// bounds, key) comes first, from the start of a 64-byte aligned slot; what only creation and
+/// collection read comes last.
+#[repr(C, align(64))]
 pub(super) struct Series {
+    hash: u64,
     instrument: u32,
+    /// Handles bound to this series ([`Registry::bind`](super::Registry::bind) minus
+    /// [`Registry::unbind`](super::Registry::unbind)): a series with any is never evicted.
+    pinned: u32,
     pub(super) kind: InstrumentKind,
     /// `false` for a free slot.
     pub(super) live: bool,
@@ -73,18 +85,14 @@ pub(super) struct Series {
     touched: bool,
     /// Recorded at least once (cumulative output includes every such series).
     has_data: bool,
-    /// Handles bound to this series ([`Registry::bind`](super::Registry::bind) minus
-    /// [`Registry::unbind`](super::Registry::unbind)): a series with any is never evicted.
-    pinned: u32,
     overflow: bool,
-    hash: u64,
-    key: Box<[u8]>,
-    attrs: Attributes,
-    /// Registry time when the series was created (cumulative start time).
-    start: u64,
     agg: Agg,
     /// Histogram bounds (shared with the instrument).
     bounds: Arc<[f64]>,
+    key: StoredKey,
+    attrs: Attributes,
+    /// Registry time when the series was created (cumulative start time).
+    start: u64,
 }
 
 /// The series of all instruments in one slot array, found through one open-addressing index keyed
@@ -133,7 +141,7 @@ impl SeriesTable {
 
     /// Adds the column of a new instrument (its id is the number of columns before).
     pub(super) fn add_instrument(&mut self, kind: InstrumentKind, bounds: Arc<[f64]>, exp: Option<ExpConfig>) {
-        self.columns.push(Column { kind, bounds, exp, series: 0, overflow: NONE, advised: false });
+        self.columns.push(Column { kind, bounds, exp, series: 0, overflow: NONE, advised: false, empty: NONE });
     }
 
     /// The kind of instrument `id`, `None` for an id the table does not know.
@@ -226,12 +234,19 @@ impl SeriesTable {
     /// The live slot of instrument `id` (known to the table) for the attribute set `attrs`,
     /// created on a miss (or the overflow series when a limit is reached). Attribute adjustments
     /// and overflows are counted in `stats`.
+    #[cfg_attr(not(target_arch = "wasm32"), inline)]
     pub(super) fn lookup_or_create(&mut self, id: u32, attrs: &[Attr<'_>], stats: &mut SdkStats) -> u32 {
-        let limits = self.limits.attributes;
-        // Fast path: a set that needs no sorting, de-duplication or truncation is hashed and
-        // compared as given (the set hash does not depend on order), writing nothing.
-        if fast_path_ok(attrs, &limits) {
-            let hash = set_hash(id, attrs.iter().copied());
+        if attrs.is_empty() {
+            if let Some(c) = self.columns.get(id as usize) {
+                if c.empty != NONE {
+                    return c.empty;
+                }
+            }
+        }
+        // Fast path: a set that needs no de-duplication or truncation is hashed as given (the set
+        // hash does not depend on order) and compared in key order, writing nothing.
+        if let Some(order) = fast_order(id, attrs, &self.limits.attributes) {
+            let hash = order.hash;
             let mask = self.index.len() - 1;
             let mut pos = hash as usize & mask;
             loop {
@@ -240,12 +255,20 @@ impl SeriesTable {
                     break;
                 }
                 let s = &self.series[slot as usize];
-                if s.hash == hash && s.instrument == id && matches_unsorted(&s.key, attrs) {
+                if s.hash == hash && s.instrument == id && matches_in_order(s.key.bytes(), attrs, &order) {
                     return slot;
                 }
                 pos = (pos + 1) & mask;
             }
         }
+        self.canonical_lookup_or_create(id, attrs, stats)
+    }
+
+    /// The rest of [`lookup_or_create`](Self::lookup_or_create): a set the fast path cannot take,
+    /// or a new one. Kept out of line so that the fast path stays small.
+    #[inline(never)]
+    fn canonical_lookup_or_create(&mut self, id: u32, attrs: &[Attr<'_>], stats: &mut SdkStats) -> u32 {
+        let limits = self.limits.attributes;
         let sorted = Sorted::new(attrs, &limits);
         stats.attributes_dropped += sorted.adj.dropped as u64;
         stats.attributes_truncated += sorted.adj.truncated as u64;
@@ -262,7 +285,7 @@ impl SeriesTable {
                 return Err(pos);
             }
             let s = &self.series[slot as usize];
-            if s.hash == hash && s.instrument == instrument && *s.key == *key {
+            if s.hash == hash && s.instrument == instrument && s.key.bytes() == key {
                 return Ok(slot);
             }
             pos = (pos + 1) & mask;
@@ -336,7 +359,7 @@ impl SeriesTable {
             pinned: 0,
             overflow: is_overflow,
             hash,
-            key: key.into(),
+            key: StoredKey::new(key),
             attrs,
             start: self.now,
             agg,
@@ -348,15 +371,27 @@ impl SeriesTable {
                 f
             }
             None => {
+                if self.series.len() == self.series.capacity() {
+                    // Doubling, but never past what the limits allow (every series plus one
+                    // overflow series per instrument): at the ceiling the slot array is full,
+                    // not up to twice the size it can ever use (tests/memory_ceiling.rs).
+                    let most = self.limits.max_series + self.columns.len();
+                    let len = self.series.len();
+                    self.series.reserve_exact(len.max(4).min(most.saturating_sub(len)).max(1));
+                }
                 self.series.push(series);
                 (self.series.len() - 1) as u32
             }
         };
         self.index[pos] = slot;
+        let col = &mut self.columns[id as usize];
         if is_overflow {
-            self.columns[id as usize].overflow = slot;
+            col.overflow = slot;
         } else {
-            self.columns[id as usize].series += 1;
+            if key.is_empty() {
+                col.empty = slot;
+            }
+            col.series += 1;
             self.live += 1;
             self.key_bytes += key.len();
         }
@@ -395,14 +430,17 @@ impl SeriesTable {
         let s = &mut self.series[slot];
         s.live = false;
         s.attrs = Arc::new([]);
-        let key = core::mem::take(&mut s.key);
+        let key = core::mem::replace(&mut s.key, StoredKey::empty());
         let col = &mut self.columns[s.instrument as usize];
         if s.overflow {
             col.overflow = NONE;
         } else {
+            if key.bytes().is_empty() {
+                col.empty = NONE;
+            }
             col.series -= 1;
             self.live -= 1;
-            self.key_bytes -= key.len();
+            self.key_bytes -= key.bytes().len();
         }
         self.free.push(slot as u32);
     }
@@ -570,5 +608,17 @@ fn push_point(data: &mut MetricData, s: &Series, start: u64, end: u64) {
         }),
         // The aggregator always matches the instrument kind the data was created for.
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The layout the record path is tuned for (64-bit targets; smaller pointers leave more room).
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_series_is_three_cache_lines() {
+        assert_eq!(core::mem::size_of::<Series>(), 192);
     }
 }

@@ -1,0 +1,94 @@
+//! Why this file exists: the README states how much memory a registry holds when it is filled to
+//! every default limit (20 000 series, 4 MiB of attribute keys, 2000 series per instrument). A
+//! statement about memory needs a measurement: this test fills a registry to the ceiling with a
+//! counting allocator installed and checks the heap it holds and the peak while filling. (The
+//! README used to say "below about 8 MiB" without a test; measured, it was 15-17.6 MB: each series
+//! keeps its canonical key and its decoded attributes, and the slot array grew by doubling past
+//! what the limits allow. The growth is capped now; the two copies of a set remain.)
+
+use edgemetrics::{Config, InstrumentKind, InstrumentOptions, Limits, Registry};
+use std::cell::Cell;
+
+thread_local! {
+    static LIVE: Cell<usize> = const { Cell::new(0) };
+    static PEAK: Cell<usize> = const { Cell::new(0) };
+}
+
+struct Counting;
+
+fn note(add: usize, sub: usize) {
+    let _ = LIVE.try_with(|l| {
+        let v = l.get().saturating_add(add).saturating_sub(sub);
+        l.set(v);
+        let _ = PEAK.try_with(|p| p.set(p.get().max(v)));
+    });
+}
+
+unsafe impl std::alloc::GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        note(layout.size(), 0);
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        note(0, layout.size());
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new: usize) -> *mut u8 {
+        // Counted as allocate-new then free-old: the worst case of a moving realloc.
+        note(new, 0);
+        note(0, layout.size());
+        unsafe { std::alloc::System.realloc(ptr, layout, new) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+const MIB: usize = 1024 * 1024;
+
+/// Fills a registry to the default limits with instruments of `kind` (11 instruments × 2000 sets
+/// reach the 20 000-series ceiling; each set carries ~200 bytes of attributes so the 4 MiB key
+/// budget is reached too) and returns (heap held by the registry, heap peak while filling,
+/// series recorded, values overflowed or refused).
+fn fill(kind: InstrumentKind) -> (usize, usize, u64, u64) {
+    let live_before = LIVE.with(Cell::get);
+    PEAK.with(|p| p.set(live_before));
+    let limits = Limits::default();
+    let mut r = Registry::new(Config::new("svc").self_metrics(false));
+    let pad = "x".repeat(180);
+    r.begin(1);
+    let mut recorded = 0u64;
+    for i in 0..11 {
+        let inst = r.instrument(&format!("instrument.{i}"), kind, &InstrumentOptions::default()).unwrap();
+        for s in 0..limits.cardinality {
+            let v = format!("{pad}{i}-{s}");
+            r.record(inst, 1.0, &[("route", v.as_str().into()), ("status", (s as i64).into())]);
+            recorded += 1;
+        }
+    }
+    let held = LIVE.with(Cell::get) - live_before;
+    let peak = PEAK.with(Cell::get) - live_before;
+    let batch = r.collect(2);
+    let points = batch.point_count() as u64;
+    drop(batch);
+    drop(r);
+    (held, peak, points, recorded - points)
+}
+
+#[test]
+fn counters_at_every_default_limit_hold_under_16_mib() {
+    let (held, peak, points, _) = fill(InstrumentKind::Counter);
+    eprintln!("counters at the ceiling: {points} points, registry holds {held} B, peak {peak} B");
+    assert!(points >= 19_000, "the fill must reach the series ceiling: {points} points");
+    assert!(held < 16 * MIB, "registry holds {held} B at the ceiling (README: about 14.4 MB)");
+    assert!(peak < 16 * MIB, "heap peak {peak} B while filling (README: about 15.6 MB)");
+}
+
+#[test]
+fn histograms_at_every_default_limit_hold_under_18_mib() {
+    let (held, peak, points, _) = fill(InstrumentKind::Histogram);
+    eprintln!("histograms at the ceiling: {points} points, registry holds {held} B, peak {peak} B");
+    assert!(points >= 19_000, "the fill must reach the series ceiling: {points} points");
+    assert!(held < 18 * MIB, "registry holds {held} B at the ceiling (README: about 17.0 MB)");
+    assert!(peak < 18 * MIB, "heap peak {peak} B while filling (README: about 17.7 MB)");
+}
