@@ -190,6 +190,22 @@ async function main() {
       .split('\n')
       .pop(),
   );
+  // Issue 12: the first request of a fresh worker in local workerd, side by side (workerd-cold.mjs,
+  // a fresh workerd process per sample).
+  const workerdRounds = QUICK ? 6 : 12;
+  const workerdCold = execFileSync(process.execPath, [join(here, 'workerd-cold.mjs'), String(workerdRounds)]).toString();
+  const workerdMd =
+    '\n## First request of a fresh worker in local workerd (issue 12)\n\n' +
+    `\`node js/bench/compare/workerd-cold.mjs ${workerdRounds}\` (miniflare; the tiny workers of workers/*.js bundled ` +
+    'as for the bundle figure; a fresh workerd process per sample, contestants in rotating order; median (min–max) ms). ' +
+    'Startup = new Miniflare() to ready (workerd boot, script evaluation, wasm compile); first request = its round ' +
+    'trip (SDK setup, one counter and one histogram record, flush handed to waitUntil); first batch = ready to the ' +
+    'batch at the receiver.\n\n' +
+    workerdCold
+      .split('\n')
+      .filter((l) => l.startsWith('|'))
+      .join('\n') +
+    '\n';
   const per1000 = (x) => Math.round((x * 1000) / tail.invocations);
   const requestsMd =
     '\n## Requests per 1000 invocations (flush policies; Tail Worker mode)\n\n' +
@@ -205,7 +221,7 @@ async function main() {
     '| mode | requests per 1000 invocations | body bytes per 1000 |\n| --- | --- | --- |\n' +
     `| tail (producer logs, Tail Worker pushes) | ${per1000(tail.tail.requests)} | ${per1000(tail.tail.bodyBytes)} |\n` +
     `| direct push from the producer | ${per1000(tail.direct.requests)} | ${per1000(tail.direct.bodyBytes)} |\n`;
-  const md = markdown(results, summary) + nativeMarkdown(results.native) + weight + requestsMd;
+  const md = markdown(results, summary) + nativeMarkdown(results.native) + weight + requestsMd + workerdMd;
   writeFileSync(join(here, 'results.md'), md);
   writeFileSync(join(here, 'results.svg'), svg(summary, env));
   console.log(md);
