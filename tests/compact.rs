@@ -960,49 +960,12 @@ fn limits_bound_input_and_memory() {
 // Memory: a counting allocator (per thread, so parallel tests do not disturb each other)
 // ---------------------------------------------------------------------------------------------
 
-struct Counting;
-
-thread_local! {
-    static LIVE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-    static PEAK: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-}
-
-fn note(delta_add: usize, delta_sub: usize) {
-    // `try_with`: no panic during thread teardown, when the slots are gone.
-    let _ = LIVE.try_with(|l| {
-        let v = l.get().saturating_add(delta_add).saturating_sub(delta_sub);
-        l.set(v);
-        let _ = PEAK.try_with(|p| p.set(p.get().max(v)));
-    });
-}
-
-unsafe impl std::alloc::GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
-        note(layout.size(), 0);
-        unsafe { std::alloc::System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
-        note(0, layout.size());
-        unsafe { std::alloc::System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new: usize) -> *mut u8 {
-        // Counted as allocate-new then free-old: the worst case of a moving realloc.
-        note(new, 0);
-        note(0, layout.size());
-        unsafe { std::alloc::System.realloc(ptr, layout, new) }
-    }
-}
+#[path = "common/counting.rs"]
+mod counting;
+use counting::peak_of;
 
 #[global_allocator]
-static ALLOC: Counting = Counting;
-
-/// Heap peak (above what was live before) while `f` runs on this thread.
-fn peak_of<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    let base = LIVE.with(|l| l.get());
-    PEAK.with(|p| p.set(base));
-    let out = f();
-    (out, PEAK.with(|p| p.get()) - base)
-}
+static ALLOC: counting::Counting = counting::Counting;
 
 /// Every hostile shape of length prefix, decoded under a tight memory limit: the peak heap stays
 /// within the limit, and the claim itself allocates nothing beyond the input-based bound.

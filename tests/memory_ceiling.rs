@@ -7,42 +7,11 @@
 //! what the limits allow. The growth is capped now; the two copies of a set remain.)
 
 use edgemetrics::{Config, InstrumentKind, InstrumentOptions, Limits, Registry};
-use std::cell::Cell;
-
-thread_local! {
-    static LIVE: Cell<usize> = const { Cell::new(0) };
-    static PEAK: Cell<usize> = const { Cell::new(0) };
-}
-
-struct Counting;
-
-fn note(add: usize, sub: usize) {
-    let _ = LIVE.try_with(|l| {
-        let v = l.get().saturating_add(add).saturating_sub(sub);
-        l.set(v);
-        let _ = PEAK.try_with(|p| p.set(p.get().max(v)));
-    });
-}
-
-unsafe impl std::alloc::GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
-        note(layout.size(), 0);
-        unsafe { std::alloc::System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
-        note(0, layout.size());
-        unsafe { std::alloc::System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new: usize) -> *mut u8 {
-        // Counted as allocate-new then free-old: the worst case of a moving realloc.
-        note(new, 0);
-        note(0, layout.size());
-        unsafe { std::alloc::System.realloc(ptr, layout, new) }
-    }
-}
+#[path = "common/counting.rs"]
+mod counting;
 
 #[global_allocator]
-static ALLOC: Counting = Counting;
+static ALLOC: counting::Counting = counting::Counting;
 
 const MIB: usize = 1024 * 1024;
 
@@ -51,27 +20,22 @@ const MIB: usize = 1024 * 1024;
 /// budget is reached too) and returns (heap held by the registry, heap peak while filling,
 /// series recorded, values overflowed or refused).
 fn fill(kind: InstrumentKind) -> (usize, usize, u64, u64) {
-    let live_before = LIVE.with(Cell::get);
-    PEAK.with(|p| p.set(live_before));
     let limits = Limits::default();
-    let mut r = Registry::new(Config::new("svc").self_metrics(false));
     let pad = "x".repeat(180);
-    r.begin(1);
-    let mut recorded = 0u64;
-    for i in 0..11 {
-        let inst = r.instrument(&format!("instrument.{i}"), kind, &InstrumentOptions::default()).unwrap();
-        for s in 0..limits.cardinality {
-            let v = format!("{pad}{i}-{s}");
-            r.record(inst, 1.0, &[("route", v.as_str().into()), ("status", (s as i64).into())]);
-            recorded += 1;
+    let (mut r, held, peak) = counting::held_and_peak_of(|| {
+        let mut r = Registry::new(Config::new("svc").self_metrics(false));
+        r.begin(1);
+        for i in 0..11 {
+            let inst = r.instrument(&format!("instrument.{i}"), kind, &InstrumentOptions::default()).unwrap();
+            for s in 0..limits.cardinality {
+                let v = format!("{pad}{i}-{s}");
+                r.record(inst, 1.0, &[("route", v.as_str().into()), ("status", (s as i64).into())]);
+            }
         }
-    }
-    let held = LIVE.with(Cell::get) - live_before;
-    let peak = PEAK.with(Cell::get) - live_before;
-    let batch = r.collect(2);
-    let points = batch.point_count() as u64;
-    drop(batch);
-    drop(r);
+        r
+    });
+    let recorded = 11 * limits.cardinality as u64;
+    let points = r.collect(2).point_count() as u64;
     (held, peak, points, recorded - points)
 }
 
