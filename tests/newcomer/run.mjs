@@ -64,6 +64,57 @@ function run(cmd, args, { env = {}, cwd = app, timeoutMs = 120_000 } = {}) {
   });
 }
 
+/**
+ * Starts `wrangler dev` in `cwd` on 127.0.0.1:`port` (its own process group, stopped by the caller
+ * with stopGroup) and waits up to 60 s for a first answer to `path`. Returns the child, that first
+ * response and `log()`, the output so far (for assertion messages).
+ */
+async function wranglerDev(cwd, port, path) {
+  const child = spawn(
+    join(bin, "wrangler"),
+    [
+      "dev",
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--inspector-port",
+      String(await freePort()),
+    ],
+    {
+      cwd,
+      env: {
+        ...process.env,
+        WRANGLER_SEND_METRICS: "false",
+        CLOUDFLARE_CF_FETCH_ENABLED: "false",
+        CI: "1",
+      },
+      detached: true,
+    },
+  );
+  children.add(child);
+  let out = "";
+  child.stdout.on("data", (d) => (out += d));
+  child.stderr.on("data", (d) => (out += d));
+  const log = () => out;
+  let res;
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    try {
+      res = await fetch(`http://127.0.0.1:${port}${path}`);
+      break;
+    } catch {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  if (!res) {
+    stopGroup(child);
+    children.delete(child);
+    assert.fail(`wrangler dev did not start:\n${out}`);
+  }
+  return { child, res, log };
+}
+
 async function freePort() {
   const s = createServer();
   await new Promise((r) => s.listen(0, "127.0.0.1", r));
@@ -138,49 +189,13 @@ await check(
         "",
       ].join("\n"),
     );
-    const child = spawn(
-      join(bin, "wrangler"),
-      [
-        "dev",
-        "--ip",
-        "127.0.0.1",
-        "--port",
-        String(port),
-        "--inspector-port",
-        String(await freePort()),
-      ],
-      {
-        cwd: app,
-        env: {
-          ...process.env,
-          WRANGLER_SEND_METRICS: "false",
-          CLOUDFLARE_CF_FETCH_ENABLED: "false",
-          CI: "1",
-        },
-        detached: true,
-      },
-    );
-    children.add(child);
-    let log = "";
-    child.stdout.on("data", (d) => (log += d));
-    child.stderr.on("data", (d) => (log += d));
+    const { child, res, log } = await wranglerDev(app, port, "/cart?x=1");
     try {
-      let res;
-      const deadline = Date.now() + 60_000;
-      while (Date.now() < deadline) {
-        try {
-          res = await fetch(`http://127.0.0.1:${port}/cart?x=1`);
-          break;
-        } catch {
-          await new Promise((r) => setTimeout(r, 200));
-        }
-      }
-      assert.ok(res, `wrangler dev did not start:\n${log}`);
       const text = await res.text();
       assert.equal(res.status, 200, text);
       assert.ok(
         await waitFor(() => rx.requests.length >= 1, { timeoutMs: 15_000 }),
-        `no batch arrived:\n${log}`,
+        `no batch arrived:\n${log()}`,
       );
       await new Promise((r) => setTimeout(r, 300));
       assert.equal(rx.requests[0].headers["x-api-key"], "n3wc=mer");
@@ -421,50 +436,18 @@ await check(
         "",
       ].join("\n"),
     );
-    const child = spawn(
-      join(bin, "wrangler"),
-      [
-        "dev",
-        "--ip",
-        "127.0.0.1",
-        "--port",
-        String(port),
-        "--inspector-port",
-        String(await freePort()),
-      ],
-      {
-        cwd: join(app, "entries"),
-        env: {
-          ...process.env,
-          WRANGLER_SEND_METRICS: "false",
-          CLOUDFLARE_CF_FETCH_ENABLED: "false",
-          CI: "1",
-        },
-        detached: true,
-      },
+    const { child, res, log } = await wranglerDev(
+      join(app, "entries"),
+      port,
+      "/",
     );
-    children.add(child);
-    let log = "";
-    child.stdout.on("data", (d) => (log += d));
-    child.stderr.on("data", (d) => (log += d));
     try {
-      let res;
-      const deadline = Date.now() + 60_000;
-      while (Date.now() < deadline) {
-        try {
-          res = await fetch(`http://127.0.0.1:${port}/`);
-          break;
-        } catch {
-          await new Promise((r) => setTimeout(r, 200));
-        }
-      }
-      assert.ok(res, `wrangler dev did not start:\n${log}`);
       const text = await res.text();
       assert.equal(res.status, 200, text);
       assert.equal(text, "edgemetrics/remote-write");
       assert.ok(
         await waitFor(() => rx.requests.length >= 2, { timeoutMs: 15_000 }),
-        `batches missing:\n${log}`,
+        `batches missing:\n${log()}`,
       );
       assertEntries(rx);
     } finally {
