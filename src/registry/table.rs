@@ -11,6 +11,7 @@
 //! ```text
 //! lookup_or_create(instrument, attrs)
 //!   ├─ fast path: set canonical up to order → key order, set hash → probe, compare in place
+//!   │    └─ miss → its canonical key written in key order → insert at the probe's end
 //!   └─ otherwise: canonical key in the scratch buffer → set hash → probe
 //!        └─ miss → insert: over a limit? (delta: sweep idle series once per window, probe again)
 //!                          → the instrument's overflow series; else a new slot
@@ -22,7 +23,7 @@ use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use super::key::{decode_key, fast_order, matches_in_order, set_hash, write_key, Sorted, StoredKey};
+use super::key::{decode_key_shared, fast_order, matches_in_order, set_hash, write_key, FastOrder, Sorted, StoredKey};
 use super::{Limits, OVERFLOW_KEY};
 use crate::attr::{Attr, AttrLimits, Attributes};
 use crate::exphist::{ExpConfig, ExpHistogram};
@@ -260,8 +261,30 @@ impl SeriesTable {
                 }
                 pos = (pos + 1) & mask;
             }
+            // A new set: the probe ended on the empty position its canonical key would be found
+            // at, and the hash is the canonical one, so it is created from here (no second sort,
+            // hash or probe on the canonical path).
+            return self.insert_ordered(id, attrs, &order, pos, stats);
         }
         self.canonical_lookup_or_create(id, attrs, stats)
+    }
+
+    /// Creates the series of a set [`fast_order`] took (canonical up to order) whose probe ended
+    /// at the empty index position `pos`.
+    #[inline(never)]
+    fn insert_ordered(
+        &mut self,
+        id: u32,
+        attrs: &[Attr<'_>],
+        order: &FastOrder,
+        pos: usize,
+        stats: &mut SdkStats,
+    ) -> u32 {
+        let mut key = core::mem::take(&mut self.scratch);
+        write_key(order.pairs(attrs), &mut key);
+        let slot = self.insert(id, order.hash, pos, &key, false, stats);
+        self.scratch = key;
+        slot
     }
 
     /// The rest of [`lookup_or_create`](Self::lookup_or_create): a set the fast path cannot take,
@@ -334,7 +357,7 @@ impl SeriesTable {
             return self.overflow_slot(id, stats);
         }
         let col = &self.columns[id as usize];
-        let attrs: Attributes = decode_key(key).into();
+        let attrs = decode_key_shared(key);
         let agg = match col.kind {
             InstrumentKind::Counter | InstrumentKind::UpDownCounter => Agg::Sum(0.0),
             InstrumentKind::Gauge => Agg::Gauge(0.0),
