@@ -23,7 +23,7 @@ use core::cmp::Ordering;
 // there copies them into the canonical path as well (+0.5 KB gzip measured on the core module).
 
 use crate::attr::truncate_str;
-use crate::attr::{Attr, AttrLimits, AttrValue, Attributes, KeyValue, Value, MAX_ATTRS_PER_CALL};
+use crate::attr::{Attr, AttrLimits, AttrValue, KeyValue, Value, MAX_ATTRS_PER_CALL};
 
 /// What canonicalization had to change (each counted by the registry).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -105,21 +105,38 @@ impl Sorted {
     }
 
     /// The kept attributes in key order, string values truncated to the limit.
-    #[inline]
+    #[cfg(test)]
     pub fn iter<'s, 'a>(
         &'s self,
         attrs: &'s [Attr<'a>],
         limits: &'s AttrLimits,
     ) -> impl Iterator<Item = (&'a str, AttrValue<'a>)> + 's {
-        self.idx[..self.len].iter().map(move |&i| {
-            let (k, v) = attrs[i as usize];
-            let v = match v {
-                AttrValue::Str(s) => AttrValue::Str(truncate_str(s, limits.max_value_len)),
-                other => other,
-            };
-            (k, v)
-        })
+        in_order(self.order(), attrs, limits)
     }
+
+    /// Indices of the kept attributes in key order (see [`in_order`]).
+    #[inline(always)]
+    pub fn order(&self) -> &[u8] {
+        &self.idx[..self.len]
+    }
+}
+
+/// `attrs` taken in the order `idx`, string values truncated to the limit: [`Sorted`] and
+/// [`FastOrder`] share it, so one copy of [`write_key`] serves both.
+#[inline]
+pub(crate) fn in_order<'s, 'a>(
+    idx: &'s [u8],
+    attrs: &'s [Attr<'a>],
+    limits: &'s AttrLimits,
+) -> impl Iterator<Item = (&'a str, AttrValue<'a>)> + 's {
+    idx.iter().map(move |&i| {
+        let (k, v) = attrs[i as usize];
+        let v = match v {
+            AttrValue::Str(s) => AttrValue::Str(truncate_str(s, limits.max_value_len)),
+            other => other,
+        };
+        (k, v)
+    })
 }
 
 /// Writes the canonical key of `attrs` into `out` (cleared first) and returns what had to change.
@@ -225,71 +242,32 @@ fn take<'a>(b: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
 
 /// Reads a canonical key back into owned attributes. Only keys written by [`canonicalize`] are
 /// ever passed here, so malformed input cannot occur; it still stops cleanly rather than panic.
-#[cfg(test)]
 pub(crate) fn decode_key(mut key: &[u8]) -> Vec<KeyValue> {
+    fn one(b: &mut &[u8]) -> Option<KeyValue> {
+        let kl = len(b)?;
+        let k = core::str::from_utf8(take(b, kl)?).ok()?;
+        let (&tag, rest) = b.split_first()?;
+        *b = rest;
+        let value = match tag {
+            TAG_STR => {
+                let vl = len(b)?;
+                Value::Str(String::from(core::str::from_utf8(take(b, vl)?).ok()?))
+            }
+            TAG_I64 => Value::I64(i64::from_le_bytes(take(b, 8)?.try_into().ok()?)),
+            TAG_F64 => Value::F64(f64::from_bits(u64::from_le_bytes(take(b, 8)?.try_into().ok()?))),
+            TAG_BOOL => Value::Bool(take(b, 1)?[0] != 0),
+            _ => return None,
+        };
+        Some(KeyValue { key: String::from(k), value })
+    }
     let mut out = Vec::new();
     while !key.is_empty() {
-        match next_pair(&mut key) {
+        match one(&mut key) {
             Some(kv) => out.push(kv),
             None => break,
         }
     }
     out
-}
-
-/// The first pair of a canonical key, owned; `None` when it is malformed.
-fn next_pair(b: &mut &[u8]) -> Option<KeyValue> {
-    let kl = len(b)?;
-    let k = core::str::from_utf8(take(b, kl)?).ok()?;
-    let (&tag, rest) = b.split_first()?;
-    *b = rest;
-    let value = match tag {
-        TAG_STR => {
-            let vl = len(b)?;
-            Value::Str(String::from(core::str::from_utf8(take(b, vl)?).ok()?))
-        }
-        TAG_I64 => Value::I64(i64::from_le_bytes(take(b, 8)?.try_into().ok()?)),
-        TAG_F64 => Value::F64(f64::from_bits(u64::from_le_bytes(take(b, 8)?.try_into().ok()?))),
-        TAG_BOOL => Value::Bool(take(b, 1)?[0] != 0),
-        _ => return None,
-    };
-    Some(KeyValue { key: String::from(k), value })
-}
-
-/// [`decode_key`] into the shared form a series keeps: one allocation for the slice (the pairs are
-/// counted first, so the `Arc` is filled in place instead of from a `Vec` copied into it).
-pub(crate) fn decode_key_shared(key: &[u8]) -> Attributes {
-    // Keys written by `write_key` only: the count and the decoding see the same pairs.
-    let n = pair_count(key);
-    let mut rest = key;
-    (0..n).map(|_| next_pair(&mut rest).unwrap_or_else(|| KeyValue::new("", false))).collect()
-}
-
-/// Number of pairs in a canonical key (stops at the first malformed pair, as [`decode_key`] does).
-fn pair_count(mut b: &[u8]) -> usize {
-    let mut n = 0;
-    while !b.is_empty() {
-        let skipped = (|| {
-            let kl = len(&mut b)?;
-            take(&mut b, kl)?;
-            let (&tag, rest) = b.split_first()?;
-            b = rest;
-            match tag {
-                TAG_STR => {
-                    let vl = len(&mut b)?;
-                    take(&mut b, vl)
-                }
-                TAG_I64 | TAG_F64 => take(&mut b, 8),
-                TAG_BOOL => take(&mut b, 1),
-                _ => None,
-            }
-        })();
-        if skipped.is_none() {
-            break;
-        }
-        n += 1;
-    }
-    n
 }
 
 /// Most attributes a recording may carry and still take the fast path.
@@ -422,10 +400,11 @@ pub(crate) struct FastOrder {
 }
 
 impl FastOrder {
-    /// The pairs of `attrs` (the slice this order was made for) in key order: its canonical pairs
-    /// (nothing to de-duplicate or truncate), so [`write_key`] of them is its canonical key.
-    pub fn pairs<'s, 'a>(&'s self, attrs: &'s [Attr<'a>]) -> impl Iterator<Item = (&'a str, AttrValue<'a>)> + 's {
-        self.idx[..self.len].iter().filter_map(move |&i| attrs.get(i as usize).copied())
+    /// Indices of the caller's attributes in key order: for such a set also the canonical order
+    /// (nothing to de-duplicate or truncate), so [`in_order`] of it writes the canonical key.
+    #[inline(always)]
+    pub fn order(&self) -> &[u8] {
+        &self.idx[..self.len]
     }
 }
 
@@ -595,9 +574,8 @@ mod tests {
         assert!(matches(&key, &b));
         // The fast order's pairs write the canonical key (a new series created from the fast path).
         let mut written = Vec::new();
-        write_key(fast_order(7, &b, &limits).expect("fast path").pairs(&b), &mut written);
+        write_key(in_order(fast_order(7, &b, &limits).expect("fast path").order(), &b, &limits), &mut written);
         assert_eq!(written, key);
-        assert_eq!(&*decode_key_shared(&key), &decode_key(&key)[..]);
         // A different value, a missing or an extra pair, or a changed type never matches.
         assert!(!matches(
             &key,
