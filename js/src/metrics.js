@@ -74,8 +74,12 @@ function ensureLoaded() {
   loaded = true;
 }
 
-/** Attribute sets cached per instrument (each holds one bind of its series until the cache is cleared). */
-const DEFAULT_CACHE = 1000;
+/**
+ * Attribute sets cached per instrument (each holds one bind of its series until the cache is
+ * cleared): the default cardinality limit, so that at the default limits the cache can hold every
+ * own series of a full instrument and the overflow shortcut (attributes.js) applies.
+ */
+const DEFAULT_CACHE = 2000;
 /** An instrument id the core does not know: values recorded with it are counted as rejected. */
 const NO_INSTRUMENT = 0xffffffff;
 const noop = () => {};
