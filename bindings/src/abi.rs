@@ -5,7 +5,7 @@
 //! Why a module of its own: these codes used to be written out separately in Rust and in
 //! `js/src/metrics.js`, and an 11-argument constructor with positional `u32` arrays had to match
 //! lists in JS by order. Now `js/src/abi.js` holds the same tables and a JS test
-//! (`js/test/abi.test.mjs`) compares them with [`table`], exported to JS as `abiTable()`: the two
+//! (`js/test/abi.test.mjs`) compares them with [`table`], answered to JS by `Core.abiTable()`: the two
 //! sides cannot drift apart without a failing test.
 //!
 //! # Options buffer
@@ -79,7 +79,7 @@ pub const OPTIONS: [(&str, u8); 19] = [
 /// Prefixes of open-ended options: `resource.<key>` (any value type), `headers.<name>` (string).
 pub const OPTION_PREFIXES: [&str; 2] = ["resource.", "headers."];
 
-/// The whole table as text, one `group.name=code` line per entry (what `abiTable()` returns).
+/// The whole table as text, one `group.name=code` line per entry (what `Core.abiTable()` answers).
 pub fn table() -> String {
     let mut s = String::new();
     let groups: [(&str, &[(&str, u32)]); 7] = [
