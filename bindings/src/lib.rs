@@ -1265,7 +1265,7 @@ mod tests {
         assert_eq!(tail.ingest(&compact), 0);
         assert!(tail.start(2_000.0, 1_000.0));
         assert_eq!(tail.next(2_000.0), 1);
-        let pushed = edgemetrics::encode::compact::decode(&tail.req_body_bytes()).unwrap();
+        let pushed = edgemetrics::encode::compact::decode(tail.req_body_bytes()).unwrap();
         let got: Vec<((&str, &str), f64)> = pushed
             .metrics
             .iter()
@@ -1303,7 +1303,7 @@ mod tests {
         assert_eq!(core.ingest_stats(), vec![2, 1, 0]);
         assert!(core.start(2_000.0, 1_000.0));
         assert_eq!(core.next(2_000.0), 1);
-        let pushed = edgemetrics::encode::compact::decode(&core.req_body_bytes()).unwrap();
+        let pushed = edgemetrics::encode::compact::decode(core.req_body_bytes()).unwrap();
         match &pushed.metric("jobs").unwrap().data {
             edgemetrics::MetricData::Sum { points, .. } => assert_eq!(points[0].value, 7.0),
             _ => unreachable!(),
