@@ -557,7 +557,10 @@ impl Core {
     }
 
     /// Answers (see [`Core::out_ptr`]) the boundary's table of codes and option names (see
-    /// [`abi::table`]); `js/test/abi.test.mjs` compares it with `js/src/abi.js`.
+    /// [`abi::table`]); `js/test/abi.test.mjs` compares it with `js/src/abi.js`. Only in builds
+    /// with the `abi-table` feature (js/build.mjs: the every-format module the tests import): the
+    /// package's code never asks for it, and it is ~0.8 KB of wasm.
+    #[cfg(feature = "abi-table")]
     #[wasm_bindgen(js_name = abiTable)]
     pub fn abi_table(&mut self) -> u32 {
         self.out = abi::table();
