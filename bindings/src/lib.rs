@@ -965,18 +965,6 @@ impl Core {
     pub fn ingest_stats(&self) -> Vec<u32> {
         self.ingest_stats.to_vec()
     }
-
-    /// Number of instruments (for tests and diagnostics).
-    #[wasm_bindgen(js_name = instrumentCount)]
-    pub fn instrument_count(&self) -> u32 {
-        self.reg.instrument_count() as u32
-    }
-
-    /// Number of live series (for tests and diagnostics).
-    #[wasm_bindgen(js_name = seriesCount)]
-    pub fn series_count(&self) -> u32 {
-        self.reg.series_count() as u32
-    }
 }
 
 impl Core {
@@ -990,6 +978,16 @@ impl Core {
     /// Answers the text a getter built in `out`.
     fn answer_out(&mut self) -> u32 {
         self.answer(self.out.as_ptr(), self.out.len())
+    }
+
+    /// Number of instruments (for tests and diagnostics; not exported to JS, which never asks).
+    pub fn instrument_count(&self) -> u32 {
+        self.reg.instrument_count() as u32
+    }
+
+    /// Number of live series (for tests and diagnostics; not exported to JS, which never asks).
+    pub fn series_count(&self) -> u32 {
+        self.reg.series_count() as u32
     }
 
     /// The message [`Core::error`] answers.
