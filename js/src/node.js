@@ -95,32 +95,28 @@ function readWasm() {
   }
 }
 
-// The file is read at import (synchronously: about 0.1 ms for the OTLP module once node:fs is
-// loaded) and compiled in the background from then on (WebAssembly.compile, which V8 runs off the
-// main thread), so that the compile overlaps whatever the process does before its first Metrics
-// (the rest of the app's imports, a Lambda runtime fetching the first event). A Metrics created
-// before that finished compiles the bytes already read synchronously; a missing file is reported
-// by that first Metrics.
+// The file is read and compiled in the background from import on (fs.readFile, then
+// WebAssembly.compile, which V8 runs off the main thread), so that the work overlaps whatever the
+// process does before its first Metrics (the rest of the app's imports, a Lambda runtime fetching
+// the first event); nothing blocks at import. A Metrics created before that finished reads and
+// compiles synchronously, as before; a missing file is reported by that first Metrics.
 let compiled = null; // the WebAssembly.Module, once the background compile finished
-let bytes = null; // the file's bytes, read at import
 let loading = true;
-try {
-  bytes = builtin('node:fs').readFileSync(new URL('./edgemetrics_wasm_bg.wasm', import.meta.url));
-  WebAssembly.compile(bytes).then(
-    // Kept only while no Metrics has loaded the module (a late result is dropped).
-    (m) => {
-      if (loading) compiled = m;
-    },
-    () => {},
-  );
-} catch {
-  // Reported by the first Metrics (readWasm says where the file was expected).
-}
+builtin('node:fs').readFile(new URL('./edgemetrics_wasm_bg.wasm', import.meta.url), (err, bytes) => {
+  if (!err && loading)
+    WebAssembly.compile(bytes).then(
+      // Kept only while no Metrics has loaded the module (a late result is dropped).
+      (m) => {
+        if (loading) compiled = m;
+      },
+      () => {},
+    );
+});
 
 setLoader(() => {
   loading = false;
-  const wasm = initSync({ module: compiled ?? bytes ?? readWasm() });
-  compiled = bytes = null;
+  const wasm = initSync({ module: compiled ?? readWasm() });
+  compiled = null;
   return wasm;
 });
 
