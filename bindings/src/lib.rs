@@ -419,64 +419,47 @@ impl Core {
         self.seeded
     }
 
-    /// Creates (or finds) an instrument. `kind`: 0 counter, 1 up-down counter, 2 gauge,
-    /// 3 histogram ([`abi::KINDS`]). Returns the id (≥ 0), or minus the error class
-    /// ([`abi::ERRORS`]) with the message in [`Core::error`]. `bounds` is used only for histograms, and only when `has_bounds`.
-    pub fn instrument(
+    /// Creates (or finds) an instrument: what [`Core::instrument`] (`exponential` false) or
+    /// [`Core::instrument_exponential`] (`exponential` true: `max_size`, `max_scale`) do, in the
+    /// scope given, in one call with one string. `text` is the name, the unit, the description, the
+    /// scope's name and the scope's version one after the other, the first four `*_len` UTF-16
+    /// code units long (as JS `length` counts), the version the rest; an empty scope name is the
+    /// default scope. Returns the id (≥ 0), or minus the error class ([`abi::ERRORS`]) with the
+    /// message in [`Core::error`]. Why one call: each string argument is a copy into the module
+    /// and a generated conversion on both sides of the boundary.
+    #[wasm_bindgen(js_name = newInstrument)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn new_instrument(
         &mut self,
         kind: u32,
-        name: &str,
-        unit: &str,
-        description: &str,
+        text: &str,
+        name_len: u32,
+        unit_len: u32,
+        description_len: u32,
+        scope_len: u32,
+        exponential: bool,
+        max_size: u32,
+        max_scale: i32,
         has_bounds: bool,
         bounds: &[f64],
     ) -> i32 {
-        let kind = match kind {
-            0 => InstrumentKind::Counter,
-            1 => InstrumentKind::UpDownCounter,
-            2 => InstrumentKind::Gauge,
-            _ => InstrumentKind::Histogram,
+        let mut rest = text;
+        let mut part = |units: u32| take_utf16(&mut rest, units as usize);
+        let (Some(name), Some(unit), Some(description), Some(scope)) =
+            (part(name_len), part(unit_len), part(description_len), part(scope_len))
+        else {
+            self.error = String::from("instrument: the lengths do not match the text");
+            return -(abi::ERR_TYPE as i32);
         };
-        let opts = InstrumentOptions {
-            unit,
-            description,
-            bounds: if has_bounds { Some(bounds) } else { None },
-            aggregation: None,
-            scope: self.scope.as_ref().map(|(n, v)| (n.as_str(), v.as_str())),
+        let saved = self.scope.take();
+        self.set_scope(scope, rest);
+        let id = if exponential {
+            self.instrument_exponential(name, unit, description, max_size, max_scale)
+        } else {
+            self.instrument(kind, name, unit, description, has_bounds, bounds)
         };
-        instrument_result(self.reg.instrument(name, kind, &opts), &mut self.error)
-    }
-
-    /// Sets the instrumentation scope of the instruments [`Core::instrument`] and
-    /// [`Core::instrument_exponential`] create or find from now on (an OpenTelemetry meter's name
-    /// and version); an empty `name` goes back to the default scope `edgemetrics`. The scope is
-    /// checked when an instrument is created (a type error for an over-long name or version).
-    #[wasm_bindgen(js_name = setScope)]
-    pub fn set_scope(&mut self, name: &str, version: &str) {
-        self.scope = if name.is_empty() { None } else { Some((String::from(name), String::from(version))) };
-    }
-
-    /// Creates (or finds) an exponential histogram: at most `max_size` buckets per sign, each
-    /// window starting at scale `max_scale` (validated by the core: 2..=16384 and -10..=20, a
-    /// range error otherwise). Returns the id or minus the error class, like [`Core::instrument`].
-    #[wasm_bindgen(js_name = instrumentExponential)]
-    pub fn instrument_exponential(
-        &mut self,
-        name: &str,
-        unit: &str,
-        description: &str,
-        max_size: u32,
-        max_scale: i32,
-    ) -> i32 {
-        let Ok(max_scale) = i8::try_from(max_scale) else {
-            self.error = String::from("invalid exponential histogram options: maxScale must be between -10 and 20");
-            return -(abi::ERR_RANGE as i32);
-        };
-        let cfg = edgemetrics::exphist::ExpConfig { max_size, max_scale };
-        let opts = InstrumentOptions::default().exponential(cfg);
-        let scope = self.scope.as_ref().map(|(n, v)| (n.as_str(), v.as_str()));
-        let opts = InstrumentOptions { unit, description, scope, ..opts };
-        instrument_result(self.reg.instrument(name, InstrumentKind::Histogram, &opts), &mut self.error)
+        self.scope = saved;
+        id
     }
 
     /// Remote write: path appended to the endpoint (`None` keeps `/api/v1/write`) and external
@@ -980,6 +963,65 @@ impl Core {
         self.answer(self.out.as_ptr(), self.out.len())
     }
 
+    /// Creates (or finds) an instrument in the scope [`Core::set_scope`] set (Rust; JS calls
+    /// [`Core::new_instrument`]). `kind`: 0 counter, 1 up-down counter, 2 gauge,
+    /// 3 histogram ([`abi::KINDS`]). Returns the id (≥ 0), or minus the error class
+    /// ([`abi::ERRORS`]) with the message in [`Core::error`]. `bounds` is used only for histograms, and only when `has_bounds`.
+    pub fn instrument(
+        &mut self,
+        kind: u32,
+        name: &str,
+        unit: &str,
+        description: &str,
+        has_bounds: bool,
+        bounds: &[f64],
+    ) -> i32 {
+        let kind = match kind {
+            0 => InstrumentKind::Counter,
+            1 => InstrumentKind::UpDownCounter,
+            2 => InstrumentKind::Gauge,
+            _ => InstrumentKind::Histogram,
+        };
+        let opts = InstrumentOptions {
+            unit,
+            description,
+            bounds: if has_bounds { Some(bounds) } else { None },
+            aggregation: None,
+            scope: self.scope.as_ref().map(|(n, v)| (n.as_str(), v.as_str())),
+        };
+        instrument_result(self.reg.instrument(name, kind, &opts), &mut self.error)
+    }
+
+    /// Sets the instrumentation scope of the instruments [`Core::instrument`] and
+    /// [`Core::instrument_exponential`] create or find from now on (an OpenTelemetry meter's name
+    /// and version); an empty `name` goes back to the default scope `edgemetrics`. The scope is
+    /// checked when an instrument is created (a type error for an over-long name or version).
+    pub fn set_scope(&mut self, name: &str, version: &str) {
+        self.scope = if name.is_empty() { None } else { Some((String::from(name), String::from(version))) };
+    }
+
+    /// Creates (or finds) an exponential histogram: at most `max_size` buckets per sign, each
+    /// window starting at scale `max_scale` (validated by the core: 2..=16384 and -10..=20, a
+    /// range error otherwise). Returns the id or minus the error class, like [`Core::instrument`].
+    pub fn instrument_exponential(
+        &mut self,
+        name: &str,
+        unit: &str,
+        description: &str,
+        max_size: u32,
+        max_scale: i32,
+    ) -> i32 {
+        let Ok(max_scale) = i8::try_from(max_scale) else {
+            self.error = String::from("invalid exponential histogram options: maxScale must be between -10 and 20");
+            return -(abi::ERR_RANGE as i32);
+        };
+        let cfg = edgemetrics::exphist::ExpConfig { max_size, max_scale };
+        let opts = InstrumentOptions::default().exponential(cfg);
+        let scope = self.scope.as_ref().map(|(n, v)| (n.as_str(), v.as_str()));
+        let opts = InstrumentOptions { unit, description, scope, ..opts };
+        instrument_result(self.reg.instrument(name, InstrumentKind::Histogram, &opts), &mut self.error)
+    }
+
     /// Number of instruments (for tests and diagnostics; not exported to JS, which never asks).
     pub fn instrument_count(&self) -> u32 {
         self.reg.instrument_count() as u32
@@ -1237,6 +1279,32 @@ mod tests {
     /// `Core::set_scope`: instruments created after it are in that scope (same name, another
     /// instrument); the Tail Worker's `ingest` keeps every producer's scopes in the pushed window.
     #[cfg(feature = "decode")]
+    #[test]
+    fn new_instrument_splits_its_text_by_utf16_lengths() {
+        let mut core = Core::new();
+        let buf = "8:endpoints16:http://127.0.0.111:selfMetricsf";
+        assert_eq!(core.configure(buf), abi::ERR_OK, "{}", core.error_text());
+        // The description "dé😀" is 4 UTF-16 units (7 bytes).
+        let t = "jobsmsdé😀lib1.0";
+        let scoped = core.new_instrument(0, t, 4, 2, 4, 3, false, 0, 0, false, &[]);
+        assert!(scoped >= 0, "{}", core.error_text());
+        assert!(core.scope.is_none(), "the scope applies to this call only");
+        core.set_scope("lib", "1.0");
+        assert_eq!(core.instrument(0, "jobs", "ms", "dé😀", false, &[]), scoped, "the same instrument");
+        core.set_scope("", "");
+        let plain = core.new_instrument(0, "jobs", 4, 0, 0, 0, false, 0, 0, false, &[]);
+        assert!(plain >= 0 && plain != scoped, "an empty scope name is the default scope");
+        let exp = core.new_instrument(3, "lat", 3, 0, 0, 0, true, 160, 20, false, &[]);
+        assert_eq!(core.instrument_exponential("lat", "", "", 160, 20), exp);
+        assert_eq!(core.new_instrument(3, "e", 1, 0, 0, 0, true, 160, 99, false, &[]), -(abi::ERR_RANGE as i32));
+        let bounded = core.new_instrument(3, "h", 1, 0, 0, 0, false, 0, 0, true, &[1.0, 2.0]);
+        assert_eq!(core.instrument(3, "h", "", "", true, &[1.0, 2.0]), bounded);
+        // Lengths past the text, or splitting a character's surrogate pair: a type error.
+        assert_eq!(core.new_instrument(0, "ab", 3, 0, 0, 0, false, 0, 0, false, &[]), -(abi::ERR_TYPE as i32));
+        assert_eq!(core.new_instrument(0, "a😀", 1, 0, 1, 0, false, 0, 0, false, &[]), -(abi::ERR_TYPE as i32));
+        assert!(core.error_text().contains("lengths"), "{}", core.error_text());
+    }
+
     #[test]
     fn scopes_reach_the_batch_and_survive_ingest() {
         let mut core = Core::new();

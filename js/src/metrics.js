@@ -446,15 +446,22 @@ export class Metrics {
       bounds = Float64Array.from(opts.bounds);
     }
     if (!this.#core) return new CLASSES[kind](null, NO_INSTRUMENT, name, kind, 0, null);
-    let id;
-    if (scope !== null) this.#core.setScope(scope.name, scope.version);
-    try {
-      id = exp
-        ? this.#core.instrumentExponential(name, unit, description, exp.maxSize, exp.maxScale)
-        : this.#core.instrument(KIND[kind], name, unit, description, hasBounds, bounds);
-    } finally {
-      if (scope !== null) this.#core.setScope('', '');
-    }
+    // One string for the name, unit, description and scope (Core.newInstrument splits it by
+    // these UTF-16 lengths): one copy into the module instead of five.
+    const scopeName = scope?.name ?? '';
+    const id = this.#core.newInstrument(
+      KIND[kind],
+      name + unit + description + scopeName + (scope?.version ?? ''),
+      name.length,
+      unit.length,
+      description.length,
+      scopeName.length,
+      exp !== null,
+      exp?.maxSize ?? 0,
+      exp?.maxScale ?? 0,
+      hasBounds,
+      bounds,
+    );
     if (id < 0) throw new (errorClass(-id))(`edgemetrics: ${text(this.#core, this.#core.error())}`);
     return new CLASSES[kind](this.#core, id, name, kind, this.#cacheMax, this.#attrLimits);
   }
