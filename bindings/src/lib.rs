@@ -1276,9 +1276,7 @@ mod tests {
         assert_eq!(v[63].0, "k063");
     }
 
-    /// `Core::set_scope`: instruments created after it are in that scope (same name, another
-    /// instrument); the Tail Worker's `ingest` keeps every producer's scopes in the pushed window.
-    #[cfg(feature = "decode")]
+    /// `Core::new_instrument` splits its one string by UTF-16 lengths as JS counts them.
     #[test]
     fn new_instrument_splits_its_text_by_utf16_lengths() {
         let mut core = Core::new();
@@ -1305,6 +1303,9 @@ mod tests {
         assert!(core.error_text().contains("lengths"), "{}", core.error_text());
     }
 
+    /// `Core::set_scope`: instruments created after it are in that scope (same name, another
+    /// instrument); the Tail Worker's `ingest` keeps every producer's scopes in the pushed window.
+    #[cfg(feature = "decode")]
     #[test]
     fn scopes_reach_the_batch_and_survive_ingest() {
         let mut core = Core::new();
