@@ -164,6 +164,8 @@ async function buildOne(dir, feats, formats, { entry = null, integrations = fals
   const cargoArgs = ['build', '--release', '--target', 'wasm32-unknown-unknown', '-p', 'edgemetrics-wasm', '-j', process.env.CARGO_JOBS || '2'];
   if (tail) cargoArgs.push('--features', 'decode');
   else if (feats !== null) cargoArgs.push('--no-default-features', '--features', feats);
+  // `Core.abiTable` (only test/abi.test.mjs asks for it) in the every-format module the tests import.
+  else if (entry === 'edgemetrics/all') cargoArgs.push('--features', 'abi-table');
   // The glue as wasm-bindgen wrote it, kept under target/ for `--js-only` (rebuilds only the JS).
   const glueKeep = join(targetDir, 'edgemetrics-js-glue', relative(out, dir) || 'all', 'edgemetrics_wasm.js');
   const wasmOut = join(dir, 'edgemetrics_wasm_bg.wasm');

@@ -5,7 +5,7 @@
 //! Why a module of its own: these codes used to be written out separately in Rust and in
 //! `js/src/metrics.js`, and an 11-argument constructor with positional `u32` arrays had to match
 //! lists in JS by order. Now `js/src/abi.js` holds the same tables and a JS test
-//! (`js/test/abi.test.mjs`) compares them with [`table`], exported to JS as `abiTable()`: the two
+//! (`js/test/abi.test.mjs`) compares them with `table`, answered to JS by `Core.abiTable()`: the two
 //! sides cannot drift apart without a failing test.
 //!
 //! # Options buffer
@@ -14,6 +14,10 @@
 //! pairs whose keys are the names of [`OPTIONS`] (or start with one of [`OPTION_PREFIXES`]) and
 //! whose values have the type the table gives. An unknown name or a value of the wrong type is an
 //! [`ERR_TYPE`] error naming the option; a value out of range is an [`ERR_RANGE`] error.
+
+// The group tables (FORMATS, KINDS, ...) are read by `table` only, which is compiled in with the
+// `abi-table` feature (and for tests); the other builds keep them as the written contract.
+#![cfg_attr(not(any(test, feature = "abi-table")), allow(dead_code))]
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -79,7 +83,8 @@ pub const OPTIONS: [(&str, u8); 19] = [
 /// Prefixes of open-ended options: `resource.<key>` (any value type), `headers.<name>` (string).
 pub const OPTION_PREFIXES: [&str; 2] = ["resource.", "headers."];
 
-/// The whole table as text, one `group.name=code` line per entry (what `abiTable()` returns).
+/// The whole table as text, one `group.name=code` line per entry (what `Core.abiTable()` answers).
+#[cfg(any(test, feature = "abi-table"))]
 pub fn table() -> String {
     let mut s = String::new();
     let groups: [(&str, &[(&str, u32)]); 7] = [
@@ -105,6 +110,7 @@ pub fn table() -> String {
     s
 }
 
+#[cfg(any(test, feature = "abi-table"))]
 fn line(s: &mut String, group: &str, name: &str, value: impl FnOnce(&mut String)) {
     s.push_str(group);
     s.push('.');

@@ -298,13 +298,6 @@ fn instrument_result(r: Result<InstrumentId, Error>, error: &mut String) -> i32 
     }
 }
 
-/// The boundary's table of codes and option names (see [`abi::table`]); `js/test/abi.test.mjs`
-/// compares it with `js/src/abi.js`.
-#[wasm_bindgen(js_name = abiTable)]
-pub fn abi_table() -> String {
-    abi::table()
-}
-
 /// One registry plus the request prepared by the last flush.
 #[wasm_bindgen]
 pub struct Core {
@@ -338,6 +331,12 @@ pub struct Core {
     policy: push::FlushPolicy,
     /// The scope [`Core::set_scope`] set for the instruments created next (`None`: the default).
     scope: Option<(String, String)>,
+    /// Where the bytes of the last answer of a getter are (see [`Core::out_ptr`]).
+    out_ptr: usize,
+    /// Text a getter built for its answer (headers as lines, a report's reason, an instance id).
+    out: String,
+    /// The slots of the last [`Core::report`].
+    report: [f64; 10],
 }
 
 #[wasm_bindgen]
@@ -374,6 +373,9 @@ impl Core {
             prepared: None,
             error: String::new(),
             scope: None,
+            out_ptr: 0,
+            out: String::new(),
+            report: [0.0; 10],
         }
     }
 
@@ -393,23 +395,23 @@ impl Core {
     /// Seeds the push plan's generator (batch ids, jitter) with 128 random bits and, when the
     /// resource has no `service.instance.id`, sets it to a random 16-hex-digit id derived from the
     /// same bits. The JS layer calls it at the first flush, never at construction: a worker's
-    /// global scope may not generate random values. Returns the instance id in force (empty when
-    /// the user gave one).
-    pub fn seed(&mut self, words: &[u32]) -> String {
+    /// global scope may not generate random values. Answers (see [`Core::out_ptr`]) the instance
+    /// id in force (empty when the user gave one; [`Core::out_text`] in Rust).
+    pub fn seed(&mut self, words: &[u32]) -> u32 {
         let seed = words.iter().fold(0u128, |acc, w| (acc << 32) | *w as u128);
         self.seed = seed;
         self.seeded = true;
-        let mut id = String::new();
+        self.out.clear();
         if !self.reg.has_resource_attr("service.instance.id") {
             let v = (seed as u64) ^ ((seed >> 64) as u64);
             for i in (0..16).rev() {
                 let d = ((v >> (i * 4)) & 0xf) as u8;
-                id.push(char::from(if d < 10 { b'0' + d } else { b'a' + d - 10 }));
+                self.out.push(char::from(if d < 10 { b'0' + d } else { b'a' + d - 10 }));
             }
-            self.reg.set_resource_attr("service.instance.id", id.as_str());
+            self.reg.set_resource_attr("service.instance.id", self.out.as_str());
         }
         self.rebuild_pusher();
-        id
+        self.answer_out()
     }
 
     /// Whether [`Core::seed`] was called.
@@ -417,64 +419,47 @@ impl Core {
         self.seeded
     }
 
-    /// Creates (or finds) an instrument. `kind`: 0 counter, 1 up-down counter, 2 gauge,
-    /// 3 histogram ([`abi::KINDS`]). Returns the id (≥ 0), or minus the error class
-    /// ([`abi::ERRORS`]) with the message in [`Core::error`]. `bounds` is used only for histograms, and only when `has_bounds`.
-    pub fn instrument(
+    /// Creates (or finds) an instrument: what [`Core::instrument`] (`exponential` false) or
+    /// [`Core::instrument_exponential`] (`exponential` true: `max_size`, `max_scale`) do, in the
+    /// scope given, in one call with one string. `text` is the name, the unit, the description, the
+    /// scope's name and the scope's version one after the other, the first four `*_len` UTF-16
+    /// code units long (as JS `length` counts), the version the rest; an empty scope name is the
+    /// default scope. Returns the id (≥ 0), or minus the error class ([`abi::ERRORS`]) with the
+    /// message in [`Core::error`]. Why one call: each string argument is a copy into the module
+    /// and a generated conversion on both sides of the boundary.
+    #[wasm_bindgen(js_name = newInstrument)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn new_instrument(
         &mut self,
         kind: u32,
-        name: &str,
-        unit: &str,
-        description: &str,
+        text: &str,
+        name_len: u32,
+        unit_len: u32,
+        description_len: u32,
+        scope_len: u32,
+        exponential: bool,
+        max_size: u32,
+        max_scale: i32,
         has_bounds: bool,
         bounds: &[f64],
     ) -> i32 {
-        let kind = match kind {
-            0 => InstrumentKind::Counter,
-            1 => InstrumentKind::UpDownCounter,
-            2 => InstrumentKind::Gauge,
-            _ => InstrumentKind::Histogram,
+        let mut rest = text;
+        let mut part = |units: u32| take_utf16(&mut rest, units as usize);
+        let (Some(name), Some(unit), Some(description), Some(scope)) =
+            (part(name_len), part(unit_len), part(description_len), part(scope_len))
+        else {
+            self.error = String::from("instrument: the lengths do not match the text");
+            return -(abi::ERR_TYPE as i32);
         };
-        let opts = InstrumentOptions {
-            unit,
-            description,
-            bounds: if has_bounds { Some(bounds) } else { None },
-            aggregation: None,
-            scope: self.scope.as_ref().map(|(n, v)| (n.as_str(), v.as_str())),
+        let saved = self.scope.take();
+        self.set_scope(scope, rest);
+        let id = if exponential {
+            self.instrument_exponential(name, unit, description, max_size, max_scale)
+        } else {
+            self.instrument(kind, name, unit, description, has_bounds, bounds)
         };
-        instrument_result(self.reg.instrument(name, kind, &opts), &mut self.error)
-    }
-
-    /// Sets the instrumentation scope of the instruments [`Core::instrument`] and
-    /// [`Core::instrument_exponential`] create or find from now on (an OpenTelemetry meter's name
-    /// and version); an empty `name` goes back to the default scope `edgemetrics`. The scope is
-    /// checked when an instrument is created (a type error for an over-long name or version).
-    #[wasm_bindgen(js_name = setScope)]
-    pub fn set_scope(&mut self, name: &str, version: &str) {
-        self.scope = if name.is_empty() { None } else { Some((String::from(name), String::from(version))) };
-    }
-
-    /// Creates (or finds) an exponential histogram: at most `max_size` buckets per sign, each
-    /// window starting at scale `max_scale` (validated by the core: 2..=16384 and -10..=20, a
-    /// range error otherwise). Returns the id or minus the error class, like [`Core::instrument`].
-    #[wasm_bindgen(js_name = instrumentExponential)]
-    pub fn instrument_exponential(
-        &mut self,
-        name: &str,
-        unit: &str,
-        description: &str,
-        max_size: u32,
-        max_scale: i32,
-    ) -> i32 {
-        let Ok(max_scale) = i8::try_from(max_scale) else {
-            self.error = String::from("invalid exponential histogram options: maxScale must be between -10 and 20");
-            return -(abi::ERR_RANGE as i32);
-        };
-        let cfg = edgemetrics::exphist::ExpConfig { max_size, max_scale };
-        let opts = InstrumentOptions::default().exponential(cfg);
-        let scope = self.scope.as_ref().map(|(n, v)| (n.as_str(), v.as_str()));
-        let opts = InstrumentOptions { unit, description, scope, ..opts };
-        instrument_result(self.reg.instrument(name, InstrumentKind::Histogram, &opts), &mut self.error)
+        self.scope = saved;
+        id
     }
 
     /// Remote write: path appended to the endpoint (`None` keeps `/api/v1/write`) and external
@@ -537,9 +522,32 @@ impl Core {
         self.rebuild_pusher()
     }
 
-    /// The message of the last refused creation.
-    pub fn error(&self) -> String {
-        self.error.clone()
+    /// Answers (see [`Core::out_ptr`]) the message of the last refused creation or failed step
+    /// ([`Core::error_text`] in Rust).
+    pub fn error(&mut self) -> u32 {
+        self.answer(self.error.as_ptr(), self.error.len())
+    }
+
+    /// Where the bytes of the last getter's answer start in the module's memory. Getters that
+    /// answer bytes or text ([`Core::body`], [`Core::error`], [`Core::req_url`], ...) return
+    /// their length and leave the bytes in place, valid until the next call into this core: the
+    /// JS layer copies or decodes them from memory. Why: a returned `String`/`Vec` is a
+    /// (pointer, length) pair, which wasm-bindgen passes through a generated wrapper function in
+    /// the wasm and a generated getter in the JS glue per method, plus a copy and a free.
+    #[wasm_bindgen(js_name = outPtr)]
+    pub fn out_ptr(&self) -> u32 {
+        self.out_ptr as u32
+    }
+
+    /// Answers (see [`Core::out_ptr`]) the boundary's table of codes and option names (see
+    /// [`abi::table`]); `js/test/abi.test.mjs` compares it with `js/src/abi.js`. Only in builds
+    /// with the `abi-table` feature (js/build.mjs: the every-format module the tests import): the
+    /// package's code never asks for it, and it is ~0.8 KB of wasm.
+    #[cfg(feature = "abi-table")]
+    #[wasm_bindgen(js_name = abiTable)]
+    pub fn abi_table(&mut self) -> u32 {
+        self.out = abi::table();
+        self.answer_out()
     }
 
     /// Tells the registry the time at the start of an invocation (unix milliseconds), counts the
@@ -663,33 +671,34 @@ impl Core {
         }
     }
 
-    /// Body of the prepared request (copied out).
-    pub fn body(&self) -> Vec<u8> {
-        self.prepared.as_ref().map(|e| e.body.clone()).unwrap_or_default()
+    /// Answers (see [`Core::out_ptr`]) the body of the prepared request.
+    pub fn body(&mut self) -> u32 {
+        let b = self.prepared.as_ref().map_or(&[][..], |e| &e.body[..]);
+        self.answer(b.as_ptr(), b.len())
     }
 
-    /// Method of the prepared request.
-    pub fn method(&self) -> String {
-        self.prepared.as_ref().map(|e| e.method.as_str()).unwrap_or("POST").into()
+    /// Answers (see [`Core::out_ptr`]) the method of the prepared request.
+    pub fn method(&mut self) -> u32 {
+        let m = self.prepared.as_ref().map_or("POST", |e| e.method.as_str());
+        self.answer(m.as_ptr(), m.len())
     }
 
-    /// Path to append to the endpoint for the prepared request.
-    pub fn path(&self) -> String {
-        self.prepared.as_ref().map(|e| e.path.clone()).unwrap_or_default()
+    /// Answers (see [`Core::out_ptr`]) the path to append to the endpoint for the prepared request.
+    pub fn path(&mut self) -> u32 {
+        let p = self.prepared.as_ref().map_or("", |e| e.path.as_str());
+        self.answer(p.as_ptr(), p.len())
     }
 
-    /// Headers of the prepared request as `name: value` lines separated by `\n`.
-    pub fn headers(&self) -> String {
-        let mut s = String::new();
+    /// Answers (see [`Core::out_ptr`]) the headers of the prepared request as `name: value` lines
+    /// separated by `\n`.
+    pub fn headers(&mut self) -> u32 {
+        self.out.clear();
         if let Some(e) = &self.prepared {
             for (k, v) in &e.headers {
-                s.push_str(k);
-                s.push_str(": ");
-                s.push_str(v);
-                s.push('\n');
+                push_header(&mut self.out, k, v);
             }
         }
-        s
+        self.answer_out()
     }
 
     /// Starts delivering what was recorded since the last flush (plus what a failed earlier flush
@@ -759,35 +768,37 @@ impl Core {
         self.wait_until
     }
 
-    /// URL of the request to send.
+    /// Answers (see [`Core::out_ptr`]) the URL of the request to send.
     #[wasm_bindgen(js_name = reqUrl)]
-    pub fn req_url(&self) -> String {
-        self.current.as_ref().map(|r| r.url.clone()).unwrap_or_default()
+    pub fn req_url(&mut self) -> u32 {
+        let u = self.current.as_ref().map_or("", |r| r.url.as_str());
+        self.answer(u.as_ptr(), u.len())
     }
 
-    /// Method of the request to send.
+    /// Answers (see [`Core::out_ptr`]) the method of the request to send.
     #[wasm_bindgen(js_name = reqMethod)]
-    pub fn req_method(&self) -> String {
-        self.current.as_ref().map_or("POST", |r| r.method.as_str()).into()
+    pub fn req_method(&mut self) -> u32 {
+        let m = self.current.as_ref().map_or("POST", |r| r.method.as_str());
+        self.answer(m.as_ptr(), m.len())
     }
 
-    /// Headers of the request to send, as `name: value` lines separated by `\n`.
+    /// Answers (see [`Core::out_ptr`]) the headers of the request to send, as `name: value` lines
+    /// separated by `\n`.
     #[wasm_bindgen(js_name = reqHeaders)]
-    pub fn req_headers(&self) -> String {
-        let mut s = String::new();
+    pub fn req_headers(&mut self) -> u32 {
+        self.out.clear();
         for h in self.current.iter().flat_map(|r| r.headers.iter()) {
-            s.push_str(&h.name);
-            s.push_str(": ");
-            s.push_str(&h.value);
-            s.push('\n');
+            push_header(&mut self.out, &h.name, &h.value);
         }
-        s
+        self.answer_out()
     }
 
-    /// Body of the request to send (uncompressed; gzip it when [`Core::req_gzip`]).
+    /// Answers (see [`Core::out_ptr`]) the body of the request to send (uncompressed; gzip it when
+    /// [`Core::req_gzip`]; [`Core::req_body_bytes`] in Rust).
     #[wasm_bindgen(js_name = reqBody)]
-    pub fn req_body(&self) -> Vec<u8> {
-        self.current.as_ref().map(|r| r.body.clone()).unwrap_or_default()
+    pub fn req_body(&mut self) -> u32 {
+        let b = self.req_body_bytes();
+        self.answer(b.as_ptr(), b.len())
     }
 
     /// Whether the host must gzip the body (the `Content-Encoding` header is already set).
@@ -834,34 +845,42 @@ impl Core {
         }
     }
 
-    /// The report of the last finished delivery, slots as [`abi::REPORT`] names them; the outcome
-    /// is coded as [`abi::OUTCOMES`] (the reason of a failure in [`Core::report_reason`]).
-    pub fn report(&mut self) -> Vec<f64> {
-        let Action::Done(r) = self.pusher.next(0) else { return alloc::vec![0.0; 10] };
-        alloc::vec![
-            match r.outcome {
-                Outcome::Delivered => 1.0,
-                Outcome::Empty => 2.0,
-                Outcome::Failed(_) => 3.0,
-            },
-            r.attempts as f64,
-            r.retries as f64,
-            r.last_status.unwrap_or(0) as f64,
-            r.dropped.points as f64,
-            r.carried_out as f64,
-            r.rejected_points as f64,
-            r.points as f64,
-            r.carried_in as f64,
-            r.ambiguous as u8 as f64,
-        ]
+    /// The report of the last finished delivery: answers (see [`Core::out_ptr`]) the count of
+    /// its slots, 10 doubles (8-byte aligned) as [`abi::REPORT`] names them ([`Core::report_slots`]
+    /// in Rust); the outcome is coded as [`abi::OUTCOMES`] (the reason of a failure in
+    /// [`Core::report_reason`]).
+    pub fn report(&mut self) -> u32 {
+        self.report = match self.pusher.next(0) {
+            Action::Done(r) => [
+                match r.outcome {
+                    Outcome::Delivered => 1.0,
+                    Outcome::Empty => 2.0,
+                    Outcome::Failed(_) => 3.0,
+                },
+                r.attempts as f64,
+                r.retries as f64,
+                r.last_status.unwrap_or(0) as f64,
+                r.dropped.points as f64,
+                r.carried_out as f64,
+                r.rejected_points as f64,
+                r.points as f64,
+                r.carried_in as f64,
+                r.ambiguous as u8 as f64,
+            ],
+            _ => [0.0; 10],
+        };
+        self.out_ptr = self.report.as_ptr() as usize;
+        self.report.len() as u32
     }
 
-    /// Why the last delivery failed (`deadline`, `exhausted`, `unauthorized`, `rejected`,
-    /// `abandoned`, `encode`), with the last transport error if any; empty when it did not fail.
+    /// Answers (see [`Core::out_ptr`]) why the last delivery failed (`deadline`, `exhausted`,
+    /// `unauthorized`, `rejected`, `abandoned`, `encode`), with the last transport error if any;
+    /// empty when it did not fail.
     #[wasm_bindgen(js_name = reportReason)]
-    pub fn report_reason(&mut self) -> String {
-        let Action::Done(r) = self.pusher.next(0) else { return String::new() };
-        let mut s = String::new();
+    pub fn report_reason(&mut self) -> u32 {
+        self.out.clear();
+        let Action::Done(r) = self.pusher.next(0) else { return self.answer_out() };
+        let s = &mut self.out;
         if let Outcome::Failed(reason) = r.outcome {
             s.push_str(reason.as_str());
             if let Some(t) = r.last_error {
@@ -870,11 +889,11 @@ impl Core {
                 s.push(')');
             } else if let Some(st) = r.last_status {
                 s.push_str(" (HTTP ");
-                push_decimal(&mut s, st as u64);
+                push_decimal(s, st as u64);
                 s.push(')');
             }
         }
-        s
+        self.answer_out()
     }
 
     /// Decodes a compact batch (another isolate's, e.g. a producer worker's log line seen by a
@@ -929,21 +948,111 @@ impl Core {
     pub fn ingest_stats(&self) -> Vec<u32> {
         self.ingest_stats.to_vec()
     }
+}
 
-    /// Number of instruments (for tests and diagnostics).
-    #[wasm_bindgen(js_name = instrumentCount)]
+impl Core {
+    /// Points [`Core::out_ptr`] at `len` bytes from `ptr` (inside this core or static) and returns
+    /// `len`: a getter's answer.
+    fn answer(&mut self, ptr: *const u8, len: usize) -> u32 {
+        self.out_ptr = ptr as usize;
+        len as u32
+    }
+
+    /// Answers the text a getter built in `out`.
+    fn answer_out(&mut self) -> u32 {
+        self.answer(self.out.as_ptr(), self.out.len())
+    }
+
+    /// Creates (or finds) an instrument in the scope [`Core::set_scope`] set (Rust; JS calls
+    /// [`Core::new_instrument`]). `kind`: 0 counter, 1 up-down counter, 2 gauge,
+    /// 3 histogram ([`abi::KINDS`]). Returns the id (≥ 0), or minus the error class
+    /// ([`abi::ERRORS`]) with the message in [`Core::error`]. `bounds` is used only for histograms, and only when `has_bounds`.
+    pub fn instrument(
+        &mut self,
+        kind: u32,
+        name: &str,
+        unit: &str,
+        description: &str,
+        has_bounds: bool,
+        bounds: &[f64],
+    ) -> i32 {
+        let kind = match kind {
+            0 => InstrumentKind::Counter,
+            1 => InstrumentKind::UpDownCounter,
+            2 => InstrumentKind::Gauge,
+            _ => InstrumentKind::Histogram,
+        };
+        let opts = InstrumentOptions {
+            unit,
+            description,
+            bounds: if has_bounds { Some(bounds) } else { None },
+            aggregation: None,
+            scope: self.scope.as_ref().map(|(n, v)| (n.as_str(), v.as_str())),
+        };
+        instrument_result(self.reg.instrument(name, kind, &opts), &mut self.error)
+    }
+
+    /// Sets the instrumentation scope of the instruments [`Core::instrument`] and
+    /// [`Core::instrument_exponential`] create or find from now on (an OpenTelemetry meter's name
+    /// and version); an empty `name` goes back to the default scope `edgemetrics`. The scope is
+    /// checked when an instrument is created (a type error for an over-long name or version).
+    pub fn set_scope(&mut self, name: &str, version: &str) {
+        self.scope = if name.is_empty() { None } else { Some((String::from(name), String::from(version))) };
+    }
+
+    /// Creates (or finds) an exponential histogram: at most `max_size` buckets per sign, each
+    /// window starting at scale `max_scale` (validated by the core: 2..=16384 and -10..=20, a
+    /// range error otherwise). Returns the id or minus the error class, like [`Core::instrument`].
+    pub fn instrument_exponential(
+        &mut self,
+        name: &str,
+        unit: &str,
+        description: &str,
+        max_size: u32,
+        max_scale: i32,
+    ) -> i32 {
+        let Ok(max_scale) = i8::try_from(max_scale) else {
+            self.error = String::from("invalid exponential histogram options: maxScale must be between -10 and 20");
+            return -(abi::ERR_RANGE as i32);
+        };
+        let cfg = edgemetrics::exphist::ExpConfig { max_size, max_scale };
+        let opts = InstrumentOptions::default().exponential(cfg);
+        let scope = self.scope.as_ref().map(|(n, v)| (n.as_str(), v.as_str()));
+        let opts = InstrumentOptions { unit, description, scope, ..opts };
+        instrument_result(self.reg.instrument(name, InstrumentKind::Histogram, &opts), &mut self.error)
+    }
+
+    /// Number of instruments (for tests and diagnostics; not exported to JS, which never asks).
     pub fn instrument_count(&self) -> u32 {
         self.reg.instrument_count() as u32
     }
 
-    /// Number of live series (for tests and diagnostics).
-    #[wasm_bindgen(js_name = seriesCount)]
+    /// Number of live series (for tests and diagnostics; not exported to JS, which never asks).
     pub fn series_count(&self) -> u32 {
         self.reg.series_count() as u32
     }
-}
 
-impl Core {
+    /// The message [`Core::error`] answers.
+    pub fn error_text(&self) -> &str {
+        &self.error
+    }
+
+    /// The text the last [`Core::seed`], [`Core::headers`], [`Core::req_headers`] or
+    /// [`Core::report_reason`] answered.
+    pub fn out_text(&self) -> &str {
+        &self.out
+    }
+
+    /// The body [`Core::req_body`] answers.
+    pub fn req_body_bytes(&self) -> &[u8] {
+        self.current.as_ref().map_or(&[][..], |r| &r.body[..])
+    }
+
+    /// The slots the last [`Core::report`] answered.
+    pub fn report_slots(&self) -> &[f64; 10] {
+        &self.report
+    }
+
     fn try_configure(&mut self, buf: &str) -> Result<(), abi::OptionError> {
         let o = abi::parse(buf)?;
         let range = |message: &str| abi::OptionError { class: abi::ERR_RANGE, message: message.into() };
@@ -1030,6 +1139,14 @@ fn is_secret_header(name: &str) -> bool {
 }
 
 /// Appends `v` in decimal (without `core::fmt`, which this module otherwise need not link).
+/// Appends one `name: value\n` line (the headers' text form across the boundary).
+fn push_header(s: &mut String, name: &str, value: &str) {
+    s.push_str(name);
+    s.push_str(": ");
+    s.push_str(value);
+    s.push('\n');
+}
+
 fn push_decimal(s: &mut String, mut v: u64) {
     let mut digits = [0u8; 20];
     let mut i = digits.len();
@@ -1066,7 +1183,7 @@ mod tests {
     fn bind_record_and_the_overflow_shortcut() {
         let mut core = Core::new();
         let buf = "8:endpoints16:http://127.0.0.118:limits.cardinalityi3;11:selfMetricsf";
-        assert_eq!(core.configure(buf), abi::ERR_OK, "{}", core.error());
+        assert_eq!(core.configure(buf), abi::ERR_OK, "{}", core.error_text());
         let id = core.instrument(0, "c", "", "", false, &[]) as u32;
         let sum = |core: &mut Core, now: f64| {
             let batch = core.reg.collect(ms_to_ns(now));
@@ -1159,6 +1276,33 @@ mod tests {
         assert_eq!(v[63].0, "k063");
     }
 
+    /// `Core::new_instrument` splits its one string by UTF-16 lengths as JS counts them.
+    #[test]
+    fn new_instrument_splits_its_text_by_utf16_lengths() {
+        let mut core = Core::new();
+        let buf = "8:endpoints16:http://127.0.0.111:selfMetricsf";
+        assert_eq!(core.configure(buf), abi::ERR_OK, "{}", core.error_text());
+        // The description "dé😀" is 4 UTF-16 units (7 bytes).
+        let t = "jobsmsdé😀lib1.0";
+        let scoped = core.new_instrument(0, t, 4, 2, 4, 3, false, 0, 0, false, &[]);
+        assert!(scoped >= 0, "{}", core.error_text());
+        assert!(core.scope.is_none(), "the scope applies to this call only");
+        core.set_scope("lib", "1.0");
+        assert_eq!(core.instrument(0, "jobs", "ms", "dé😀", false, &[]), scoped, "the same instrument");
+        core.set_scope("", "");
+        let plain = core.new_instrument(0, "jobs", 4, 0, 0, 0, false, 0, 0, false, &[]);
+        assert!(plain >= 0 && plain != scoped, "an empty scope name is the default scope");
+        let exp = core.new_instrument(3, "lat", 3, 0, 0, 0, true, 160, 20, false, &[]);
+        assert_eq!(core.instrument_exponential("lat", "", "", 160, 20), exp);
+        assert_eq!(core.new_instrument(3, "e", 1, 0, 0, 0, true, 160, 99, false, &[]), -(abi::ERR_RANGE as i32));
+        let bounded = core.new_instrument(3, "h", 1, 0, 0, 0, false, 0, 0, true, &[1.0, 2.0]);
+        assert_eq!(core.instrument(3, "h", "", "", true, &[1.0, 2.0]), bounded);
+        // Lengths past the text, or splitting a character's surrogate pair: a type error.
+        assert_eq!(core.new_instrument(0, "ab", 3, 0, 0, 0, false, 0, 0, false, &[]), -(abi::ERR_TYPE as i32));
+        assert_eq!(core.new_instrument(0, "a😀", 1, 0, 1, 0, false, 0, 0, false, &[]), -(abi::ERR_TYPE as i32));
+        assert!(core.error_text().contains("lengths"), "{}", core.error_text());
+    }
+
     /// `Core::set_scope`: instruments created after it are in that scope (same name, another
     /// instrument); the Tail Worker's `ingest` keeps every producer's scopes in the pushed window.
     #[cfg(feature = "decode")]
@@ -1166,14 +1310,14 @@ mod tests {
     fn scopes_reach_the_batch_and_survive_ingest() {
         let mut core = Core::new();
         let buf = "6:formati4;8:endpoints20:http://127.0.0.1:9/x11:serviceNames4:shop11:selfMetricsf";
-        assert_eq!(core.configure(buf), abi::ERR_OK, "{}", core.error());
+        assert_eq!(core.configure(buf), abi::ERR_OK, "{}", core.error_text());
         let plain = core.instrument(0, "jobs", "", "", false, &[]);
         core.set_scope("queue-lib", "2.1.0");
         let scoped = core.instrument(0, "jobs", "", "", false, &[]);
         assert_eq!(core.instrument(0, "jobs", "", "", false, &[]), scoped, "found again in its scope");
         core.set_scope(&"x".repeat(256), "");
         assert_eq!(core.instrument(0, "jobs", "", "", false, &[]), -(abi::ERR_TYPE as i32));
-        assert!(core.error().contains("instrumentation scope"), "{}", core.error());
+        assert!(core.error_text().contains("instrumentation scope"), "{}", core.error_text());
         core.set_scope("", "");
         assert_eq!(core.instrument(0, "jobs", "", "", false, &[]), plain, "back in the default scope");
         assert!(plain >= 0 && scoped >= 0 && plain != scoped);
@@ -1185,13 +1329,13 @@ mod tests {
         // Two producers' batches merge per scope in the aggregator.
         let mut tail = Core::new();
         let buf = "6:formati4;8:endpoints20:http://127.0.0.1:9/x11:serviceNames4:tail11:selfMetricsf";
-        assert_eq!(tail.configure(buf), abi::ERR_OK, "{}", tail.error());
+        assert_eq!(tail.configure(buf), abi::ERR_OK, "{}", tail.error_text());
         tail.seed(&[1, 2, 3, 4]);
         assert_eq!(tail.ingest(&compact), 0);
         assert_eq!(tail.ingest(&compact), 0);
         assert!(tail.start(2_000.0, 1_000.0));
         assert_eq!(tail.next(2_000.0), 1);
-        let pushed = edgemetrics::encode::compact::decode(&tail.req_body()).unwrap();
+        let pushed = edgemetrics::encode::compact::decode(tail.req_body_bytes()).unwrap();
         let got: Vec<((&str, &str), f64)> = pushed
             .metrics
             .iter()
@@ -1218,10 +1362,10 @@ mod tests {
         }
         let mut core = Core::new();
         let buf = "6:formati4;8:endpoints20:http://127.0.0.1:9/x11:serviceNames4:tail11:selfMetricsf";
-        assert_eq!(core.configure(buf), abi::ERR_OK, "{}", core.error());
+        assert_eq!(core.configure(buf), abi::ERR_OK, "{}", core.error_text());
         core.seed(&[1, 2, 3, 4]);
         assert_eq!(core.ingest(b"not a batch"), 2);
-        assert!(!core.error().is_empty());
+        assert!(!core.error_text().is_empty());
         assert_eq!(core.ingest(&producer("shop", "isolate-a", 2.0)), 0);
         assert_eq!(core.ingest(&producer("shop", "isolate-b", 5.0)), 0, "instance ids differ, the service is the same");
         assert_eq!(core.window_points(), 1);
@@ -1229,7 +1373,7 @@ mod tests {
         assert_eq!(core.ingest_stats(), vec![2, 1, 0]);
         assert!(core.start(2_000.0, 1_000.0));
         assert_eq!(core.next(2_000.0), 1);
-        let pushed = edgemetrics::encode::compact::decode(&core.req_body()).unwrap();
+        let pushed = edgemetrics::encode::compact::decode(core.req_body_bytes()).unwrap();
         match &pushed.metric("jobs").unwrap().data {
             edgemetrics::MetricData::Sum { points, .. } => assert_eq!(points[0].value, 7.0),
             _ => unreachable!(),

@@ -98,9 +98,10 @@ const overflowNs = bestOf(
     for (let i = 0; i < FRESH; i++) c.add(1, freshSets[i]);
   },
 );
-// The same at the default limits (cardinality 2000, attribute cache 1000 sets): the instrument's
-// 1999 own series no longer fit in its cache, so the shortcut into the overflow series (which
-// needs the cache to hold every own series) does not apply and each value takes the slow path.
+// The same at the default limits (cardinality 2000, attribute cache 2000 sets): the cache holds
+// the instrument's 1999 own series, so the shortcut into the overflow series (which needs the
+// cache to hold every own series) applies. (With the 1000-set cache before, it did not and each
+// value took the slow path.)
 const overflowDefaultNs = bestOf(
   () => {
     const m = new Metrics({ endpoint: 'http://127.0.0.1:9', serviceName: 'bench' });

@@ -1,7 +1,7 @@
 // The JS↔wasm boundary, defined once on this side: every number that crosses it and the names of
 // the options sent to the core in one buffer. Why a file of its own: these codes used to be
 // written out separately here and in Rust; `bindings/src/abi.rs` holds the same table, exports it
-// as `abiTable()`, and test/abi.test.mjs fails when the two disagree.
+// as `Core.abiTable()` (in the every-format module), and test/abi.test.mjs fails when the two disagree.
 
 /** Wire formats (`options.format`). */
 export const FORMAT = Object.freeze({ 'otlp-proto': 0, 'otlp-json': 1, 'remote-write': 2, pushgateway: 3, compact: 4, emf: 5 });
@@ -54,7 +54,7 @@ export const OPTION = Object.freeze({
 /** Open-ended option names: `resource.<key>` (any attribute value), `headers.<name>` (string). */
 export const OPTION_PREFIXES = Object.freeze(['resource.', 'headers.']);
 
-/** The table in the text form `abiTable()` returns, for the comparison test. */
+/** The table in the text form `Core.abiTable()` answers, for the comparison test. */
 export function abiText() {
   let s = '';
   const groups = { format: FORMAT, kind: KIND, action: ACTION, outcome: OUTCOME, report: REPORT, transport: TRANSPORT, error: ERROR };

@@ -91,8 +91,9 @@ const BIND_RELEASE = -3;
 
 /**
  * Attribute sets of one instrument already bound in the core. A trie of Maps (attribute key →
- * Map(value → next node), the bound handle under LEAF): a hit costs two Map lookups per attribute
- * with the caller's own (usually interned) strings and numbers, nothing built or allocated.
+ * Map(value → next node), the bound handle under LEAF, or the handle itself in place of a node
+ * that would hold nothing else): a hit costs two Map lookups per attribute with the caller's own
+ * (usually interned) strings and numbers, nothing built or allocated.
  *
  * Each cached set holds one bind of its own series in the core. Sets that land in the overflow
  * series are not cached (they hold no series). When the cache is full it releases all of them
@@ -134,24 +135,27 @@ export class AttrCache {
     if (typeof attrs === 'object' && attrs !== null) {
       // For a plain object, for…in yields exactly its own enumerable keys (unless something
       // made a property of Object.prototype enumerable: `record` watches for that); other
-      // objects also get inherited keys, so they are checked key by key.
+      // objects also get inherited keys, so they are checked key by key. A node that is a
+      // number is a leaf with no longer set below it: a set with more keys is not cached.
       const proto = getProto(attrs);
       if ((proto === OBJECT_PROTO || proto === null) && !protoPolluted) {
         for (const k in attrs) {
+          if (typeof node !== 'object') return -1;
           const values = node.get(k);
           if (values === undefined) return -1;
           node = values.get(attrs[k]);
-          if (node === undefined) return -1;
         }
       } else {
         for (const k in attrs) {
           if (!hasOwn(attrs, k)) continue;
+          if (typeof node !== 'object') return -1;
           const values = node.get(k);
           if (values === undefined) return -1;
           node = values.get(attrs[k]);
-          if (node === undefined) return -1;
         }
       }
+      if (typeof node === 'number') return node;
+      if (node === undefined) return -1;
     }
     const h = node.get(LEAF);
     return h === undefined ? -1 : h;
@@ -218,22 +222,30 @@ export class AttrCache {
 
   /** Caches `h` (a bind of the own series of `attrs`, whose keys are `keys` or null for none). */
   add(attrs, keys, h) {
+    // The handle of a set is stored as the value's entry itself when no longer set continues from
+    // there (most sets): one Map less per cached set. It moves under LEAF into a Map once one does.
     let node = this.trie;
-    if (keys !== null) {
-      const ranks = this.ranks;
-      let last = -1;
-      for (const k of keys) {
-        let r = ranks.get(k);
-        if (r === undefined) ranks.set(k, (r = ranks.size));
-        if (r <= last) this.ordered = false;
-        last = r;
-        let values = node.get(k);
-        if (values === undefined) node.set(k, (values = new Map()));
-        const v = attrs[k];
-        let next = values.get(v);
-        if (next === undefined) values.set(v, (next = new Map()));
-        node = next;
+    const n = keys === null ? 0 : keys.length;
+    const ranks = this.ranks;
+    let last = -1;
+    for (let i = 0; i < n; i++) {
+      const k = keys[i];
+      let r = ranks.get(k);
+      if (r === undefined) ranks.set(k, (r = ranks.size));
+      if (r <= last) this.ordered = false;
+      last = r;
+      let values = node.get(k);
+      if (values === undefined) node.set(k, (values = new Map()));
+      const v = attrs[k];
+      let next = values.get(v);
+      if (i === n - 1 && next === undefined) {
+        values.set(v, h);
+        this.handles.push(h);
+        return;
       }
+      if (next === undefined) values.set(v, (next = new Map()));
+      else if (typeof next === 'number') values.set(v, (next = new Map([[LEAF, next]])));
+      node = next;
     }
     if (node.has(LEAF)) {
       // Cached meanwhile under the same path (cannot happen for a miss, kept as a fence).

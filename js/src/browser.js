@@ -7,7 +7,7 @@ import { markLoaded } from './metrics.js';
 let ready = null;
 /** Loads the wasm module (once). */
 export function init(input) {
-  ready ??= initWasm({ module_or_path: input ?? new URL('./edgemetrics_wasm_bg.wasm', import.meta.url) }).then(() => markLoaded());
+  ready ??= initWasm({ module_or_path: input ?? new URL('./edgemetrics_wasm_bg.wasm', import.meta.url) }).then(markLoaded);
   return ready;
 }
 export { FormatUnavailableError, Metrics, attributeKey } from './metrics.js';

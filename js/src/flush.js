@@ -18,6 +18,7 @@
 // * Retries resend the same bytes with the same batch id (the core plans them; a gzipped body is
 //   compressed once per flight); carried data travels in a new batch.
 import { ACTION, OUTCOME, REPORT, TRANSPORT } from './abi.js';
+import { bytes, doubles, text } from './answers.js';
 
 export class TimeoutError extends Error {
   constructor(message) {
@@ -57,7 +58,7 @@ function snippet(bytes, secrets) {
 }
 
 function readReport(core, result) {
-  const r = core.report();
+  const r = doubles(core, core.report());
   result.attempts = r[REPORT.attempts];
   result.status = r[REPORT.lastStatus];
   result.dropped = r[REPORT.dropped];
@@ -197,7 +198,7 @@ export class Flusher {
     const core = this.core;
     try {
       if (!core.start(now, budget)) {
-        const err = core.error();
+        const err = text(core, core.error());
         if (err) {
           result.error = err;
           readReport(core, result);
@@ -212,7 +213,7 @@ export class Flusher {
         if (this.gen !== gen) return { ...result, error: 'abandoned (flight exceeded twice its budget)' };
         const action = core.next(Date.now());
         if (action === ACTION.send && this.writeLog) {
-          const body = core.reqBody();
+          const body = bytes(core, core.reqBody());
           result.bytes = body.length;
           try {
             this.writeLog(body);
@@ -223,20 +224,20 @@ export class Flusher {
             result.error = redact(String(e?.message ?? e), this.secrets);
           }
         } else if (action === ACTION.send) {
-          const body = core.reqGzip() ? (gzipped ??= await gzip(core.reqBody())) : core.reqBody();
+          const body = core.reqGzip() ? (gzipped ??= await gzip(bytes(core, core.reqBody()))) : bytes(core, core.reqBody());
           // A sender may bring its own Headers class (node.js: Node's global Headers loads its
           // fetch implementation on first use, tens of ms in a fresh process).
           const headers = new (this.fetch?.Headers ?? Headers)();
-          for (const line of core.reqHeaders().split('\n')) {
+          for (const line of text(core, core.reqHeaders()).split('\n')) {
             const i = line.indexOf(': ');
             if (i > 0) headers.set(line.slice(0, i), line.slice(i + 2));
           }
           if (core.reqGzip() && body === null) headers.delete('Content-Encoding');
-          const sent = body ?? core.reqBody();
+          const sent = body ?? bytes(core, core.reqBody());
           result.bytes = sent.length;
           if (this.gen !== gen) return { ...result, error: 'abandoned (flight exceeded twice its budget)' };
           try {
-            const res = await this.send(core.reqUrl(), core.reqMethod(), headers, sent, core.reqTimeout());
+            const res = await this.send(text(core, core.reqUrl()), text(core, core.reqMethod()), headers, sent, core.reqTimeout());
             let resBody = new Uint8Array(0);
             try {
               resBody = new Uint8Array(await res.arrayBuffer());
@@ -259,7 +260,7 @@ export class Flusher {
       }
       const outcome = readReport(core, result);
       if (outcome === OUTCOME.failed) {
-        result.error = core.reportReason() + (answer ? `: ${answer}` : '');
+        result.error = text(core, core.reportReason()) + (answer ? `: ${answer}` : '');
       } else if (outcome === OUTCOME.delivered) delete result.error;
       return result;
     } catch (e) {

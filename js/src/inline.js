@@ -10,7 +10,7 @@ setLoader(() => {
   const s = atob(wasmBase64);
   const bytes = new Uint8Array(s.length);
   for (let i = 0; i < s.length; i++) bytes[i] = s.charCodeAt(i);
-  initSync({ module: bytes });
+  return initSync({ module: bytes });
 });
 
 /** Nothing to do here (the module loads synchronously on first use); kept for a uniform API. */

@@ -12,6 +12,7 @@ import { Flusher } from './flush.js';
 import { TAIL_PREFIX, checkOptions } from './options.js';
 import { FORMATS } from './variant.js';
 import { BEFORE_COLLECT, DISABLED, INGEST, LENIENT, LENIENT_INSTRUMENT } from './symbols.js';
+import { bytes, setMemory, text } from './answers.js';
 
 export { attributeKey };
 // The internal symbols (symbols.js: registered, shared by every entry's copy of this module).
@@ -62,20 +63,26 @@ export function setHostFetch(fn) {
   hostFetch = fn;
 }
 
-/** @internal */
-export function markLoaded() {
+/** @internal The module was instantiated (asynchronously, browser.js); `wasm`: its exports. */
+export function markLoaded(wasm) {
+  setMemory(wasm.memory);
   loaded = true;
 }
 
 function ensureLoaded() {
   if (loaded) return;
   if (!loader) throw new Error('edgemetrics: the wasm module is not initialised; call `await init()` first');
-  loader();
+  // Every loader returns the instance's exports (what the glue's initSync returns).
+  setMemory(loader().memory);
   loaded = true;
 }
 
-/** Attribute sets cached per instrument (each holds one bind of its series until the cache is cleared). */
-const DEFAULT_CACHE = 1000;
+/**
+ * Attribute sets cached per instrument (each holds one bind of its series until the cache is
+ * cleared): the default cardinality limit, so that at the default limits the cache can hold every
+ * own series of a full instrument and the overflow shortcut (attributes.js) applies.
+ */
+const DEFAULT_CACHE = 2000;
 /** An instrument id the core does not know: values recorded with it are counted as rejected. */
 const NO_INSTRUMENT = 0xffffffff;
 const noop = () => {};
@@ -297,12 +304,12 @@ export class Metrics {
     ensureLoaded();
     const core = new Core();
     const code = core.configure(o.buffer);
-    if (code !== ERROR.ok) throw new (errorClass(code))(`edgemetrics: ${core.error()}`);
+    if (code !== ERROR.ok) throw new (errorClass(code))(`edgemetrics: ${text(core, core.error())}`);
     if (o.remoteWrite && !core.configureRemoteWrite(o.remoteWrite.path, o.remoteWrite.labels)) {
-      throw new TypeError(`edgemetrics: options.remoteWrite: ${core.error()}`);
+      throw new TypeError(`edgemetrics: options.remoteWrite: ${text(core, core.error())}`);
     }
     if (o.pushgateway && !core.configurePushgateway(o.pushgateway.job, o.pushgateway.grouping, o.pushgateway.put)) {
-      throw new TypeError(`edgemetrics: options.pushgateway: ${core.error()}`);
+      throw new TypeError(`edgemetrics: options.pushgateway: ${text(core, core.error())}`);
     }
     core.configureFlush(o.flush.everyInvocations, o.flush.maxAgeMs, o.flush.whenIdle);
     this.#core = core;
@@ -321,7 +328,7 @@ export class Metrics {
   /** The first flush seeds the generator and the isolate's random `service.instance.id`. */
   #seed() {
     if (this.#core.seeded()) return;
-    this.#instanceId = this.#core.seed(randomWords());
+    this.#instanceId = text(this.#core, this.#core.seed(randomWords()));
   }
 
   /**
@@ -333,7 +340,7 @@ export class Metrics {
     if (!this.#core || typeof this.#core.ingest !== 'function') return { code: -1, error: this.#disabledReason ?? 'this build has no compact decoder' };
     this.#seed();
     const code = this.#core.ingest(bytes);
-    return code === 2 ? { code, error: this.#core.error() } : { code };
+    return code === 2 ? { code, error: text(this.#core, this.#core.error()) } : { code };
   }
 
   /** @internal edgemetrics/tail: points waiting in the window of ingested batches. */
@@ -443,16 +450,23 @@ export class Metrics {
       bounds = Float64Array.from(opts.bounds);
     }
     if (!this.#core) return new CLASSES[kind](null, NO_INSTRUMENT, name, kind, 0, null);
-    let id;
-    if (scope !== null) this.#core.setScope(scope.name, scope.version);
-    try {
-      id = exp
-        ? this.#core.instrumentExponential(name, unit, description, exp.maxSize, exp.maxScale)
-        : this.#core.instrument(KIND[kind], name, unit, description, hasBounds, bounds);
-    } finally {
-      if (scope !== null) this.#core.setScope('', '');
-    }
-    if (id < 0) throw new (errorClass(-id))(`edgemetrics: ${this.#core.error()}`);
+    // One string for the name, unit, description and scope (Core.newInstrument splits it by
+    // these UTF-16 lengths): one copy into the module instead of five.
+    const scopeName = scope?.name ?? '';
+    const id = this.#core.newInstrument(
+      KIND[kind],
+      name + unit + description + scopeName + (scope?.version ?? ''),
+      name.length,
+      unit.length,
+      description.length,
+      scopeName.length,
+      exp !== null,
+      exp?.maxSize ?? 0,
+      exp?.maxScale ?? 0,
+      hasBounds,
+      bounds,
+    );
+    if (id < 0) throw new (errorClass(-id))(`edgemetrics: ${text(this.#core, this.#core.error())}`);
     return new CLASSES[kind](this.#core, id, name, kind, this.#cacheMax, this.#attrLimits);
   }
   counter(name, opts) {
@@ -519,16 +533,17 @@ export class Metrics {
       const points = core.prepare(typeof nowMs === 'number' ? nowMs : Date.now());
       if (points === 0) return null;
       const headers = {};
-      for (const line of core.headers().split('\n')) {
+      for (const line of text(core, core.headers()).split('\n')) {
         const i = line.indexOf(': ');
         if (i > 0) headers[line.slice(0, i)] = line.slice(i + 2);
       }
       for (const [k, v] of this.#headers) headers[k] = v;
+      const path = text(core, core.path());
       return {
-        method: core.method(),
-        url: this.endpoint.endsWith(core.path()) ? this.endpoint : this.endpoint + core.path(),
+        method: text(core, core.method()),
+        url: this.endpoint + (path && !this.endpoint.endsWith(path) ? path : ''),
         headers,
-        body: core.body(),
+        body: bytes(core, core.body()),
         points,
       };
     } catch {

@@ -115,8 +115,9 @@ builtin('node:fs').readFile(new URL('./edgemetrics_wasm_bg.wasm', import.meta.ur
 
 setLoader(() => {
   loading = false;
-  initSync({ module: compiled ?? readWasm() });
+  const wasm = initSync({ module: compiled ?? readWasm() });
   compiled = null;
+  return wasm;
 });
 
 /** Nothing to wait for here (the first Metrics loads the module if needed); kept for a uniform API. */

@@ -3,12 +3,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Metrics } from '../dist/modules/node.js';
-import { abiTable } from '../dist/modules/edgemetrics_wasm.js';
+import { Core } from '../dist/modules/edgemetrics_wasm.js';
+import { text } from '../dist/modules/answers.js';
 import { abiText, ERROR, errorClass } from '../dist/modules/abi.js';
 
 test('the Rust and JS tables of the boundary are identical', () => {
   new Metrics({ endpoint: 'http://127.0.0.1:9' }); // instantiates the wasm module
-  const rust = abiTable().trim().split('\n').sort();
+  const core = new Core();
+  const rust = text(core, core.abiTable()).trim().split('\n').sort();
+  core.free();
   const js = abiText().trim().split('\n').sort();
   assert.deepEqual(js, rust);
   assert.ok(rust.length > 40, `${rust.length} entries`);

@@ -46,13 +46,14 @@ function collect(metrics) {
   return out;
 }
 
-function run(seed, { cardinality, windows, generationEvery, opsPerWindow, shuffle, cumulative = false }) {
+/** `defaults`: no `limits` option given (`cardinality` is then the default limit, for the model). */
+function run(seed, { cardinality, windows, generationEvery, opsPerWindow, shuffle, cumulative = false, defaults = false }) {
   const r = rng(seed);
   const metrics = new Metrics({
     endpoint: 'http://127.0.0.1:9',
     format: 'otlp-json',
     serviceName: 'model',
-    limits: { cardinality },
+    ...(defaults ? {} : { limits: { cardinality } }),
     temporality: cumulative ? 'cumulative' : 'delta',
   });
   const c = metrics.counter('c');
@@ -135,6 +136,37 @@ test('model: cumulative temporality (series are never reclaimed; one generation 
   }
 });
 
+test('model: the default limits (cardinality 2000; the attribute cache holds every own series of a full instrument)', () => {
+  for (let seed = 300; seed <= 301; seed++) {
+    run(seed, { cardinality: 2000, defaults: true, windows: 4, generationEvery: 2, opsPerWindow: 6000, shuffle: seed % 2 === 0 });
+  }
+});
+
+test('overflow shortcut at the default limits: a new set on a full instrument is read once per attribute, no attribute key built', () => {
+  const metrics = new Metrics({ endpoint: 'http://127.0.0.1:9', format: 'otlp-json', serviceName: 'model' });
+  const c = metrics.counter('c');
+  for (let i = 0; i < 1999; i++) c.add(1, { route: `/r${i}`, status: 200 });
+  c.add(1, { route: '/first', status: 200 }); // the first miss on the full instrument: overflow series
+  let reads = 0;
+  const attack = (i) => ({
+    route: `/x${i}`,
+    get status() {
+      reads++;
+      return 200;
+    },
+  });
+  for (let i = 0; i < 100; i++) c.add(2, attack(i));
+  // The shortcut reads each value once (to check that the core would keep the set as given);
+  // building the attribute key would read it again.
+  assert.equal(reads, 100);
+  c.add(5, { status: 200, route: '/r7' });
+  const got = collect(metrics);
+  assert.equal(got.overflow, 201);
+  assert.equal(got[canon({ route: '/r7', status: 200 })], 6);
+  assert.equal(Object.keys(got).length, 2000, '1999 own series and the overflow series');
+  metrics.close();
+});
+
 test('overflow shortcut: a set already cached under another key order, or hidden by an enumerable Object.prototype key, keeps its own series', () => {
   const metrics = new Metrics({ endpoint: 'http://127.0.0.1:9', format: 'otlp-json', serviceName: 'model', limits: { cardinality: 3 } });
   const c = metrics.counter('c');
@@ -154,4 +186,27 @@ test('overflow shortcut: a set already cached under another key order, or hidden
   c.add(10, { b: 'x', a: 1 }); // another key order of a cached set
   c.add(1000, { a: 5, b: 'x' });
   assert.deepEqual(collect(metrics), { [canon({ a: 1, b: 'x' })]: 11, [canon({ a: 2, b: 'x' })]: 101, overflow: 1002 });
+});
+
+test('attribute cache: sets that extend one another (a leaf of one is a node of the next) keep their own series', () => {
+  const sets = [{ a: 1 }, { a: 1, b: 2 }, {}, { a: 1, b: 2, c: 3 }, { a: 1, b: 3 }, { a: 2 }];
+  // Each set's first value is a miss (bound and cached), the later ones hits; a fresh instrument
+  // per order of first appearance, so that a shorter set is cached both before and after a longer one.
+  for (const order of [
+    [0, 1, 2, 3, 4, 5],
+    [3, 1, 0, 5, 4, 2],
+    [5, 4, 3, 2, 1, 0],
+  ]) {
+    const metrics = new Metrics({ endpoint: 'http://127.0.0.1:9', format: 'otlp-json', serviceName: 'model' });
+    const c = metrics.counter('c');
+    const want = {};
+    for (let round = 0; round < 3; round++) {
+      for (const i of order) {
+        c.add(i + 1, { ...sets[i] });
+        want[canon(sets[i])] = (want[canon(sets[i])] ?? 0) + i + 1;
+      }
+    }
+    assert.deepEqual(collect(metrics), want, `order ${order}`);
+    metrics.close();
+  }
 });

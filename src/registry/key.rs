@@ -105,21 +105,38 @@ impl Sorted {
     }
 
     /// The kept attributes in key order, string values truncated to the limit.
-    #[inline]
+    #[cfg(test)]
     pub fn iter<'s, 'a>(
         &'s self,
         attrs: &'s [Attr<'a>],
         limits: &'s AttrLimits,
     ) -> impl Iterator<Item = (&'a str, AttrValue<'a>)> + 's {
-        self.idx[..self.len].iter().map(move |&i| {
-            let (k, v) = attrs[i as usize];
-            let v = match v {
-                AttrValue::Str(s) => AttrValue::Str(truncate_str(s, limits.max_value_len)),
-                other => other,
-            };
-            (k, v)
-        })
+        in_order(self.order(), attrs, limits)
     }
+
+    /// Indices of the kept attributes in key order (see [`in_order`]).
+    #[inline(always)]
+    pub fn order(&self) -> &[u8] {
+        &self.idx[..self.len]
+    }
+}
+
+/// `attrs` taken in the order `idx`, string values truncated to the limit: [`Sorted`] and
+/// [`FastOrder`] share it, so one copy of [`write_key`] serves both.
+#[inline]
+pub(crate) fn in_order<'s, 'a>(
+    idx: &'s [u8],
+    attrs: &'s [Attr<'a>],
+    limits: &'s AttrLimits,
+) -> impl Iterator<Item = (&'a str, AttrValue<'a>)> + 's {
+    idx.iter().map(move |&i| {
+        let (k, v) = attrs[i as usize];
+        let v = match v {
+            AttrValue::Str(s) => AttrValue::Str(truncate_str(s, limits.max_value_len)),
+            other => other,
+        };
+        (k, v)
+    })
 }
 
 /// Writes the canonical key of `attrs` into `out` (cleared first) and returns what had to change.
@@ -382,6 +399,15 @@ pub(crate) struct FastOrder {
     pub hash: u64,
 }
 
+impl FastOrder {
+    /// Indices of the caller's attributes in key order: for such a set also the canonical order
+    /// (nothing to de-duplicate or truncate), so [`in_order`] of it writes the canonical key.
+    #[inline(always)]
+    pub fn order(&self) -> &[u8] {
+        &self.idx[..self.len]
+    }
+}
+
 /// The [`FastOrder`] of `attrs` (recorded into `instrument`), or `None` when the set needs the
 /// canonicalizing path ([`Sorted`]). Such a set needs no de-duplication or truncation, so the
 /// record path hashes it as given and compares it with a stored key in this order
@@ -546,6 +572,10 @@ mod tests {
         }
         b.reverse();
         assert!(matches(&key, &b));
+        // The fast order's pairs write the canonical key (a new series created from the fast path).
+        let mut written = Vec::new();
+        write_key(in_order(fast_order(7, &b, &limits).expect("fast path").order(), &b, &limits), &mut written);
+        assert_eq!(written, key);
         // A different value, a missing or an extra pair, or a changed type never matches.
         assert!(!matches(
             &key,

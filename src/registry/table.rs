@@ -11,6 +11,7 @@
 //! ```text
 //! lookup_or_create(instrument, attrs)
 //!   ├─ fast path: set canonical up to order → key order, set hash → probe, compare in place
+//!   │    └─ miss → its canonical key written in key order → insert at the probe's end
 //!   └─ otherwise: canonical key in the scratch buffer → set hash → probe
 //!        └─ miss → insert: over a limit? (delta: sweep idle series once per window, probe again)
 //!                          → the instrument's overflow series; else a new slot
@@ -22,7 +23,7 @@ use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use super::key::{decode_key, fast_order, matches_in_order, set_hash, write_key, Sorted, StoredKey};
+use super::key::{decode_key, fast_order, in_order, matches_in_order, set_hash, write_key, Sorted, StoredKey};
 use super::{Limits, OVERFLOW_KEY};
 use crate::attr::{Attr, AttrLimits, Attributes};
 use crate::exphist::{ExpConfig, ExpHistogram};
@@ -260,6 +261,11 @@ impl SeriesTable {
                 }
                 pos = (pos + 1) & mask;
             }
+            // A new set: the probe ended on the empty position its canonical key would be found
+            // at, and the hash is the canonical one, so it is created from here (no second sort,
+            // hash or probe on the canonical path).
+            let limits = self.limits.attributes;
+            return self.find_or_insert(id, attrs, order.order(), &limits, Some((hash, pos)), false, stats);
         }
         self.canonical_lookup_or_create(id, attrs, stats)
     }
@@ -272,7 +278,7 @@ impl SeriesTable {
         let sorted = Sorted::new(attrs, &limits);
         stats.attributes_dropped += sorted.adj.dropped as u64;
         stats.attributes_truncated += sorted.adj.truncated as u64;
-        self.find_or_insert(id, attrs, &sorted, &limits, false, stats)
+        self.find_or_insert(id, attrs, sorted.order(), &limits, None, false, stats)
     }
 
     /// Probes the index for the canonical `key` of `instrument`.
@@ -292,21 +298,31 @@ impl SeriesTable {
         }
     }
 
-    /// Writes the canonical key into the reused scratch buffer (no allocation once it has grown),
-    /// hashes it in one pass, and probes; a new series is created only on a miss.
+    /// Writes the canonical key (the pairs `attrs` in the key order `order`) into the reused
+    /// scratch buffer (no allocation once it has grown), hashes it in one pass, and probes; a new
+    /// series is created only on a miss. `known`: the set hash and the empty index position a
+    /// probe already ended on (a set the fast path missed): no second hash or probe.
+    #[allow(clippy::too_many_arguments)]
     fn find_or_insert(
         &mut self,
         id: u32,
         attrs: &[Attr<'_>],
-        sorted: &Sorted,
+        order: &[u8],
         alimits: &AttrLimits,
+        known: Option<(u64, usize)>,
         is_overflow: bool,
         stats: &mut SdkStats,
     ) -> u32 {
         let mut key = core::mem::take(&mut self.scratch);
-        write_key(sorted.iter(attrs, alimits), &mut key);
-        let hash = set_hash(id, sorted.iter(attrs, alimits));
-        let slot = match self.find(hash, id, &key) {
+        write_key(in_order(order, attrs, alimits), &mut key);
+        let (hash, found) = match known {
+            Some((hash, pos)) => (hash, Err(pos)),
+            None => {
+                let hash = set_hash(id, in_order(order, attrs, alimits));
+                (hash, self.find(hash, id, &key))
+            }
+        };
+        let slot = match found {
             Ok(slot) => slot,
             Err(pos) => self.insert(id, hash, pos, &key, is_overflow, stats),
         };
@@ -453,7 +469,7 @@ impl SeriesTable {
         let attrs = [(OVERFLOW_KEY, crate::AttrValue::Bool(true))];
         let limits = AttrLimits::default();
         let sorted = Sorted::new(&attrs, &limits);
-        self.find_or_insert(id, &attrs, &sorted, &limits, true, stats)
+        self.find_or_insert(id, &attrs, sorted.order(), &limits, None, true, stats)
     }
 
     fn rebuild_index(&mut self, size: usize) {

@@ -2,7 +2,7 @@
 // edgemetrics this includes compiling and instantiating the wasm module), record one value and
 // flush ONE batch to the receiver with the SDK's own sender; prints the phases as one JSON line.
 // No warm-up of anything: this is what the first invocation of a Lambda-like function pays.
-// Usage: node cold-child.mjs <variant> <receiver base URL>
+// Usage: node cold-child.mjs <variant> <receiver base URL>   (EDGEMETRICS_DIST=DIR: another build's dist)
 //   variants: edgemetrics (default entry: OTLP only, node:http), edgemetrics-fetch (the same with
 //   options.fetch = globalThis.fetch), edgemetrics-all (the every-format entry), edgemetrics-gap
 //   (the default entry, 20 ms between the import and the first Metrics, not counted: a process
@@ -18,7 +18,8 @@ let t1;
 let t2;
 let tImported;
 if (variant.startsWith('edgemetrics')) {
-  lib = await import(variant === 'edgemetrics-all' ? '../../dist/node.js' : '../../dist/otlp/node.js');
+  const dist = process.env.EDGEMETRICS_DIST ? new URL(`file://${process.env.EDGEMETRICS_DIST}/`) : new URL('../../dist/', import.meta.url);
+  lib = await import(new URL(variant === 'edgemetrics-all' ? 'node.js' : 'otlp/node.js', dist).href);
   tImported = performance.now();
   if (variant === 'edgemetrics-gap') await new Promise((r) => setTimeout(r, 20));
   t1 = performance.now();

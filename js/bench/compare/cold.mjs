@@ -1,13 +1,24 @@
 // Cold path, side by side in one run: for each variant, N fresh Node processes (cold-child.mjs),
 // each importing the SDK, setting it up, recording one value and flushing once to a receiver on
 // 127.0.0.1 started here; prints the medians (min-max) per phase as a Markdown table.
-// Usage: node cold.mjs [N=9]
+// Usage: node cold.mjs [N=9] [--against DIR] [--only-edgemetrics]
+//   --against DIR: also the same edgemetrics variants from another build's dist (e.g. main's, built
+//   with `node build.mjs --out DIR`), rows marked `@DIR`, interleaved with these: an A/B in one run.
+//   --only-edgemetrics: leave out edgemetrics-all and otel (faster A/B runs).
 import { createServer } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const N = Number(process.argv[2] ?? 9);
+const argv = process.argv.slice(2);
+const flag = (name) => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv.splice(i, 2)[1] : null;
+};
+const against = flag('--against');
+const only = argv.indexOf('--only-edgemetrics');
+if (only >= 0) argv.splice(only, 1);
+const N = Number(argv[0] ?? 9);
 const server = createServer((req, res) => {
   req.resume();
   req.on('end', () => {
@@ -17,14 +28,17 @@ const server = createServer((req, res) => {
 });
 await new Promise((r) => server.listen(0, '127.0.0.1', r));
 const url = `http://127.0.0.1:${server.address().port}`;
-const variants = ['edgemetrics', 'edgemetrics-gap', 'edgemetrics-fetch', 'edgemetrics-all', 'otel'];
+const own = only >= 0 ? ['edgemetrics', 'edgemetrics-gap'] : ['edgemetrics', 'edgemetrics-gap', 'edgemetrics-fetch', 'edgemetrics-all', 'otel'];
+const variants = [...own, ...(against ? own.filter((v) => v !== 'otel').map((v) => `${v}@${against}`) : [])];
 const rows = Object.fromEntries(variants.map((v) => [v, []]));
 // Interleaved, so that load changes on the shared machine hit every variant alike. spawnSync
 // would block the receiver: the children run asynchronously one at a time instead.
 const { spawn } = await import('node:child_process');
 const once = (v) =>
   new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, [join(here, 'cold-child.mjs'), v, url], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const [name, dist] = v.split('@');
+    const env = dist ? { ...process.env, EDGEMETRICS_DIST: dist } : process.env;
+    const c = spawn(process.execPath, [join(here, 'cold-child.mjs'), name, url], { stdio: ['ignore', 'pipe', 'inherit'], env });
     let out = '';
     c.stdout.on('data', (d) => (out += d));
     c.on('close', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`${v} exited ${code}`))));

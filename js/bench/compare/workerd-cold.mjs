@@ -17,7 +17,9 @@
 // The receiver is an http server on 127.0.0.1 in this process; every request is checked to have
 // pushed exactly one batch. workerd's own dispatch cost is the floor's row.
 //
-// Usage: node workerd-cold.mjs [rounds=8]   (writes workerd-cold.json next to this file)
+// Usage: node workerd-cold.mjs [rounds=8] [--against DIR]   (writes workerd-cold.json next to this file)
+//   --against DIR: also the edgemetrics worker built from another build's dist (e.g. main's, built
+//   with `node build.mjs --out DIR`), row `edgemetrics@DIR`, in the same rotation: an A/B in one run.
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
@@ -27,11 +29,15 @@ import { build } from 'esbuild';
 import { Miniflare } from 'miniflare';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const ROUNDS = Number(process.argv[2] ?? 8);
-const NAMES = ['edgemetrics', 'otel', 'floor'];
-const WASM = join(here, '..', '..', 'dist', 'otlp', 'edgemetrics_wasm_bg.wasm');
+const argv = process.argv.slice(2);
+const at = argv.indexOf('--against');
+const against = at >= 0 ? argv.splice(at, 2)[1] : null;
+const ROUNDS = Number(argv[0] ?? 8);
+const NAMES = ['edgemetrics', 'otel', 'floor', ...(against ? [`edgemetrics@${against}`] : [])];
+const DIST = join(here, '..', '..', 'dist');
 
-async function bundleWorker(name) {
+async function bundleWorker(contestant) {
+  const [name, dist = DIST] = contestant.split('@');
   const dir = mkdtempSync(join(tmpdir(), `em-cold-${name}-`));
   const outfile = join(dir, 'worker.js');
   await build({
@@ -44,8 +50,10 @@ async function bundleWorker(name) {
     external: ['*.wasm'],
     outfile,
     logLevel: 'error',
+    // The worker imports this repository's dist/otlp/workerd.js; `@DIR` takes DIR's instead.
+    plugins: [{ name: 'dist', setup: (b) => b.onResolve({ filter: /dist\/otlp\/workerd\.js$/ }, () => ({ path: join(dist, 'otlp', 'workerd.js') })) }],
   });
-  if (name === 'edgemetrics') copyFileSync(WASM, join(dir, 'edgemetrics_wasm_bg.wasm'));
+  if (name === 'edgemetrics') copyFileSync(join(dist, 'otlp', 'edgemetrics_wasm_bg.wasm'), join(dir, 'edgemetrics_wasm_bg.wasm'));
   return { dir, outfile };
 }
 
