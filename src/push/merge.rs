@@ -45,33 +45,29 @@ impl DropTally {
         self.histogram_values = self.histogram_values.saturating_add(other.histogram_values);
     }
     fn count_metric_points(&mut self, m: &Metric, range: core::ops::Range<usize>) {
-        let own = !m.name.starts_with(SELF_PREFIX);
+        // Every point counts; only own delta counters and histograms carry recorded values
+        // (one loop per such kind instead of a count inside every kind's loop).
+        self.points += range.len() as u64;
+        if m.name.starts_with(SELF_PREFIX) {
+            return;
+        }
         match &m.data {
-            MetricData::Sum { monotonic, temporality, points } => {
+            MetricData::Sum { monotonic: true, temporality: Temporality::Delta, points } => {
                 for p in &points[range] {
-                    self.points += 1;
-                    if own && *monotonic && *temporality == Temporality::Delta {
-                        self.counter_total += p.value;
-                    }
+                    self.counter_total += p.value;
                 }
             }
-            MetricData::Gauge { points } => self.points += points[range].len() as u64,
-            MetricData::Histogram { temporality, points, .. } => {
+            MetricData::Histogram { temporality: Temporality::Delta, points, .. } => {
                 for p in &points[range] {
-                    self.points += 1;
-                    if own && *temporality == Temporality::Delta {
-                        self.histogram_values = self.histogram_values.saturating_add(p.count);
-                    }
+                    self.histogram_values = self.histogram_values.saturating_add(p.count);
                 }
             }
-            MetricData::ExponentialHistogram { temporality, points } => {
+            MetricData::ExponentialHistogram { temporality: Temporality::Delta, points } => {
                 for p in &points[range] {
-                    self.points += 1;
-                    if own && *temporality == Temporality::Delta {
-                        self.histogram_values = self.histogram_values.saturating_add(p.hist.count);
-                    }
+                    self.histogram_values = self.histogram_values.saturating_add(p.hist.count);
                 }
             }
+            _ => {}
         }
     }
 }
