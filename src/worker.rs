@@ -64,18 +64,15 @@
 //! self-metrics in the next batch that gets through.
 
 use std::cell::RefCell;
-use std::future::{poll_fn, Future};
-use std::pin::pin;
 use std::rc::Rc;
 use std::string::{String, ToString};
-use std::task::Poll;
 use std::time::Duration;
 use std::vec::Vec;
 
 use worker::js_sys::{self, Reflect, Uint8Array};
-use worker::wasm_bindgen::JsCast;
+use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::{web_sys, AbortController, Context, Delay, Env};
+use worker::{web_sys, Context, Delay, Env};
 
 use crate::env::EnvConfig;
 use crate::model::{SdkStats, Temporality};
@@ -709,11 +706,13 @@ struct Prepared {
     init: web_sys::RequestInit,
     /// The gzipped body being read into an `ArrayBuffer` (set as the body once it resolves).
     gzipped: Option<js_sys::Promise>,
-    controller: AbortController,
-    timeout_ms: u64,
+    /// `AbortSignal.timeout(timeout_ms)`: aborts the fetch and the reading of its body.
+    signal: web_sys::AbortSignal,
 }
 
-/// Builds the runtime's request for one attempt.
+/// Builds the runtime's request for one attempt, with an `AbortSignal.timeout` of the attempt's
+/// `timeout_ms` (started here, so time spent compressing counts: a fetch that starts late starts
+/// with less time, or already aborted).
 ///
 /// Written against `web_sys` (the runtime's own `Request`, `Headers`, `Response`) rather than
 /// workers-rs's `Fetch`/`Request`/`Response` wrappers: those parse the URL into a path, convert a
@@ -725,72 +724,59 @@ fn prepare(req: &push::Request) -> Result<Prepared, TransportError> {
     for h in &req.headers {
         headers.set(&h.name, &h.value).map_err(other)?;
     }
-    let controller = AbortController::default();
+    let signal = web_sys::AbortSignal::timeout_with_f64(req.timeout_ms.max(1) as f64);
     let init = web_sys::RequestInit::new();
     init.set_method(req.method.as_str());
     init.set_headers(&headers);
-    init.set_signal(Some(&*controller.signal()));
+    init.set_signal(Some(&signal));
     let gzipped = if req.gzip {
         Some(gzip(&req.body)?)
     } else {
         init.set_body(&Uint8Array::from(&req.body[..]));
         None
     };
-    Ok(Prepared { url: req.url.clone(), init, gzipped, controller, timeout_ms: req.timeout_ms })
+    Ok(Prepared { url: req.url.clone(), init, gzipped, signal })
 }
 
-/// Sends one attempt with the runtime's `fetch`, aborted after its `timeout_ms`. Errors go
-/// through `worker::Error`, so a rejection is classified from the same text as before.
+/// Sends one attempt with the runtime's `fetch`. The request's signal aborts it (and the reading
+/// of its body) after its `timeout_ms`: a rejection while the signal is aborted is
+/// [`TransportError::Timeout`]; other rejections go through `worker::Error`, so they are
+/// classified from the same text as before.
 async fn send(prepared: Result<Prepared, TransportError>) -> Result<Received, TransportError> {
     let p = prepared?;
-    let exchange = async {
-        let other = |_| TransportError::Other;
-        if let Some(gzipped) = &p.gzipped {
-            let buf = JsFuture::from(gzipped.clone()).await.map_err(other)?;
-            p.init.set_body(&Uint8Array::new(&buf));
+    let failed = |e: JsValue, otherwise: fn(JsValue) -> TransportError| {
+        if p.signal.aborted() {
+            TransportError::Timeout
+        } else {
+            otherwise(e)
         }
-        let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-        let fetched = JsFuture::from(global.fetch_with_str_and_init(&p.url, &p.init)).await;
-        let resp: web_sys::Response = fetched.map_err(|e| classify(&worker::Error::from(e)))?.unchecked_into();
-        let status = resp.status();
-        let mut headers = Vec::new();
-        for name in ["retry-after", "content-type"] {
-            if let Ok(Some(v)) = resp.headers().get(name) {
-                headers.push((String::from(name), v));
-            }
-        }
-        // Only OTLP reads the body (partial success); others skip it.
-        let wants_body = matches!(status, 200..=299)
-            && headers.iter().any(|(k, v)| k == "content-type" && (has(v, b"protobuf") || has(v, b"json")));
-        let mut body = Vec::new();
-        if wants_body {
-            let reset = |_| TransportError::Reset;
-            let buf = JsFuture::from(resp.array_buffer().map_err(reset)?).await.map_err(reset)?;
-            body = Uint8Array::new(&buf).to_vec();
-        }
-        body.truncate(MAX_RESPONSE_BODY);
-        Ok::<Received, TransportError>(Received { status, headers, body })
     };
-    let timeout = Delay::from(Duration::from_millis(p.timeout_ms.max(1)));
-    let mut exchange = pin!(exchange);
-    let mut timeout = pin!(timeout);
-    let first = poll_fn(|cx| {
-        if let Poll::Ready(r) = exchange.as_mut().poll(cx) {
-            return Poll::Ready(Some(r));
-        }
-        if timeout.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(None);
-        }
-        Poll::Pending
-    })
-    .await;
-    match first {
-        Some(r) => r,
-        None => {
-            p.controller.abort();
-            Err(TransportError::Timeout)
+    if let Some(gzipped) = p.gzipped {
+        let buf = JsFuture::from(gzipped).await.map_err(|e| failed(e, |_| TransportError::Other))?;
+        p.init.set_body(&Uint8Array::new(&buf));
+    }
+    let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+    let fetched = JsFuture::from(global.fetch_with_str_and_init(&p.url, &p.init)).await;
+    let resp: web_sys::Response =
+        fetched.map_err(|e| failed(e, |e| classify(&worker::Error::from(e))))?.unchecked_into();
+    let status = resp.status();
+    let mut headers = Vec::new();
+    for name in ["retry-after", "content-type"] {
+        if let Ok(Some(v)) = resp.headers().get(name) {
+            headers.push((String::from(name), v));
         }
     }
+    // Only OTLP reads the body (partial success); others skip it.
+    let wants_body = matches!(status, 200..=299)
+        && headers.iter().any(|(k, v)| k == "content-type" && (has(v, b"protobuf") || has(v, b"json")));
+    let mut body = Vec::new();
+    if wants_body {
+        let reset = |e| failed(e, |_| TransportError::Reset);
+        let buf = JsFuture::from(resp.array_buffer().map_err(reset)?).await.map_err(reset)?;
+        body = Uint8Array::new(&buf).to_vec();
+    }
+    body.truncate(MAX_RESPONSE_BODY);
+    Ok(Received { status, headers, body })
 }
 
 /// `needle` occurs in `v`: a plain window scan (`str::contains` with a `&str` pattern links core's
