@@ -154,8 +154,8 @@ impl Setup {
         }
     }
 
-    /// Reads the configuration from wrangler vars and secrets (a var wins over a secret of the
-    /// same name) with the OpenTelemetry names, parsed by [`crate::env`] (its table lists every
+    /// Reads the configuration from wrangler vars and secrets (string properties of `env`; a
+    /// var that is not a string, e.g. a JSON object, counts as unset) with the OpenTelemetry names, parsed by [`crate::env`] (its table lists every
     /// variable): `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_HEADERS`,
     /// `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, ..., and `EDGEMETRICS_FORMAT` /
     /// `EDGEMETRICS_ENDPOINT` / `EDGEMETRICS_HEADERS` for remote write, Pushgateway and compact.
@@ -169,10 +169,10 @@ impl Setup {
     /// `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE` says otherwise.
     /// `EDGEMETRICS_FLUSH_POLICY=invocation` pushes at every invocation's end (default `adaptive`).
     pub fn from_env(env: &Env, service_name: &str) -> Self {
-        Self::from_lookup(
-            |name| env.var(name).ok().map(|v| v.to_string()).or_else(|| env.secret(name).ok().map(|v| v.to_string())),
-            service_name,
-        )
+        // Vars and secrets are both string properties of `env` (one namespace: a name is one or
+        // the other). Read directly, not through `Env::var`/`Env::secret`, which format an error
+        // message for every absent name (most of the variables in `crate::env`'s table are).
+        Self::from_lookup(|name| Reflect::get(env, &JsValue::from(name)).ok()?.as_string(), service_name)
     }
 
     /// [`from_env`](Self::from_env) over any lookup (`name → value`), e.g. a test's table.
