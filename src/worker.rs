@@ -64,18 +64,15 @@
 //! self-metrics in the next batch that gets through.
 
 use std::cell::RefCell;
-use std::future::{poll_fn, Future};
-use std::pin::pin;
 use std::rc::Rc;
 use std::string::{String, ToString};
-use std::task::Poll;
 use std::time::Duration;
 use std::vec::Vec;
 
 use worker::js_sys::{self, Reflect, Uint8Array};
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::{web_sys, AbortController, Context, Delay, Env};
+use worker::{web_sys, Context, Delay, Env};
 
 use crate::env::EnvConfig;
 use crate::model::{SdkStats, Temporality};
@@ -157,8 +154,8 @@ impl Setup {
         }
     }
 
-    /// Reads the configuration from wrangler vars and secrets (a var wins over a secret of the
-    /// same name) with the OpenTelemetry names, parsed by [`crate::env`] (its table lists every
+    /// Reads the configuration from wrangler vars and secrets (string properties of `env`; a
+    /// var that is not a string, e.g. a JSON object, counts as unset) with the OpenTelemetry names, parsed by [`crate::env`] (its table lists every
     /// variable): `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_HEADERS`,
     /// `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, ..., and `EDGEMETRICS_FORMAT` /
     /// `EDGEMETRICS_ENDPOINT` / `EDGEMETRICS_HEADERS` for remote write, Pushgateway and compact.
@@ -172,10 +169,10 @@ impl Setup {
     /// `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE` says otherwise.
     /// `EDGEMETRICS_FLUSH_POLICY=invocation` pushes at every invocation's end (default `adaptive`).
     pub fn from_env(env: &Env, service_name: &str) -> Self {
-        Self::from_lookup(
-            |name| env.var(name).ok().map(|v| v.to_string()).or_else(|| env.secret(name).ok().map(|v| v.to_string())),
-            service_name,
-        )
+        // Vars and secrets are both string properties of `env` (one namespace: a name is one or
+        // the other). Read directly, not through `Env::var`/`Env::secret`, which format an error
+        // message for every absent name (most of the variables in `crate::env`'s table are).
+        Self::from_lookup(|name| Reflect::get(env, &JsValue::from(name)).ok()?.as_string(), service_name)
     }
 
     /// [`from_env`](Self::from_env) over any lookup (`name → value`), e.g. a test's table.
@@ -512,7 +509,7 @@ impl WorkerMetrics {
                 g.latest_waiter += 1;
                 let (me, deadline) = (g.latest_waiter, now.saturating_add(g.budget_ms));
                 drop(g);
-                ctx.wait_until(deliver(self.inner.clone(), Start::After { me, deadline_ms: deadline }));
+                ctx.wait_until(deliver(self.inner.clone(), Phase::After { me, deadline_ms: deadline }));
                 return Flush::Coalesced;
             }
             g.host.stale_flights += 1;
@@ -528,9 +525,9 @@ impl WorkerMetrics {
             Err(()) => return Flush::Dropped,
         }
         g.host.tasks += 1;
-        let generation = g.generation;
+        let phase = Phase::Deliver { generation: g.generation, left: max_steps(&g) };
         drop(g);
-        ctx.wait_until(deliver(self.inner.clone(), Start::Now(generation)));
+        ctx.wait_until(deliver(self.inner.clone(), phase));
         Flush::Started
     }
 
@@ -592,118 +589,108 @@ impl Inner {
     }
 }
 
+/// Where a delivery task handed to `ctx.wait_until` stands.
+enum Phase {
+    /// A follow-up (the host-loop contract's "at most one follow-up"): wait until the delivery in
+    /// flight settles, then, if this is the latest such flush, collect everything recorded
+    /// meanwhile into one follow-up batch and deliver it within what is left of this invocation's
+    /// budget. Earlier waiters just end: their data rides in the latest one's batch. So every
+    /// invocation's `wait_until` work ends within its budget of its flush, and no invocation's
+    /// work grows with the traffic that follows it.
+    After { me: u64, deadline_ms: u64 },
+    /// Delivering the flight `generation`, at most `left` more pusher steps.
+    Deliver { generation: u64, left: usize },
+}
+
+/// What a delivery task awaits next.
 enum Step {
-    Send(push::Request),
+    Send(Result<Prepared, TransportError>),
     Wait(u64),
     Done,
 }
 
-/// What a `wait_until` task of [`WorkerMetrics::flush`] starts with.
-enum Start {
-    /// The delivery of the flight `generation`, started by the flush.
-    Now(u64),
-    /// A follow-up: wait for the flight in progress, then deliver what was recorded meanwhile
-    /// (see [`follow_up`]).
-    After { me: u64, deadline_ms: u64 },
-}
-
-/// The one future type handed to `ctx.wait_until`. Both kinds of task end in the same
-/// [`drive`]: one task type links one copy of the delivery loop and of wasm-bindgen's
-/// future-to-promise glue (two types linked both twice).
-async fn deliver(inner: Rc<RefCell<Inner>>, start: Start) {
-    let generation = match start {
-        Start::Now(generation) => generation,
-        Start::After { me, deadline_ms } => match follow_up(&inner, me, deadline_ms).await {
-            Some(generation) => generation,
-            None => return,
-        },
-    };
-    drive(inner, generation).await;
-}
-
-/// The delivery task of one batch: runs the pusher's loop until it is done, then records the
-/// report and marks the isolate idle.
-async fn drive(inner: Rc<RefCell<Inner>>, generation: u64) {
-    // Every attempt is at most two steps (send, wait); +4 covers the final Done.
-    let max_steps = inner.borrow().pusher.as_ref().map_or(0, |p| p.config().max_attempts as usize * 2 + 4);
-    for _ in 0..max_steps {
-        let step = {
-            let Ok(mut g) = inner.try_borrow_mut() else { return };
-            if g.generation != generation {
-                return;
-            }
-            let now = now_ms();
-            match g.pusher.as_mut().map(|p| p.next(now)) {
-                Some(Action::Send(r)) => Step::Send(r.clone()),
-                Some(Action::Wait { until_ms }) => Step::Wait(until_ms.saturating_sub(now).max(1)),
-                _ => Step::Done,
-            }
-        };
-        match step {
-            Step::Done => break,
+/// The one future type handed to `ctx.wait_until`: it only awaits. Every decision (the
+/// follow-up's wait, the pusher's next action, applying a response) is made by the plain
+/// function [`advance`], so the future's state is the phase and the one await in progress, and
+/// its poll function (wasm-bindgen's future-to-promise glue instantiated for it) stays small.
+async fn deliver(inner: Rc<RefCell<Inner>>, mut phase: Phase) {
+    let mut result = None;
+    loop {
+        match advance(&inner, &mut phase, result.take()) {
+            Step::Send(prepared) => result = Some(send(prepared).await),
             Step::Wait(ms) => Delay::from(Duration::from_millis(ms)).await,
-            Step::Send(req) => {
-                let result = send(&req).await;
-                let now = now_ms();
-                let Ok(mut g) = inner.try_borrow_mut() else { return };
-                if g.generation != generation {
-                    return;
-                }
-                let Some(p) = g.pusher.as_mut() else { return };
-                let _ = match &result {
-                    Ok(resp) => {
-                        let headers: Vec<(&str, &str)> =
-                            resp.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-                        p.on_response(&push::Response { status: resp.status, headers: &headers, body: &resp.body }, now)
-                    }
-                    Err(kind) => p.on_error(*kind, now),
-                };
-            }
+            Step::Done => return,
         }
     }
-    let Ok(mut g) = inner.try_borrow_mut() else { return };
-    if g.generation != generation {
-        return;
+}
+
+/// Pusher steps one delivery may take: every attempt is at most two steps (send, wait); +4
+/// covers the final Done.
+fn max_steps(g: &Inner) -> usize {
+    g.pusher.as_ref().map_or(0, |p| p.config().max_attempts as usize * 2 + 4)
+}
+
+/// One turn of a delivery task: applies the last attempt's `result` to the pusher and says what
+/// to await next. A task whose flight is no longer current (a newer delivery started, or the
+/// metrics are borrowed elsewhere) stops without touching it; the task that ends its flight
+/// records the report and marks the isolate idle.
+#[inline(never)]
+fn advance(inner: &RefCell<Inner>, phase: &mut Phase, result: Option<Result<Received, TransportError>>) -> Step {
+    let now = now_ms();
+    let Ok(mut g) = inner.try_borrow_mut() else {
+        return match *phase {
+            Phase::After { deadline_ms, .. } if now < deadline_ms => {
+                Step::Wait(FOLLOW_UP_POLL_MS.min(deadline_ms - now))
+            }
+            _ => Step::Done,
+        };
+    };
+    if let Phase::After { me, deadline_ms } = *phase {
+        if now >= deadline_ms {
+            // Out of time: the data stays in the registry for the next flush (counted nowhere as
+            // lost; it is still recorded).
+            return Step::Done;
+        }
+        if g.flight_started_ms.is_some() {
+            return Step::Wait(FOLLOW_UP_POLL_MS.min(deadline_ms - now));
+        }
+        if g.latest_waiter != me || !g.pending {
+            return Step::Done;
+        }
+        g.pending = false;
+        match g.start(now, deadline_ms - now) {
+            Ok(true) => g.host.follow_ups += 1,
+            _ => return Step::Done,
+        }
+        *phase = Phase::Deliver { generation: g.generation, left: max_steps(&g) };
+    }
+    let Phase::Deliver { generation, left } = phase else { return Step::Done };
+    if g.generation != *generation {
+        return Step::Done;
+    }
+    let Some(p) = g.pusher.as_mut() else { return Step::Done };
+    if let Some(result) = result {
+        let _ = match &result {
+            Ok(resp) => {
+                let headers: Vec<(&str, &str)> = resp.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                p.on_response(&push::Response { status: resp.status, headers: &headers, body: &resp.body }, now)
+            }
+            Err(kind) => p.on_error(*kind, now),
+        };
+    }
+    if *left > 0 {
+        *left -= 1;
+        match p.next(now) {
+            Action::Send(r) => return Step::Send(prepare(r)),
+            Action::Wait { until_ms } => return Step::Wait(until_ms.saturating_sub(now).max(1)),
+            _ => {}
+        }
     }
     if let Some(r) = g.pusher.as_ref().and_then(Pusher::last_report) {
         g.last_report = Some(r.clone());
     }
     g.flight_started_ms = None;
-}
-
-/// The `wait_until` work of a flush that found a delivery in flight (the host-loop contract's
-/// "at most one follow-up"): wait until that delivery settles, then, if this is the latest such
-/// flush, collect everything recorded meanwhile into one follow-up batch and deliver it within
-/// what is left of this invocation's budget. Earlier waiters just end: their data rides in the
-/// latest one's batch. So every invocation's `wait_until` work ends within its budget of its
-/// flush, and no invocation's work grows with the traffic that follows it.
-/// Returns the generation of the follow-up's flight to [`drive`], `None` when there is nothing
-/// for this waiter to do.
-async fn follow_up(inner: &Rc<RefCell<Inner>>, me: u64, deadline_ms: u64) -> Option<u64> {
-    loop {
-        let now = now_ms();
-        if now >= deadline_ms {
-            // Out of time: the data stays in the registry for the next flush (counted nowhere as
-            // lost; it is still recorded).
-            return None;
-        }
-        match inner.try_borrow() {
-            Ok(g) if g.flight_started_ms.is_none() => break,
-            _ => {}
-        }
-        Delay::from(Duration::from_millis(FOLLOW_UP_POLL_MS.min(deadline_ms - now))).await;
-    }
-    let now = now_ms();
-    let mut g = inner.try_borrow_mut().ok()?;
-    if g.latest_waiter != me || !g.pending || g.flight_started_ms.is_some() {
-        return None;
-    }
-    g.pending = false;
-    match g.start(now, deadline_ms.saturating_sub(now)) {
-        Ok(true) => g.host.follow_ups += 1,
-        _ => return None,
-    }
-    Some(g.generation)
+    Step::Done
 }
 
 struct Received {
@@ -712,70 +699,84 @@ struct Received {
     body: Vec<u8>,
 }
 
-/// Sends one attempt with the runtime's `fetch`, aborted after `req.timeout_ms`.
+/// One attempt ready to send: the runtime's request init (headers, body, abort signal) built
+/// synchronously from the pusher's request, which therefore is never copied out of the pusher.
+struct Prepared {
+    url: String,
+    init: web_sys::RequestInit,
+    /// The gzipped body being read into an `ArrayBuffer` (set as the body once it resolves).
+    gzipped: Option<js_sys::Promise>,
+    /// `AbortSignal.timeout(timeout_ms)`: aborts the fetch and the reading of its body.
+    signal: web_sys::AbortSignal,
+}
+
+/// Builds the runtime's request for one attempt, with an `AbortSignal.timeout` of the attempt's
+/// `timeout_ms` (started here, so time spent compressing counts: a fetch that starts late starts
+/// with less time, or already aborted).
 ///
 /// Written against `web_sys` (the runtime's own `Request`, `Headers`, `Response`) rather than
 /// workers-rs's `Fetch`/`Request`/`Response` wrappers: those parse the URL into a path, convert a
 /// `cf` init object and read bodies through a byte stream, about 4 KB gzip of wasm this host does
-/// not need. Errors still go through `worker::Error`, so a rejection is classified from the same
-/// text as before.
-async fn send(req: &push::Request) -> Result<Received, TransportError> {
-    let controller = AbortController::default();
-    let signal = controller.signal();
-    let exchange = async {
-        let other = |_| TransportError::Other;
-        let headers = web_sys::Headers::new().map_err(other)?;
-        for h in &req.headers {
-            headers.set(&h.name, &h.value).map_err(other)?;
-        }
-        let body: JsValue = if req.gzip { gzip(&req.body).await? } else { Uint8Array::from(&req.body[..]).into() };
-        let init = web_sys::RequestInit::new();
-        init.set_method(req.method.as_str());
-        init.set_headers(&headers);
-        init.set_body(&body);
-        init.set_signal(Some(&*signal));
-        let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-        let fetched = JsFuture::from(global.fetch_with_str_and_init(&req.url, &init)).await;
-        let resp: web_sys::Response = fetched.map_err(|e| classify(&worker::Error::from(e)))?.unchecked_into();
-        let status = resp.status();
-        let mut headers = Vec::new();
-        for name in ["retry-after", "content-type"] {
-            if let Ok(Some(v)) = resp.headers().get(name) {
-                headers.push((String::from(name), v));
-            }
-        }
-        // Only OTLP reads the body (partial success); others skip it.
-        let wants_body = matches!(status, 200..=299)
-            && headers.iter().any(|(k, v)| k == "content-type" && (has(v, b"protobuf") || has(v, b"json")));
-        let mut body = Vec::new();
-        if wants_body {
-            let reset = |_| TransportError::Reset;
-            let buf = JsFuture::from(resp.array_buffer().map_err(reset)?).await.map_err(reset)?;
-            body = Uint8Array::new(&buf).to_vec();
-        }
-        body.truncate(MAX_RESPONSE_BODY);
-        Ok::<Received, TransportError>(Received { status, headers, body })
+/// not need.
+fn prepare(req: &push::Request) -> Result<Prepared, TransportError> {
+    let other = |_| TransportError::Other;
+    let headers = web_sys::Headers::new().map_err(other)?;
+    for h in &req.headers {
+        headers.set(&h.name, &h.value).map_err(other)?;
+    }
+    let signal = web_sys::AbortSignal::timeout_with_f64(req.timeout_ms.max(1) as f64);
+    let init = web_sys::RequestInit::new();
+    init.set_method(req.method.as_str());
+    init.set_headers(&headers);
+    init.set_signal(Some(&signal));
+    let gzipped = if req.gzip {
+        Some(gzip(&req.body)?)
+    } else {
+        init.set_body(&Uint8Array::from(&req.body[..]));
+        None
     };
-    let timeout = Delay::from(Duration::from_millis(req.timeout_ms.max(1)));
-    let mut exchange = pin!(exchange);
-    let mut timeout = pin!(timeout);
-    let first = poll_fn(|cx| {
-        if let Poll::Ready(r) = exchange.as_mut().poll(cx) {
-            return Poll::Ready(Some(r));
+    Ok(Prepared { url: req.url.clone(), init, gzipped, signal })
+}
+
+/// Sends one attempt with the runtime's `fetch`. The request's signal aborts it (and the reading
+/// of its body) after its `timeout_ms`: a rejection while the signal is aborted is
+/// [`TransportError::Timeout`]; other rejections go through `worker::Error`, so they are
+/// classified from the same text as before.
+async fn send(prepared: Result<Prepared, TransportError>) -> Result<Received, TransportError> {
+    let p = prepared?;
+    let failed = |e: JsValue, otherwise: fn(JsValue) -> TransportError| {
+        if p.signal.aborted() {
+            TransportError::Timeout
+        } else {
+            otherwise(e)
         }
-        if timeout.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(None);
-        }
-        Poll::Pending
-    })
-    .await;
-    match first {
-        Some(r) => r,
-        None => {
-            controller.abort();
-            Err(TransportError::Timeout)
+    };
+    if let Some(gzipped) = p.gzipped {
+        let buf = JsFuture::from(gzipped).await.map_err(|e| failed(e, |_| TransportError::Other))?;
+        p.init.set_body(&Uint8Array::new(&buf));
+    }
+    let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+    let fetched = JsFuture::from(global.fetch_with_str_and_init(&p.url, &p.init)).await;
+    let resp: web_sys::Response =
+        fetched.map_err(|e| failed(e, |e| classify(&worker::Error::from(e))))?.unchecked_into();
+    let status = resp.status();
+    let mut headers = Vec::new();
+    for name in ["retry-after", "content-type"] {
+        if let Ok(Some(v)) = resp.headers().get(name) {
+            headers.push((String::from(name), v));
         }
     }
+    // Only OTLP reads the body (partial success); others skip it.
+    let wants_body = matches!(status, 200..=299)
+        && headers.iter().any(|(k, v)| k == "content-type" && (has(v, b"protobuf") || has(v, b"json")));
+    let mut body = Vec::new();
+    if wants_body {
+        let reset = |e| failed(e, |_| TransportError::Reset);
+        let buf = JsFuture::from(resp.array_buffer().map_err(reset)?).await.map_err(reset)?;
+        body = Uint8Array::new(&buf).to_vec();
+    }
+    body.truncate(MAX_RESPONSE_BODY);
+    Ok(Received { status, headers, body })
 }
 
 /// `needle` occurs in `v`: a plain window scan (`str::contains` with a `&str` pattern links core's
@@ -790,8 +791,9 @@ fn classify(e: &worker::Error) -> TransportError {
     push::host::classify_transport_error(&e.to_string(), false)
 }
 
-/// Compresses `body` with the runtime's `CompressionStream("gzip")`.
-async fn gzip(body: &[u8]) -> Result<JsValue, TransportError> {
+/// Starts compressing `body` with the runtime's `CompressionStream("gzip")`: the promise of the
+/// compressed `ArrayBuffer`.
+fn gzip(body: &[u8]) -> Result<js_sys::Promise, TransportError> {
     let err = |_| TransportError::Other;
     let global = js_sys::global();
     let ctor: js_sys::Function = Reflect::get(&global, &"CompressionStream".into())
@@ -806,8 +808,7 @@ async fn gzip(body: &[u8]) -> Result<JsValue, TransportError> {
         Reflect::get(&stream, &"pipeThrough".into()).map_err(err)?.dyn_into().map_err(|_| TransportError::Other)?;
     let compressed = pipe.call1(&stream, &cs).map_err(err)?;
     let out = web_sys::Response::new_with_opt_readable_stream(Some(compressed.unchecked_ref())).map_err(err)?;
-    let buf = JsFuture::from(out.array_buffer().map_err(err)?).await.map_err(err)?;
-    Ok(Uint8Array::new(&buf).into())
+    out.array_buffer().map_err(err)
 }
 
 /// Host clock: `Date.now()` in unix milliseconds. (In Workers it advances only across IO.)

@@ -8,6 +8,8 @@
 #      response-size histogram sums are exact.
 #   2. one outbound request per invocation (sequential requests, OTLP protobuf, dev receiver):
 #      pushes == invocations, distinct batch ids, decoded counter total == invocations.
+#   2b. gzip: OTEL_EXPORTER_OTLP_COMPRESSION=gzip bodies, compressed by the worker, decompress and
+#      decode (5 invocations, 5 pushes delivered).
 #   3. receiver down (closed port): same statuses and bodies as with a receiver, and the failure
 #      is counted by the worker (GET /__metrics_debug).
 source "$(dirname "$0")/lib.sh"
@@ -117,6 +119,33 @@ assert tot==$m, tot
 " || die "dev receiver summary: $(cat "$WORK/sum.json")"
 ok "dev receiver: $m invocations -> $m pushes, $m distinct batch ids, decoded request total $m"
 stop_worker "$w2"
+
+# ---- 2b. gzip (OTEL_EXPORTER_OTLP_COMPRESSION=gzip): the worker compresses with the runtime's
+# CompressionStream; a front decompresses with Python's gzip and forwards to the dev receiver.
+gport="$(free_port)"
+start_bg gunzip python3 "$EX/gunzip_proxy.py" "$gport" "$rport"
+wait_http "http://127.0.0.1:$gport/-/ready" 20 || die "gzip front did not start"
+before="$(curl -s "http://127.0.0.1:$rport/summary" | py 'import json,sys; print(json.load(sys.stdin)["pushes"])')"
+w2g="$(free_port)"
+start_worker "$w2g" "http://127.0.0.1:$gport" otlp-proto --var "OTEL_EXPORTER_OTLP_COMPRESSION:gzip" \
+  --var "EDGEMETRICS_FLUSH_POLICY:invocation"
+mg=5
+for ((i = 1; i <= mg; i++)); do
+  curl -s -o /dev/null --max-time 10 "http://127.0.0.1:$w2g/api/items/2" || die "gzip request $i failed"
+  settle "$w2g"
+done
+curl -s "http://127.0.0.1:$gport/stats" > "$WORK/gz.json"
+curl -s "http://127.0.0.1:$rport/summary" > "$WORK/sum2.json"
+curl -s "http://127.0.0.1:$w2g/__metrics_debug" > "$WORK/gzdebug.json"
+py "
+import json
+g=json.load(open('$WORK/gz.json')); s=json.load(open('$WORK/sum2.json')); d=json.load(open('$WORK/gzdebug.json'))
+assert g=={'gzip':$mg,'plain':0,'bad':0}, g
+assert s['pushes']==$before+$mg and s['duplicate_batch_ids']==0, s
+assert d['delivered']==$mg and d['last_status']==200, d
+" || die "gzip: front $(cat "$WORK/gz.json"), worker $(cat "$WORK/gzdebug.json")"
+ok "gzip: $mg invocations -> $mg gzip bodies decompressed and decoded by the dev receiver, $mg delivered"
+stop_worker "$w2g"
 
 # ---- 3. receiver down
 dead="$(free_port)" # nothing listens there
