@@ -20,6 +20,9 @@
 // Usage: node workerd-cold.mjs [rounds=8] [--against DIR]   (writes workerd-cold.json next to this file)
 //   --against DIR: also the edgemetrics worker built from another build's dist (e.g. main's, built
 //   with `node build.mjs --out DIR`), row `edgemetrics@DIR`, in the same rotation: an A/B in one run.
+//   --phases: only workers/edgemetrics-phases.js (the same worker with marks between the steps of
+//   its handler, answered as JSON); prints the mean, median and max of each step over the rounds,
+//   first request (fresh isolate) and second (warm). Writes nothing.
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
@@ -32,8 +35,11 @@ const here = dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
 const at = argv.indexOf('--against');
 const against = at >= 0 ? argv.splice(at, 2)[1] : null;
+const ph = argv.indexOf('--phases');
+const phases = ph >= 0;
+if (phases) argv.splice(ph, 1);
 const ROUNDS = Number(argv[0] ?? 8);
-const NAMES = ['edgemetrics', 'otel', 'floor', ...(against ? [`edgemetrics@${against}`] : [])];
+const NAMES = phases ? ['edgemetrics-phases'] : ['edgemetrics', 'otel', 'floor', ...(against ? [`edgemetrics@${against}`] : [])];
 const DIST = join(here, '..', '..', 'dist');
 
 async function bundleWorker(contestant) {
@@ -53,7 +59,7 @@ async function bundleWorker(contestant) {
     // The worker imports this repository's dist/otlp/workerd.js; `@DIR` takes DIR's instead.
     plugins: [{ name: 'dist', setup: (b) => b.onResolve({ filter: /dist\/otlp\/workerd\.js$/ }, () => ({ path: join(dist, 'otlp', 'workerd.js') })) }],
   });
-  if (name === 'edgemetrics') copyFileSync(join(dist, 'otlp', 'edgemetrics_wasm_bg.wasm'), join(dir, 'edgemetrics_wasm_bg.wasm'));
+  if (name.startsWith('edgemetrics')) copyFileSync(join(dist, 'otlp', 'edgemetrics_wasm_bg.wasm'), join(dir, 'edgemetrics_wasm_bg.wasm'));
   return { dir, outfile };
 }
 
@@ -105,18 +111,20 @@ async function one(worker, receiver) {
     await mf.ready;
     const t1 = performance.now();
     const r1 = await mf.dispatchFetch('http://localhost/a');
-    if ((await r1.text()) !== 'ok') throw new Error(`first request: status ${r1.status}`);
+    const body1 = await r1.text();
+    if (r1.status !== 200 || (!phases && body1 !== 'ok')) throw new Error(`first request: status ${r1.status}`);
     const t2 = performance.now();
     await waitFor(() => receiver.arrivals.length >= 1, 10_000);
     const t3 = receiver.arrivals[0];
     const t4 = performance.now();
     const r2 = await mf.dispatchFetch('http://localhost/a');
-    await r2.text();
+    const body2 = await r2.text();
     const t5 = performance.now();
     await waitFor(() => receiver.arrivals.length >= 2, 10_000);
     await new Promise((r) => setTimeout(r, 50));
     if (receiver.arrivals.length !== 2) throw new Error(`expected exactly 2 batches, got ${receiver.arrivals.length}`);
-    return { startup_ms: t1 - t0, first_request_ms: t2 - t1, first_batch_ms: t3 - t1, second_request_ms: t5 - t4 };
+    const times = { startup_ms: t1 - t0, first_request_ms: t2 - t1, first_batch_ms: t3 - t1, second_request_ms: t5 - t4 };
+    return phases ? { ...times, first: JSON.parse(body1), second: JSON.parse(body2) } : times;
   } finally {
     await mf.dispose();
   }
@@ -132,8 +140,8 @@ for (const n of NAMES) workers[n] = await bundleWorker(n);
 const receiver = await startReceiver();
 const samples = Object.fromEntries(NAMES.map((n) => [n, []]));
 try {
-  // One unmeasured start first: the first workerd process of a run pays the binary's page-in.
-  await one(workers.floor, receiver);
+  // One unmeasured start first (the floor's when comparing; the measured worker's with --phases): the first workerd process of a run pays the binary's page-in.
+  await one(workers[phases ? NAMES[0] : 'floor'], receiver);
   for (let r = 0; r < ROUNDS; r++) {
     for (let i = 0; i < NAMES.length; i++) {
       const n = NAMES[(r + i) % NAMES.length];
@@ -145,6 +153,22 @@ try {
   for (const w of Object.values(workers)) rmSync(w.dir, { recursive: true, force: true });
 }
 
+if (phases) {
+  const xs = samples[NAMES[0]];
+  const steps = Object.keys(xs[0].first);
+  const stat = (v) => {
+    const s = [...v].sort((a, b) => a - b);
+    return `${(v.reduce((a, b) => a + b, 0) / v.length).toFixed(2)} / ${s[Math.floor(s.length / 2)].toFixed(2)} / ${s[s.length - 1].toFixed(2)}`;
+  };
+  console.log(
+    `workerd (miniflare), ${ROUNDS} fresh workerd processes; steps of the handler (workers/edgemetrics-phases.js), mean / median / max ms (the worker's clock has 1 ms steps: the mean is the estimate)\n`,
+  );
+  console.log('| step | first request (fresh isolate) | second request |\n|---|---:|---:|');
+  for (const k of steps) console.log(`| ${k} | ${stat(xs.map((x) => x.first[k]))} | ${stat(xs.map((x) => x.second[k]))} |`);
+  console.log(`| startup (parent: new Miniflare → ready) | ${stat(xs.map((x) => x.startup_ms))} | |`);
+  console.log(`| request round trip (parent) | ${stat(xs.map((x) => x.first_request_ms))} | ${stat(xs.map((x) => x.second_request_ms))} |`);
+  process.exit(0);
+}
 const keys = ['startup_ms', 'first_request_ms', 'first_batch_ms', 'second_request_ms'];
 const summary = {};
 for (const n of NAMES) {
