@@ -11,11 +11,11 @@
 //   compiled lazily on their first call: how many, how many body bytes).
 //   --prof DIR: also one more process of this build under `node --cpu-prof --cpu-prof-interval 50`,
 //   stopped after the first add, its .cpuprofile written to DIR and its top self-time functions printed.
-import { createServer } from 'node:http';
+import { checkDist, startSink } from './cold-common.mjs';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -29,34 +29,9 @@ const prof = flag('--prof');
 const ci = argv.indexOf('--compile');
 const compileDetail = ci >= 0;
 if (compileDetail) argv.splice(ci, 1);
-/**
- * A dist outside the package has no package.json saying "type": "module" above it: Node would then
- * parse each of its files as CommonJS first (module-syntax detection, about a million instructions
- * for the default entry under callgrind) before loading it as ES module, which the published
- * package does not pay. Refuse such a DIR rather than measure that.
- */
-function checkDist(dir) {
-  for (let d = resolve(dir); ; d = dirname(d)) {
-    const p = join(d, 'package.json');
-    if (existsSync(p)) {
-      if (JSON.parse(readFileSync(p, 'utf8')).type === 'module') return;
-      break;
-    }
-    if (dirname(d) === d) break;
-  }
-  throw new Error(`--against ${dir}: no package.json with "type": "module" at or above it; add one (echo '{"type":"module"}' > ${dir}/package.json)`);
-}
 if (against) checkDist(against);
 const N = Number(argv[0] ?? 21);
-const server = createServer((req, res) => {
-  req.resume();
-  req.on('end', () => {
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end('{}');
-  });
-});
-await new Promise((r) => server.listen(0, '127.0.0.1', r));
-const url = `http://127.0.0.1:${server.address().port}`;
+const { server, url } = await startSink();
 const once = (dist, extraArgs = [], mode) =>
   new Promise((resolve, reject) => {
     const env = dist ? { ...process.env, EDGEMETRICS_DIST: dist } : process.env;

@@ -5,9 +5,8 @@
 //   --against DIR: also the same edgemetrics variants from another build's dist (e.g. main's, built
 //   with `node build.mjs --out DIR`), rows marked `@DIR`, interleaved with these: an A/B in one run.
 //   --only-edgemetrics: leave out edgemetrics-all and otel (faster A/B runs).
-import { createServer } from 'node:http';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { checkDist, startSink } from './cold-common.mjs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -19,34 +18,9 @@ const flag = (name) => {
 const against = flag('--against');
 const only = argv.indexOf('--only-edgemetrics');
 if (only >= 0) argv.splice(only, 1);
-/**
- * A dist outside the package has no package.json saying "type": "module" above it: Node would then
- * parse each of its files as CommonJS first (module-syntax detection, about a million instructions
- * for the default entry under callgrind) before loading it as ES module, which the published
- * package does not pay. Refuse such a DIR rather than measure that.
- */
-function checkDist(dir) {
-  for (let d = resolve(dir); ; d = dirname(d)) {
-    const p = join(d, 'package.json');
-    if (existsSync(p)) {
-      if (JSON.parse(readFileSync(p, 'utf8')).type === 'module') return;
-      break;
-    }
-    if (dirname(d) === d) break;
-  }
-  throw new Error(`--against ${dir}: no package.json with "type": "module" at or above it; add one (echo '{"type":"module"}' > ${dir}/package.json)`);
-}
 if (against) checkDist(against);
 const N = Number(argv[0] ?? 9);
-const server = createServer((req, res) => {
-  req.resume();
-  req.on('end', () => {
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end('{}');
-  });
-});
-await new Promise((r) => server.listen(0, '127.0.0.1', r));
-const url = `http://127.0.0.1:${server.address().port}`;
+const { server, url } = await startSink();
 const own = only >= 0 ? ['edgemetrics', 'edgemetrics-gap'] : ['edgemetrics', 'edgemetrics-gap', 'edgemetrics-fetch', 'edgemetrics-all', 'otel'];
 const variants = [...own, ...(against ? own.filter((v) => v !== 'otel').map((v) => `${v}@${against}`) : [])];
 const rows = Object.fromEntries(variants.map((v) => [v, []]));
