@@ -1,9 +1,15 @@
-// What the two cold-path benches (cold.mjs, cold-phases.mjs) share: the check that an --against
+// What the two cold-path benches (cold.mjs, cold-phases.mjs) share: their flag parsing, the check that an --against
 // dist is loaded as the published package is (an ES module package), and the receiver on
 // 127.0.0.1 that answers every push with 200.
 import { createServer } from 'node:http';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+
+/** Removes `name` and its value from `argv` and returns the value (null when absent). */
+export function takeFlag(argv, name) {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv.splice(i, 2)[1] : null;
+}
 
 /**
  * Refuses an --against DIR with no package.json of `"type": "module"` at or above it: Node would

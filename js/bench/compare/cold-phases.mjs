@@ -11,7 +11,7 @@
 //   compiled lazily on their first call: how many, how many body bytes).
 //   --prof DIR: also one more process of this build under `node --cpu-prof --cpu-prof-interval 50`,
 //   stopped after the first add, its .cpuprofile written to DIR and its top self-time functions printed.
-import { checkDist, startSink } from './cold-common.mjs';
+import { checkDist, startSink, takeFlag } from './cold-common.mjs';
 import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -20,10 +20,7 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
-const flag = (name) => {
-  const i = argv.indexOf(name);
-  return i >= 0 ? argv.splice(i, 2)[1] : null;
-};
+const flag = (name) => takeFlag(argv, name);
 const against = flag('--against');
 const prof = flag('--prof');
 const ci = argv.indexOf('--compile');

@@ -5,16 +5,13 @@
 //   --against DIR: also the same edgemetrics variants from another build's dist (e.g. main's, built
 //   with `node build.mjs --out DIR`), rows marked `@DIR`, interleaved with these: an A/B in one run.
 //   --only-edgemetrics: leave out edgemetrics-all and otel (faster A/B runs).
-import { checkDist, startSink } from './cold-common.mjs';
+import { checkDist, startSink, takeFlag } from './cold-common.mjs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
-const flag = (name) => {
-  const i = argv.indexOf(name);
-  return i >= 0 ? argv.splice(i, 2)[1] : null;
-};
+const flag = (name) => takeFlag(argv, name);
 const against = flag('--against');
 const only = argv.indexOf('--only-edgemetrics');
 if (only >= 0) argv.splice(only, 1);
