@@ -14,13 +14,15 @@ export function takeFlag(argv, name) {
 /**
  * Refuses an --against DIR with no package.json of `"type": "module"` at or above it: Node would
  * first try each file as CommonJS (about 1 M instructions for the default entry under callgrind)
- * before loading it as ES module, which the published package does not pay.
+ * before loading it as ES module, which the published package does not pay. Returns DIR made
+ * absolute (the children import from it by file URL), or null for no DIR.
  */
 export function checkDist(dir) {
+  if (dir === null) return null;
   for (let d = resolve(dir); ; d = dirname(d)) {
     const p = join(d, 'package.json');
     if (existsSync(p)) {
-      if (JSON.parse(readFileSync(p, 'utf8')).type === 'module') return;
+      if (JSON.parse(readFileSync(p, 'utf8')).type === 'module') return resolve(dir);
       break;
     }
     if (dirname(d) === d) break;

@@ -21,12 +21,11 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
 const flag = (name) => takeFlag(argv, name);
-const against = flag('--against');
+const against = checkDist(flag('--against'));
 const prof = flag('--prof');
 const ci = argv.indexOf('--compile');
 const compileDetail = ci >= 0;
 if (compileDetail) argv.splice(ci, 1);
-if (against) checkDist(against);
 const N = Number(argv[0] ?? 21);
 const { server, url } = await startSink();
 const once = (dist, extraArgs = [], mode) =>
