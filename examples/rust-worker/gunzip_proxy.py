@@ -18,40 +18,33 @@ import gzip
 import http.client
 import json
 import sys
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
+
+from quiet_handler import QuietHandler
 
 PORT, UPSTREAM = int(sys.argv[1]), int(sys.argv[2])
 STATS = {"gzip": 0, "plain": 0, "bad": 0}
 
 
-class Handler(BaseHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-    def answer(self, status, ctype, body):
-        self.send_response(status)
-        self.send_header("content-type", ctype)
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+class Handler(QuietHandler):
 
     def do_GET(self):
         if self.path == "/stats":
-            self.answer(200, "application/json", json.dumps(STATS).encode())
+            self.reply(200, json.dumps(STATS).encode(), "application/json")
         else:
-            self.answer(200, "text/plain", b"ready\n")
+            self.reply(200, b"ready\n", "text/plain")
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("content-length", "0")))
         if (self.headers.get("content-encoding") or "").lower() != "gzip":
             STATS["plain"] += 1
-            self.answer(400, "text/plain", b"expected Content-Encoding: gzip\n")
+            self.reply(400, b"expected Content-Encoding: gzip\n", "text/plain")
             return
         try:
             plain = gzip.decompress(body)
         except (OSError, EOFError) as e:
             STATS["bad"] += 1
-            self.answer(400, "text/plain", f"not gzip: {e}\n".encode())
+            self.reply(400, f"not gzip: {e}\n".encode(), "text/plain")
             return
         STATS["gzip"] += 1
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("content-encoding", "content-length", "host")}
@@ -59,7 +52,7 @@ class Handler(BaseHTTPRequestHandler):
         conn.request("POST", self.path, body=plain, headers=headers)
         r = conn.getresponse()
         data = r.read()
-        self.answer(r.status, r.getheader("content-type") or "application/octet-stream", data)
+        self.reply(r.status, data, r.getheader("content-type") or "application/octet-stream")
         conn.close()
 
 
