@@ -56,6 +56,24 @@ export async function startReceiver(respond = () => ({})) {
 }
 
 /** Waits (bounded) until `cond()` is true. */
+/**
+ * Each flush promise settles within `timeoutMs` of its call, allowing it only the lateness that a
+ * plain `setTimeout(timeoutMs)` started at the same moment showed (a loaded machine fires every
+ * timer late: a fixed slack made this a timed test). `settled` and `control` are `{ i, ms }` per
+ * invocation `i`; 50 ms covers the work between the two timers being set and clock granularity.
+ */
+export function assertWithinControl(settled, control, timeoutMs, slackMs = 50) {
+  const controlMs = new Map(control.map((c) => [c.i, c.ms]));
+  assert.equal(controlMs.size, settled.length, 'one control timer per flush');
+  for (const s of settled) {
+    const late = Math.max(0, controlMs.get(s.i) - timeoutMs);
+    assert.ok(
+      s.ms <= timeoutMs + late + slackMs,
+      `flush ${s.i} settled after ${s.ms} ms; a setTimeout(${timeoutMs}) started with it fired after ${controlMs.get(s.i)} ms`,
+    );
+  }
+}
+
 export async function waitFor(cond, { timeoutMs = 10_000, stepMs = 20 } = {}) {
   const end = Date.now() + timeoutMs;
   for (let i = 0; Date.now() < end && i < timeoutMs / stepMs + 1; i++) {
