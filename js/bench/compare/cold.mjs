@@ -1,11 +1,13 @@
 // Cold path, side by side in one run: for each variant, N fresh Node processes (cold-child.mjs),
 // each importing the SDK, setting it up, recording one value and flushing once to a receiver on
 // 127.0.0.1 started here; prints the medians (min-max) per phase as a Markdown table.
+// The medians also go to cold.json beside this file (run.mjs reads them for the issue 12 goals).
 // Usage: node cold.mjs [N=9] [--against DIR] [--only-edgemetrics]
 //   --against DIR: also the same edgemetrics variants from another build's dist (e.g. main's, built
 //   with `node build.mjs --out DIR`), rows marked `@DIR`, interleaved with these: an A/B in one run.
 //   --only-edgemetrics: leave out edgemetrics-all and otel (faster A/B runs).
 import { checkDist, startSink, takeFlag } from './cold-common.mjs';
+import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -54,3 +56,15 @@ for (const v of variants) {
     `| ${v} | ${f(r.map((x) => x.import_ms))} | ${f(r.map((x) => x.setup_ms))} | ${f(r.map((x) => x.import_ms + x.setup_ms))} | ${f(r.map((x) => x.first_flush_ms))} | ${f(r.map((x) => x.total_ms))} |`,
   );
 }
+const medians = {};
+for (const v of variants) {
+  const r = rows[v];
+  medians[v] = {
+    import_ms: med(r.map((x) => x.import_ms)),
+    setup_ms: med(r.map((x) => x.setup_ms)),
+    import_setup_ms: med(r.map((x) => x.import_ms + x.setup_ms)),
+    first_flush_ms: med(r.map((x) => x.first_flush_ms)),
+    total_ms: med(r.map((x) => x.total_ms)),
+  };
+}
+writeFileSync(join(here, 'cold.json'), JSON.stringify({ processes: N, node: process.version, medians }, null, 1) + '\n');

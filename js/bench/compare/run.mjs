@@ -14,6 +14,7 @@ import { gzipSync } from 'node:zlib';
 import { createHash } from 'node:crypto';
 import { loadavg, cpus } from 'node:os';
 import { CONTESTANTS, attributeSets, values, post } from './contestants.mjs';
+import { issue12Extras, issue12Markdown, previousResults } from './issue12.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -33,6 +34,7 @@ async function main() {
       .digest('hex')
       .slice(0, 16);
   const printStart = distPrint();
+  const previous = previousResults();
   const started = performance.now();
   const log = (...a) => console.log(`[${((performance.now() - started) / 1000).toFixed(1)}s]`, ...a);
   const names = Object.keys(CONTESTANTS);
@@ -221,7 +223,11 @@ async function main() {
     '| mode | requests per 1000 invocations | body bytes per 1000 |\n| --- | --- | --- |\n' +
     `| tail (producer logs, Tail Worker pushes) | ${per1000(tail.tail.requests)} | ${per1000(tail.tail.bodyBytes)} |\n` +
     `| direct push from the producer | ${per1000(tail.direct.requests)} | ${per1000(tail.direct.bodyBytes)} |\n`;
-  const md = markdown(results, summary) + nativeMarkdown(results.native) + weight + requestsMd + workerdMd;
+  // Issue 12: every goal in one table (first-seen and overflow costs, the native peer, workers-rs).
+  results.issue12 = issue12Extras({ quick: QUICK, native: !process.argv.includes('--no-native'), workersRs: !process.argv.includes('--no-workers-rs') });
+  writeFileSync(join(here, 'results.json'), JSON.stringify(results, null, 1) + '\n');
+  const goalsMd = issue12Markdown({ summary, previous, extras: results.issue12 });
+  const md = markdown(results, summary) + goalsMd + nativeMarkdown(results.native) + weight + requestsMd + workerdMd;
   writeFileSync(join(here, 'results.md'), md);
   writeFileSync(join(here, 'results.svg'), svg(summary, env));
   console.log(md);

@@ -2,9 +2,10 @@
 // the worker bundle of every package entry (its wasm + its bundled workerd.js module,
 // concatenated, gzip -9, as tests/size.sh counts it), the wasm memory of one M = 1000 instance
 // and after 300 more created and closed, and the cold path next to OpenTelemetry JS (cold.mjs).
+// The figures also go to weight.json beside this file (run.mjs reads them for the issue 12 goals).
 // Usage: node weight.mjs [cold processes per variant = 7]
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -14,6 +15,7 @@ const dist = join(here, '..', '..', 'dist');
 const N = process.argv[2] ?? '7';
 // What a worker loads of an entry: its runtime module for workerd (one bundled file) and its wasm.
 const MODULES = ['edgemetrics_wasm_bg.wasm', 'workerd.js'];
+const json = { entries: {}, apps: [] };
 const L = ['', '## Weight (issue 12): bundles per entry, wasm memory, cold path', ''];
 L.push('| entry | wasm raw (B) | wasm gzip -9 (B) | worker bundle: wasm + workerd.js (one module: JS layer + glue), gzip -9 (B) |', '|---|---:|---:|---:|');
 for (const [entry, dir] of [
@@ -25,6 +27,12 @@ for (const [entry, dir] of [
 ]) {
   const files = MODULES.map((f) => readFileSync(join(dist, dir, f)));
   const wasm = files[0];
+  json.entries[dir] = {
+    entry,
+    wasm_raw: wasm.length,
+    wasm_gzip9: gzipSync(wasm, { level: 9 }).length,
+    bundle_gzip9: gzipSync(Buffer.concat(files), { level: 9 }).length,
+  };
   L.push(`| ${entry} | ${wasm.length} | ${gzipSync(wasm, { level: 9 }).length} | ${gzipSync(Buffer.concat(files), { level: 9 }).length} |`);
 }
 // What a worker app ships once its bundler is done (esbuild, workerd conditions, minified, the
@@ -64,6 +72,7 @@ for (const [name, contents] of APPS) {
   const gz9 = (files) => files.reduce((a, f) => a + gzipSync(f.contents, { level: 9 }).length, 0);
   const js = gz9(r.outputFiles.filter((f) => f.path.endsWith('.js')));
   const wasm = r.outputFiles.filter((f) => f.path.endsWith('.wasm'));
+  json.apps.push({ name, wasm_modules: wasm.length, js_gzip9: js, wasm_gzip9: gz9(wasm) });
   L.push(`| ${name} | ${wasm.length} | ${js} | ${gz9(wasm)} | ${js + gz9(wasm)} |`);
 }
 // wasm memory in a fresh process: default entry, one M = 1000 instance (record + encode), closed;
@@ -91,4 +100,6 @@ L.push(
     .toString()
     .trim(),
 );
+json.mem = mem;
+writeFileSync(join(here, 'weight.json'), JSON.stringify(json, null, 1) + '\n');
 console.log(L.join('\n'));
