@@ -9,7 +9,9 @@
 //! ```
 //!
 //! The difference of the two totals divided by the count is the cost of one call. Modes: `fresh`
-//! (bind of a set never seen), `existing` (record with the key of a set that has its series).
+//! (bind of a set never seen), `existing` (record with the key of a set that has its series),
+//! `collect` (record of a set never seen, then one `prepare` of them all: what a new series costs
+//! from its first value to its first encoded point, wherever its attributes are decoded).
 
 use edgemetrics_wasm::Core;
 use std::hint::black_box;
@@ -39,6 +41,9 @@ fn main() {
             "fresh" => sink += core.bind(id, k) as i64,
             _ => core.record(id, 1.0, k),
         }
+    }
+    if mode == "collect" {
+        sink += core.prepare(1_700_000_000_000.0) as i64;
     }
     black_box(sink);
 }

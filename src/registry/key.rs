@@ -7,8 +7,8 @@
 //!
 //! - **Canonical key**: pairs de-duplicated (the last given wins), sorted by key bytes, limited by
 //!   [`AttrLimits`], each written as `len key tag value`. It is the identity: compared on every
-//!   table hit, and decoded once, when a series is created, into the owned [`KeyValue`]s a batch
-//!   carries.
+//!   table hit, and decoded once, when a series is first collected (not on the record path that
+//!   creates it), into the owned [`KeyValue`]s a batch carries.
 //! - **Set hash**: an order-independent hash of the pairs, so that a recording whose set is already
 //!   canonical up to order ([`fast_order`]) is hashed as given and compared with the stored key in
 //!   key order ([`matches_in_order`]), with no writing.
@@ -23,7 +23,7 @@ use core::cmp::Ordering;
 // there copies them into the canonical path as well (+0.5 KB gzip measured on the core module).
 
 use crate::attr::truncate_str;
-use crate::attr::{Attr, AttrLimits, AttrValue, KeyValue, Value, MAX_ATTRS_PER_CALL};
+use crate::attr::{Attr, AttrLimits, AttrValue, Attributes, KeyValue, Value, MAX_ATTRS_PER_CALL};
 
 /// What canonicalization had to change (each counted by the registry).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -240,34 +240,60 @@ fn take<'a>(b: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
     Some(h)
 }
 
-/// Reads a canonical key back into owned attributes. Only keys written by [`canonicalize`] are
-/// ever passed here, so malformed input cannot occur; it still stops cleanly rather than panic.
-pub(crate) fn decode_key(mut key: &[u8]) -> Vec<KeyValue> {
-    fn one(b: &mut &[u8]) -> Option<KeyValue> {
+/// One pair of a canonical key, borrowed: `None` at a malformed pair (cannot occur for a key
+/// [`write_key`] wrote; decoding then stops cleanly rather than panic).
+fn key_pair<'a>(b: &mut &'a [u8]) -> Option<(&'a str, AttrValue<'a>)> {
+    let kl = len(b)?;
+    let k = core::str::from_utf8(take(b, kl)?).ok()?;
+    let (&tag, rest) = b.split_first()?;
+    *b = rest;
+    let value = match tag {
+        TAG_STR => {
+            let vl = len(b)?;
+            AttrValue::Str(core::str::from_utf8(take(b, vl)?).ok()?)
+        }
+        TAG_I64 => AttrValue::I64(i64::from_le_bytes(take(b, 8)?.try_into().ok()?)),
+        TAG_F64 => AttrValue::F64(f64::from_bits(u64::from_le_bytes(take(b, 8)?.try_into().ok()?))),
+        TAG_BOOL => AttrValue::Bool(take(b, 1)?[0] != 0),
+        _ => return None,
+    };
+    Some((k, value))
+}
+
+/// Reads a canonical key back into owned attributes, in one allocation for the shared slice (the
+/// pairs are counted first, so the slice is built in place rather than through a `Vec` it is then
+/// copied out of). Only keys written by [`canonicalize`] are ever passed here, so malformed input
+/// cannot occur; it still stops cleanly rather than panic (the pairs before it are kept).
+pub(crate) fn decode_key(key: &[u8]) -> Attributes {
+    /// Steps over one pair (lengths and tags only, no UTF-8 check: the count pass).
+    fn skip(b: &mut &[u8]) -> Option<()> {
         let kl = len(b)?;
-        let k = core::str::from_utf8(take(b, kl)?).ok()?;
+        take(b, kl)?;
         let (&tag, rest) = b.split_first()?;
         *b = rest;
-        let value = match tag {
-            TAG_STR => {
-                let vl = len(b)?;
-                Value::Str(String::from(core::str::from_utf8(take(b, vl)?).ok()?))
-            }
-            TAG_I64 => Value::I64(i64::from_le_bytes(take(b, 8)?.try_into().ok()?)),
-            TAG_F64 => Value::F64(f64::from_bits(u64::from_le_bytes(take(b, 8)?.try_into().ok()?))),
-            TAG_BOOL => Value::Bool(take(b, 1)?[0] != 0),
+        let vl = match tag {
+            TAG_STR => len(b)?,
+            TAG_I64 | TAG_F64 => 8,
+            TAG_BOOL => 1,
             _ => return None,
         };
-        Some(KeyValue { key: String::from(k), value })
+        take(b, vl).map(|_| ())
     }
-    let mut out = Vec::new();
-    while !key.is_empty() {
-        match one(&mut key) {
-            Some(kv) => out.push(kv),
-            None => break,
-        }
+    let mut rest = key;
+    let mut n = 0usize;
+    while !rest.is_empty() && skip(&mut rest).is_some() {
+        n += 1;
     }
-    out
+    let mut rest = key;
+    // A range mapped is an exact-size iterator: `Arc<[_]>` allocates once and writes in place.
+    // The fallback is never taken: the key's strings were written from `&str`s by `write_key`,
+    // so the `n` pairs the count pass stepped over all decode.
+    (0..n)
+        .map(|_| match key_pair(&mut rest) {
+            Some((k, v)) => KeyValue::new(k, v),
+            None => KeyValue { key: String::new(), value: Value::Bool(false) },
+        })
+        .collect()
 }
 
 /// Most attributes a recording may carry and still take the fast path.
@@ -530,7 +556,7 @@ mod tests {
         let b = canon(&[("a", "y".into()), ("b", 1.into()), ("a", "x".into())]).0;
         assert_eq!(a, b);
         let kv = decode_key(&a);
-        assert_eq!(kv, alloc::vec![KeyValue::new("a", "x"), KeyValue::new("b", 1i64)]);
+        assert_eq!(*kv, [KeyValue::new("a", "x"), KeyValue::new("b", 1i64)]);
     }
 
     #[test]
@@ -543,10 +569,10 @@ mod tests {
             &mut out,
         );
         assert_eq!(adj, Adjustments { dropped: 3, truncated: 0 });
-        assert_eq!(decode_key(&out), alloc::vec![KeyValue::new("a", true), KeyValue::new("b", 2.5)]);
+        assert_eq!(*decode_key(&out), [KeyValue::new("a", true), KeyValue::new("b", 2.5)]);
         let adj = canonicalize(&[("c", "ééé".into())], &limits, &mut out);
         assert_eq!(adj.truncated, 1);
-        assert_eq!(decode_key(&out), alloc::vec![KeyValue::new("c", "éé")]);
+        assert_eq!(*decode_key(&out), [KeyValue::new("c", "éé")]);
     }
 
     /// `matches_in_order` for a set that takes the fast path.

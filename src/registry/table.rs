@@ -91,7 +91,10 @@ pub(super) struct Series {
     /// Histogram bounds (shared with the instrument).
     bounds: Arc<[f64]>,
     key: StoredKey,
-    attrs: Attributes,
+    /// The owned attributes a batch carries, decoded from `key` the first time the series is
+    /// collected with data (`None` until then): creating a series on the record path allocates
+    /// nothing for them, and a series never collected (bound and unused, or reclaimed) never pays.
+    attrs: Option<Attributes>,
     /// Registry time when the series was created (cumulative start time).
     start: u64,
 }
@@ -350,7 +353,6 @@ impl SeriesTable {
             return self.overflow_slot(id, stats);
         }
         let col = &self.columns[id as usize];
-        let attrs: Attributes = decode_key(key).into();
         let agg = match col.kind {
             InstrumentKind::Counter | InstrumentKind::UpDownCounter => Agg::Sum(0.0),
             InstrumentKind::Gauge => Agg::Gauge(0.0),
@@ -376,7 +378,7 @@ impl SeriesTable {
             overflow: is_overflow,
             hash,
             key: StoredKey::new(key),
-            attrs,
+            attrs: None,
             start: self.now,
             agg,
             bounds: col.bounds.clone(),
@@ -445,7 +447,7 @@ impl SeriesTable {
     fn evict(&mut self, slot: usize) {
         let s = &mut self.series[slot];
         s.live = false;
-        s.attrs = Arc::new([]);
+        s.attrs = None;
         let key = core::mem::replace(&mut s.key, StoredKey::empty());
         let col = &mut self.columns[s.instrument as usize];
         if s.overflow {
@@ -509,7 +511,8 @@ impl SeriesTable {
                 let col = &self.columns[s.instrument as usize];
                 let data = per[s.instrument as usize]
                     .get_or_insert_with(|| empty_data(s.kind, temporality, &col.bounds, col.exp.is_some()));
-                push_point(data, s, p_start, end);
+                let attributes = s.attrs.get_or_insert_with(|| decode_key(s.key.bytes())).clone();
+                push_point(data, s, attributes, p_start, end);
             }
             if delta {
                 if s.touched {
@@ -600,13 +603,14 @@ fn empty_data(kind: InstrumentKind, temporality: Temporality, bounds: &Arc<[f64]
     }
 }
 
-fn push_point(data: &mut MetricData, s: &Series, start: u64, end: u64) {
+fn push_point(data: &mut MetricData, s: &Series, attributes: Attributes, start: u64, end: u64) {
     match (data, &s.agg) {
-        (MetricData::Sum { points, .. } | MetricData::Gauge { points }, Agg::Sum(v) | Agg::Gauge(v)) => points
-            .push(NumberPoint { attributes: s.attrs.clone(), start_unix_nano: start, time_unix_nano: end, value: *v }),
+        (MetricData::Sum { points, .. } | MetricData::Gauge { points }, Agg::Sum(v) | Agg::Gauge(v)) => {
+            points.push(NumberPoint { attributes, start_unix_nano: start, time_unix_nano: end, value: *v })
+        }
         (MetricData::Histogram { points, .. }, Agg::Hist { count, sum, min, max, buckets }) => {
             points.push(HistogramPoint {
-                attributes: s.attrs.clone(),
+                attributes,
                 start_unix_nano: start,
                 time_unix_nano: end,
                 count: *count,
@@ -617,7 +621,7 @@ fn push_point(data: &mut MetricData, s: &Series, start: u64, end: u64) {
             })
         }
         (MetricData::ExponentialHistogram { points, .. }, Agg::Exp { h, .. }) => points.push(ExpHistogramPoint {
-            attributes: s.attrs.clone(),
+            attributes,
             start_unix_nano: start,
             time_unix_nano: end,
             hist: (**h).clone(),
@@ -636,5 +640,32 @@ mod tests {
     #[cfg(target_pointer_width = "64")]
     fn a_series_is_three_cache_lines() {
         assert_eq!(core::mem::size_of::<Series>(), 192);
+    }
+
+    /// A new series allocates nothing for its attributes on the record path: they are decoded from
+    /// its key at its first collect with data, kept for the collects after it, and a series that is
+    /// never collected with data never decodes them.
+    #[test]
+    fn attributes_are_decoded_at_the_first_collect() {
+        use crate::attr::KeyValue;
+        let mut t = SeriesTable::new(Limits::default(), Temporality::Cumulative);
+        t.add_instrument(InstrumentKind::Counter, Arc::new([]), None);
+        let mut stats = SdkStats::default();
+        let a = t.lookup_or_create(0, &[("status", 200.into()), ("route", "/a".into())], &mut stats);
+        let b = t.lookup_or_create(0, &[("route", "/b".into())], &mut stats);
+        t.apply(a, 2.0);
+        assert!(t.series[a as usize].attrs.is_none() && t.series[b as usize].attrs.is_none());
+        let want = [KeyValue::new("route", "/a"), KeyValue::new("status", 200i64)];
+        for end in [10, 20] {
+            let per = t.collect(0, end);
+            let Some(Some(MetricData::Sum { points, .. })) = per.first() else { panic!("no sum: {per:?}") };
+            assert_eq!(points.len(), 1, "only the series with data");
+            assert_eq!(*points[0].attributes, want);
+            assert_eq!(points[0].value, 2.0);
+            // The decoded set is kept and shared with the batch, not decoded again.
+            let kept = t.series[a as usize].attrs.as_ref().expect("decoded at the first collect");
+            assert!(Arc::ptr_eq(kept, &points[0].attributes));
+        }
+        assert!(t.series[b as usize].attrs.is_none(), "never collected with data: never decoded");
     }
 }
