@@ -9,9 +9,10 @@
 // instantiate time (import of the entry module, then the first `new Metrics`, which
 // compiles and instantiates the wasm module synchronously).
 //
-// Usage: node bench/record.mjs [iterations]   (default 2e6; prints one JSON line at the end)
+// Usage: node bench/record.mjs [iterations] [dist]   (default 2e6 and ../dist, relative to this
+// file: another build for an A/B run; prints one JSON line at the end)
 const t0 = performance.now();
-const { Metrics } = await import('../dist/node.js');
+const { Metrics } = await import(new URL(`${process.argv[3] ?? '../dist'}/node.js`, import.meta.url).href);
 const t1 = performance.now();
 const metrics = new Metrics({ endpoint: 'http://127.0.0.1:9', format: 'otlp-proto', serviceName: 'bench' });
 const t2 = performance.now();
