@@ -84,6 +84,20 @@ function keyOf(attrs, keys) {
 
 /** Marks the handle stored in a trie node. */
 const LEAF = Symbol('handle');
+const isArray = Array.isArray;
+
+/** The tail of a set from its key `keys[from]` on: `[key, value, …, handle]` (at least one pair). */
+function tail(attrs, keys, from, h) {
+  const t = [];
+  for (let i = from; i < keys.length; i++) t.push(keys[i], attrs[keys[i]]);
+  t.push(h);
+  return t;
+}
+
+/** A tail turned into a trie node: a Map for its first pair, then the rest of the tail below it. */
+function split(t) {
+  return new Map([[t[0], new Map([[t[1], t.length === 3 ? t[2] : t.slice(2)]])]]);
+}
 
 /** `Core.bindRecord` results (bindings/src/lib.rs BIND_OVERFLOW, BIND_RELEASE). */
 const BIND_OVERFLOW = -2;
@@ -92,7 +106,9 @@ const BIND_RELEASE = -3;
 /**
  * Attribute sets of one instrument already bound in the core. A trie of Maps (attribute key →
  * Map(value → next node), the bound handle under LEAF, or the handle itself in place of a node
- * that would hold nothing else): a hit costs two Map lookups per attribute with the caller's own
+ * that would hold nothing else), where the part of a set no other cached set shares is a tail:
+ * one array `[key, value, …, handle]` in place of a chain of Maps. A hit costs two Map lookups
+ * per attribute down to the tail and one comparison per attribute in it, with the caller's own
  * (usually interned) strings and numbers, nothing built or allocated.
  *
  * Each cached set holds one bind of its own series in the core. Sets that land in the overflow
@@ -136,26 +152,34 @@ export class AttrCache {
       // For a plain object, for…in yields exactly its own enumerable keys (unless something
       // made a property of Object.prototype enumerable: `record` watches for that); other
       // objects also get inherited keys, so they are checked key by key. A node that is a
-      // number is a leaf with no longer set below it: a set with more keys is not cached.
+      // number is a leaf with no longer set below it: a set with more keys is not cached. A node
+      // that is an array is a tail (see the class comment), compared pair by pair from `t`.
       const proto = getProto(attrs);
-      if ((proto === OBJECT_PROTO || proto === null) && !protoPolluted) {
-        for (const k in attrs) {
+      const own = (proto === OBJECT_PROTO || proto === null) && !protoPolluted;
+      let t = -1;
+      for (const k in attrs) {
+        if (!own && !hasOwn(attrs, k)) continue;
+        if (t < 0) {
           if (typeof node !== 'object') return -1;
-          const values = node.get(k);
-          if (values === undefined) return -1;
-          node = values.get(attrs[k]);
+          if (!isArray(node)) {
+            const values = node.get(k);
+            if (values === undefined) return -1;
+            node = values.get(attrs[k]);
+            continue;
+          }
+          t = 0;
         }
-      } else {
-        for (const k in attrs) {
-          if (!hasOwn(attrs, k)) continue;
-          if (typeof node !== 'object') return -1;
-          const values = node.get(k);
-          if (values === undefined) return -1;
-          node = values.get(attrs[k]);
-        }
+        // Within a tail: the same key next, and the same value as a Map would find (SameValueZero).
+        if (t >= node.length - 1 || node[t] !== k) return -1;
+        const v = attrs[k];
+        const w = node[t + 1];
+        if (v !== w && (v === v || w === w)) return -1;
+        t += 2;
       }
+      if (t >= 0) return t === node.length - 1 ? node[t] : -1;
       if (typeof node === 'number') return node;
-      if (node === undefined) return -1;
+      // A tail not entered: a longer set continues where this one ends.
+      if (node === undefined || isArray(node)) return -1;
     }
     const h = node.get(LEAF);
     return h === undefined ? -1 : h;
@@ -222,8 +246,10 @@ export class AttrCache {
 
   /** Caches `h` (a bind of the own series of `attrs`, whose keys are `keys` or null for none). */
   add(attrs, keys, h) {
-    // The handle of a set is stored as the value's entry itself when no longer set continues from
-    // there (most sets): one Map less per cached set. It moves under LEAF into a Map once one does.
+    // Below the first value no other cached set shares, the rest of the set is one tail array
+    // (or the handle itself when nothing is left): one Map per new set in the usual case, where a
+    // trie of Maps took two per attribute. A tail is split into Maps when a set diverges from it,
+    // and the handle of a set moves under LEAF into a Map once a longer set continues from it.
     let node = this.trie;
     const n = keys === null ? 0 : keys.length;
     const ranks = this.ranks;
@@ -234,17 +260,20 @@ export class AttrCache {
       if (r === undefined) ranks.set(k, (r = ranks.size));
       if (r <= last) this.ordered = false;
       last = r;
+    }
+    for (let i = 0; i < n; i++) {
+      const k = keys[i];
       let values = node.get(k);
       if (values === undefined) node.set(k, (values = new Map()));
       const v = attrs[k];
       let next = values.get(v);
-      if (i === n - 1 && next === undefined) {
-        values.set(v, h);
+      if (next === undefined) {
+        values.set(v, i === n - 1 ? h : tail(attrs, keys, i + 1, h));
         this.handles.push(h);
         return;
       }
-      if (next === undefined) values.set(v, (next = new Map()));
-      else if (typeof next === 'number') values.set(v, (next = new Map([[LEAF, next]])));
+      if (typeof next === 'number') values.set(v, (next = new Map([[LEAF, next]])));
+      else if (isArray(next)) values.set(v, (next = split(next)));
       node = next;
     }
     if (node.has(LEAF)) {

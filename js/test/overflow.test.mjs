@@ -210,3 +210,64 @@ test('attribute cache: sets that extend one another (a leaf of one is a node of 
     metrics.close();
   }
 });
+
+test('attribute cache: sets that share part of a cached set (its tail split at any pair), NaN and ±0 values, keep their own series and hit the cache', () => {
+  const sets = [
+    { a: 1, b: 2, c: 3, d: 4 },
+    { a: 1, b: 2, c: 3, d: 5 },
+    { a: 1, b: 2, c: 9, d: 4 },
+    { a: 1, b: 7, c: 3, d: 4 },
+    { a: 1, b: 2, c: 3 },
+    { a: 1, b: 2 },
+    { a: 1, b: 2, e: 3 },
+    { a: 1, b: 2, c: 3, d: 4, e: 5 },
+    { a: NaN, b: 'x' },
+    { a: NaN, b: 'y' },
+    { z: 0, y: 1 },
+  ];
+  // A getter counts the reads of an attribute: a cache hit reads each value once, a miss more.
+  let reads = 0;
+  const counted = (set) => {
+    const o = {};
+    for (const [k, v] of Object.entries(set)) {
+      Object.defineProperty(o, k, {
+        enumerable: true,
+        get() {
+          reads++;
+          return v;
+        },
+      });
+    }
+    return o;
+  };
+  // How a set reads back from OTLP JSON: NaN as the string "NaN", -0 as 0 (one series with 0).
+  const decoded = (set) => canon(Object.fromEntries(Object.entries(set).map(([k, v]) => [k, Number.isNaN(v) ? 'NaN' : Object.is(v, -0) ? 0 : v])));
+  for (const order of [
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+    [7, 4, 5, 0, 6, 3, 2, 1, 10, 9, 8],
+    [5, 6, 4, 7, 1, 2, 3, 0, 9, 8, 10],
+  ]) {
+    const metrics = new Metrics({ endpoint: 'http://127.0.0.1:9', format: 'otlp-json', serviceName: 'model' });
+    const c = metrics.counter('c');
+    const want = {};
+    for (const i of order) {
+      c.add(i + 1, { ...sets[i] });
+      want[decoded(sets[i])] = i + 1;
+    }
+    for (let round = 0; round < 2; round++) {
+      for (const i of order) {
+        reads = 0;
+        c.add(100, counted(sets[i]));
+        assert.equal(reads, Object.keys(sets[i]).length, `a hit for ${decoded(sets[i])} (order ${order})`);
+        want[decoded(sets[i])] += 100;
+      }
+    }
+    // -0 is the same attribute value as 0 (for the core and for a Map): the same series, a hit.
+    reads = 0;
+    c.add(1000, counted({ z: -0, y: 1 }));
+    assert.equal(reads, 2, 'a hit for -0');
+    want[decoded({ z: -0, y: 1 })] += 1000;
+    assert.deepEqual(collect(metrics), want, `order ${order}`);
+    metrics.close();
+  }
+});
