@@ -14,7 +14,6 @@
 //!   key order ([`matches_in_order`]), with no writing.
 
 use alloc::boxed::Box;
-use alloc::string::String;
 use alloc::vec::Vec;
 use core::cmp::Ordering;
 
@@ -23,7 +22,7 @@ use core::cmp::Ordering;
 // there copies them into the canonical path as well (+0.5 KB gzip measured on the core module).
 
 use crate::attr::truncate_str;
-use crate::attr::{Attr, AttrLimits, AttrValue, Attributes, KeyValue, Value, MAX_ATTRS_PER_CALL};
+use crate::attr::{Attr, AttrLimits, AttrValue, Attributes, KeyValue, MAX_ATTRS_PER_CALL};
 
 /// What canonicalization had to change (each counted by the registry).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -260,40 +259,18 @@ fn key_pair<'a>(b: &mut &'a [u8]) -> Option<(&'a str, AttrValue<'a>)> {
     Some((k, value))
 }
 
-/// Reads a canonical key back into owned attributes, in one allocation for the shared slice (the
-/// pairs are counted first, so the slice is built in place rather than through a `Vec` it is then
-/// copied out of). Only keys written by [`canonicalize`] are ever passed here, so malformed input
-/// cannot occur; it still stops cleanly rather than panic (the pairs before it are kept).
-pub(crate) fn decode_key(key: &[u8]) -> Attributes {
-    /// Steps over one pair (lengths and tags only, no UTF-8 check: the count pass).
-    fn skip(b: &mut &[u8]) -> Option<()> {
-        let kl = len(b)?;
-        take(b, kl)?;
-        let (&tag, rest) = b.split_first()?;
-        *b = rest;
-        let vl = match tag {
-            TAG_STR => len(b)?,
-            TAG_I64 | TAG_F64 => 8,
-            TAG_BOOL => 1,
-            _ => return None,
-        };
-        take(b, vl).map(|_| ())
+/// Reads a canonical key back into owned attributes. Only keys written by [`canonicalize`] are
+/// ever passed here, so malformed input cannot occur; it still stops cleanly rather than panic (the
+/// pairs before it are kept).
+pub(crate) fn decode_key(mut key: &[u8]) -> Attributes {
+    let mut out = Vec::new();
+    while !key.is_empty() {
+        match key_pair(&mut key) {
+            Some((k, v)) => out.push(KeyValue::new(k, v)),
+            None => break,
+        }
     }
-    let mut rest = key;
-    let mut n = 0usize;
-    while !rest.is_empty() && skip(&mut rest).is_some() {
-        n += 1;
-    }
-    let mut rest = key;
-    // A range mapped is an exact-size iterator: `Arc<[_]>` allocates once and writes in place.
-    // The fallback is never taken: the key's strings were written from `&str`s by `write_key`,
-    // so the `n` pairs the count pass stepped over all decode.
-    (0..n)
-        .map(|_| match key_pair(&mut rest) {
-            Some((k, v)) => KeyValue::new(k, v),
-            None => KeyValue { key: String::new(), value: Value::Bool(false) },
-        })
-        .collect()
+    out.into()
 }
 
 /// Most attributes a recording may carry and still take the fast path.
