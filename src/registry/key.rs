@@ -609,7 +609,7 @@ mod tests {
         assert!(fast_order(7, &[("", 1.into())], &limits).is_none());
         let long = "v".repeat(limits.max_value_len + 1);
         assert!(fast_order(7, &[("a", long.as_str().into())], &limits).is_none());
-        let nine: Vec<String> = (0..9).map(|i| alloc::format!("k{i}")).collect();
+        let nine: Vec<alloc::string::String> = (0..9).map(|i| alloc::format!("k{i}")).collect();
         let nine: Vec<Attr<'_>> = nine.iter().map(|k| (k.as_str(), 1.into())).collect();
         assert!(fast_order(7, &nine, &limits).is_none());
         assert!(fast_order(7, &nine[..8], &limits).is_some());
