@@ -3,9 +3,10 @@
 // the same shape as the native `cargo bench --bench encode`. `prepare()` = collect + encode,
 // without sending; each repetition re-records the same values first (not timed).
 //
-// Usage: node bench/encode.mjs [repetitions]   (default 30; prints a table and one JSON line)
+// Usage: node bench/encode.mjs [repetitions] [dist]   (default 30 and ../dist, relative to this
+// file: another build for an A/B run; prints a table and one JSON line)
 import { gzipSync } from 'node:zlib';
-const { Metrics } = await import('../dist/node.js');
+const { Metrics } = await import(new URL(`${process.argv[3] ?? '../dist'}/node.js`, import.meta.url).href);
 
 const REPS = Number(process.argv[2] ?? 30);
 const routes = Array.from({ length: 10 }, (_, i) => `/api/v1/resource${i}`);
