@@ -307,6 +307,9 @@ pub struct Core {
     dirty: bool,
     /// Points in the prepared batch.
     points: u32,
+    /// What [`Core::take`] collected for the next [`Core::start`]: `Some(None)` when there was
+    /// nothing to send; `None` when nothing was taken (`start` collects itself).
+    taken: Option<Option<edgemetrics::Batch>>,
     prepared: Option<Encoded>,
     error: String,
     /// Delivery state machine (retries, deadline, idempotency key, carry-over).
@@ -370,6 +373,7 @@ impl Core {
             ingest_stats: [0; 3],
             dirty: false,
             points: 0,
+            taken: None,
             prepared: None,
             error: String::new(),
             scope: None,
@@ -706,41 +710,33 @@ impl Core {
     /// `budget_ms` to finish. Returns `false` when there is nothing to send (or the batch could not
     /// be encoded: then [`Core::error`] says why and [`Core::report`] counts the drop). After
     /// `true`, drive the plan with [`Core::next`].
+    ///
+    /// When [`Core::take`] was called since the last `start`, its batch is the one started.
     pub fn start(&mut self, now_ms: f64, budget_ms: f64) -> bool {
         self.error.clear();
         self.current = None;
-        // Whatever asked for this flush, the policy's window restarts with it.
-        self.policy.reset();
-        let now = now_ms.max(0.0) as u64;
-        #[cfg(feature = "decode")]
-        if let Some(window) = self.window.take() {
-            // Ingested batches are pushed as they were merged; what this core recorded itself
-            // stays in the registry for a later flush (its resource may differ).
-            let result = self.pusher.start(window, now, budget_ms.max(0.0) as u64);
-            return match result {
-                Ok(()) => true,
-                Err(e) => {
-                    self.error = e.message();
-                    false
-                }
-            };
-        }
-        if !self.dirty && self.pusher.carried_points() == 0 {
-            self.reg.begin(ms_to_ns(now_ms));
-            return false;
-        }
-        self.dirty = false;
-        let batch = self.reg.collect(ms_to_ns(now_ms));
-        let result = self.pusher.start(batch, now, budget_ms.max(0.0) as u64);
-        match result {
-            // An empty batch (after merging carried data) finishes at once: `next` then says
-            // `done` with an `empty` outcome and no request is made.
+        let taken = match self.taken.take() {
+            Some(t) => t,
+            None => self.collect_window(now_ms),
+        };
+        let Some(batch) = taken else { return false };
+        // An empty batch (after merging carried data) finishes at once: `next` then says `done`
+        // with an `empty` outcome and no request is made.
+        match self.pusher.start(batch, now_ms.max(0.0) as u64, budget_ms.max(0.0) as u64) {
             Ok(()) => true,
             Err(e) => {
                 self.error = e.message();
                 false
             }
         }
+    }
+
+    /// The collecting half of [`Core::start`], alone: closes the window at `now_ms` and keeps
+    /// its batch for the next `start`, which then encodes and plans it. Why: a flush collects
+    /// what was recorded until the call, while the host may start the encode and the request
+    /// later (workerd: after the handler's response, see js/src/flush.js).
+    pub fn take(&mut self, now_ms: f64) {
+        self.taken = Some(self.collect_window(now_ms));
     }
 
     /// The next step of the push plan at `now_ms`: 0 idle, 1 send (read the request with the
@@ -1110,6 +1106,25 @@ impl Core {
         self.push_config = push_config;
         self.reg = Registry::new(config);
         Ok(())
+    }
+
+    /// Closes the window at `now_ms`: the batch a flush pushes, or `None` when there is nothing
+    /// to send (nothing recorded and nothing carried over).
+    fn collect_window(&mut self, now_ms: f64) -> Option<edgemetrics::Batch> {
+        // Whatever asked for this flush, the policy's window restarts with it.
+        self.policy.reset();
+        #[cfg(feature = "decode")]
+        if let Some(window) = self.window.take() {
+            // Ingested batches are pushed as they were merged; what this core recorded itself
+            // stays in the registry for a later flush (its resource may differ).
+            return Some(window);
+        }
+        if !self.dirty && self.pusher.carried_points() == 0 {
+            self.reg.begin(ms_to_ns(now_ms));
+            return None;
+        }
+        self.dirty = false;
+        Some(self.reg.collect(ms_to_ns(now_ms)))
     }
 
     fn encode(&self, batch: &edgemetrics::Batch) -> Result<Encoded, Error> {
