@@ -1399,6 +1399,42 @@ mod tests {
         assert_eq!(core.ingest(&producer("billing", "isolate-c", 1.0)), 0, "a new window takes it");
     }
 
+    /// `Core::take` collects at the call: what is recorded after it waits for the next flush,
+    /// whenever the `start` that encodes the taken batch runs; with nothing recorded, the taken
+    /// flush has nothing to send; without `take`, `start` collects itself.
+    #[test]
+    fn take_collects_at_the_call_and_start_sends_it() {
+        let mut core = Core::new();
+        // OTLP JSON: the pushed value is read from the body's text.
+        let buf = "6:formati1;8:endpoints20:http://127.0.0.1:9/x11:serviceNames1:s11:selfMetricsf";
+        assert_eq!(core.configure(buf), abi::ERR_OK, "{}", core.error_text());
+        core.seed(&[1, 2, 3, 4]);
+        let id = core.instrument(0, "c", "", "", false, &[]) as u32;
+        let pushed = |core: &mut Core, now: f64| {
+            assert_eq!(core.next(now), 1);
+            let body = String::from_utf8(core.req_body_bytes().to_vec()).unwrap();
+            core.on_response(200, None, &[], now);
+            assert_eq!(core.next(now), 3);
+            let at = body.find("\"asDouble\":").expect("one point") + 11;
+            assert!(body[at..].find("\"asDouble\":").is_none(), "one point: {body}");
+            body[at..].split(|c| c == ',' || c == '}').next().unwrap().parse::<f64>().unwrap()
+        };
+        core.record(id, 2.0, "");
+        core.take(1_000.0);
+        core.record(id, 5.0, "");
+        assert!(core.start(1_001.0, 1_000.0));
+        assert_eq!(pushed(&mut core, 1_002.0), 2.0, "only what was recorded before take");
+        // No take: start collects the 5 recorded after the last take.
+        assert!(core.start(2_000.0, 1_000.0));
+        assert_eq!(pushed(&mut core, 2_001.0), 5.0);
+        // Nothing recorded since: the taken flush has nothing to send, even with a record after it.
+        core.take(3_000.0);
+        core.record(id, 7.0, "");
+        assert!(!core.start(3_001.0, 1_000.0));
+        assert!(core.start(4_000.0, 1_000.0));
+        assert_eq!(pushed(&mut core, 4_001.0), 7.0);
+    }
+
     #[test]
     fn attribute_keys_decode() {
         assert_eq!(
