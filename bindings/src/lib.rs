@@ -307,8 +307,8 @@ pub struct Core {
     dirty: bool,
     /// Points in the prepared batch.
     points: u32,
-    /// What [`Core::take`] collected for the next [`Core::start`]: `Some(None)` when there was
-    /// nothing to send; `None` when nothing was taken (`start` collects itself).
+    /// What a `collect_only` [`Core::start`] collected for the next `start`: `Some(None)` when
+    /// there was nothing to send; `None` when nothing was collected ahead (`start` collects).
     taken: Option<Option<edgemetrics::Batch>>,
     prepared: Option<Encoded>,
     error: String,
@@ -711,14 +711,23 @@ impl Core {
     /// be encoded: then [`Core::error`] says why and [`Core::report`] counts the drop). After
     /// `true`, drive the plan with [`Core::next`].
     ///
-    /// When [`Core::take`] was called since the last `start`, its batch is the one started.
-    pub fn start(&mut self, now_ms: f64, budget_ms: f64) -> bool {
+    /// `collect_only`: only the collecting half. The batch is kept, and the next `start` encodes
+    /// and plans it instead of collecting (its `now_ms` is then only the plan's clock); returns
+    /// whether there is something to send. Why: a flush collects what was recorded until the
+    /// call, while the host may start the encode and the request later (workerd: after the
+    /// handler's response, see js/src/flush.js).
+    pub fn start(&mut self, now_ms: f64, budget_ms: f64, collect_only: bool) -> bool {
         self.error.clear();
         self.current = None;
         let taken = match self.taken.take() {
             Some(t) => t,
             None => self.collect_window(now_ms),
         };
+        if collect_only {
+            let some = taken.is_some();
+            self.taken = Some(taken);
+            return some;
+        }
         let Some(batch) = taken else { return false };
         // An empty batch (after merging carried data) finishes at once: `next` then says `done`
         // with an `empty` outcome and no request is made.
@@ -729,14 +738,6 @@ impl Core {
                 false
             }
         }
-    }
-
-    /// The collecting half of [`Core::start`], alone: closes the window at `now_ms` and keeps
-    /// its batch for the next `start`, which then encodes and plans it. Why: a flush collects
-    /// what was recorded until the call, while the host may start the encode and the request
-    /// later (workerd: after the handler's response, see js/src/flush.js).
-    pub fn take(&mut self, now_ms: f64) {
-        self.taken = Some(self.collect_window(now_ms));
     }
 
     /// The next step of the push plan at `now_ms`: 0 idle, 1 send (read the request with the
@@ -1348,7 +1349,7 @@ mod tests {
         tail.seed(&[1, 2, 3, 4]);
         assert_eq!(tail.ingest(&compact), 0);
         assert_eq!(tail.ingest(&compact), 0);
-        assert!(tail.start(2_000.0, 1_000.0));
+        assert!(tail.start(2_000.0, 1_000.0, false));
         assert_eq!(tail.next(2_000.0), 1);
         let pushed = edgemetrics::encode::compact::decode(tail.req_body_bytes()).unwrap();
         let got: Vec<((&str, &str), f64)> = pushed
@@ -1386,7 +1387,7 @@ mod tests {
         assert_eq!(core.window_points(), 1);
         assert_eq!(core.ingest(&producer("billing", "isolate-c", 1.0)), 1, "another service waits for the push");
         assert_eq!(core.ingest_stats(), vec![2, 1, 0]);
-        assert!(core.start(2_000.0, 1_000.0));
+        assert!(core.start(2_000.0, 1_000.0, false));
         assert_eq!(core.next(2_000.0), 1);
         let pushed = edgemetrics::encode::compact::decode(core.req_body_bytes()).unwrap();
         match &pushed.metric("jobs").unwrap().data {
@@ -1399,11 +1400,11 @@ mod tests {
         assert_eq!(core.ingest(&producer("billing", "isolate-c", 1.0)), 0, "a new window takes it");
     }
 
-    /// `Core::take` collects at the call: what is recorded after it waits for the next flush,
-    /// whenever the `start` that encodes the taken batch runs; with nothing recorded, the taken
-    /// flush has nothing to send; without `take`, `start` collects itself.
+    /// A `collect_only` [`Core::start`] collects at the call: what is recorded after it waits
+    /// for the next flush, whenever the `start` that encodes the collected batch runs; with
+    /// nothing recorded, that flush has nothing to send; otherwise `start` collects itself.
     #[test]
-    fn take_collects_at_the_call_and_start_sends_it() {
+    fn collect_only_collects_at_the_call_and_the_next_start_sends_it() {
         let mut core = Core::new();
         // OTLP JSON: the pushed value is read from the body's text.
         let buf = "6:formati1;8:endpoints20:http://127.0.0.1:9/x11:serviceNames1:s11:selfMetricsf";
@@ -1420,18 +1421,18 @@ mod tests {
             body[at..].split(|c| c == ',' || c == '}').next().unwrap().parse::<f64>().unwrap()
         };
         core.record(id, 2.0, "");
-        core.take(1_000.0);
+        assert!(core.start(1_000.0, 1_000.0, true));
         core.record(id, 5.0, "");
-        assert!(core.start(1_001.0, 1_000.0));
-        assert_eq!(pushed(&mut core, 1_002.0), 2.0, "only what was recorded before take");
-        // No take: start collects the 5 recorded after the last take.
-        assert!(core.start(2_000.0, 1_000.0));
+        assert!(core.start(1_001.0, 1_000.0, false));
+        assert_eq!(pushed(&mut core, 1_002.0), 2.0, "only what was recorded before the collect");
+        // Nothing collected ahead: start collects the 5 recorded after the last collect.
+        assert!(core.start(2_000.0, 1_000.0, false));
         assert_eq!(pushed(&mut core, 2_001.0), 5.0);
         // Nothing recorded since: the taken flush has nothing to send, even with a record after it.
-        core.take(3_000.0);
+        assert!(!core.start(3_000.0, 1_000.0, true));
         core.record(id, 7.0, "");
-        assert!(!core.start(3_001.0, 1_000.0));
-        assert!(core.start(4_000.0, 1_000.0));
+        assert!(!core.start(3_001.0, 1_000.0, false));
+        assert!(core.start(4_000.0, 1_000.0, false));
         assert_eq!(pushed(&mut core, 4_001.0), 7.0);
     }
 

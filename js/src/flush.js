@@ -47,8 +47,8 @@ const emptyResult = () => ({ sent: false, status: 0, bytes: 0, attempts: 0, drop
  * How a flight's work after the collect (encode, the push plan, the first fetch) is started:
  * `null` runs it in the flush() call itself; an entry may give a function that runs its argument
  * later (workerd.js: a timer of 0 ms, so that a handler's response is not held back by the first
- * flush's encode). The collect itself always happens in the call (Core.take): a flush sends what
- * was recorded until it was called, never what is recorded after.
+ * flush's encode). The collect itself always happens in the call (`core.start` with collect_only
+ * true): a flush sends what was recorded until it was called, never what is recorded after.
  */
 let deferFlight = null;
 
@@ -181,7 +181,7 @@ export class Flusher {
     let run;
     if (deferFlight === null) run = this.run(gen, now, budget);
     else {
-      this.core.take(now);
+      this.core.start(now, budget, true);
       run = new Promise((r) => deferFlight(r)).then(() => this.run(gen, now, budget));
     }
     const done = run.then((r) => {
@@ -217,7 +217,7 @@ export class Flusher {
     const result = emptyResult();
     const core = this.core;
     try {
-      if (!core.start(now, budget)) {
+      if (!core.start(now, budget, false)) {
         const err = text(core, core.error());
         if (err) {
           result.error = err;
