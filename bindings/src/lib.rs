@@ -1418,7 +1418,7 @@ mod tests {
             assert_eq!(core.next(now), 3);
             let at = body.find("\"asDouble\":").expect("one point") + 11;
             assert!(body[at..].find("\"asDouble\":").is_none(), "one point: {body}");
-            body[at..].split(|c| c == ',' || c == '}').next().unwrap().parse::<f64>().unwrap()
+            body[at..].split([',', '}']).next().unwrap().parse::<f64>().unwrap()
         };
         core.record(id, 2.0, "");
         assert!(core.start(1_000.0, 1_000.0, true));
