@@ -179,7 +179,9 @@ export class Flusher {
     let abandon;
     const abandoned = new Promise((r) => (abandon = r));
     let run;
-    if (deferFlight === null) run = this.run(gen, now, budget);
+    // A log transport ('tail', EMF on stdout) writes its line in the call, as everywhere: there is
+    // no request to start, and a line from a flush() nobody awaits must not depend on a timer.
+    if (deferFlight === null || this.writeLog) run = this.run(gen, now, budget);
     else {
       this.core.start(now, budget, true);
       run = new Promise((r) => deferFlight(r)).then(() => this.run(gen, now, budget));

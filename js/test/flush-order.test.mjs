@@ -30,3 +30,14 @@ test('workerd: a flush sends what was recorded until its call, not what the hand
   assert.ok(await waitFor(() => receiver.requests.length >= 4, { timeoutMs: 10_000 }), `${receiver.requests.length} requests`);
   assert.deepEqual(values(receiver.requests.slice(2)), [[1], [10]]);
 });
+
+test('workerd: transport tail writes its line inside the flush() call (no timer), awaited or not', async (t) => {
+  const w = await bundle('flush-order-worker.mjs');
+  t.after(() => rmSync(w.dir, { recursive: true, force: true }));
+  const mf = new Miniflare({ ...bundledWorker(w.dir, w.outfile), bindings: { ENDPOINT: 'http://127.0.0.1:9' } });
+  t.after(() => mf.dispose());
+  const res = await mf.dispatchFetch('http://localhost/?tail');
+  const body = await res.json();
+  assert.equal(body.lines, 1, JSON.stringify(body));
+  assert.equal(body.prefix, 'edgemetrics:compact:1:'.slice(0, 16));
+});
