@@ -307,6 +307,9 @@ pub struct Core {
     dirty: bool,
     /// Points in the prepared batch.
     points: u32,
+    /// What a `collect_only` [`Core::start`] collected for the next `start`: `Some(None)` when
+    /// there was nothing to send; `None` when nothing was collected ahead (`start` collects).
+    taken: Option<Option<edgemetrics::Batch>>,
     prepared: Option<Encoded>,
     error: String,
     /// Delivery state machine (retries, deadline, idempotency key, carry-over).
@@ -370,6 +373,7 @@ impl Core {
             ingest_stats: [0; 3],
             dirty: false,
             points: 0,
+            taken: None,
             prepared: None,
             error: String::new(),
             scope: None,
@@ -706,35 +710,28 @@ impl Core {
     /// `budget_ms` to finish. Returns `false` when there is nothing to send (or the batch could not
     /// be encoded: then [`Core::error`] says why and [`Core::report`] counts the drop). After
     /// `true`, drive the plan with [`Core::next`].
-    pub fn start(&mut self, now_ms: f64, budget_ms: f64) -> bool {
+    ///
+    /// `collect_only`: only the collecting half. The batch is kept, and the next `start` encodes
+    /// and plans it instead of collecting (its `now_ms` is then only the plan's clock); returns
+    /// whether there is something to send. Why: a flush collects what was recorded until the
+    /// call, while the host may start the encode and the request later (workerd: after the
+    /// handler's response, see js/src/flush.js).
+    pub fn start(&mut self, now_ms: f64, budget_ms: f64, collect_only: bool) -> bool {
         self.error.clear();
         self.current = None;
-        // Whatever asked for this flush, the policy's window restarts with it.
-        self.policy.reset();
-        let now = now_ms.max(0.0) as u64;
-        #[cfg(feature = "decode")]
-        if let Some(window) = self.window.take() {
-            // Ingested batches are pushed as they were merged; what this core recorded itself
-            // stays in the registry for a later flush (its resource may differ).
-            let result = self.pusher.start(window, now, budget_ms.max(0.0) as u64);
-            return match result {
-                Ok(()) => true,
-                Err(e) => {
-                    self.error = e.message();
-                    false
-                }
-            };
+        let taken = match self.taken.take() {
+            Some(t) => t,
+            None => self.collect_window(now_ms),
+        };
+        if collect_only {
+            let some = taken.is_some();
+            self.taken = Some(taken);
+            return some;
         }
-        if !self.dirty && self.pusher.carried_points() == 0 {
-            self.reg.begin(ms_to_ns(now_ms));
-            return false;
-        }
-        self.dirty = false;
-        let batch = self.reg.collect(ms_to_ns(now_ms));
-        let result = self.pusher.start(batch, now, budget_ms.max(0.0) as u64);
-        match result {
-            // An empty batch (after merging carried data) finishes at once: `next` then says
-            // `done` with an `empty` outcome and no request is made.
+        let Some(batch) = taken else { return false };
+        // An empty batch (after merging carried data) finishes at once: `next` then says `done`
+        // with an `empty` outcome and no request is made.
+        match self.pusher.start(batch, now_ms.max(0.0) as u64, budget_ms.max(0.0) as u64) {
             Ok(()) => true,
             Err(e) => {
                 self.error = e.message();
@@ -1112,6 +1109,25 @@ impl Core {
         Ok(())
     }
 
+    /// Closes the window at `now_ms`: the batch a flush pushes, or `None` when there is nothing
+    /// to send (nothing recorded and nothing carried over).
+    fn collect_window(&mut self, now_ms: f64) -> Option<edgemetrics::Batch> {
+        // Whatever asked for this flush, the policy's window restarts with it.
+        self.policy.reset();
+        #[cfg(feature = "decode")]
+        if let Some(window) = self.window.take() {
+            // Ingested batches are pushed as they were merged; what this core recorded itself
+            // stays in the registry for a later flush (its resource may differ).
+            return Some(window);
+        }
+        if !self.dirty && self.pusher.carried_points() == 0 {
+            self.reg.begin(ms_to_ns(now_ms));
+            return None;
+        }
+        self.dirty = false;
+        Some(self.reg.collect(ms_to_ns(now_ms)))
+    }
+
     fn encode(&self, batch: &edgemetrics::Batch) -> Result<Encoded, Error> {
         use push::Wire;
         self.push_config.format.encode(batch)
@@ -1333,7 +1349,7 @@ mod tests {
         tail.seed(&[1, 2, 3, 4]);
         assert_eq!(tail.ingest(&compact), 0);
         assert_eq!(tail.ingest(&compact), 0);
-        assert!(tail.start(2_000.0, 1_000.0));
+        assert!(tail.start(2_000.0, 1_000.0, false));
         assert_eq!(tail.next(2_000.0), 1);
         let pushed = edgemetrics::encode::compact::decode(tail.req_body_bytes()).unwrap();
         let got: Vec<((&str, &str), f64)> = pushed
@@ -1371,7 +1387,7 @@ mod tests {
         assert_eq!(core.window_points(), 1);
         assert_eq!(core.ingest(&producer("billing", "isolate-c", 1.0)), 1, "another service waits for the push");
         assert_eq!(core.ingest_stats(), vec![2, 1, 0]);
-        assert!(core.start(2_000.0, 1_000.0));
+        assert!(core.start(2_000.0, 1_000.0, false));
         assert_eq!(core.next(2_000.0), 1);
         let pushed = edgemetrics::encode::compact::decode(core.req_body_bytes()).unwrap();
         match &pushed.metric("jobs").unwrap().data {
@@ -1382,6 +1398,42 @@ mod tests {
         assert_ne!(pushed.resource_str("service.instance.id"), Some("isolate-a"), "the aggregator's own id");
         assert_eq!(core.window_points(), 0);
         assert_eq!(core.ingest(&producer("billing", "isolate-c", 1.0)), 0, "a new window takes it");
+    }
+
+    /// A `collect_only` [`Core::start`] collects at the call: what is recorded after it waits
+    /// for the next flush, whenever the `start` that encodes the collected batch runs; with
+    /// nothing recorded, that flush has nothing to send; otherwise `start` collects itself.
+    #[test]
+    fn collect_only_collects_at_the_call_and_the_next_start_sends_it() {
+        let mut core = Core::new();
+        // OTLP JSON: the pushed value is read from the body's text.
+        let buf = "6:formati1;8:endpoints20:http://127.0.0.1:9/x11:serviceNames1:s11:selfMetricsf";
+        assert_eq!(core.configure(buf), abi::ERR_OK, "{}", core.error_text());
+        core.seed(&[1, 2, 3, 4]);
+        let id = core.instrument(0, "c", "", "", false, &[]) as u32;
+        let pushed = |core: &mut Core, now: f64| {
+            assert_eq!(core.next(now), 1);
+            let body = String::from_utf8(core.req_body_bytes().to_vec()).unwrap();
+            core.on_response(200, None, &[], now);
+            assert_eq!(core.next(now), 3);
+            let at = body.find("\"asDouble\":").expect("one point") + 11;
+            assert!(body[at..].find("\"asDouble\":").is_none(), "one point: {body}");
+            body[at..].split([',', '}']).next().unwrap().parse::<f64>().unwrap()
+        };
+        core.record(id, 2.0, "");
+        assert!(core.start(1_000.0, 1_000.0, true));
+        core.record(id, 5.0, "");
+        assert!(core.start(1_001.0, 1_000.0, false));
+        assert_eq!(pushed(&mut core, 1_002.0), 2.0, "only what was recorded before the collect");
+        // Nothing collected ahead: start collects the 5 recorded after the last collect.
+        assert!(core.start(2_000.0, 1_000.0, false));
+        assert_eq!(pushed(&mut core, 2_001.0), 5.0);
+        // Nothing recorded since: the taken flush has nothing to send, even with a record after it.
+        assert!(!core.start(3_000.0, 1_000.0, true));
+        core.record(id, 7.0, "");
+        assert!(!core.start(3_001.0, 1_000.0, false));
+        assert!(core.start(4_000.0, 1_000.0, false));
+        assert_eq!(pushed(&mut core, 4_001.0), 7.0);
     }
 
     #[test]

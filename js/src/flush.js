@@ -43,6 +43,20 @@ export async function gzip(bytes) {
 
 const emptyResult = () => ({ sent: false, status: 0, bytes: 0, attempts: 0, dropped: 0, carried: 0 });
 
+/**
+ * How a flight's work after the collect (encode, the push plan, the first fetch) is started:
+ * `null` runs it in the flush() call itself; an entry may give a function that runs its argument
+ * later (workerd.js: a timer of 0 ms, so that a handler's response is not held back by the first
+ * flush's encode). The collect itself always happens in the call (`core.start` with collect_only
+ * true): a flush sends what was recorded until it was called, never what is recorded after.
+ */
+let deferFlight = null;
+
+/** @internal Set by an entry point (see `deferFlight`). */
+export function setFlightDefer(fn) {
+  deferFlight = fn;
+}
+
 /** Words of credentials that never appear in an error text, whatever the receiver echoes. */
 function redact(text, secrets) {
   let out = text;
@@ -164,7 +178,15 @@ export class Flusher {
     const budget = Math.max(0, Math.floor(deadline - now - grace));
     let abandon;
     const abandoned = new Promise((r) => (abandon = r));
-    const done = this.run(gen, now, budget).then((r) => {
+    let run;
+    // A log transport ('tail', EMF on stdout) writes its line in the call, as everywhere: there is
+    // no request to start, and a line from a flush() nobody awaits must not depend on a timer.
+    if (deferFlight === null || this.writeLog) run = this.run(gen, now, budget);
+    else {
+      this.core.start(now, budget, true);
+      run = new Promise((r) => deferFlight(r)).then(() => this.run(gen, now, budget));
+    }
+    const done = run.then((r) => {
       try {
         this.onFlight?.(r);
       } catch {
@@ -197,7 +219,7 @@ export class Flusher {
     const result = emptyResult();
     const core = this.core;
     try {
-      if (!core.start(now, budget)) {
+      if (!core.start(now, budget, false)) {
         const err = text(core, core.error());
         if (err) {
           result.error = err;

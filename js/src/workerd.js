@@ -4,8 +4,14 @@
 import wasmModule from './edgemetrics_wasm_bg.wasm';
 import { initSync } from './edgemetrics_wasm.js';
 import { setLoader } from './metrics.js';
+import { setFlightDefer } from './flush.js';
 
 setLoader(() => initSync({ module: wasmModule }));
+// A flight's encode, push plan and first fetch run from a 0 ms timer, not inside flush() (which
+// only collects): the handler that called flush() (or withMetrics, which hands it to waitUntil)
+// returns its Response without waiting for that work, which on an isolate's first request
+// includes compiling the encoder and the push plan (workerd-cold.mjs --phases: flush_start).
+setFlightDefer((go) => setTimeout(go, 0));
 
 /** Nothing to do here (the module loads synchronously on first use); kept for a uniform API. */
 export async function init() {}
