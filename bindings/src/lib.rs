@@ -340,6 +340,9 @@ pub struct Core {
     out: String,
     /// The slots of the last [`Core::report`].
     report: [f64; 10],
+    /// Where the JS attribute cache writes the UTF-8 key of a missed set ([`Core::key_buf`],
+    /// [`Core::bind_record_key`]): one copy into memory that stays, no allocation per miss.
+    keys: Vec<u8>,
 }
 
 #[wasm_bindgen]
@@ -380,6 +383,7 @@ impl Core {
             out_ptr: 0,
             out: String::new(),
             report: [0.0; 10],
+            keys: Vec::new(),
         }
     }
 
@@ -596,28 +600,34 @@ impl Core {
         }
     }
 
-    /// The JS attribute cache's miss: records `value` with the attribute set `attrs` and, when the
-    /// set has (or now gets) a series of its own, binds it and returns the handle (≥ 0): one
-    /// boundary crossing instead of a bind and a record. Returns [`BIND_OVERFLOW`] when the set
-    /// went to the instrument's overflow series (the value recorded there, nothing bound: such a
-    /// set is not worth a cache slot); [`BIND_RELEASE`] when the instrument is full and holds bound
-    /// series idle in this window (at most once per window: the cache should release its handles
-    /// and call again, so that the registry can reclaim them; nothing recorded); -1 for an unknown
-    /// instrument (the value counted as rejected).
-    #[wasm_bindgen(js_name = bindRecord)]
-    pub fn bind_record(&mut self, id: u32, value: f64, attrs: &str) -> i32 {
-        let id = InstrumentId::from_index(id);
-        if self.reg.instrument_full(id) && self.reg.release_advice(id) {
-            return BIND_RELEASE;
+    /// The address of the key buffer, at least `len` bytes long: the JS attribute cache writes
+    /// the UTF-8 attribute key of a missed set there (`TextEncoder.encodeInto`, one step) and
+    /// passes its length to [`Core::bind_record_key`]. The buffer moves only in this call.
+    #[wasm_bindgen(js_name = keyBuf)]
+    pub fn key_buf(&mut self, len: u32) -> u32 {
+        let len = len as usize;
+        if self.keys.len() < len {
+            self.keys.resize(len, 0);
         }
-        let Some(b) = with_attrs(&mut self.reg, attrs, |reg, a| reg.bind(id, a)) else { return -1 };
-        self.reg.record_bound(b, value);
-        self.dirty = true;
-        if self.reg.is_overflow(b) {
-            self.reg.unbind(b);
-            return BIND_OVERFLOW;
-        }
-        b.index() as i32
+        self.keys.as_mut_ptr() as usize as u32
+    }
+
+    /// [`Core::bind_record`] of the first `len` bytes of the key buffer (see [`Core::key_buf`]):
+    /// no string crosses the boundary. Bytes that are not UTF-8 (or past the buffer) cannot come
+    /// from `encodeInto`; should they arrive, the value is recorded without attributes, one
+    /// dropped attribute counted (as for an unreadable object), and -1 returned (nothing bound).
+    #[wasm_bindgen(js_name = bindRecordKey)]
+    pub fn bind_record_key(&mut self, id: u32, value: f64, len: u32) -> i32 {
+        let keys = core::mem::take(&mut self.keys);
+        let h = match keys.get(..len as usize).map(core::str::from_utf8) {
+            Some(Ok(key)) => self.bind_record(id, value, key),
+            _ => {
+                self.record(id, value, "0:x");
+                -1
+            }
+        };
+        self.keys = keys;
+        h
     }
 
     /// The JS attribute cache's miss on a full instrument: records `value` into its overflow
@@ -948,6 +958,29 @@ impl Core {
 }
 
 impl Core {
+    /// The JS attribute cache's miss: records `value` with the attribute set `attrs` and, when the
+    /// set has (or now gets) a series of its own, binds it and returns the handle (≥ 0): one
+    /// boundary crossing instead of a bind and a record. Returns [`BIND_OVERFLOW`] when the set
+    /// went to the instrument's overflow series (the value recorded there, nothing bound: such a
+    /// set is not worth a cache slot); [`BIND_RELEASE`] when the instrument is full and holds bound
+    /// series idle in this window (at most once per window: the cache should release its handles
+    /// and call again, so that the registry can reclaim them; nothing recorded); -1 for an unknown
+    /// instrument (the value counted as rejected).
+    pub fn bind_record(&mut self, id: u32, value: f64, attrs: &str) -> i32 {
+        let id = InstrumentId::from_index(id);
+        if self.reg.instrument_full(id) && self.reg.release_advice(id) {
+            return BIND_RELEASE;
+        }
+        let Some(b) = with_attrs(&mut self.reg, attrs, |reg, a| reg.bind(id, a)) else { return -1 };
+        self.reg.record_bound(b, value);
+        self.dirty = true;
+        if self.reg.is_overflow(b) {
+            self.reg.unbind(b);
+            return BIND_OVERFLOW;
+        }
+        b.index() as i32
+    }
+
     /// Points [`Core::out_ptr`] at `len` bytes from `ptr` (inside this core or static) and returns
     /// `len`: a getter's answer.
     fn answer(&mut self, ptr: *const u8, len: usize) -> u32 {
@@ -1230,6 +1263,40 @@ mod tests {
         let d = core.bind_record(id, 8.0, "1:ks1:e");
         assert!(d >= 0, "an idle released series was reclaimed");
         assert_eq!(sum(&mut core, 2.0), vec![(1, 7.0), (1, 8.0)]);
+    }
+
+    #[test]
+    fn bind_record_key_reads_the_key_buffer_and_records_bad_bytes_without_attributes() {
+        let mut core = Core::new();
+        assert_eq!(core.configure("8:endpoints16:http://127.0.0.1"), abi::ERR_OK, "{}", core.error_text());
+        let id = core.instrument(0, "c", "", "", false, &[]) as u32;
+        let write = |core: &mut Core, key: &[u8]| {
+            core.key_buf(key.len() as u32 + 8);
+            core.keys[..key.len()].copy_from_slice(key);
+            key.len() as u32
+        };
+        // The first `len` bytes only: what follows in the buffer is left from earlier keys.
+        let len = write(&mut core, "1:ks2:h\u{e9}".as_bytes());
+        let a = core.bind_record_key(id, 2.0, len);
+        assert!(a >= 0);
+        let len = write(&mut core, b"1:ks1:b");
+        assert!(core.bind_record_key(id, 3.0, len) >= 0);
+        assert_eq!(core.bind_record_key(id, 4.0, len), core.bind_record(id, 0.0, "1:ks1:b"), "same set, same series");
+        // Not UTF-8, or longer than the buffer: recorded without attributes, one drop counted each.
+        let len = write(&mut core, &[b'1', b':', b'k', b's', b'1', b':', 0xff]);
+        assert_eq!(core.bind_record_key(id, 5.0, len), -1);
+        assert_eq!(core.bind_record_key(id, 6.0, u32::MAX), -1);
+        assert_eq!(core.reg.stats().attributes_dropped, 2, "the two bad keys are counted");
+        let batch = core.reg.collect(ms_to_ns(1.0));
+        let m = batch.metric("c").unwrap();
+        let edgemetrics::MetricData::Sum { points, .. } = &m.data else { unreachable!() };
+        let mut got: Vec<(String, f64)> = points
+            .iter()
+            .map(|p| (p.attributes.iter().map(|kv| format!("{}={:?}", kv.key, kv.value)).collect(), p.value))
+            .collect();
+        got.sort_by(|x, y| x.0.cmp(&y.0));
+        let want = [("", 11.0), ("k=Str(\"b\")", 7.0), ("k=Str(\"h\u{e9}\")", 2.0)];
+        assert_eq!(got, want.map(|(k, v)| (k.to_string(), v)));
     }
 
     fn dec(s: &str) -> Vec<(String, String)> {

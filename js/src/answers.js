@@ -7,7 +7,7 @@
 // metrics.js and flush.js read every answer through these three functions.
 
 /** The instantiated module's memory (set by metrics.js when the module is loaded). */
-let memory = null;
+export let memory = null;
 
 /** @internal */
 export function setMemory(m) {
