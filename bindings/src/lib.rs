@@ -584,22 +584,6 @@ impl Core {
         self.policy.end_invocation(now_ms.max(0.0) as u64, others_in_flight)
     }
 
-    /// Records `value` with the attributes of `attrs` (an attribute key). Never throws.
-    pub fn record(&mut self, id: u32, value: f64, attrs: &str) {
-        with_attrs(&mut self.reg, attrs, |reg, a| reg.record(InstrumentId::from_index(id), value, a));
-        self.dirty = true;
-    }
-
-    /// Binds an attribute set of instrument `id`; returns the handle (≥ 0) or -1 for an unknown
-    /// instrument. Each bind holds the series until a matching [`Core::unbind`].
-    pub fn bind(&mut self, id: u32, attrs: &str) -> i32 {
-        let b = with_attrs(&mut self.reg, attrs, |reg, a| reg.bind(InstrumentId::from_index(id), a));
-        match b {
-            Some(b) => b.index() as i32,
-            None => -1,
-        }
-    }
-
     /// The address of the key buffer, at least `len` bytes long: the JS attribute cache writes
     /// the UTF-8 attribute key of a missed set there (`TextEncoder.encodeInto`, one step) and
     /// passes its length to [`Core::bind_record_key`]. The buffer moves only in this call.
@@ -612,22 +596,29 @@ impl Core {
         self.keys.as_mut_ptr() as usize as u32
     }
 
-    /// [`Core::bind_record`] of the first `len` bytes of the key buffer (see [`Core::key_buf`]):
-    /// no string crosses the boundary. Bytes that are not UTF-8 (or past the buffer) cannot come
-    /// from `encodeInto`; should they arrive, the value is recorded without attributes, one
-    /// dropped attribute counted (as for an unreadable object), and -1 returned (nothing bound).
-    #[wasm_bindgen(js_name = bindRecordKey)]
-    pub fn bind_record_key(&mut self, id: u32, value: f64, len: u32) -> i32 {
+    /// Records or binds with the attribute key in the first `len` bytes of the key buffer (see
+    /// [`Core::key_buf`]): no string crosses the boundary. `op` 0: [`Core::record`] (returns 0);
+    /// 1: [`Core::bind`] of instrument `id` (`value` unused); 2: [`Core::bind_record`]. Bytes that
+    /// are not UTF-8 (or past the buffer) cannot come from `encodeInto`; should they arrive, the
+    /// set is treated as an unreadable object (`0:x`: no attributes, one dropped attribute
+    /// counted), and `op` 2 records and returns -1 (nothing bound).
+    pub fn keyed(&mut self, op: u32, id: u32, value: f64, len: u32) -> i32 {
         let keys = core::mem::take(&mut self.keys);
-        let h = match keys.get(..len as usize).map(core::str::from_utf8) {
-            Some(Ok(key)) => self.bind_record(id, value, key),
-            _ => {
+        let key = keys.get(..len as usize).and_then(|b| core::str::from_utf8(b).ok());
+        let r = match (op, key) {
+            (0, _) => {
+                self.record(id, value, key.unwrap_or("0:x"));
+                0
+            }
+            (1, _) => self.bind(id, key.unwrap_or("0:x")),
+            (_, Some(key)) => self.bind_record(id, value, key),
+            (_, None) => {
                 self.record(id, value, "0:x");
                 -1
             }
         };
         self.keys = keys;
-        h
+        r
     }
 
     /// The JS attribute cache's miss on a full instrument: records `value` into its overflow
@@ -958,6 +949,22 @@ impl Core {
 }
 
 impl Core {
+    /// Records `value` with the attributes of `attrs` (an attribute key). Never throws.
+    pub fn record(&mut self, id: u32, value: f64, attrs: &str) {
+        with_attrs(&mut self.reg, attrs, |reg, a| reg.record(InstrumentId::from_index(id), value, a));
+        self.dirty = true;
+    }
+
+    /// Binds an attribute set of instrument `id`; returns the handle (≥ 0) or -1 for an unknown
+    /// instrument. Each bind holds the series until a matching [`Core::unbind`].
+    pub fn bind(&mut self, id: u32, attrs: &str) -> i32 {
+        let b = with_attrs(&mut self.reg, attrs, |reg, a| reg.bind(InstrumentId::from_index(id), a));
+        match b {
+            Some(b) => b.index() as i32,
+            None => -1,
+        }
+    }
+
     /// The JS attribute cache's miss: records `value` with the attribute set `attrs` and, when the
     /// set has (or now gets) a series of its own, binds it and returns the handle (≥ 0): one
     /// boundary crossing instead of a bind and a record. Returns [`BIND_OVERFLOW`] when the set
@@ -1266,7 +1273,7 @@ mod tests {
     }
 
     #[test]
-    fn bind_record_key_reads_the_key_buffer_and_records_bad_bytes_without_attributes() {
+    fn keyed_reads_the_key_buffer_and_records_bad_bytes_without_attributes() {
         let mut core = Core::new();
         assert_eq!(core.configure("8:endpoints16:http://127.0.0.1"), abi::ERR_OK, "{}", core.error_text());
         let id = core.instrument(0, "c", "", "", false, &[]) as u32;
@@ -1277,16 +1284,19 @@ mod tests {
         };
         // The first `len` bytes only: what follows in the buffer is left from earlier keys.
         let len = write(&mut core, "1:ks2:h\u{e9}".as_bytes());
-        let a = core.bind_record_key(id, 2.0, len);
+        let a = core.keyed(2, id, 2.0, len);
         assert!(a >= 0);
         let len = write(&mut core, b"1:ks1:b");
-        assert!(core.bind_record_key(id, 3.0, len) >= 0);
-        assert_eq!(core.bind_record_key(id, 4.0, len), core.bind_record(id, 0.0, "1:ks1:b"), "same set, same series");
+        assert!(core.keyed(2, id, 3.0, len) >= 0);
+        assert_eq!(core.keyed(2, id, 4.0, len), core.bind_record(id, 0.0, "1:ks1:b"), "same set, same series");
+        assert_eq!(core.keyed(1, id, 0.0, len), core.bind(id, "1:ks1:b"), "op 1 binds the same series");
+        assert_eq!(core.keyed(0, id, 1.0, len), 0, "op 0 records");
         // Not UTF-8, or longer than the buffer: recorded without attributes, one drop counted each.
         let len = write(&mut core, &[b'1', b':', b'k', b's', b'1', b':', 0xff]);
-        assert_eq!(core.bind_record_key(id, 5.0, len), -1);
-        assert_eq!(core.bind_record_key(id, 6.0, u32::MAX), -1);
-        assert_eq!(core.reg.stats().attributes_dropped, 2, "the two bad keys are counted");
+        assert_eq!(core.keyed(2, id, 5.0, len), -1);
+        assert_eq!(core.keyed(2, id, 6.0, u32::MAX), -1);
+        core.keyed(0, id, 0.5, u32::MAX);
+        assert_eq!(core.reg.stats().attributes_dropped, 3, "the three bad keys are counted");
         let batch = core.reg.collect(ms_to_ns(1.0));
         let m = batch.metric("c").unwrap();
         let edgemetrics::MetricData::Sum { points, .. } = &m.data else { unreachable!() };
@@ -1295,7 +1305,7 @@ mod tests {
             .map(|p| (p.attributes.iter().map(|kv| format!("{}={:?}", kv.key, kv.value)).collect(), p.value))
             .collect();
         got.sort_by(|x, y| x.0.cmp(&y.0));
-        let want = [("", 11.0), ("k=Str(\"b\")", 7.0), ("k=Str(\"h\u{e9}\")", 2.0)];
+        let want = [("", 11.5), ("k=Str(\"b\")", 8.0), ("k=Str(\"h\u{e9}\")", 2.0)];
         assert_eq!(got, want.map(|(k, v)| (k.to_string(), v)));
     }
 

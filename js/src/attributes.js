@@ -37,37 +37,28 @@ function doubleHex(v) {
 
 /** One pair of the attribute key; an unreadable or unrepresentable value becomes the `x` tag. */
 function pair(k, obj) {
-  let v;
+  const head = k.length + ':' + k;
   try {
-    v = obj[k];
-  } catch {
-    // As an undefined value: the `x` tag.
-  }
-  return k.length + ':' + k + valueTag(v);
-}
-
-/** The value part of a pair (after its key). Never throws. */
-function valueTag(v) {
-  try {
+    const v = obj[k];
     switch (typeof v) {
       case 'string':
-        return 's' + v.length + ':' + v;
+        return head + 's' + v.length + ':' + v;
       case 'number':
-        return Number.isSafeInteger(v) ? 'i' + v + ';' : 'd' + doubleHex(v);
+        return head + (Number.isSafeInteger(v) ? 'i' + v + ';' : 'd' + doubleHex(v));
       case 'boolean':
-        return v ? 't' : 'f';
+        return head + (v ? 't' : 'f');
       case 'bigint':
-        return v >= INT64_MIN && v <= INT64_MAX ? 'i' + v + ';' : 'x';
+        return head + (v >= INT64_MIN && v <= INT64_MAX ? 'i' + v + ';' : 'x');
       case 'undefined':
-        return 'x';
+        return head + 'x';
       default: {
-        if (v === null) return 'x';
+        if (v === null) return head + 'x';
         const t = String(v);
-        return 's' + t.length + ':' + t;
+        return head + 's' + t.length + ':' + t;
       }
     }
   } catch {
-    return 'x';
+    return head + 'x';
   }
 }
 
@@ -110,106 +101,28 @@ function split(t) {
   return new Map([[t[0], new Map([[t[1], t.length === 3 ? t[2] : t.slice(2)]])]]);
 }
 
-/** `Core.bindRecordKey` results (bindings/src/lib.rs BIND_OVERFLOW, BIND_RELEASE). */
+/** `Core.keyed` results of op 2, bind and record (bindings/src/lib.rs BIND_OVERFLOW, BIND_RELEASE). */
 const BIND_OVERFLOW = -2;
 const BIND_RELEASE = -3;
 
 const encoder = new TextEncoder();
 
-/** Writes `s` as UTF-8 into `u8` at `at`; returns where it ends (writes past `u8`'s end are dropped). */
-function put(u8, at, s) {
-  const n = s.length;
-  for (let i = 0; i < n; i++) {
-    const c = s.charCodeAt(i);
-    if (c > 127) {
-      // The rest by encodeInto (a lone surrogate becomes U+FFFD, as a string argument did) when
-      // it surely fits (3 bytes per unit at most); else only counted, at that bound.
-      const rest = n - i;
-      if (at + 3 * rest > u8.length) return at + 3 * rest;
-      return at + encoder.encodeInto(i === 0 ? s : s.slice(i), u8.subarray(at)).written;
-    }
-    u8[at++] = c;
-  }
-  return at;
-}
-
-/** Writes `n` (a length) in decimal and the `:` after it into `u8` at `at`; returns where it ends. */
-function putLen(u8, at, n) {
-  const end = at + (n < 10 ? 1 : n < 100 ? 2 : n < 1000 ? 3 : String(n).length);
-  for (let i = end - 1; i >= at; i--, n = (n / 10) | 0) u8[i] = 48 + (n % 10);
-  u8[end] = 58;
-  return end + 1;
-}
-
 /**
- * Writes the attribute key of `attrs` (own keys `keys`; the same bytes as the UTF-8 of `keyOf`)
- * into `u8` from 0, with no string built for it; returns its length. A key longer than `u8` is
- * written in part: the result, larger than `u8.length`, is then what to make room for. Never throws.
+ * Writes `key` as UTF-8 into the key buffer of `core` (`Core.keyBuf`) in one step and returns its
+ * length in bytes: a string argument is copied one UTF-16 unit at a time into memory allocated
+ * and freed per call (`encodeInto` writes a lone surrogate as U+FFFD, as that copy did). The
+ * core's buffer (`keyPtr`, `keyCap`) and a view of it (`keyView`) are kept on the core, shared by
+ * its instruments; only `keyBuf` moves the buffer.
  */
-function writeKey(attrs, keys, u8) {
-  let at = 0;
-  for (const k of keys) {
-    let v;
-    try {
-      v = attrs[k];
-    } catch {
-      // As an undefined value: the `x` tag.
-    }
-    at = put(u8, putLen(u8, at, k.length), k);
-    if (typeof v === 'string') {
-      u8[at] = 115; // s
-      at = put(u8, putLen(u8, at + 1, v.length), v);
-    } else if (Number.isSafeInteger(v)) {
-      // `i`, the digits (no string made for them; -0 is 0, as String(-0)) and `;`.
-      u8[at++] = 105;
-      if (v < 0) u8[at++] = 45;
-      let end = at;
-      for (let n = v < 0 ? -v : v; n >= 10; n = Math.floor(n / 10)) end++;
-      for (let i = end, n = v < 0 ? -v : v; i >= at; i--, n = Math.floor(n / 10)) u8[i] = 48 + (n % 10);
-      u8[end + 1] = 59;
-      at = end + 2;
-    } else at = put(u8, at, valueTag(v));
+export function writeKey(core, key) {
+  const need = key.length * 3; // UTF-8 takes at most 3 bytes per UTF-16 unit
+  let v = core.keyView;
+  // A view of memory that grew since is detached: its length is then 0.
+  if (!(v?.length >= need)) {
+    if (!(core.keyCap >= need)) core.keyPtr = core.keyBuf((core.keyCap = need + 1024));
+    core.keyView = v = new Uint8Array(memory.buffer, core.keyPtr, core.keyCap);
   }
-  return at;
-}
-
-/**
- * Each core's key buffer (`Core.keyBuf`): its address, size and a view of it, shared by the
- * caches of the core's instruments (only `keyBuf` moves it). The view is made again when the
- * module's memory grew (the old ArrayBuffer is detached: the view's length is then 0).
- */
-const keyBufs = new WeakMap();
-/** A key is being written: a getter of the set recording meanwhile must not use the buffer. */
-let writing = false;
-
-/**
- * Writes the key of `attrs` (own keys `keys`, or null) into the key buffer of `core`; returns its
- * length, or -1 when it was not written (called from a getter while another key is written, or
- * the set changed while written twice). No string is built or passed: a string argument is
- * copied one UTF-16 unit at a time into memory allocated and freed per call.
- */
-function writeKeyBuf(core, attrs, keys) {
-  if (keys === null) return 0;
-  if (writing) return -1;
-  let b = keyBufs.get(core);
-  if (b === undefined) keyBufs.set(core, (b = { ptr: core.keyBuf(1024), cap: 1024, view: null }));
-  for (let again = false; ; again = true) {
-    let u8 = b.view;
-    if (u8 === null || u8.length === 0) u8 = b.view = new Uint8Array(memory.buffer, b.ptr, b.cap);
-    let len;
-    writing = true;
-    try {
-      len = writeKey(attrs, keys, u8);
-    } finally {
-      writing = false;
-    }
-    // A view detached meanwhile (memory grown by a getter) has length 0: written again.
-    if (len <= u8.length) return len;
-    if (again) return -1;
-    b.cap = Math.max(2 * b.cap, len);
-    b.ptr = core.keyBuf(b.cap);
-    b.view = null;
-  }
+  return encoder.encodeInto(key, v).written;
 }
 
 /**
@@ -309,14 +222,13 @@ export class AttrCache {
     // nothing is recorded yet and the caller's key builder counts the unreadable object).
     const keys = typeof attrs === 'object' && attrs !== null ? Object.keys(attrs) : null;
     if (keys !== null && !this.cacheable(attrs, keys)) return false;
-    const len = writeKeyBuf(core, attrs, keys);
-    if (len < 0) return false;
+    const len = keys === null ? 0 : writeKey(core, keyOf(attrs, keys));
     if (this.handles.length >= this.max) this.clear();
-    let h = core.bindRecordKey(this.id, value, len);
+    let h = core.keyed(2, this.id, value, len);
     if (h === BIND_RELEASE) {
       // The key buffer is unchanged by unbind.
       this.clear();
-      h = core.bindRecordKey(this.id, value, len);
+      h = core.keyed(2, this.id, value, len);
     }
     if (h >= 0) {
       try {

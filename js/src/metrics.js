@@ -7,7 +7,7 @@
 // options.js, the flush loop in flush.js, the wrappers in wrappers.js.
 import { Core } from './edgemetrics_wasm.js';
 import { ERROR, KIND, errorClass } from './abi.js';
-import { AttrCache, attributeKey } from './attributes.js';
+import { AttrCache, attributeKey, writeKey } from './attributes.js';
 import { Flusher } from './flush.js';
 import { TAIL_PREFIX, checkOptions } from './options.js';
 import { FORMATS } from './variant.js';
@@ -183,7 +183,7 @@ class Instrument {
           // what it cannot read.
         }
       }
-      core.record(this.#id, value, attributeKey(attrs));
+      core.keyed(0, this.#id, value, writeKey(core, attributeKey(attrs))); // 0: record
     } catch {
       // Recording never throws.
     }
@@ -193,7 +193,7 @@ class Instrument {
     const core = this.#core;
     let h = -1;
     try {
-      if (core) h = core.bind(this.#id, attributeKey(attrs));
+      if (core) h = core.keyed(1, this.#id, 0, writeKey(core, attributeKey(attrs))); // 1: bind
     } catch {
       h = -1;
     }

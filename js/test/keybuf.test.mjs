@@ -1,7 +1,8 @@
-// The attribute cache writes a missed set's key as UTF-8 straight into the core's key buffer
-// (js/src/attributes.js `writeKey`, bindings/src/lib.rs `Core::bind_record_key`) instead of
-// passing the key string. Why a file of its own: that writer is a second encoder of the key
-// format, so these tests hold it to the first one (`bind()` still passes `attributeKey`'s string)
+// Attribute keys reach the core through its key buffer: the JS layer writes a key as UTF-8 into
+// the core's memory (`writeKey` in js/src/attributes.js: one `encodeInto`) and passes its length
+// (`Core::keyed` in bindings/src/lib.rs) instead of a string argument. Why a file of its own: the
+// buffer is shared by every instrument of a core, grows with the longest key and must be found
+// again when the module's memory grows; these tests hold the cache's path (a miss) to `bind()`'s
 // on every kind of value, on keys longer than the buffer, and on getters that record meanwhile.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -16,7 +17,7 @@ const points = (metrics, name = 'c') => {
 };
 const dropped = (d) => (d.metrics['edgemetrics.sdk.attributes.dropped']?.points ?? []).reduce((s, p) => s + p.value, 0);
 
-test('a set written into the key buffer lands in the series its key string names (bind), for every kind of value', () => {
+test('a set recorded by the cache lands in the series bind() finds for it, for every kind of value', () => {
   const metrics = make({ maxValueLength: 30_000 });
   const c = metrics.counter('c');
   const long = 'v'.repeat(1234);
@@ -31,11 +32,11 @@ test('a set written into the key buffer lands in the series its key string names
     { wide: 'é'.repeat(3000), after: 'ok' },
     { wider: '😀'.repeat(4000) },
   ];
-  for (const s of sets) c.add(1, s); // misses: written into the key buffer
+  for (const s of sets) c.add(1, s); // misses of the cache
   for (const s of sets) c.add(1, s); // hits of the cache
-  for (const s of sets) c.bind(s).add(1); // the key string, as before
+  for (const s of sets) c.bind(s).add(1); // bind's own path
   const { d, pts } = points(metrics);
-  assert.equal(pts.length, sets.length, 'one series per set: the written key and the key string agree');
+  assert.equal(pts.length, sets.length, 'one series per set: both paths wrote the same key');
   for (const p of pts) assert.equal(p.value, 3);
   const byAttrs = new Set(pts.map((p) => JSON.stringify(p.attrs)));
   assert.ok(byAttrs.has(JSON.stringify({ key: 'k', lone: '\uFFFDx', tail: 'y\uFFFD' })), 'lone surrogates become U+FFFD');
@@ -45,7 +46,7 @@ test('a set written into the key buffer lands in the series its key string names
   assert.equal(dropped(d), 0);
 });
 
-test('a getter that records while its set is written: both values land in their own series, nothing lost', () => {
+test('a getter that records while its set is read: every value lands in its own series, nothing lost', () => {
   const metrics = make();
   const c = metrics.counter('c');
   const other = metrics.counter('other');
@@ -54,8 +55,8 @@ test('a getter that records while its set is written: both values land in their 
     a: 'x',
     get b() {
       calls++;
-      // Misses of both instruments while the key of `sneaky` is being written; the second grows
-      // the module's memory now and then (the writer's view of it is then detached).
+      // Misses of both instruments while `sneaky` is read (its checks, its key, its cache entry);
+      // the second grows the module's memory now and then (the key buffer's view is detached).
       c.add(5, { inner: `i${calls}` });
       for (let i = 0; i < 50; i++) other.add(1, { i: `${calls}-${i}`, pad: 'p'.repeat(200) });
       return 'y';
@@ -71,7 +72,7 @@ test('a getter that records while its set is written: both values land in their 
     pts.reduce((s, p) => s + p.value, 0),
     20 + 100 + 5 * calls,
   );
-  assert.ok(calls >= 3, 'the getter ran while the key was written');
+  assert.ok(calls >= 3, 'the getter ran for the checks, the key and the cache entry');
   assert.equal(d.metrics.other.points.length, 50 * calls);
   assert.equal(dropped(d), 0);
 });
