@@ -163,6 +163,9 @@ const WORKERD_RESOURCE = {
   },
 };
 
+/** How the modules that only run in workerd (workerd.js, tail.js) are bundled (see buildOne). */
+const WORKERD_ONLY = { plugins: [WORKERD_RESOURCE], define: { 'globalThis.Deno': 'undefined' } };
+
 /**
  * Bundles the integrations of one entry from `stage` into `dir`: their import of ./integration.js
  * becomes an import of `entry` (the package's own name), so the app's bundler or runtime resolves
@@ -274,7 +277,8 @@ async function buildOne(dir, feats, formats, { entry = null, integrations = fals
   rmSync(glue);
   if (tail) {
     // edgemetrics/tail: tail.js with the workerd entry of this directory's module, one file.
-    await bundle([join(stage, 'tail.js')], { outfile: join(dir, 'tail.js') });
+    // A Tail Worker runs in workerd too: the same resource module and define as the workerd entry.
+    await bundle([join(stage, 'tail.js')], { outfile: join(dir, 'tail.js'), ...WORKERD_ONLY });
     copyFileSync(join(here, 'src', 'tail.d.ts'), join(dir, 'tail.d.ts'));
   } else {
     await bundle(
@@ -286,7 +290,7 @@ async function buildOne(dir, feats, formats, { entry = null, integrations = fals
     // lookup: workerd has no `Deno` global, so `globalThis.Deno` is `undefined` there by
     // definition. Measured on the default entry's workerd.js, gzip -9: 15,492 -> 15,123 B with
     // the resource swap, -86 B more with the define.
-    const meta = await bundle([join(stage, 'workerd.js')], { outdir: dir, plugins: [WORKERD_RESOURCE], define: { 'globalThis.Deno': 'undefined' } });
+    const meta = await bundle([join(stage, 'workerd.js')], { outdir: dir, ...WORKERD_ONLY });
     // Its metafile (bytes per input module), for bench/js-bytes.mjs; kept under target/, not shipped.
     const metaOut = join(targetDir, 'edgemetrics-js-meta', relative(out, dir) || 'all', 'workerd.json');
     mkdirSync(dirname(metaOut), { recursive: true });

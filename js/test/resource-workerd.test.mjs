@@ -41,6 +41,7 @@ test("only the workerd modules leave out the other platforms' detection", () => 
     assert.ok(!read('workerd.js').includes('DENO_DEPLOYMENT_ID'), `${dir}/workerd.js`);
     for (const f of ['node.js', 'deno.js', 'edge-light.js', 'browser.js']) assert.ok(read(f).includes('AWS_LAMBDA_FUNCTION_NAME'), `${dir}/${f}`);
   }
+  assert.ok(!readFileSync(join(pkg, 'dist', 'tail', 'tail.js'), 'utf8').includes('AWS_LAMBDA_FUNCTION_NAME'), 'dist/tail/tail.js');
 });
 
 test('workerd (miniflare): the default entry sends the Cloudflare resource attributes', async (t) => {
