@@ -2,17 +2,19 @@
 // the options sent to the core in one buffer. Why a file of its own: these codes used to be
 // written out separately here and in Rust; `bindings/src/abi.rs` holds the same table, exports it
 // as `Core.abiTable()` (in the every-format module), and test/abi.test.mjs fails when the two disagree.
+// The tables are marked pure so that a bundle drops the ones it does not read (the workerd entry
+// reads neither OPTION nor OPTION_PREFIXES: they exist for abiText and the comparison test).
 
 /** Wire formats (`options.format`). */
-export const FORMAT = Object.freeze({ 'otlp-proto': 0, 'otlp-json': 1, 'remote-write': 2, pushgateway: 3, compact: 4, emf: 5 });
+export const FORMAT = /* @__PURE__ */ Object.freeze({ 'otlp-proto': 0, 'otlp-json': 1, 'remote-write': 2, pushgateway: 3, compact: 4, emf: 5 });
 /** Instrument kinds. */
-export const KIND = Object.freeze({ counter: 0, upDownCounter: 1, gauge: 2, histogram: 3 });
+export const KIND = /* @__PURE__ */ Object.freeze({ counter: 0, upDownCounter: 1, gauge: 2, histogram: 3 });
 /** Results of `core.next(now)`. */
-export const ACTION = Object.freeze({ idle: 0, send: 1, wait: 2, done: 3, awaiting: 4 });
+export const ACTION = /* @__PURE__ */ Object.freeze({ idle: 0, send: 1, wait: 2, done: 3, awaiting: 4 });
 /** Outcomes in report slot `outcome`. */
-export const OUTCOME = Object.freeze({ none: 0, delivered: 1, empty: 2, failed: 3 });
+export const OUTCOME = /* @__PURE__ */ Object.freeze({ none: 0, delivered: 1, empty: 2, failed: 3 });
 /** Slots of the array `core.report()` returns. */
-export const REPORT = Object.freeze({
+export const REPORT = /* @__PURE__ */ Object.freeze({
   outcome: 0,
   attempts: 1,
   retries: 2,
@@ -25,12 +27,12 @@ export const REPORT = Object.freeze({
   ambiguous: 9,
 });
 /** Transport error classes for `core.onError(kind, now)` (the host-loop contract's classes). */
-export const TRANSPORT = Object.freeze({ refused: 0, reset: 1, timeout: 2, other: 3 });
+export const TRANSPORT = /* @__PURE__ */ Object.freeze({ refused: 0, reset: 1, timeout: 2, other: 3 });
 /** Error classes returned by `core.configure()` and (negated) by `core.instrument()`. */
-export const ERROR = Object.freeze({ ok: 0, type: 1, range: 2 });
+export const ERROR = /* @__PURE__ */ Object.freeze({ ok: 0, type: 1, range: 2 });
 
 /** Options of the buffer `core.configure()` reads: `s` string, `i` integer ≥ 0, `b` boolean. */
-export const OPTION = Object.freeze({
+export const OPTION = /* @__PURE__ */ Object.freeze({
   format: 'i',
   serviceName: 's',
   endpoint: 's',
@@ -52,7 +54,7 @@ export const OPTION = Object.freeze({
   headers: '-',
 });
 /** Open-ended option names: `resource.<key>` (any attribute value), `headers.<name>` (string). */
-export const OPTION_PREFIXES = Object.freeze(['resource.', 'headers.']);
+export const OPTION_PREFIXES = /* @__PURE__ */ Object.freeze(['resource.', 'headers.']);
 
 /** The table in the text form `Core.abiTable()` answers, for the comparison test. */
 export function abiText() {

@@ -50,6 +50,8 @@ export function parseEnv(lookup) {
     v = String(v).trim();
     return v === '' ? undefined : v;
   };
+  // OTEL_EXPORTER_OTLP_METRICS_<what> when it is set, else the generic OTEL_EXPORTER_OTLP_<what>.
+  const otlpName = (what) => (get(`OTEL_EXPORTER_OTLP_METRICS_${what}`) !== undefined ? `OTEL_EXPORTER_OTLP_METRICS_${what}` : `OTEL_EXPORTER_OTLP_${what}`);
   const errors = [];
   const options = {};
   const disabled = (get('OTEL_SDK_DISABLED') ?? '').toLowerCase() === 'true';
@@ -61,7 +63,7 @@ export function parseEnv(lookup) {
     if (FORMATS.includes(ef.toLowerCase())) format = ef.toLowerCase();
     else errors.push(`EDGEMETRICS_FORMAT must be one of ${FORMATS.join(', ')}; got ${JSON.stringify(ef)}`);
   }
-  const protoName = get('OTEL_EXPORTER_OTLP_METRICS_PROTOCOL') !== undefined ? 'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL' : 'OTEL_EXPORTER_OTLP_PROTOCOL';
+  const protoName = otlpName('PROTOCOL');
   const proto = get(protoName);
   if (proto !== undefined && (format === undefined || format.startsWith('otlp'))) {
     if (proto === 'http/protobuf') format = 'otlp-proto';
@@ -106,14 +108,14 @@ export function parseEnv(lookup) {
   }
   if (Object.keys(headers).length > 0) options.headers = headers;
 
-  const compName = get('OTEL_EXPORTER_OTLP_METRICS_COMPRESSION') !== undefined ? 'OTEL_EXPORTER_OTLP_METRICS_COMPRESSION' : 'OTEL_EXPORTER_OTLP_COMPRESSION';
+  const compName = otlpName('COMPRESSION');
   const comp = otlp ? get(compName) : undefined;
   if (comp !== undefined) {
     if (comp === 'gzip' || comp === 'none') options.compression = comp;
     else errors.push(`${compName} must be gzip or none; got ${JSON.stringify(comp)}`);
   }
 
-  const toName = get('OTEL_EXPORTER_OTLP_METRICS_TIMEOUT') !== undefined ? 'OTEL_EXPORTER_OTLP_METRICS_TIMEOUT' : 'OTEL_EXPORTER_OTLP_TIMEOUT';
+  const toName = otlpName('TIMEOUT');
   const timeout = positiveInt(get(toName));
   if (timeout === null) errors.push(`${toName} must be a positive integer (milliseconds); got ${JSON.stringify(get(toName))}`);
   else if (timeout !== undefined) options.timeoutMs = timeout;

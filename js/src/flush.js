@@ -41,7 +41,23 @@ export async function gzip(bytes) {
   return new Uint8Array(await new Response(new Blob([bytes]).stream().pipeThrough(new CompressionStream('gzip'))).arrayBuffer());
 }
 
-const emptyResult = () => ({ sent: false, status: 0, bytes: 0, attempts: 0, dropped: 0, carried: 0 });
+/** The fields of a flush result before anything happened (flush.js and metrics.js share it). */
+export const emptyResult = () => ({ sent: false, status: 0, bytes: 0, attempts: 0, dropped: 0, carried: 0 });
+/** The host loop's counters at zero (a disabled Metrics answers `flushStats` with these). */
+export const zeroStats = () => ({ flushes: 0, flights: 0, coalesced: 0, stale: 0, settledAtDeadline: 0 });
+/** `opts.deadline` when it is a number (not NaN), else no deadline. */
+export const deadlineOf = (opts) => (typeof opts?.deadline === 'number' && !Number.isNaN(opts.deadline) ? opts.deadline : Infinity);
+/**
+ * The `Name: value` lines the core answers for a request's headers, each given to `set(name,
+ * value)` (flush.js fills a Headers, `Metrics.prepare` a plain object).
+ */
+export function eachHeader(lines, set) {
+  for (const line of lines.split('\n')) {
+    const i = line.indexOf(': ');
+    if (i > 0) set(line.slice(0, i), line.slice(i + 2));
+  }
+}
+const ABANDONED = 'abandoned (flight exceeded twice its budget)';
 
 /**
  * How a flight's work after the collect (encode, the push plan, the first fetch) is started:
@@ -83,6 +99,12 @@ function readReport(core, result) {
 }
 
 export class Flusher {
+  // Private fields and methods: only the fields Metrics reads (core, timeoutMs, fetch, seed,
+  // flight, followUp, stats) are properties; the rest is renamed freely by the minifier.
+  #secrets;
+  #onFlight;
+  #writeLog;
+  #gen;
   /**
    * @param {object} core the wasm Core
    * @param {{ timeoutMs: number, fetch?: Function, secrets: string[], seed: () => void }} opts
@@ -91,25 +113,25 @@ export class Flusher {
     this.core = core;
     this.timeoutMs = opts.timeoutMs;
     this.fetch = opts.fetch;
-    this.secrets = opts.secrets;
+    this.#secrets = opts.secrets;
     this.seed = opts.seed;
-    this.onFlight = opts.onFlight;
+    this.#onFlight = opts.onFlight;
     // A log transport (EMF on stdout, a compact line for a Tail Worker): called with the body
     // instead of fetch; a write that returns is a delivery (status 200), one that throws a
     // transport error.
-    this.writeLog = opts.writeLog;
+    this.#writeLog = opts.writeLog;
     this.flight = null; // { done: Promise<result>, started, budget, gen }
     this.followUp = null; // { deadline, promise }
-    this.gen = 0;
-    this.stats = { flushes: 0, flights: 0, coalesced: 0, stale: 0, settledAtDeadline: 0 };
+    this.#gen = 0;
+    this.stats = zeroStats();
   }
 
   /** One flush() call: see the contract at the top of this file. Never rejects. */
   flush(opts) {
     this.stats.flushes++;
     const now = Date.now();
-    const deadline = Math.min(now + this.timeoutMs, typeof opts?.deadline === 'number' && !Number.isNaN(opts.deadline) ? opts.deadline : Infinity);
-    if (this.flight && now - this.flight.started > 2 * this.flight.budget) this.abandon();
+    const deadline = Math.min(now + this.timeoutMs, deadlineOf(opts));
+    if (this.flight && now - this.flight.started > 2 * this.flight.budget) this.#abandon();
     let p;
     if (!this.flight) {
       // A follow-up still waiting for the previous flight's end (in workerd the continuation of
@@ -117,7 +139,7 @@ export class Flusher {
       // callers' data too, and callers arriving during this flight must join a follow-up of this
       // flight, not that one (which would hand them this flight's result without their data).
       this.followUp = null;
-      p = this.startFlight(now, deadline);
+      p = this.#startFlight(now, deadline);
     } else {
       this.stats.coalesced++;
       if (this.followUp) {
@@ -133,17 +155,17 @@ export class Flusher {
             // in the registry for the next flush.
             return { ...emptyResult(), pending: true, error: 'deadline passed before the follow-up flight could start' };
           }
-          return this.flight ? this.flight.done : this.startFlight(t, fu.deadline);
+          return this.flight ? this.flight.done : this.#startFlight(t, fu.deadline);
         });
         this.followUp = fu;
       }
       p = this.followUp.promise;
     }
-    return this.capped(p, deadline);
+    return this.#capped(p, deadline);
   }
 
   /** `p`, or a "still in flight" result at `deadline`, whichever comes first. */
-  capped(p, deadline) {
+  #capped(p, deadline) {
     const ms = deadline - Date.now();
     if (ms === Infinity) return p;
     return new Promise((resolve) => {
@@ -161,17 +183,17 @@ export class Flusher {
     });
   }
 
-  abandon() {
+  #abandon() {
     this.stats.stale++;
-    this.gen++;
+    this.#gen++;
     const f = this.flight;
     this.flight = null;
     f?.abandon();
   }
 
-  startFlight(now, deadline) {
+  #startFlight(now, deadline) {
     this.seed();
-    const gen = ++this.gen;
+    const gen = ++this.#gen;
     // The flight ends a little before the callers' deadline, so that its own result (not the
     // "still in flight" one) reaches them when the receiver is merely slow.
     const grace = Math.min(100, (deadline - now) / 10);
@@ -181,14 +203,14 @@ export class Flusher {
     let run;
     // A log transport ('tail', EMF on stdout) writes its line in the call, as everywhere: there is
     // no request to start, and a line from a flush() nobody awaits must not depend on a timer.
-    if (deferFlight === null || this.writeLog) run = this.run(gen, now, budget);
+    if (deferFlight === null || this.#writeLog) run = this.#run(gen, now, budget);
     else {
       this.core.start(now, budget, true);
-      run = new Promise((r) => deferFlight(r)).then(() => this.run(gen, now, budget));
+      run = new Promise((r) => deferFlight(r)).then(() => this.#run(gen, now, budget));
     }
     const done = run.then((r) => {
       try {
-        this.onFlight?.(r);
+        this.#onFlight?.(r);
       } catch {
         // a reporting hook cannot break the loop
       }
@@ -205,7 +227,7 @@ export class Flusher {
     ]).then(() => {
       clearTimeout(staleTimer);
       if (this.flight === flight) {
-        if (this.gen === gen && Date.now() - now > 2 * budget) this.abandon();
+        if (this.#gen === gen && Date.now() - now > 2 * budget) this.#abandon();
         else this.flight = null;
       }
     });
@@ -215,7 +237,7 @@ export class Flusher {
     return done;
   }
 
-  async run(gen, now, budget) {
+  async #run(gen, now, budget) {
     const result = emptyResult();
     const core = this.core;
     try {
@@ -232,48 +254,45 @@ export class Flusher {
       // Bounded: the plan allows a few attempts and waits only within the deadline; the step cap
       // is a second fence against a plan that would never finish.
       for (let step = 0; step < 100; step++) {
-        if (this.gen !== gen) return { ...result, error: 'abandoned (flight exceeded twice its budget)' };
+        if (this.#gen !== gen) return { ...result, error: ABANDONED };
         const action = core.next(Date.now());
-        if (action === ACTION.send && this.writeLog) {
+        if (action === ACTION.send && this.#writeLog) {
           const body = bytes(core, core.reqBody());
           result.bytes = body.length;
           try {
-            this.writeLog(body);
+            this.#writeLog(body);
             core.onResponse(200, undefined, new Uint8Array(0), Date.now());
             delete result.error;
           } catch (e) {
             core.onError(TRANSPORT.other, Date.now());
-            result.error = redact(String(e?.message ?? e), this.secrets);
+            result.error = redact(String(e?.message ?? e), this.#secrets);
           }
         } else if (action === ACTION.send) {
           const body = core.reqGzip() ? (gzipped ??= await gzip(bytes(core, core.reqBody()))) : bytes(core, core.reqBody());
           // A sender may bring its own Headers class (node.js: Node's global Headers loads its
           // fetch implementation on first use, tens of ms in a fresh process).
           const headers = new (this.fetch?.Headers ?? Headers)();
-          for (const line of text(core, core.reqHeaders()).split('\n')) {
-            const i = line.indexOf(': ');
-            if (i > 0) headers.set(line.slice(0, i), line.slice(i + 2));
-          }
+          eachHeader(text(core, core.reqHeaders()), (k, v) => headers.set(k, v));
           if (core.reqGzip() && body === null) headers.delete('Content-Encoding');
           const sent = body ?? bytes(core, core.reqBody());
           result.bytes = sent.length;
-          if (this.gen !== gen) return { ...result, error: 'abandoned (flight exceeded twice its budget)' };
+          if (this.#gen !== gen) return { ...result, error: ABANDONED };
           try {
-            const res = await this.send(text(core, core.reqUrl()), text(core, core.reqMethod()), headers, sent, core.reqTimeout());
+            const res = await this.#send(text(core, core.reqUrl()), text(core, core.reqMethod()), headers, sent, core.reqTimeout());
             let resBody = new Uint8Array(0);
             try {
               resBody = new Uint8Array(await res.arrayBuffer());
             } catch {
               // an unreadable body is judged as empty
             }
-            if (this.gen !== gen) return { ...result, error: 'abandoned (flight exceeded twice its budget)' };
-            answer = res.status >= 300 ? snippet(resBody, this.secrets) : '';
+            if (this.#gen !== gen) return { ...result, error: ABANDONED };
+            answer = res.status >= 300 ? snippet(resBody, this.#secrets) : '';
             core.onResponse(res.status, res.headers.get('retry-after') ?? undefined, resBody, Date.now());
             delete result.error;
           } catch (e) {
-            if (this.gen !== gen) return { ...result, error: 'abandoned (flight exceeded twice its budget)' };
+            if (this.#gen !== gen) return { ...result, error: ABANDONED };
             core.onError(transportErrorKind(e), Date.now());
-            result.error = redact(String(e?.message ?? e), this.secrets);
+            result.error = redact(String(e?.message ?? e), this.#secrets);
           }
         } else if (action === ACTION.wait) {
           const ms = Math.max(0, core.waitUntil() - Date.now());
@@ -286,12 +305,12 @@ export class Flusher {
       } else if (outcome === OUTCOME.delivered) delete result.error;
       return result;
     } catch (e) {
-      result.error = redact(String(e?.message ?? e), this.secrets);
+      result.error = redact(String(e?.message ?? e), this.#secrets);
       return result;
     }
   }
 
-  async send(url, method, headers, body, timeoutMs) {
+  async #send(url, method, headers, body, timeoutMs) {
     const f = this.fetch ?? globalThis.fetch;
     const ac = new AbortController();
     let timedOut = false;

@@ -8,7 +8,7 @@
 import { Core } from './edgemetrics_wasm.js';
 import { ERROR, KIND, errorClass } from './abi.js';
 import { AttrCache, attributeKey, writeKey } from './attributes.js';
-import { Flusher } from './flush.js';
+import { Flusher, deadlineOf, eachHeader, emptyResult, zeroStats } from './flush.js';
 import { TAIL_PREFIX, checkOptions } from './options.js';
 import { FORMATS } from './variant.js';
 import { BEFORE_COLLECT, DISABLED, INGEST, LENIENT, LENIENT_INSTRUMENT } from './symbols.js';
@@ -370,7 +370,7 @@ export class Metrics {
 
   /** Counters of the host loop: flushes, flights, coalesced, stale (abandoned), settledAtDeadline. */
   get flushStats() {
-    return { ...(this.#flusher?.stats ?? { flushes: 0, flights: 0, coalesced: 0, stale: 0, settledAtDeadline: 0 }) };
+    return { ...(this.#flusher?.stats ?? zeroStats()) };
   }
 
   #warnOnce(key, message) {
@@ -516,7 +516,7 @@ export class Metrics {
       due = true;
     }
     if (due) return this.flush(opts);
-    return Promise.resolve({ sent: false, deferred: true, status: 0, bytes: 0, attempts: 0, dropped: 0, carried: 0 });
+    return Promise.resolve({ sent: false, deferred: true, ...emptyResult() });
   }
 
   /**
@@ -533,10 +533,7 @@ export class Metrics {
       const points = core.prepare(typeof nowMs === 'number' ? nowMs : Date.now());
       if (points === 0) return null;
       const headers = {};
-      for (const line of text(core, core.headers()).split('\n')) {
-        const i = line.indexOf(': ');
-        if (i > 0) headers[line.slice(0, i)] = line.slice(i + 2);
-      }
+      eachHeader(text(core, core.headers()), (k, v) => (headers[k] = v));
       for (const [k, v] of this.#headers) headers[k] = v;
       const path = text(core, core.path());
       return {
@@ -561,7 +558,7 @@ export class Metrics {
    */
   flush(opts) {
     if (!this.#flusher) {
-      const r = { sent: false, status: 0, bytes: 0, attempts: 0, dropped: 0, carried: 0, error: this.#disabledReason ?? 'disabled' };
+      const r = { ...emptyResult(), error: this.#disabledReason ?? 'disabled' };
       return Promise.resolve(this.#settle(r));
     }
     let p;
@@ -573,8 +570,7 @@ export class Metrics {
         // budget, then flush with the deadline of the original call (the promise still settles
         // within `timeoutMs` of the call).
         const now = Date.now();
-        const given = typeof opts?.deadline === 'number' && !Number.isNaN(opts.deadline) ? opts.deadline : Infinity;
-        const deadline = Math.min(now + this.#flusher.timeoutMs, given);
+        const deadline = Math.min(now + this.#flusher.timeoutMs, deadlineOf(opts));
         const waitMs = Math.max(0, (deadline - now) / 4);
         let timer;
         const bounded = new Promise((resolve) => {
@@ -586,7 +582,7 @@ export class Metrics {
         });
       }
     } catch (e) {
-      p = Promise.resolve({ sent: false, status: 0, bytes: 0, attempts: 0, dropped: 0, carried: 0, error: String(e?.message ?? e) });
+      p = Promise.resolve({ ...emptyResult(), error: String(e?.message ?? e) });
     }
     return p.then((r) => this.#settle(r));
   }

@@ -47,9 +47,30 @@ const show = (v) => {
   }
 };
 
+/** The TypeError of an option of the wrong type (one template for every option). */
+const wrongType = (name, what, v) => new TypeError(`edgemetrics: options.${name} must be ${what}, got ${typeName(v)}`);
+
 function plainObject(name, v) {
   if (v === undefined) return {};
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new TypeError(`edgemetrics: options.${name} must be an object, got ${typeName(v)}`);
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw wrongType(name, 'an object', v);
+  return v;
+}
+
+/** `options.remoteWrite` and `options.pushgateway` belong to their own format. */
+function needsFormat(name, needed, format) {
+  if (format !== needed) throw new TypeError(`edgemetrics: options.${name} needs format '${needed}' (format is '${format}')`);
+}
+
+/** A boolean option (`dflt` when unset). */
+function bool(name, v, dflt) {
+  v ??= dflt;
+  if (typeof v !== 'boolean') throw wrongType(name, 'a boolean', v);
+  return v;
+}
+
+/** A function option (or unset). */
+function fn(name, v) {
+  if (v !== undefined && typeof v !== 'function') throw wrongType(name, 'a function', v);
   return v;
 }
 
@@ -60,7 +81,7 @@ function unknownKeys(name, obj, known) {
 }
 
 function str(name, v) {
-  if (typeof v !== 'string') throw new TypeError(`edgemetrics: options.${name} must be a string, got ${typeName(v)}`);
+  if (typeof v !== 'string') throw wrongType(name, 'a string', v);
   return v;
 }
 
@@ -71,7 +92,7 @@ function oneOf(name, v, allowed) {
 }
 
 function positiveInt(name, v) {
-  if (typeof v !== 'number') throw new TypeError(`edgemetrics: options.${name} must be a number, got ${typeName(v)}`);
+  if (typeof v !== 'number') throw wrongType(name, 'a number', v);
   if (!Number.isSafeInteger(v) || v < 1 || v > 0xffffffff)
     throw new RangeError(`edgemetrics: options.${name} must be a positive integer (at most 4294967295); got ${show(v)}`);
   return v;
@@ -102,8 +123,7 @@ export function checkFlush(v) {
   unknownKeys('flush.', o, FLUSH_KEYS);
   const everyInvocations = o.everyInvocations === undefined ? 0 : positiveInt('flush.everyInvocations', o.everyInvocations);
   const maxAgeMs = o.maxAgeMs === undefined ? DEFAULT_MAX_AGE_MS : positiveInt('flush.maxAgeMs', o.maxAgeMs);
-  const whenIdle = o.whenIdle ?? true;
-  if (typeof whenIdle !== 'boolean') throw new TypeError(`edgemetrics: options.flush.whenIdle must be a boolean, got ${typeName(whenIdle)}`);
+  const whenIdle = bool('flush.whenIdle', o.whenIdle, true);
   return { everyInvocations, maxAgeMs, whenIdle };
 }
 
@@ -146,20 +166,16 @@ export function checkOptions(options) {
     throw new RangeError(`edgemetrics: options.compression 'gzip' is not available with format '${format}' (only ${GZIP_FORMATS.join(', ')})`);
   }
   const timeoutMs = options.timeoutMs ?? 10_000;
-  if (typeof timeoutMs !== 'number') throw new TypeError(`edgemetrics: options.timeoutMs must be a number, got ${typeName(timeoutMs)}`);
+  if (typeof timeoutMs !== 'number') throw wrongType('timeoutMs', 'a number', timeoutMs);
   if (!Number.isFinite(timeoutMs) || !(timeoutMs > 0))
     throw new RangeError(`edgemetrics: options.timeoutMs must be a positive finite number; got ${show(timeoutMs)}`);
-  if (options.fetch !== undefined && typeof options.fetch !== 'function')
-    throw new TypeError(`edgemetrics: options.fetch must be a function, got ${typeName(options.fetch)}`);
-  if (options.onFlush !== undefined && typeof options.onFlush !== 'function')
-    throw new TypeError(`edgemetrics: options.onFlush must be a function, got ${typeName(options.onFlush)}`);
-  const selfMetrics = options.selfMetrics ?? true;
-  if (typeof selfMetrics !== 'boolean') throw new TypeError(`edgemetrics: options.selfMetrics must be a boolean, got ${typeName(selfMetrics)}`);
+  const fetch = fn('fetch', options.fetch);
+  const onFlush = fn('onFlush', options.onFlush);
+  const selfMetrics = bool('selfMetrics', options.selfMetrics, true);
   const headers = stringMap('headers', options.headers);
   // Detected platform attributes (telemetry.sdk.*, cloud.*, faas.*) under the explicit ones;
   // `detectResource: false` leaves them out (e.g. to compare bytes with a reference encoding).
-  const detect = options.detectResource ?? true;
-  if (typeof detect !== 'boolean') throw new TypeError(`edgemetrics: options.detectResource must be a boolean, got ${typeName(detect)}`);
+  const detect = bool('detectResource', options.detectResource, true);
   const resource = { ...(detect ? detectResource(hostLookup(undefined)) : {}), ...plainObject('resource', options.resource) };
   const serviceName = str(
     options.serviceName === undefined && resource['service.name'] !== undefined ? 'resource.service.name' : 'serviceName',
@@ -190,7 +206,7 @@ export function checkOptions(options) {
     const v = resource[k];
     const t = typeof v;
     if (t !== 'string' && t !== 'boolean' && !(t === 'number' && Number.isFinite(v)) && t !== 'bigint') {
-      throw new TypeError(`edgemetrics: options.resource[${JSON.stringify(k)}] must be a string, finite number, bigint or boolean, got ${typeName(v)}`);
+      throw wrongType(`resource[${JSON.stringify(k)}]`, 'a string, finite number, bigint or boolean', v);
     }
     buf[`resource.${k}`] = v;
   }
@@ -198,7 +214,7 @@ export function checkOptions(options) {
 
   let remoteWrite = null;
   if (options.remoteWrite !== undefined) {
-    if (format !== 'remote-write') throw new TypeError(`edgemetrics: options.remoteWrite needs format 'remote-write' (format is '${format}')`);
+    needsFormat('remoteWrite', 'remote-write', format);
     const rw = plainObject('remoteWrite', options.remoteWrite);
     unknownKeys('remoteWrite.', rw, ['path', 'externalLabels']);
     remoteWrite = {
@@ -208,7 +224,7 @@ export function checkOptions(options) {
   }
   let pushgateway = null;
   if (options.pushgateway !== undefined) {
-    if (format !== 'pushgateway') throw new TypeError(`edgemetrics: options.pushgateway needs format 'pushgateway' (format is '${format}')`);
+    needsFormat('pushgateway', 'pushgateway', format);
     const pg = plainObject('pushgateway', options.pushgateway);
     unknownKeys('pushgateway.', pg, ['job', 'grouping', 'method']);
     const job = pg.job === undefined ? undefined : str('pushgateway.job', pg.job);
@@ -225,8 +241,8 @@ export function checkOptions(options) {
     temporality,
     headers: Object.entries(headers),
     timeoutMs,
-    fetch: options.fetch,
-    onFlush: options.onFlush,
+    fetch,
+    onFlush,
     attrLimits,
     cardinality: limits.cardinality,
     remoteWrite,
