@@ -5,8 +5,8 @@
 //
 //   valgrind --tool=callgrind --callgrind-out-file=/dev/null node --predictable bench/record-cost.mjs MODE N
 //
-// Modes: `cached` (counter, 3 attributes, 8 sets cycling: cache hits), `fresh` (a set never seen
-// per call, cardinality 100000), `overflow` (cardinality 100 reached by 100 sets, then a set never
+// Modes: `cached` (counter, 3 attributes, 8 sets cycling: cache hits), `bound` (one bound handle),
+// `fresh` (a set never seen per call, cardinality 100000), `overflow` (cardinality 100 reached by 100 sets, then a set never
 // seen per call: each value goes into the overflow series), `overflow-default` (the same at the
 // default limits: cardinality 2000 reached by 1999 sets). Optional third argument: another
 // dist directory (A/B against a copy of an older build).
@@ -21,6 +21,9 @@ const c = m.counter('c');
 const warm = mode === 'overflow' ? 100 : mode === 'overflow-default' ? 1999 : 0;
 for (let i = 0; i < warm; i++) c.add(1, { route: `/warm${i}`, method: 'GET', status: 200 });
 if (mode === 'cached') for (let i = 0; i < n; i++) c.add(1, cached[i & 7]);
-else for (let i = 0; i < n; i++) c.add(1, sets[i]);
+else if (mode === 'bound') {
+  const b = c.bind(cached[0]);
+  for (let i = 0; i < n; i++) b.add(1);
+} else for (let i = 0; i < n; i++) c.add(1, sets[i]);
 // No prepare() here: its encode would scale with the number of series (mode `fresh`).
 if (!m.enabled) throw new Error('metrics disabled');
