@@ -11,10 +11,9 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Miniflare } from 'miniflare';
 import { withMetrics, wrapLambda } from '../dist/node.js';
-import { decodeOtlp, startReceiver, waitFor } from './helpers.mjs';
+import { decodeOtlp, fixtureWorker, startReceiver, waitFor } from './helpers.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const pkg = join(here, '..');
 const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
 
 /** Every point of `name` in the batches of `service`, with its metric entry. */
@@ -36,19 +35,7 @@ function total(requests, service, name, attrs = {}) {
 }
 
 function workerdOptions(script, rx, extra = {}) {
-  return {
-    rootPath: pkg,
-    modulesRoot: pkg,
-    scriptPath: join(here, 'fixtures', script),
-    modules: true,
-    modulesRules: [
-      { type: 'ESModule', include: ['**/*.js', '**/*.mjs'] },
-      { type: 'CompiledWasm', include: ['**/*.wasm'] },
-    ],
-    compatibilityDate: '2025-01-01',
-    bindings: { ENDPOINT: rx.url },
-    ...extra,
-  };
+  return { ...fixtureWorker(script, { ENDPOINT: rx.url }), ...extra };
 }
 
 const EMAIL = [

@@ -13,15 +13,11 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { Miniflare } from 'miniflare';
 import { Metrics } from '../dist/node.js';
-import { decodeOtlp } from './helpers.mjs';
+import { decodeOtlp, fixtureWorker } from './helpers.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const pkg = join(here, '..');
 const require = createRequire(import.meta.url);
 const root = require('@opentelemetry/otlp-transformer/build/src/generated/root.js');
 const ExportMetricsServiceResponse = root.opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceResponse;
@@ -351,18 +347,7 @@ test('node: fault matrix (every status class, Retry-After, slow, reset, refused)
 test('workerd (miniflare): fault matrix through withMetrics + ctx.waitUntil', async (t) => {
   const rx = await startFaultReceiver();
   t.after(() => rx.close());
-  const mf = new Miniflare({
-    rootPath: pkg,
-    modulesRoot: pkg,
-    scriptPath: join(here, 'fixtures', 'faults-worker.mjs'),
-    modules: true,
-    modulesRules: [
-      { type: 'ESModule', include: ['**/*.js', '**/*.mjs'] },
-      { type: 'CompiledWasm', include: ['**/*.wasm'] },
-    ],
-    compatibilityDate: '2025-01-01',
-    bindings: { ENDPOINT: rx.url, TIMEOUT_MS: String(TIMEOUT_MS), RETRY: JSON.stringify(RETRY) },
-  });
+  const mf = new Miniflare(fixtureWorker('faults-worker.mjs', { ENDPOINT: rx.url, TIMEOUT_MS: String(TIMEOUT_MS), RETRY: JSON.stringify(RETRY) }));
   t.after(() => mf.dispose());
   // Start workerd before the clock of the first case runs (a loaded machine took 3.6 s).
   await mf.ready;

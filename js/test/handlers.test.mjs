@@ -2,30 +2,14 @@
 // triggers them as the runtime does): each invocation records and its batch reaches the
 // receiver on 127.0.0.1 through ctx.waitUntil.
 import assert from 'node:assert/strict';
-import { dirname, join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { Miniflare } from 'miniflare';
-import { decodeOtlp, startReceiver, waitFor } from './helpers.mjs';
-
-const here = dirname(fileURLToPath(import.meta.url));
-const pkg = join(here, '..');
+import { decodeOtlp, fixtureWorker, startReceiver, waitFor } from './helpers.mjs';
 
 test('workerd (miniflare): scheduled and queue handlers wrapped by withMetrics flush one batch each', async (t) => {
   const rx = await startReceiver();
   t.after(() => rx.close());
-  const mf = new Miniflare({
-    rootPath: pkg,
-    modulesRoot: pkg,
-    scriptPath: join(here, 'fixtures', 'handlers-worker.mjs'),
-    modules: true,
-    modulesRules: [
-      { type: 'ESModule', include: ['**/*.js', '**/*.mjs'] },
-      { type: 'CompiledWasm', include: ['**/*.wasm'] },
-    ],
-    compatibilityDate: '2025-01-01',
-    bindings: { ENDPOINT: rx.url },
-  });
+  const mf = new Miniflare(fixtureWorker('handlers-worker.mjs', { ENDPOINT: rx.url }));
   t.after(() => mf.dispose());
   const worker = await mf.getWorker();
   const cron = await worker.scheduled({ cron: '*/5 * * * *', scheduledTime: new Date() });

@@ -216,6 +216,26 @@ export function assertScenario(req, i, { serviceName = 'scenario' } = {}) {
   assert.ok(BigInt(reqs.points[0].start) <= t);
 }
 
+/**
+ * Miniflare options for a worker in test/fixtures that imports the package's `dist` as it is (no
+ * bundler): its modules as ES modules and its `.wasm` as a compiled module.
+ */
+export function fixtureWorker(fixture, bindings = {}) {
+  const pkg = join(dirname(fileURLToPath(import.meta.url)), '..');
+  return {
+    rootPath: pkg,
+    modulesRoot: pkg,
+    scriptPath: join(pkg, 'test', 'fixtures', fixture),
+    modules: true,
+    modulesRules: [
+      { type: 'ESModule', include: ['**/*.js', '**/*.mjs'] },
+      { type: 'CompiledWasm', include: ['**/*.wasm'] },
+    ],
+    compatibilityDate: '2025-01-01',
+    bindings,
+  };
+}
+
 /** Miniflare options for a worker bundled into `dir` (`outfile` its entry): ES modules and the
  * `.wasm` as a compiled module, as wrangler uploads them. */
 export function bundledWorker(dir, outfile) {

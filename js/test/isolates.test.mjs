@@ -5,15 +5,14 @@
 // the worker answering normally.
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Miniflare } from 'miniflare';
-import { assertWithinControl, startReceiver } from './helpers.mjs';
+import { assertWithinControl, fixtureWorker, startReceiver } from './helpers.mjs';
 import { startPrometheus, startPushgateway } from './receivers.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const pkg = join(here, '..');
 const ISOLATES = 3;
 
 /** Calls `read` until `done(value)` (bounded: 10 s); returns the last value. */
@@ -28,18 +27,7 @@ async function poll(read, done) {
 }
 
 function miniflare(scriptPath, bindings = {}) {
-  return new Miniflare({
-    rootPath: pkg,
-    modulesRoot: pkg,
-    scriptPath,
-    modules: true,
-    modulesRules: [
-      { type: 'ESModule', include: ['**/*.js', '**/*.mjs'] },
-      { type: 'CompiledWasm', include: ['**/*.wasm'] },
-    ],
-    compatibilityDate: '2025-01-01',
-    bindings,
-  });
+  return new Miniflare(fixtureWorker(basename(scriptPath), bindings));
 }
 
 /** Starts ISOLATES workerd processes running fixtures/isolate-worker.mjs against `endpoint`. */

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { Miniflare } from 'miniflare';
 import { detectResource as full, SDK_VERSION } from '../dist/modules/resource.js';
 import { detectResource as workerd } from '../dist/modules/resource-workerd.js';
-import { decodeOtlp, startReceiver, waitFor } from './helpers.mjs';
+import { decodeOtlp, fixtureWorker, startReceiver, waitFor } from './helpers.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const pkg = join(here, '..');
@@ -47,18 +47,7 @@ test("only the workerd modules leave out the other platforms' detection", () => 
 test('workerd (miniflare): the default entry sends the Cloudflare resource attributes', async (t) => {
   const rx = await startReceiver();
   t.after(() => rx.close());
-  const mf = new Miniflare({
-    rootPath: pkg,
-    modulesRoot: pkg,
-    scriptPath: join(here, 'fixtures', 'resource-worker.mjs'),
-    modules: true,
-    modulesRules: [
-      { type: 'ESModule', include: ['**/*.js', '**/*.mjs'] },
-      { type: 'CompiledWasm', include: ['**/*.wasm'] },
-    ],
-    compatibilityDate: '2025-01-01',
-    bindings: { ENDPOINT: rx.url },
-  });
+  const mf = new Miniflare(fixtureWorker('resource-worker.mjs', { ENDPOINT: rx.url }));
   t.after(() => mf.dispose());
   const res = await mf.dispatchFetch('http://localhost/');
   assert.deepEqual(await res.json(), { sent: true, ua: 'Cloudflare-Workers' });

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Miniflare } from 'miniflare';
-import { assertScenario, decodeOtlp, startReceiver, startWrangler, waitFor } from './helpers.mjs';
+import { assertScenario, decodeOtlp, fixtureWorker, startReceiver, startWrangler, waitFor } from './helpers.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const pkg = join(here, '..');
@@ -86,18 +86,7 @@ for (const format of ['otlp-json', 'otlp-proto']) {
   test(`workerd (miniflare): scenario through withMetrics + ctx.waitUntil, ${format}`, async (t) => {
     const rx = await startReceiver();
     t.after(() => rx.close());
-    const mf = new Miniflare({
-      rootPath: pkg,
-      modulesRoot: pkg,
-      scriptPath: join(here, 'fixtures', 'worker.mjs'),
-      modules: true,
-      modulesRules: [
-        { type: 'ESModule', include: ['**/*.js', '**/*.mjs'] },
-        { type: 'CompiledWasm', include: ['**/*.wasm'] },
-      ],
-      compatibilityDate: '2025-01-01',
-      bindings: { ENDPOINT: rx.url, FORMAT: format },
-    });
+    const mf = new Miniflare(fixtureWorker('worker.mjs', { ENDPOINT: rx.url, FORMAT: format }));
     t.after(() => mf.dispose());
     for (let i = 1; i <= INVOCATIONS; i++) {
       const res = await mf.dispatchFetch('http://localhost/');
@@ -115,18 +104,7 @@ for (const format of ['otlp-json', 'otlp-proto']) {
 test('workerd (miniflare): concurrent invocations in one isolate: totals exact, at most one request each', async (t) => {
   const rx = await startReceiver(() => ({ delayMs: 30 }));
   t.after(() => rx.close());
-  const mf = new Miniflare({
-    rootPath: pkg,
-    modulesRoot: pkg,
-    scriptPath: join(here, 'fixtures', 'worker.mjs'),
-    modules: true,
-    modulesRules: [
-      { type: 'ESModule', include: ['**/*.js', '**/*.mjs'] },
-      { type: 'CompiledWasm', include: ['**/*.wasm'] },
-    ],
-    compatibilityDate: '2025-01-01',
-    bindings: { ENDPOINT: rx.url, FORMAT: 'otlp-json' },
-  });
+  const mf = new Miniflare(fixtureWorker('worker.mjs', { ENDPOINT: rx.url, FORMAT: 'otlp-json' }));
   t.after(() => mf.dispose());
   const N = 6;
   const texts = await Promise.all(Array.from({ length: N }, () => mf.dispatchFetch('http://localhost/').then((r) => r.text())));
