@@ -55,7 +55,6 @@ export async function startReceiver(respond = () => ({})) {
   };
 }
 
-/** Waits (bounded) until `cond()` is true. */
 /**
  * Each flush promise settles within `timeoutMs` of its call, allowing it only the lateness that a
  * plain `setTimeout(timeoutMs)` started at the same moment showed (a loaded machine fires every
@@ -74,6 +73,20 @@ export function assertWithinControl(settled, control, timeoutMs, slackMs = 50) {
   }
 }
 
+/**
+ * A plain `setTimeout(ms)` started now, as a control for a timed call started at the same moment:
+ * `await late()` is how many ms later than asked it fired (0 or more); `cancel()` stops it when
+ * the call ended well within its bound (nothing to excuse). A loaded machine fires every timer
+ * late; a bound on the call's duration may allow it that lateness.
+ */
+export function controlTimer(ms) {
+  const t0 = Date.now();
+  let timer;
+  const fired = new Promise((resolve) => (timer = setTimeout(() => resolve(Math.max(0, Date.now() - t0 - ms)), ms)));
+  return { late: () => fired, cancel: () => clearTimeout(timer) };
+}
+
+/** Waits (bounded) until `cond()` is true. */
 export async function waitFor(cond, { timeoutMs = 10_000, stepMs = 20 } = {}) {
   const end = Date.now() + timeoutMs;
   for (let i = 0; Date.now() < end && i < timeoutMs / stepMs + 1; i++) {
