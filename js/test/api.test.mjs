@@ -363,6 +363,43 @@ test('every format produces one request with its method, path and content type',
   }
 });
 
+test('prepare(): a request for your own transport, without batch id or instance id; nothing is sent by the SDK', async () => {
+  const rx = await startReceiver();
+  try {
+    for (const format of ['otlp-json', 'pushgateway', 'remote-write']) {
+      const metrics = new Metrics({ endpoint: rx.url, format, serviceName: 'api', headers: { Authorization: 'Bearer t' } });
+      metrics.counter('c').add(2);
+      const before = rx.requests.length;
+      const req = metrics.prepare();
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(rx.requests.length, before, 'prepare sends nothing');
+      assert.equal(metrics.instanceId, '', `${format}: no instance id drawn`);
+      assert.equal(req.headers.Authorization, 'Bearer t');
+      assert.ok(!Object.keys(req.headers).some((h) => /batch-id/i.test(h)), `${format}: ${JSON.stringify(Object.keys(req.headers))}`);
+      if (format === 'pushgateway') assert.equal(new URL(req.url).pathname, '/metrics/job/api', 'no instance in the grouping key');
+      if (format === 'otlp-json') {
+        // Sent by the caller's own transport, the request is a valid OTLP export.
+        const res = await fetch(req.url, { method: req.method, headers: req.headers, body: req.body });
+        assert.equal(res.status, 200);
+        const d = decodeOtlp(rx.requests[0]);
+        assert.equal(d.metrics.c.points[0].value, 2);
+        assert.equal(d.resource['service.instance.id'], undefined);
+        assert.equal(rx.requests[0].headers['x-edgemetrics-batch-id'], undefined);
+      }
+      assert.equal(metrics.prepare(), null, 'nothing recorded since');
+    }
+    // The instance id belongs to the object, drawn by its first flush(): a later prepare() carries it.
+    const mixed = new Metrics({ endpoint: rx.url, format: 'pushgateway', serviceName: 'api' });
+    mixed.counter('c').add(1);
+    await mixed.flush();
+    mixed.counter('c').add(1);
+    assert.match(mixed.instanceId, /^[0-9a-f]{16}$/);
+    assert.equal(new URL(mixed.prepare().url).pathname, `/metrics/job/api/instance/${mixed.instanceId}`);
+  } finally {
+    await rx.close();
+  }
+});
+
 test('attribute keys are injective and order-insensitive in the core', async () => {
   assert.notEqual(attributeKey({ a: 'b:c' }), attributeKey({ 'a:b': 'c' }));
   assert.notEqual(attributeKey({ a: '1' }), attributeKey({ a: 1 }));

@@ -3,7 +3,8 @@
 // the first flush's work. Why a test of its own: the deferral must not change what each flush
 // sends — what is recorded after the flush() call goes out with the next flush, whether the
 // handler awaits the flush or hands it to waitUntil (the receiver decodes with the official
-// OTLP protobuf decoder).
+// OTLP protobuf decoder). A log transport has nothing to defer: its lines are written inside the
+// flush() call ('tail', and 'emf', which workerd writes with console.log).
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { test } from 'node:test';
@@ -40,4 +41,23 @@ test('workerd: transport tail writes its line inside the flush() call (no timer)
   const body = await res.json();
   assert.equal(body.lines, 1, JSON.stringify(body));
   assert.equal(body.prefix, 'edgemetrics:compact:1:'.slice(0, 16));
+});
+
+test("workerd: format 'emf' writes its lines with console.log (no process.stdout) inside the flush() call, awaited or not", async (t) => {
+  const w = await bundle('flush-order-worker.mjs');
+  t.after(() => rmSync(w.dir, { recursive: true, force: true }));
+  const mf = new Miniflare({ ...bundledWorker(w.dir, w.outfile), bindings: { ENDPOINT: 'http://127.0.0.1:9' } });
+  t.after(() => mf.dispose());
+  const res = await mf.dispatchFetch('http://localhost/?emf');
+  const body = await res.json();
+  assert.equal(body.process, 'undefined', 'this workerd has no process object');
+  assert.ok(body.lines.length >= 1, JSON.stringify(body));
+  const values = {};
+  for (const line of body.lines) {
+    const doc = JSON.parse(line); // one EMF document per console.log line
+    assert.equal(typeof doc._aws?.Timestamp, 'number', line);
+    for (const d of doc._aws.CloudWatchMetrics) for (const m of d.Metrics) if (m.Name === 'order.n') values[doc.route] = doc['order.n'];
+  }
+  assert.deepEqual(values, { '/a': 3, '/b': 4 });
+  assert.equal(body.result.sent, true, JSON.stringify(body.result));
 });

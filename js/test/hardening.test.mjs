@@ -388,6 +388,62 @@ test('9. wrapLambda: a receiver that never answers adds about 1 s to an invocati
   }
 });
 
+test('9b. wrapLambda: the flush ends by flushBudgetMs and by getRemainingTimeInMillis() less marginMs, whichever comes first', async () => {
+  const rx = await startReceiver(() => ({ never: true }));
+  try {
+    const lambdaWith = (opts) =>
+      wrapLambda(
+        async (event, context, metrics) => {
+          metrics.counter('work').add(1);
+          return 'done';
+        },
+        { endpoint: rx.url, format: 'otlp-json', serviceName: 'l' },
+        { auto: false, ...opts },
+      );
+    // [wrapLambda options, time left in the context, the bound the flush must end by (ms)]
+    const noClock = () => {
+      throw new Error('no clock');
+    };
+    const cases = [
+      [{ flushBudgetMs: 300 }, () => 60_000, 300],
+      [{}, () => 500, 400], // default margin 100 ms
+      [{ marginMs: 300 }, () => 500, 200],
+      // A context whose clock throws or lies: the budget alone bounds the flush.
+      [{ flushBudgetMs: 300 }, noClock, 300],
+      [{ flushBudgetMs: 300 }, () => NaN, 300],
+    ];
+    for (const [opts, getRemainingTimeInMillis, bound] of cases) {
+      const context = { getRemainingTimeInMillis };
+      const lambda = lambdaWith(opts);
+      const t0 = Date.now();
+      const control = new Promise((r) => setTimeout(r, bound)).then(() => Date.now() - t0);
+      assert.equal(await lambda({}, context), 'done');
+      const took = Date.now() - t0;
+      const controlMs = await control;
+      const label = `${JSON.stringify(opts)}, bound ${bound} ms: ${took} ms, control ${controlMs} ms`;
+      console.log(`wrapLambda against a receiver that never answers, ${label}`);
+      assert.ok(took >= bound - 100, `ended well before its bound: ${label}`);
+      assert.ok(took <= controlMs + 250, `ended after its bound: ${label}`);
+      assert.equal(lambda.metrics.lastFlush.sent, false);
+      assert.ok(lambda.metrics.lastFlush.carried >= 1, 'what did not get through is carried');
+    }
+    for (const [opts, re] of [
+      [{ marginMs: -1 }, /marginMs/],
+      [{ marginMs: Infinity }, /marginMs/],
+      [{ flushBudgetMs: 0 }, /flushBudgetMs/],
+      [{ flushBudgetMs: '1000' }, /flushBudgetMs/],
+    ]) {
+      assert.throws(
+        () => wrapLambda(async () => {}, { endpoint: rx.url }, opts),
+        (e) => e instanceof RangeError && re.test(e.message),
+        JSON.stringify(opts),
+      );
+    }
+  } finally {
+    await rx.close();
+  }
+});
+
 test('10. onFlush sees every result (and cannot break anything); lastFlush; errors carry status and the receiver answer', async () => {
   const answer = 'x'.repeat(150) + ' series has out-of-order samples ' + 'y'.repeat(300);
   const rx = await startReceiver(() => ({ status: 400, body: answer }));

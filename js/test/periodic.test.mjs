@@ -1,7 +1,8 @@
 // startPeriodicFlush (long-running servers) in Node, Deno and Bun, against a real HTTP receiver:
 // the process exits by itself with the periodic timer active (unref'd) and its last data is
-// delivered by the beforeExit flush; the timer pushes while the process works; a SIGTERM'd server
-// flushes its data and exits with 143. Each child is bounded in time and killed by PID group.
+// delivered by the beforeExit flush; the timer pushes while the process works; a SIGTERM'd
+// (SIGINT'd) server flushes its data and exits with 143 (130); a receiver that never answers does
+// not keep the process from exiting. Each child is bounded in time and killed by PID group.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
@@ -79,16 +80,42 @@ for (const [runtime, argv] of Object.entries(RUNTIMES)) {
     assert.ok(rx.requests.length >= 2 && rx.requests.length <= 8, `${rx.requests.length} pushes`);
   });
 
-  test(`${runtime}: a SIGTERM'd server flushes its data and exits with 143`, async (t) => {
-    const rx = await startReceiver();
+  for (const [signal, code] of [
+    ['SIGTERM', 143],
+    ['SIGINT', 130],
+  ]) {
+    test(`${runtime}: a ${signal}'d server flushes its data and exits with ${code}`, async (t) => {
+      const rx = await startReceiver();
+      t.after(() => rx.close());
+      const p = start(t, argv([rx.url, 'signal', '600000']));
+      assert.ok(await waitFor(() => p.stdout().includes('ready'), { timeoutMs: 15_000 }), 'the server did not start');
+      assert.equal(rx.requests.length, 0, 'nothing pushed before the signal');
+      process.kill(p.child.pid, signal);
+      const r = await p.done;
+      assert.equal(r.code, code, `exit ${r.code} ${r.signal ?? ''}\n${r.stderr}`);
+      assert.equal(total(rx), 7);
+    });
+  }
+
+  // A receiver that never answers cannot keep the process alive: the exit flush (and the signal's)
+  // ends within the Metrics' timeoutMs (1 s here), then the process exits as it would without it.
+  test(`${runtime}: against a receiver that never answers, the process still exits by itself, and on SIGTERM with 143`, async (t) => {
+    const rx = await startReceiver(() => ({ never: true }));
     t.after(() => rx.close());
-    const p = start(t, argv([rx.url, 'sigterm', '600000']));
+    const exit = await start(t, argv([rx.url, 'exit', '600000', '1000'])).done;
+    assert.equal(exit.code, 0, `exit ${exit.code} ${exit.signal ?? ''}\n${exit.stderr}`);
+    assert.ok(exit.ms < 8000, `${exit.ms} ms to exit`);
+    assert.equal(rx.requests.length, 1, 'the exit flush was sent (and never answered)');
+    const p = start(t, argv([rx.url, 'signal', '600000', '1000']));
     assert.ok(await waitFor(() => p.stdout().includes('ready'), { timeoutMs: 15_000 }), 'the server did not start');
-    assert.equal(rx.requests.length, 0, 'nothing pushed before the signal');
+    const t0 = Date.now();
     process.kill(p.child.pid, 'SIGTERM');
     const r = await p.done;
+    const afterSignal = Date.now() - t0;
+    t.diagnostic(`${runtime}: process exit ${exit.ms} ms after start; SIGTERM to exit ${afterSignal} ms (timeoutMs 1000)`);
     assert.equal(r.code, 143, `exit ${r.code} ${r.signal ?? ''}\n${r.stderr}`);
-    assert.equal(total(rx), 7);
+    assert.ok(afterSignal < 6000, `${afterSignal} ms from SIGTERM to exit`);
+    assert.equal(rx.requests.length, 2);
   });
 }
 

@@ -3,7 +3,8 @@
 // of its own is that the promise spans two workers and a receiver — N producer invocations with
 // `transport: 'tail'` make no request, the Tail Worker (`edgemetrics/tail`) pushes at most
 // ⌈N/window⌉ OTLP requests, and the totals the receiver decodes (official OTLP protobuf decoder)
-// are exactly what the producer recorded. The direct-push mode runs the same producer for the
+// are exactly what the producer recorded, also when producers log lines that carry the batch
+// prefix but no batch (counted in `handler.stats`). The direct-push mode runs the same producer for the
 // request and byte comparison printed at the end.
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
@@ -149,6 +150,26 @@ test('two producer services behind one Tail Worker: each pushed in batches of it
   assert.deepEqual(Object.keys(by).sort(), ['billing', 'producer']);
   assert.deepEqual(totals(by.producer), expected(0, 5));
   assert.deepEqual(totals(by.billing), expected(0, 10));
+});
+
+test('lines with the batch prefix but no batch are counted as malformed in handler.stats; the batches around them keep exact totals', async (t) => {
+  const receiver = await startReceiver();
+  t.after(() => receiver.close());
+  const mf = await workers(t, 'tail', receiver);
+  // One window of invocations; every other one also logs three malformed lines and one of its own.
+  for (let i = 0; i < WINDOW; i++) {
+    const res = await mf.dispatchFetch(`http://localhost/?i=${i}${i % 2 ? '&bad' : ''}`);
+    assert.equal(await res.text(), 'ok');
+  }
+  const consumer = await mf.getWorker('consumer');
+  const stats = async () => (await consumer.fetch('http://localhost/stats')).json();
+  // Tail events arrive after the invocations: asked for at most 15 s.
+  for (let k = 0; k < 150 && (await stats()).events < WINDOW; k++) await new Promise((r) => setTimeout(r, 100));
+  await waitFor(() => receiver.requests.length >= 1, { timeoutMs: 15_000 });
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual(await stats(), { events: WINDOW, batches: WINDOW, malformed: 3 * (WINDOW / 2), refused: 0, pushes: 1 });
+  assert.equal(receiver.requests.length, 1, 'one push for the window');
+  assert.deepEqual(totals(receiver.requests), expected(0, WINDOW));
 });
 
 test('a Tail Worker stopped mid-window loses what it merged since its last push (the documented bound)', async (t) => {

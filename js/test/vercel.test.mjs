@@ -1,7 +1,8 @@
 // edgemetrics/vercel: withWaitUntil under the `edge-runtime` package (Vercel's Edge runtime, pinned:
 // the function gets the wasm module precompiled and hands the flush to the FetchEvent's
 // waitUntil) and in Node (no waitUntil: awaited; a throwing waitUntil: awaited; the handler's
-// result and error unchanged). Batches go to a receiver on 127.0.0.1.
+// result and error unchanged; waitUntil gets the handler's arguments after the flush, as Netlify's
+// `(p, req, ctx) => ctx.waitUntil(p)` needs). Batches go to a receiver on 127.0.0.1.
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -77,6 +78,26 @@ test('node: without waitUntil the flush is awaited; a throwing waitUntil falls b
   });
   assert.equal(await throwing(new Request('http://localhost/x')), 'x');
   assert.equal(rx.requests.length, 4, 'awaited when waitUntil threw');
+
+  // Netlify's shape, as the README shows it: waitUntil gets the flush and the handler's own
+  // arguments, and the handler gets the Metrics after them.
+  const netlifyCtx = { waited: [], waitUntil: (p) => netlifyCtx.waited.push(p) };
+  let gotMetrics = null;
+  const netlify = withWaitUntil(
+    (request, context, metrics) => {
+      gotMetrics = metrics;
+      metrics.counter('edge.requests').add(1, { path: '/netlify' });
+      return new Response('netlify');
+    },
+    m,
+    { waitUntil: (p, req, ctx) => ctx.waitUntil(p) },
+  );
+  const req = new Request('http://localhost/netlify');
+  assert.equal(await (await netlify(req, netlifyCtx)).text(), 'netlify');
+  assert.equal(gotMetrics, m, 'the Metrics is the extra last argument');
+  assert.equal(netlifyCtx.waited.length, 1, 'the context passed to the handler got the flush');
+  assert.equal((await netlifyCtx.waited[0]).sent, true);
+  assert.deepEqual(requestsOf(rx.requests[4]), [['/netlify', 1]]);
 });
 
 test('withWaitUntil rejects misuse at setup', () => {
