@@ -1,7 +1,8 @@
 // startPeriodicFlush (long-running servers) in Node, Deno and Bun, against a real HTTP receiver:
 // the process exits by itself with the periodic timer active (unref'd) and its last data is
-// delivered by the beforeExit flush; the timer pushes while the process works; a SIGTERM'd server
-// flushes its data and exits with 143. Each child is bounded in time and killed by PID group.
+// delivered by the beforeExit flush; the timer pushes while the process works; a SIGTERM'd (SIGINT'd)
+// server flushes its data and exits with 143 (130), or keeps running with `exitOnSignal: false`,
+// its handlers removed. Each child is bounded in time and killed by PID group.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
@@ -89,6 +90,37 @@ for (const [runtime, argv] of Object.entries(RUNTIMES)) {
     const r = await p.done;
     assert.equal(r.code, 143, `exit ${r.code} ${r.signal ?? ''}\n${r.stderr}`);
     assert.equal(total(rx), 7);
+  });
+
+  test(`${runtime}: a SIGINT'd server flushes its data and exits with 130`, async (t) => {
+    const rx = await startReceiver();
+    t.after(() => rx.close());
+    const p = start(t, argv([rx.url, 'sigterm', '600000']));
+    assert.ok(await waitFor(() => p.stdout().includes('ready'), { timeoutMs: 15_000 }), 'the server did not start');
+    process.kill(p.child.pid, 'SIGINT');
+    const r = await p.done;
+    assert.equal(r.code, 130, `exit ${r.code} ${r.signal ?? ''}\n${r.stderr}`);
+    assert.equal(total(rx), 7);
+  });
+
+  test(`${runtime}: exitOnSignal false: the signal flushes and the server keeps running; its handlers are gone (the next signal ends it the default way)`, async (t) => {
+    const rx = await startReceiver();
+    t.after(() => rx.close());
+    const p = start(t, argv([rx.url, 'sigterm', '600000', JSON.stringify({ exitOnSignal: false })]));
+    assert.ok(await waitFor(() => p.stdout().includes('ready'), { timeoutMs: 15_000 }), 'the server did not start');
+    let exited = null;
+    p.done.then((r) => (exited = r));
+    process.kill(p.child.pid, 'SIGTERM');
+    assert.ok(await waitFor(() => total(rx) === 7, { timeoutMs: 10_000 }), `only ${total(rx)} of 7 arrived`);
+    // Still serving well after the flush: a control timer of 500 ms, then the process must be alive.
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(exited, null, `the process exited after the signal: ${JSON.stringify(exited)}`);
+    assert.equal(rx.requests.length, 1, 'one push, at the signal');
+    // stop() removed the handlers: SIGTERM now terminates the process as it would without them.
+    process.kill(p.child.pid, 'SIGTERM');
+    const r = await p.done;
+    assert.ok(r.signal === 'SIGTERM' || r.code === 143, `exit ${r.code} ${r.signal ?? ''}\n${r.stderr}`);
+    assert.equal(rx.requests.length, 1, 'no second flush: the handler is gone');
   });
 }
 
