@@ -564,3 +564,27 @@ fn default_limits_hold_at_their_documented_values() {
         .sum();
     assert_eq!(total, 22_000.0);
 }
+
+/// README ("Flush policy"): each batch carries `edgemetrics.sdk.invocations`, the invocations it
+/// covers (delta) or the running total (cumulative); a window with none counted carries none.
+#[test]
+fn invocations_self_metric_is_per_batch_in_delta_and_a_running_total_in_cumulative() {
+    for (temporality, want) in [(Temporality::Delta, [3.0, 2.0]), (Temporality::Cumulative, [3.0, 5.0])] {
+        let mut reg = Registry::new(Config::default().temporality(temporality));
+        let c = reg.counter("c", InstrumentOptions::default()).unwrap();
+        let mut got = Vec::new();
+        for (w, n) in [3u64, 2].into_iter().enumerate() {
+            for i in 0..n {
+                reg.begin(100 * (w as u64 + 1) + i);
+                reg.count_invocation();
+                reg.record(c, 1.0, &[]);
+            }
+            got.push(self_metric(&reg.collect(100 * (w as u64 + 1) + 50), "edgemetrics.sdk.invocations", None));
+        }
+        assert_eq!(got, want, "{temporality:?}");
+        if temporality == Temporality::Delta {
+            reg.record(c, 1.0, &[]);
+            assert!(reg.collect(400).metric("edgemetrics.sdk.invocations").is_none(), "no invocation counted");
+        }
+    }
+}
