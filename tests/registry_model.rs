@@ -509,3 +509,82 @@ fn self_metrics_can_be_switched_off() {
     assert!(b.is_empty());
     assert_eq!(b.stats.rejected_non_finite, 1);
 }
+
+/// README ("Limits and memory"): with the default limits an instrument holds at most 2000 series,
+/// its overflow series included; the registry at most 20 000 series in all, not counting the
+/// overflow series (one per instrument that reaches a limit); at most 256 instruments. Checked at the default
+/// values themselves, with totals exact past every limit.
+#[test]
+fn default_limits_hold_at_their_documented_values() {
+    let mut reg = Registry::new(Config::default().self_metrics(false));
+    let mut counters = Vec::new();
+    for i in 0..256 {
+        counters.push(reg.counter(&format!("c{i}"), InstrumentOptions::default()).unwrap());
+    }
+    assert_eq!(
+        reg.counter("one.more", InstrumentOptions::default()).unwrap_err(),
+        edgemetrics::Error::TooManyInstruments { limit: 256 }
+    );
+
+    // One instrument, 2100 attribute sets: 1999 own series and the overflow series.
+    for s in 0..2100i64 {
+        reg.record(counters[0], 1.0, &[("k", s.into())]);
+    }
+    let b = reg.collect(10);
+    let MetricData::Sum { points, .. } = &b.metric("c0").unwrap().data else { panic!() };
+    assert_eq!(points.len(), 2000);
+    assert_eq!(points.iter().map(|p| p.value).sum::<f64>(), 2100.0);
+    assert_eq!(b.stats.overflowed, 101);
+
+    // Eleven instruments, 2000 sets each (22 000 sets): the registry keeps 20 000 own series,
+    // and every value lands somewhere.
+    for (i, c) in counters.iter().take(11).enumerate() {
+        for s in 0..2000i64 {
+            reg.record(*c, 1.0, &[("k", (i as i64 * 10_000 + s).into())]);
+        }
+    }
+    let b = reg.collect(20);
+    let own: usize = (0..11)
+        .map(|i| {
+            let MetricData::Sum { points, .. } = &b.metric(&format!("c{i}")).unwrap().data else { panic!() };
+            points.iter().filter(|p| !p.attributes.iter().any(|kv| kv.key == "otel.metric.overflow")).count()
+        })
+        .sum();
+    let overflow_series = b.point_count() - own;
+    assert_eq!(own, 20_000);
+    // Ten instruments reach 1999 own series, the eleventh gets the last 10 before the registry is
+    // full: each has its overflow series on top of the 20 000 (20 011 series in the batch).
+    assert_eq!(overflow_series, 11);
+    assert_eq!(b.stats.overflowed, 2000);
+    let total: f64 = (0..11)
+        .map(|i| {
+            let MetricData::Sum { points, .. } = &b.metric(&format!("c{i}")).unwrap().data else { panic!() };
+            points.iter().map(|p| p.value).sum::<f64>()
+        })
+        .sum();
+    assert_eq!(total, 22_000.0);
+}
+
+/// README ("Flush policy"): each batch carries `edgemetrics.sdk.invocations`, the invocations it
+/// covers (delta) or the running total (cumulative); a window with none counted carries none.
+#[test]
+fn invocations_self_metric_is_per_batch_in_delta_and_a_running_total_in_cumulative() {
+    for (temporality, want) in [(Temporality::Delta, [3.0, 2.0]), (Temporality::Cumulative, [3.0, 5.0])] {
+        let mut reg = Registry::new(Config::default().temporality(temporality));
+        let c = reg.counter("c", InstrumentOptions::default()).unwrap();
+        let mut got = Vec::new();
+        for (w, n) in [3u64, 2].into_iter().enumerate() {
+            for i in 0..n {
+                reg.begin(100 * (w as u64 + 1) + i);
+                reg.count_invocation();
+                reg.record(c, 1.0, &[]);
+            }
+            got.push(self_metric(&reg.collect(100 * (w as u64 + 1) + 50), "edgemetrics.sdk.invocations", None));
+        }
+        assert_eq!(got, want, "{temporality:?}");
+        if temporality == Temporality::Delta {
+            reg.record(c, 1.0, &[]);
+            assert!(reg.collect(400).metric("edgemetrics.sdk.invocations").is_none(), "no invocation counted");
+        }
+    }
+}

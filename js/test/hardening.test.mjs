@@ -253,6 +253,41 @@ test('5. attributes: own keys only, the first 32 in key order kept, every drop c
   assert.equal(d.metrics.c.points[0].value, 2);
 });
 
+test('5b. attributes at the byte limits: keys up to 128 UTF-8 bytes, values cut to 1024 bytes at a character boundary, each loss counted', () => {
+  const metrics = new Metrics({ endpoint: 'http://127.0.0.1:9', format: 'otlp-json', serviceName: 's' });
+  const c = metrics.counter('c');
+  const truncated = (d) => selfMetric(d, 'attributes.truncated').reduce((s, p) => s + p.value, 0);
+  // The limits are in UTF-8 bytes, not UTF-16 units: 64 × 'é' is 64 units but 128 bytes (kept);
+  // 127 ASCII + 'é' is 128 units but 129 bytes (its attribute dropped, on every recording).
+  const k128 = 'é'.repeat(64);
+  const k129 = 'a'.repeat(127) + 'é';
+  c.add(1, { [k128]: 'kept', [k129]: 'lost', z: 1 });
+  c.add(1, { [k128]: 'kept', [k129]: 'lost', z: 1 });
+  let d = prepared(metrics);
+  assert.deepEqual(
+    d.metrics.c.points.map((p) => [p.attrs, p.value]),
+    [[{ [k128]: 'kept', z: 1 }, 2]],
+  );
+  assert.equal(dropped(d), 2);
+  assert.equal(truncated(d), 0);
+
+  // Values: exactly 1024 bytes kept whole; 1022 bytes then a 4-byte character (a surrogate pair in
+  // JS) cut before it, never half of it; a lone surrogate (written as U+FFFD, 3 bytes) across the
+  // limit cut before it too. Each truncated recording counts once.
+  const whole = 'a'.repeat(1024);
+  const pair = 'a'.repeat(1022) + '😀tail';
+  const lone = 'a'.repeat(1023) + '\uD800x';
+  c.add(1, { v: whole });
+  c.add(1, { v: pair });
+  c.add(2, { v: pair });
+  c.add(1, { v: lone });
+  d = prepared(metrics);
+  const byLength = Object.fromEntries(d.metrics.c.points.map((p) => [Buffer.byteLength(p.attrs.v), [p.attrs.v, p.value]]));
+  assert.deepEqual(byLength, { 1024: [whole, 1], 1022: ['a'.repeat(1022), 3], 1023: ['a'.repeat(1023), 1] });
+  assert.equal(truncated(d), 3);
+  assert.equal(dropped(d), 0);
+});
+
 test('6. unreadable attributes: the value is still recorded, the attribute counted as dropped; bind() never throws', () => {
   const metrics = new Metrics({ endpoint: 'http://127.0.0.1:9', format: 'otlp-json', serviceName: 's' });
   const c = metrics.counter('c');

@@ -1,8 +1,9 @@
 // startPeriodicFlush (long-running servers) in Node, Deno and Bun, against a real HTTP receiver:
 // the process exits by itself with the periodic timer active (unref'd) and its last data is
 // delivered by the beforeExit flush; the timer pushes while the process works; a SIGTERM'd
-// (SIGINT'd) server flushes its data and exits with 143 (130); a receiver that never answers does
-// not keep the process from exiting. Each child is bounded in time and killed by PID group.
+// (SIGINT'd) server flushes its data and exits with 143 (130), or keeps running with
+// `exitOnSignal: false`, its handlers removed; a receiver that never answers does not keep the
+// process from exiting. Each child is bounded in time and killed by PID group.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
@@ -116,6 +117,26 @@ for (const [runtime, argv] of Object.entries(RUNTIMES)) {
     assert.equal(r.code, 143, `exit ${r.code} ${r.signal ?? ''}\n${r.stderr}`);
     assert.ok(afterSignal < 6000, `${afterSignal} ms from SIGTERM to exit`);
     assert.equal(rx.requests.length, 2);
+  });
+
+  test(`${runtime}: exitOnSignal false: the signal flushes and the server keeps running; its handlers are gone (the next signal ends it the default way)`, async (t) => {
+    const rx = await startReceiver();
+    t.after(() => rx.close());
+    const p = start(t, argv([rx.url, 'signal', '600000', '', JSON.stringify({ exitOnSignal: false })]));
+    assert.ok(await waitFor(() => p.stdout().includes('ready'), { timeoutMs: 15_000 }), 'the server did not start');
+    let exited = null;
+    p.done.then((r) => (exited = r));
+    process.kill(p.child.pid, 'SIGTERM');
+    assert.ok(await waitFor(() => total(rx) === 7, { timeoutMs: 10_000 }), `only ${total(rx)} of 7 arrived`);
+    // Still serving well after the flush: a control timer of 500 ms, then the process must be alive.
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(exited, null, `the process exited after the signal: ${JSON.stringify(exited)}`);
+    assert.equal(rx.requests.length, 1, 'one push, at the signal');
+    // stop() removed the handlers: SIGTERM now terminates the process as it would without them.
+    process.kill(p.child.pid, 'SIGTERM');
+    const r = await p.done;
+    assert.ok(r.signal === 'SIGTERM' || r.code === 143, `exit ${r.code} ${r.signal ?? ''}\n${r.stderr}`);
+    assert.equal(rx.requests.length, 1, 'no second flush: the handler is gone');
   });
 }
 
