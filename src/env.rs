@@ -8,23 +8,26 @@
 //!
 //! | variable | meaning |
 //! |---|---|
-//! | `OTEL_EXPORTER_OTLP_ENDPOINT` | OTLP base URL; `/v1/metrics` is appended (unless the URL already ends in it) |
-//! | `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` | OTLP metrics URL, used as is (must end in `/v1/metrics`) |
+//! | `OTEL_EXPORTER_OTLP_ENDPOINT` | OTLP base URL; `/v1/metrics` is appended to its path, before a `?query` (unless the path already ends in it) |
+//! | `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` | OTLP metrics URL, used as is (its path must end in `/v1/metrics`) |
 //! | `OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_EXPORTER_OTLP_METRICS_HEADERS` | `k=v,k=v`, URL-decoded; the metrics list wins per name |
 //! | `OTEL_EXPORTER_OTLP_PROTOCOL`, `OTEL_EXPORTER_OTLP_METRICS_PROTOCOL` | `http/protobuf` (default) or `http/json` |
 //! | `OTEL_EXPORTER_OTLP_COMPRESSION`, `OTEL_EXPORTER_OTLP_METRICS_COMPRESSION` | `gzip` or `none` |
-//! | `OTEL_EXPORTER_OTLP_TIMEOUT`, `OTEL_EXPORTER_OTLP_METRICS_TIMEOUT` | milliseconds a delivery may take |
+//! | `OTEL_EXPORTER_OTLP_TIMEOUT`, `OTEL_EXPORTER_OTLP_METRICS_TIMEOUT` | milliseconds a delivery may take, 1 to 2 147 483 647 (2^31 - 1, the longest timer JavaScript runtimes keep) |
 //! | `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE` | `delta`, `cumulative` or `lowmemory` (= delta) |
 //! | `OTEL_SERVICE_NAME` | `service.name` (wins over the one in `OTEL_RESOURCE_ATTRIBUTES`) |
 //! | `OTEL_RESOURCE_ATTRIBUTES` | `k=v,k=v`, URL-decoded |
 //! | `OTEL_SDK_DISABLED` | `true`: record nothing is sent |
-//! | `EDGEMETRICS_FORMAT` | `otlp-proto`, `otlp-json`, `remote-write`, `pushgateway`, `compact` |
+//! | `EDGEMETRICS_FORMAT` | `otlp-proto`, `otlp-json`, `remote-write`, `pushgateway`, `compact`, `emf` (written to a log: no endpoint needed) |
 //! | `EDGEMETRICS_ENDPOINT` | receiver URL of the non-OTLP formats (base, or full URL ending in the format's path) |
 //! | `EDGEMETRICS_HEADERS` | extra headers, `k=v,k=v` (all formats) |
 //! | `EDGEMETRICS_MAX_ATTEMPTS`, `EDGEMETRICS_CARDINALITY_LIMIT`, `EDGEMETRICS_MAX_SERIES` | retry and limits |
 //! | `EDGEMETRICS_FLUSH_POLICY` | `adaptive` (push when the isolate goes idle or the data is 10 s old) or `invocation` (every invocation) |
 //!
-//! The OTLP variables apply only to the OTLP formats. Unset and empty mean the same.
+//! The OTLP variables apply only to the OTLP formats. Unset and empty mean the same. A
+//! `#fragment` of an OTLP endpoint is dropped (it is never sent). A format whose cargo feature is
+//! not in this build is an error of `EDGEMETRICS_FORMAT` once it would be used (an endpoint is
+//! set, or the format is `emf`).
 //!
 //! ```
 //! use edgemetrics::env::{EnvConfig, FormatName};
@@ -47,6 +50,7 @@
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
+use core::fmt;
 
 use crate::model::Temporality;
 use crate::push::{self, Format};
@@ -64,6 +68,10 @@ pub enum FormatName {
     Pushgateway,
     /// The compact format (`compact`).
     Compact,
+    /// CloudWatch Embedded Metric Format (`emf`): lines a host writes to its log, no endpoint
+    /// (the workers-rs host cannot deliver it: [`Setup::from_env`](crate::worker::Setup::from_env)
+    /// reports it as an error).
+    Emf,
 }
 
 impl FormatName {
@@ -75,6 +83,7 @@ impl FormatName {
             FormatName::RemoteWrite => "remote-write",
             FormatName::Pushgateway => "pushgateway",
             FormatName::Compact => "compact",
+            FormatName::Emf => "emf",
         }
     }
     fn parse(s: &str) -> Option<Self> {
@@ -84,6 +93,7 @@ impl FormatName {
             "remote-write" => FormatName::RemoteWrite,
             "pushgateway" => FormatName::Pushgateway,
             "compact" => FormatName::Compact,
+            "emf" => FormatName::Emf,
             _ => return None,
         })
     }
@@ -93,7 +103,10 @@ impl FormatName {
 }
 
 /// What the environment set; `None` / empty means "not set" (the host's default applies).
-#[derive(Debug, Clone, Default, PartialEq)]
+///
+/// Its `Debug` output shows header names with `<redacted>` values and the endpoint without its
+/// query string: both may carry credentials.
+#[derive(Clone, Default, PartialEq)]
 pub struct EnvConfig {
     /// `OTEL_SDK_DISABLED=true`.
     pub disabled: bool,
@@ -146,7 +159,7 @@ impl EnvConfig {
                 None => bad(
                     &mut c.errors,
                     "EDGEMETRICS_FORMAT",
-                    "must be one of otlp-proto, otlp-json, remote-write, pushgateway, compact",
+                    "must be one of otlp-proto, otlp-json, remote-write, pushgateway, compact, emf",
                     &f,
                 ),
             }
@@ -167,6 +180,7 @@ impl EnvConfig {
 
         let mut endpoint = None;
         if let Some(e) = get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT").filter(|_| otlp) {
+            let e = without_fragment(e);
             if ends_with_metrics_path(&e) {
                 endpoint = Some((e, "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"));
             } else {
@@ -178,7 +192,14 @@ impl EnvConfig {
                 );
             }
         } else if let Some(e) = get("OTEL_EXPORTER_OTLP_ENDPOINT").filter(|_| otlp) {
-            let url = if ends_with_metrics_path(&e) { e } else { format!("{}/v1/metrics", e.trim_end_matches('/')) };
+            let e = without_fragment(e);
+            let url = if ends_with_metrics_path(&e) {
+                e
+            } else {
+                // The path goes before the query: `/otlp?tenant=a` → `/otlp/v1/metrics?tenant=a`.
+                let (path, query) = e.split_at(e.find('?').unwrap_or(e.len()));
+                format!("{}/v1/metrics{query}", path.trim_end_matches('/'))
+            };
             endpoint = Some((url, "OTEL_EXPORTER_OTLP_ENDPOINT"));
         } else if let Some(e) = get("EDGEMETRICS_ENDPOINT") {
             endpoint = Some((e, "EDGEMETRICS_ENDPOINT"));
@@ -220,9 +241,16 @@ impl EnvConfig {
         }
 
         let to_name = pick(&get, "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT");
+        // At most 2^31 - 1: a longer JavaScript timer fires after 1 ms (Node clamps it), and both
+        // parsers read the same range.
         match positive_int(get(to_name)) {
-            Ok(v) => c.timeout_ms = v,
-            Err(v) => bad(&mut c.errors, to_name, "must be a positive integer (milliseconds)", &v),
+            Ok(v) if v.is_none_or(|ms| ms <= MAX_TIMEOUT_MS) => c.timeout_ms = v,
+            _ => bad(
+                &mut c.errors,
+                to_name,
+                "must be a positive integer of at most 2147483647 (milliseconds)",
+                &get(to_name).unwrap_or_default(),
+            ),
         }
 
         if let Some(p) = get("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE") {
@@ -258,7 +286,8 @@ impl EnvConfig {
             c.service_name = Some(s);
         }
 
-        if c.endpoint.is_some() && c.wire_format().is_none() {
+        // EMF needs no endpoint: a missing encoder is reported whenever it is named.
+        if (c.endpoint.is_some() || c.format == Some(FormatName::Emf)) && c.wire_format().is_none() {
             let name = c.format.unwrap_or(FormatName::OtlpProto).as_str();
             c.errors.push(format!("EDGEMETRICS_FORMAT {name:?} is not in this build (enable its cargo feature)"));
         }
@@ -303,6 +332,8 @@ impl EnvConfig {
             FormatName::Pushgateway => Format::Pushgateway(None),
             #[cfg(feature = "compact")]
             FormatName::Compact => Format::Compact,
+            #[cfg(feature = "emf")]
+            FormatName::Emf => Format::Emf(Default::default()),
             #[allow(unreachable_patterns)]
             _ => return None,
         })
@@ -317,7 +348,8 @@ impl EnvConfig {
         })
     }
 
-    /// The push configuration, or `None` when no endpoint is set. Headers are sent as secret
+    /// The push configuration, or `None` when no endpoint is set (EMF too: it needs none, and
+    /// a host that writes it builds its own). Headers are sent as secret
     /// headers (redacted in `Debug` output): they usually carry the credentials.
     /// `None` too when the format is not in this build ([`parse`](Self::parse) reports that as an
     /// error of `EDGEMETRICS_FORMAT`).
@@ -333,6 +365,45 @@ impl EnvConfig {
         }
         Some(cfg)
     }
+}
+
+impl fmt::Debug for EnvConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The names of the headers, never their values (credentials, sent as secret headers).
+        struct Names<'a>(&'a [(String, String)]);
+        impl fmt::Debug for Names<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_list().entries(self.0.iter().map(|(k, _)| (k, "<redacted>"))).finish()
+            }
+        }
+        f.debug_struct("EnvConfig")
+            .field("disabled", &self.disabled)
+            .field("format", &self.format)
+            .field("endpoint", &self.endpoint.as_deref().map(crate::push::RedactedUrl))
+            .field("headers", &Names(&self.headers))
+            .field("gzip", &self.gzip)
+            .field("timeout_ms", &self.timeout_ms)
+            .field("temporality", &self.temporality)
+            .field("service_name", &self.service_name)
+            .field("resource", &self.resource)
+            .field("max_attempts", &self.max_attempts)
+            .field("cardinality", &self.cardinality)
+            .field("max_series", &self.max_series)
+            .field("flush_adaptive", &self.flush_adaptive)
+            .field("errors", &self.errors)
+            .finish()
+    }
+}
+
+/// Longest timeout `OTEL_EXPORTER_OTLP_TIMEOUT` may set: 2^31 - 1 ms, as in the JS parser.
+const MAX_TIMEOUT_MS: u64 = i32::MAX as u64;
+
+/// The URL without its `#fragment` (a fragment is never sent in a request).
+fn without_fragment(mut url: String) -> String {
+    if let Some(i) = url.find('#') {
+        url.truncate(i);
+    }
+    url
 }
 
 /// The signal-specific variable when it is set, else the generic one.
@@ -445,7 +516,7 @@ mod tests {
                 r#"OTEL_EXPORTER_OTLP_PROTOCOL must be http/protobuf or http/json (grpc is not supported); got "grpc""#,
                 r#"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT must end in /v1/metrics (other paths are not supported); got "http://h/x""#,
                 r#"OTEL_EXPORTER_OTLP_COMPRESSION must be gzip or none; got "br""#,
-                r#"OTEL_EXPORTER_OTLP_TIMEOUT must be a positive integer (milliseconds); got "-5""#,
+                r#"OTEL_EXPORTER_OTLP_TIMEOUT must be a positive integer of at most 2147483647 (milliseconds); got "-5""#,
                 r#"OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE must be cumulative, delta or lowmemory; got "\"x\"""#,
                 r#"EDGEMETRICS_MAX_ATTEMPTS must be a positive integer; got "0""#,
                 r#"EDGEMETRICS_CARDINALITY_LIMIT must be a positive integer; got "1e3""#,
@@ -457,10 +528,50 @@ mod tests {
         assert_eq!(
             c.errors,
             [
-                r#"EDGEMETRICS_FORMAT must be one of otlp-proto, otlp-json, remote-write, pushgateway, compact; got "csv""#,
+                r#"EDGEMETRICS_FORMAT must be one of otlp-proto, otlp-json, remote-write, pushgateway, compact, emf; got "csv""#,
                 r#"EDGEMETRICS_ENDPOINT must be an http(s) URL; got "ftp://h""#,
             ]
         );
+    }
+
+    #[test]
+    fn a_timeout_of_2_pow_31_ms_or_more_is_refused_with_the_range() {
+        let c = EnvConfig::parse(|k| (k == "OTEL_EXPORTER_OTLP_TIMEOUT").then(|| "2147483648".to_string()));
+        assert_eq!(c.timeout_ms, None);
+        assert_eq!(
+            c.errors,
+            [
+                r#"OTEL_EXPORTER_OTLP_TIMEOUT must be a positive integer of at most 2147483647 (milliseconds); got "2147483648""#
+            ]
+        );
+    }
+
+    #[cfg(feature = "emf")]
+    #[test]
+    fn emf_with_its_feature_is_the_emf_wire_format() {
+        let c = EnvConfig::parse(|k| (k == "EDGEMETRICS_FORMAT").then(|| "emf".to_string()));
+        assert!(c.errors.is_empty(), "{:?}", c.errors);
+        assert!(matches!(c.wire_format(), Some(Format::Emf(_))));
+        assert_eq!(c.temporality_or_default(), Temporality::Delta);
+    }
+
+    // Header values are credentials (push_config sends them as secret headers): Debug output
+    // shows their names only, and the endpoint without its query string (as push::Config does).
+    #[test]
+    fn debug_output_shows_header_names_not_values() {
+        let c = EnvConfig::parse(|k| match k {
+            "OTEL_EXPORTER_OTLP_ENDPOINT" => Some("https://otlp.example/otlp?api_key=q-s3cr3t".to_string()),
+            "OTEL_EXPORTER_OTLP_HEADERS" => Some("api-key=s3cr3t-token,x-tenant=t-s3cr3t".to_string()),
+            _ => None,
+        });
+        assert!(c.errors.is_empty(), "{:?}", c.errors);
+        assert_eq!(c.headers[0], ("api-key".to_string(), "s3cr3t-token".to_string()));
+        for shown in [format!("{c:?}"), format!("{c:#?}")] {
+            assert!(shown.contains("api-key") && shown.contains("x-tenant"), "{shown}");
+            assert!(shown.contains("<redacted>"), "{shown}");
+            assert!(shown.contains("https://otlp.example/otlp/v1/metrics"), "{shown}");
+            assert!(!shown.contains("s3cr3t"), "a credential in Debug output: {shown}");
+        }
     }
 
     #[test]

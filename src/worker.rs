@@ -74,7 +74,7 @@ use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::{web_sys, Context, Delay, Env};
 
-use crate::env::EnvConfig;
+use crate::env::{EnvConfig, FormatName};
 use crate::model::{SdkStats, Temporality};
 use crate::push::{
     self, Action, FlushPolicy, Protocol, PushStats, Pusher, Report, TransportError, Wire, DEFAULT_MAX_AGE_MS,
@@ -168,6 +168,8 @@ impl Setup {
     /// Pushgateway switch to cumulative temporality (with a per-isolate instance id) unless
     /// `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE` says otherwise.
     /// `EDGEMETRICS_FLUSH_POLICY=invocation` pushes at every invocation's end (default `adaptive`).
+    /// `EDGEMETRICS_FORMAT=emf` is an invalid variable here: EMF is written to a log, which this
+    /// host does not do.
     pub fn from_env(env: &Env, service_name: &str) -> Self {
         // Vars and secrets are both string properties of `env` (one namespace: a name is one or
         // the other). Read directly, not through `Env::var`/`Env::secret`, which format an error
@@ -208,6 +210,12 @@ impl Setup {
             setup.push = c.push_config();
         }
         setup.env_errors = c.errors;
+        if c.format == Some(FormatName::Emf) {
+            // EMF needs no endpoint, so without this error it would switch metrics off silently.
+            setup.env_errors.push(String::from(
+                "EDGEMETRICS_FORMAT emf is written to a log stream, not sent over HTTP: the workers-rs host cannot deliver it",
+            ));
+        }
         setup
     }
 

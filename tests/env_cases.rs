@@ -76,3 +76,14 @@ fn env_table() {
         }
     }
 }
+
+/// `emf` is a name in every build; without the `emf` feature it gets the error every format
+/// missing from the build gets, with or without an endpoint (EMF needs none). Run with
+/// `cargo test -p edgemetrics --no-default-features --features otlp --test env_cases emf`.
+#[cfg(not(feature = "emf"))]
+#[test]
+fn emf_without_its_feature_is_the_format_not_in_this_build_error() {
+    let c = EnvConfig::parse(|k| (k == "EDGEMETRICS_FORMAT").then(|| "emf".to_string()));
+    assert_eq!(c.format, Some(edgemetrics::env::FormatName::Emf));
+    assert_eq!(c.errors, [r#"EDGEMETRICS_FORMAT "emf" is not in this build (enable its cargo feature)"#]);
+}

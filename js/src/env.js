@@ -75,18 +75,21 @@ export function parseEnv(lookup) {
   const otlp = fmt.startsWith('otlp');
 
   // Endpoint: for OTLP the signal-specific URL is used as is, the generic one is a base that
-  // gets /v1/metrics; EDGEMETRICS_ENDPOINT is the base URL of the other formats' receivers.
+  // gets /v1/metrics (before its query); EDGEMETRICS_ENDPOINT is the base URL of the other
+  // formats' receivers. An OTLP endpoint's #fragment is dropped: it is never sent.
   let endpoint;
   let endpointVar;
-  const metricsEndpoint = otlp ? get('OTEL_EXPORTER_OTLP_METRICS_ENDPOINT') : undefined;
-  const baseEndpoint = otlp ? get('OTEL_EXPORTER_OTLP_ENDPOINT') : undefined;
+  const metricsEndpoint = otlp ? get('OTEL_EXPORTER_OTLP_METRICS_ENDPOINT')?.split('#')[0] : undefined;
+  const baseEndpoint = otlp ? get('OTEL_EXPORTER_OTLP_ENDPOINT')?.split('#')[0] : undefined;
   if (metricsEndpoint !== undefined) {
     if (!/\/v1\/metrics\/?$/.test(stripQuery(metricsEndpoint))) {
       errors.push(`OTEL_EXPORTER_OTLP_METRICS_ENDPOINT must end in /v1/metrics (other paths are not supported); got ${JSON.stringify(metricsEndpoint)}`);
     } else [endpoint, endpointVar] = [metricsEndpoint, 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT'];
   } else if (baseEndpoint !== undefined) {
     endpointVar = 'OTEL_EXPORTER_OTLP_ENDPOINT';
-    endpoint = /\/v1\/metrics\/?$/.test(stripQuery(baseEndpoint)) ? baseEndpoint : baseEndpoint.replace(/\/+$/, '') + '/v1/metrics';
+    const path = stripQuery(baseEndpoint);
+    // The path goes before the query: /otlp?tenant=a → /otlp/v1/metrics?tenant=a.
+    endpoint = /\/v1\/metrics\/?$/.test(path) ? baseEndpoint : path.replace(/\/+$/, '') + '/v1/metrics' + baseEndpoint.slice(path.length);
   } else {
     const e = get('EDGEMETRICS_ENDPOINT');
     // A base URL (the format's path is appended) or a full URL ending in it (used as is).
@@ -115,9 +118,11 @@ export function parseEnv(lookup) {
     else errors.push(`${compName} must be gzip or none; got ${JSON.stringify(comp)}`);
   }
 
+  // At most 2^31 - 1 ms: Node fires a longer timer after 1 ms (the Rust parser has the same range).
   const toName = otlpName('TIMEOUT');
   const timeout = positiveInt(get(toName));
-  if (timeout === null) errors.push(`${toName} must be a positive integer (milliseconds); got ${JSON.stringify(get(toName))}`);
+  if (timeout === null || timeout >= 2 ** 31)
+    errors.push(`${toName} must be a positive integer of at most 2147483647 (milliseconds); got ${JSON.stringify(get(toName))}`);
   else if (timeout !== undefined) options.timeoutMs = timeout;
 
   const pref = get('OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE');

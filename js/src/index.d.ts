@@ -55,7 +55,8 @@ export interface MetricsOptions {
   /** `'gzip'` compresses OTLP bodies with CompressionStream (default `'none'`). */
   compression?: 'none' | 'gzip';
   /** Upper bound of one flush in ms, retries included (default 10000): every `flush()` promise
-   * settles within it, however many are queued. Must be finite. */
+   * settles within it, however many are queued. At most 2147483647 (2^31 - 1; a longer timer fires
+   * at once in Node). */
   timeoutMs?: number;
   /** Delivery plan settings (defaults: 3 attempts, 5000 ms per attempt, backoff 100..2000 ms
    * with full jitter; `Retry-After` wins). */

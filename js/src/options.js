@@ -167,8 +167,9 @@ export function checkOptions(options) {
   }
   const timeoutMs = options.timeoutMs ?? 10_000;
   if (typeof timeoutMs !== 'number') throw wrongType('timeoutMs', 'a number', timeoutMs);
-  if (!Number.isFinite(timeoutMs) || !(timeoutMs > 0))
-    throw new RangeError(`edgemetrics: options.timeoutMs must be a positive finite number; got ${show(timeoutMs)}`);
+  // At most 2^31 - 1 ms: Node fires a longer timer after 1 ms, so every flush would end at once.
+  if (!(timeoutMs > 0 && timeoutMs < 2 ** 31))
+    throw new RangeError(`edgemetrics: options.timeoutMs must be a positive number of at most 2147483647; got ${show(timeoutMs)}`);
   const fetch = fn('fetch', options.fetch);
   const onFlush = fn('onFlush', options.onFlush);
   const selfMetrics = bool('selfMetrics', options.selfMetrics, true);

@@ -340,6 +340,9 @@ test('7. options that can never work are refused at construction, naming the opt
     [{ timeoutMs: Infinity }, RangeError, /options\.timeoutMs/],
     [{ timeoutMs: NaN }, RangeError, /options\.timeoutMs/],
     [{ timeoutMs: '100' }, TypeError, /options\.timeoutMs/],
+    // 2^31 ms and more: Node clamps such a timer to 1 ms, so every flush would time out at once.
+    [{ timeoutMs: 2 ** 31 }, RangeError, /options\.timeoutMs must be a positive number of at most 2147483647/],
+    [{ timeoutMs: 2 ** 32 }, RangeError, /options\.timeoutMs must be a positive number of at most 2147483647/],
     [{ limits: { cardinality: 1.5 } }, RangeError, /limits\.cardinality/],
     [{ limits: { cardinality: '10' } }, TypeError, /limits\.cardinality/],
     [{ retry: { maxAttempts: Infinity } }, RangeError, /retry\.maxAttempts/],
@@ -357,6 +360,8 @@ test('7. options that can never work are refused at construction, naming the opt
       JSON.stringify(extra),
     );
   }
+  // The longest timer the runtimes keep is accepted (construction starts no timer).
+  assert.equal(new Metrics({ ...base, timeoutMs: 2 ** 31 - 1 }).close(), undefined);
 });
 
 test('8. header values never appear in util.inspect, console.log, JSON.stringify or errors', async () => {

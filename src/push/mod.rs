@@ -140,6 +140,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 pub use config::{Auth, Config, Secret};
+pub(crate) use http::RedactedUrl;
 pub use http::{parse_imf_fixdate, retry_after_ms, Header, Request, Response, TransportError};
 pub use merge::{absorb, merge, tally, trim, DropTally};
 pub use policy::{FlushPolicy, DEFAULT_MAX_AGE_MS};

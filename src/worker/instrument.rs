@@ -294,4 +294,28 @@ mod tests {
         let err = Setup::new("t").push(cfg).build().err().expect("refused");
         assert!(matches!(err, crate::Error::InvalidConfig { reason } if reason.contains("EMF")), "{err:?}");
     }
+
+    // EDGEMETRICS_FORMAT=emf: an invalid variable for this host, with or without an endpoint
+    // (EMF needs none: without the error, metrics would be off without a word).
+    #[test]
+    fn emf_from_the_environment_is_an_error_of_the_workers_host() {
+        for endpoint in [None, Some("https://logs.example")] {
+            let setup = Setup::from_lookup(
+                |k| match k {
+                    "EDGEMETRICS_FORMAT" => Some("emf".into()),
+                    "EDGEMETRICS_ENDPOINT" => endpoint.map(Into::into),
+                    _ => None,
+                },
+                "t",
+            );
+            let errors = setup.env_errors().to_vec();
+            assert!(
+                errors
+                    .iter()
+                    .any(|e| e.starts_with("EDGEMETRICS_FORMAT emf") && e.contains("workers-rs host cannot deliver")),
+                "{errors:?}"
+            );
+            assert!(matches!(setup.build(), Err(crate::Error::InvalidConfig { .. })), "{errors:?}");
+        }
+    }
 }
