@@ -53,7 +53,9 @@ pub(crate) struct Sorted {
 }
 
 impl Sorted {
-    /// Sorts, de-duplicates (last given wins) and limits `attrs`.
+    /// Sorts, de-duplicates (last given wins) and limits `attrs`: at most [`MAX_ATTRS_PER_CALL`]
+    /// pairs (the indices are bytes). A longer call is first reduced by [`smallest_keys`], which
+    /// keeps the result independent of the order given; the cut below is only a fence.
     pub fn new(attrs: &[Attr<'_>], limits: &AttrLimits) -> Sorted {
         let mut adj = Adjustments::default();
         let given = attrs.len();
@@ -120,6 +122,56 @@ impl Sorted {
     }
 }
 
+/// Reduces a recording of more than [`MAX_ATTRS_PER_CALL`] pairs to the ones [`Sorted`] can keep,
+/// whatever the order given: the [`MAX_ATTRS_PER_CALL`] smallest valid keys (non-empty, within the
+/// key limit), each with the last value given for it, written in key order into `out`. Returns
+/// how many were written and how many pairs were dropped here, each pair not written counted once
+/// (so a set that [`Sorted`] then limits further is counted exactly as a short call would be).
+///
+/// A bounded working set on the stack, whatever the number of pairs: a pair whose key is greater
+/// than [`MAX_ATTRS_PER_CALL`] smaller keys already seen can never be kept (the largest key of a
+/// full set only decreases), so it is dropped at once, as is the key a smaller one evicts; a key
+/// still in the set was never evicted, so its later pairs replace its value (the last one wins).
+/// Cold: a recording with this many pairs is not the record path's common case.
+#[cold]
+#[inline(never)]
+pub(crate) fn smallest_keys<'a>(
+    attrs: &[Attr<'a>],
+    limits: &AttrLimits,
+    out: &mut [Attr<'a>; MAX_ATTRS_PER_CALL],
+) -> (usize, u64) {
+    let mut n = 0usize;
+    let mut dropped = 0u64;
+    for &(k, v) in attrs {
+        if k.is_empty() || k.len() > limits.max_key_len {
+            dropped += 1;
+            continue;
+        }
+        let at = out[..n].partition_point(|b| key_cmp(b.0.as_bytes(), k.as_bytes()) == Ordering::Less);
+        if let Some(b) = out[..n].get_mut(at) {
+            if b.0 == k {
+                // A repeated key: the earlier pair is dropped, the last one given wins.
+                b.1 = v;
+                dropped += 1;
+                continue;
+            }
+        }
+        if at == MAX_ATTRS_PER_CALL {
+            dropped += 1;
+            continue;
+        }
+        if n == MAX_ATTRS_PER_CALL {
+            // Full: the largest key makes room (shifted out below).
+            dropped += 1;
+        } else {
+            n += 1;
+        }
+        out.copy_within(at..n - 1, at + 1);
+        out[at] = (k, v);
+    }
+    (n, dropped)
+}
+
 /// `attrs` taken in the order `idx`, string values truncated to the limit: [`Sorted`] and
 /// [`FastOrder`] share it, so one copy of [`write_key`] serves both.
 #[inline]
@@ -144,7 +196,16 @@ pub(crate) fn in_order<'s, 'a>(
 /// `len key tag value`.
 #[cfg(test)]
 pub(crate) fn canonicalize(attrs: &[Attr<'_>], limits: &AttrLimits, out: &mut Vec<u8>) -> Adjustments {
-    let sorted = Sorted::new(attrs, limits);
+    // As the table does: a call past MAX_ATTRS_PER_CALL pairs is reduced first.
+    let mut few = [("", AttrValue::Bool(false)); MAX_ATTRS_PER_CALL];
+    let (attrs, before) = if attrs.len() > MAX_ATTRS_PER_CALL {
+        let (n, dropped) = smallest_keys(attrs, limits, &mut few);
+        (&few[..n], dropped as u32)
+    } else {
+        (attrs, 0)
+    };
+    let mut sorted = Sorted::new(attrs, limits);
+    sorted.adj.dropped += before;
     write_key(sorted.iter(attrs, limits), out);
     sorted.adj
 }
@@ -520,6 +581,8 @@ pub(crate) fn matches_in_order(stored: &[u8], attrs: &[Attr<'_>], order: &FastOr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::format;
+    use alloc::string::String;
 
     fn canon(a: &[Attr<'_>]) -> (Vec<u8>, Adjustments) {
         let mut out = Vec::new();
@@ -550,6 +613,33 @@ mod tests {
         let adj = canonicalize(&[("c", "ééé".into())], &limits, &mut out);
         assert_eq!(adj.truncated, 1);
         assert_eq!(*decode_key(&out), [KeyValue::new("c", "éé")]);
+    }
+
+    /// Past [`MAX_ATTRS_PER_CALL`] pairs: the smallest keys, whatever the order, under any
+    /// `max_attributes` (below or above the cap), every pair not kept counted once.
+    #[test]
+    fn past_the_per_call_cap_the_smallest_keys_are_kept_whatever_the_order() {
+        let names: Vec<String> = (0..70).rev().map(|i| format!("k{i:02}")).collect();
+        let mut attrs: Vec<Attr<'_>> = names.iter().map(|k| (k.as_str(), 1.into())).collect();
+        attrs.push(("k00", 2.into())); // a repeat given after the 64th pair: the last value wins
+        attrs.push(("", 1.into()));
+        for max_attributes in [3, 64, 100] {
+            let limits = AttrLimits { max_attributes, ..AttrLimits::default() };
+            let kept = max_attributes.min(MAX_ATTRS_PER_CALL);
+            let want: Vec<KeyValue> =
+                (0..kept).map(|i| KeyValue::new(&format!("k{i:02}"), if i == 0 { 2i64 } else { 1 })).collect();
+            let mut out = Vec::new();
+            let adj = canonicalize(&attrs, &limits, &mut out);
+            assert_eq!(*decode_key(&out), *want, "max_attributes {max_attributes}");
+            assert_eq!(adj, Adjustments { dropped: (72 - kept) as u32, truncated: 0 });
+            let mut rev = Vec::new();
+            let mut reversed = attrs.clone();
+            reversed.reverse();
+            canonicalize(&reversed, &limits, &mut rev);
+            // Reversed, k00's first pair (value 1) is now its last.
+            assert_eq!(decode_key(&rev)[1..], want[1..]);
+            assert_eq!(decode_key(&rev)[0], KeyValue::new("k00", 1i64));
+        }
     }
 
     /// `matches_in_order` for a set that takes the fast path.
