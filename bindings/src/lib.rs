@@ -688,10 +688,11 @@ impl Core {
         self.answer(m.as_ptr(), m.len())
     }
 
-    /// Answers (see [`Core::out_ptr`]) the path to append to the endpoint for the prepared request.
-    pub fn path(&mut self) -> u32 {
-        let p = self.prepared.as_ref().map_or("", |e| e.path.as_str());
-        self.answer(p.as_ptr(), p.len())
+    /// Answers (see [`Core::out_ptr`]) the URL of the prepared request: the endpoint joined with
+    /// the format's path as the push plan joins them (a query in the endpoint stays after the path).
+    pub fn url(&mut self) -> u32 {
+        self.out = self.push_config.url(self.prepared.as_ref().map_or("", |e| e.path.as_str()));
+        self.answer_out()
     }
 
     /// Answers (see [`Core::out_ptr`]) the headers of the prepared request as `name: value` lines
