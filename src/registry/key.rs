@@ -54,7 +54,7 @@ pub(crate) struct Sorted {
 
 impl Sorted {
     /// Sorts, de-duplicates (last given wins) and limits `attrs`: at most [`MAX_ATTRS_PER_CALL`]
-    /// pairs (the indices are bytes). A longer call is first reduced by [`smallest_keys`], which
+    /// pairs (the indices are bytes). A longer call is first reduced by [`SmallestKeys`], which
     /// keeps the result independent of the order given; the cut below is only a fence.
     pub fn new(attrs: &[Attr<'_>], limits: &AttrLimits) -> Sorted {
         let mut adj = Adjustments::default();
@@ -122,54 +122,61 @@ impl Sorted {
     }
 }
 
-/// Reduces a recording of more than [`MAX_ATTRS_PER_CALL`] pairs to the ones [`Sorted`] can keep,
-/// whatever the order given: the [`MAX_ATTRS_PER_CALL`] smallest valid keys (non-empty, within the
-/// key limit), each with the last value given for it, written in key order into `out`. Returns
-/// how many were written and how many pairs were dropped here, each pair not written counted once
-/// (so a set that [`Sorted`] then limits further is counted exactly as a short call would be).
+/// Out of any number of pairs offered one at a time, the ones [`Sorted`] can keep whatever the
+/// order given: the [`MAX_ATTRS_PER_CALL`] smallest keys (bytes), each with the last value offered
+/// for it, in no particular order ([`Sorted`] sorts them). The registry reduces a recording of
+/// more pairs with it (after leaving out invalid keys); a host that decodes pairs one at a time
+/// (the JS bindings) reduces them with it before the registry sees them.
 ///
-/// A bounded working set on the stack, whatever the number of pairs: a pair whose key is greater
-/// than [`MAX_ATTRS_PER_CALL`] smaller keys already seen can never be kept (the largest key of a
-/// full set only decreases), so it is dropped at once, as is the key a smaller one evicts; a key
-/// still in the set was never evicted, so its later pairs replace its value (the last one wins).
-/// Cold: a recording with this many pairs is not the record path's common case.
-#[cold]
-#[inline(never)]
-pub(crate) fn smallest_keys<'a>(
-    attrs: &[Attr<'a>],
-    limits: &AttrLimits,
-    out: &mut [Attr<'a>; MAX_ATTRS_PER_CALL],
-) -> (usize, u64) {
-    let mut n = 0usize;
-    let mut dropped = 0u64;
-    for &(k, v) in attrs {
-        if k.is_empty() || k.len() > limits.max_key_len {
-            dropped += 1;
-            continue;
-        }
-        let at = out[..n].partition_point(|b| key_cmp(b.0.as_bytes(), k.as_bytes()) == Ordering::Less);
-        if let Some(b) = out[..n].get_mut(at) {
-            if b.0 == k {
-                // A repeated key: the earlier pair is dropped, the last one given wins.
-                b.1 = v;
-                dropped += 1;
-                continue;
+/// A bounded working set on the stack, whatever the number of pairs: each pair is compared with
+/// at most [`MAX_ATTRS_PER_CALL`] kept ones, twice. Once the set is full, a new key replaces the
+/// largest one when it is smaller, and is dropped otherwise. The largest key of a full set only
+/// decreases, so a key dropped or replaced once never comes back, and a key still in the set has
+/// been there since its first pair: its later pairs replace its value (the last one wins). Plain
+/// scans, no sort: this is not the record path's common case, and it stays small in the wasm
+/// module.
+#[doc(hidden)]
+pub struct SmallestKeys<'a> {
+    pairs: [Attr<'a>; MAX_ATTRS_PER_CALL],
+    len: usize,
+    offered: u64,
+}
+
+impl<'a> Default for SmallestKeys<'a> {
+    fn default() -> Self {
+        SmallestKeys { pairs: [("", AttrValue::Bool(false)); MAX_ATTRS_PER_CALL], len: 0, offered: 0 }
+    }
+}
+
+impl<'a> SmallestKeys<'a> {
+    /// Offers one pair.
+    #[inline(never)]
+    pub fn push(&mut self, (k, v): Attr<'a>) {
+        self.offered += 1;
+        // Checked (never `None` here): no slice-index panic in the wasm module.
+        let (set, rest) = self.pairs.split_at_mut_checked(self.len).unwrap_or_default();
+        if let Some(b) = set.iter_mut().find(|b| b.0 == k) {
+            // A repeated key: the last one given wins.
+            b.1 = v;
+        } else if let Some(free) = rest.first_mut() {
+            *free = (k, v);
+            self.len += 1;
+        } else if let Some(max) = set.iter_mut().max_by(|a, b| key_cmp(a.0.as_bytes(), b.0.as_bytes())) {
+            if key_cmp(max.0.as_bytes(), k.as_bytes()) == Ordering::Greater {
+                *max = (k, v);
             }
         }
-        if at == MAX_ATTRS_PER_CALL {
-            dropped += 1;
-            continue;
-        }
-        if n == MAX_ATTRS_PER_CALL {
-            // Full: the largest key makes room (shifted out below).
-            dropped += 1;
-        } else {
-            n += 1;
-        }
-        out.copy_within(at..n - 1, at + 1);
-        out[at] = (k, v);
     }
-    (n, dropped)
+
+    /// The pairs kept so far (at most [`MAX_ATTRS_PER_CALL`], distinct keys, in no order).
+    pub fn pairs(&self) -> &[Attr<'a>] {
+        self.pairs.get(..self.len).unwrap_or_default()
+    }
+
+    /// How many pairs offered are not kept: each repeated or displaced pair, once.
+    pub fn dropped(&self) -> u64 {
+        self.offered - self.len as u64
+    }
 }
 
 /// `attrs` taken in the order `idx`, string values truncated to the limit: [`Sorted`] and
@@ -197,10 +204,12 @@ pub(crate) fn in_order<'s, 'a>(
 #[cfg(test)]
 pub(crate) fn canonicalize(attrs: &[Attr<'_>], limits: &AttrLimits, out: &mut Vec<u8>) -> Adjustments {
     // As the table does: a call past MAX_ATTRS_PER_CALL pairs is reduced first.
-    let mut few = [("", AttrValue::Bool(false)); MAX_ATTRS_PER_CALL];
+    let mut few = SmallestKeys::default();
     let (attrs, before) = if attrs.len() > MAX_ATTRS_PER_CALL {
-        let (n, dropped) = smallest_keys(attrs, limits, &mut few);
-        (&few[..n], dropped as u32)
+        for &(k, v) in attrs.iter().filter(|(k, _)| !k.is_empty() && k.len() <= limits.max_key_len) {
+            few.push((k, v));
+        }
+        (few.pairs(), (attrs.len() - few.pairs().len()) as u32)
     } else {
         (attrs, 0)
     };

@@ -24,7 +24,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use super::key::{
-    decode_key, fast_order, in_order, matches_in_order, set_hash, smallest_keys, write_key, Sorted, StoredKey,
+    decode_key, fast_order, in_order, matches_in_order, set_hash, write_key, SmallestKeys, Sorted, StoredKey,
 };
 use super::{Limits, OVERFLOW_KEY};
 use crate::attr::{Attr, AttrLimits, Attributes, MAX_ATTRS_PER_CALL};
@@ -289,15 +289,19 @@ impl SeriesTable {
         self.find_or_insert(id, attrs, sorted.order(), &limits, None, false, stats)
     }
 
-    /// A recording of more than [`MAX_ATTRS_PER_CALL`] pairs: reduced on the stack to the smallest
-    /// keys ([`smallest_keys`], what it drops counted), then canonicalized as a shorter call.
+    /// A recording of more than [`MAX_ATTRS_PER_CALL`] pairs: its valid keys (non-empty, within
+    /// the key limit) reduced on the stack to the smallest ones ([`SmallestKeys`]), every other
+    /// pair counted as dropped once, then canonicalized as a shorter call.
     #[cold]
     #[inline(never)]
     fn many_lookup_or_create(&mut self, id: u32, attrs: &[Attr<'_>], stats: &mut SdkStats) -> u32 {
-        let mut few = [("", crate::AttrValue::Bool(false)); MAX_ATTRS_PER_CALL];
-        let (n, dropped) = smallest_keys(attrs, &self.limits.attributes, &mut few);
-        stats.attributes_dropped += dropped;
-        self.canonical_lookup_or_create(id, &few[..n], stats)
+        let max_key_len = self.limits.attributes.max_key_len;
+        let mut few = SmallestKeys::default();
+        for &(k, v) in attrs.iter().filter(|(k, _)| !k.is_empty() && k.len() <= max_key_len) {
+            few.push((k, v));
+        }
+        stats.attributes_dropped += (attrs.len() - few.pairs().len()) as u64;
+        self.canonical_lookup_or_create(id, few.pairs(), stats)
     }
 
     /// Probes the index for the canonical `key` of `instrument`.
