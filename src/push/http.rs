@@ -287,16 +287,14 @@ pub(crate) fn check_endpoint(url: &str) -> Result<(), &'static str> {
 /// with one, in both hosts); if one did, it would stay last, after the query, where URL syntax puts
 /// it (and `fetch` does not send it).
 pub(crate) fn join_url(endpoint: &str, path: &str) -> String {
-    let (base, tail) = endpoint.split_at(endpoint.find(['?', '#']).unwrap_or(endpoint.len()));
-    let mut url = String::with_capacity(endpoint.len() + path.len());
-    if path.len() > 1 && base.trim_end_matches('/').ends_with(path.trim_end_matches('/')) {
-        url.push_str(base.trim_end_matches('/'));
-    } else {
-        if path.starts_with('/') {
-            url.push_str(base.trim_end_matches('/'));
-        } else {
-            url.push_str(base);
-        }
+    // `split_at_checked`: `?` and `#` are ASCII, so this never fails, and no str slicing panic
+    // (with the formatting it links) reaches the wasm module.
+    let cut = endpoint.bytes().position(|b| b == b'?' || b == b'#').unwrap_or(endpoint.len());
+    let (base, tail) = endpoint.split_at_checked(cut).unwrap_or((endpoint, ""));
+    let trimmed = base.trim_end_matches('/');
+    let full = path.len() > 1 && trimmed.ends_with(path.trim_end_matches('/'));
+    let mut url = String::from(if full || path.starts_with('/') { trimmed } else { base });
+    if !full {
         url.push_str(path);
     }
     url.push_str(tail);
