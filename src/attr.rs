@@ -134,8 +134,10 @@ pub type Attributes = Arc<[KeyValue]>;
 /// Limits applied to every attribute set before it becomes a series key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AttrLimits {
-    /// Most attributes kept per set (default 32). After de-duplication and sorting by key, the
-    /// pairs beyond this count are dropped, so the result does not depend on the order given.
+    /// Most attributes kept per set (default 32, at most [`MAX_ATTRS_PER_CALL`]). After
+    /// de-duplication (the last value given wins) and sorting by key, the pairs beyond this count
+    /// are dropped: the smallest keys are kept, so the result does not depend on the order given,
+    /// whatever the number of pairs.
     pub max_attributes: usize,
     /// Longest key in bytes (default 128). A longer key drops its attribute.
     pub max_key_len: usize,
@@ -150,8 +152,10 @@ impl Default for AttrLimits {
     }
 }
 
-/// Hard cap on the attributes one recording may pass, whatever the limits say: the canonicalizer
-/// sorts indices in a fixed stack array so that the record path never allocates.
+/// Hard cap on the attributes one recording keeps, whatever the limits say: the canonicalizer
+/// sorts indices in a fixed stack array so that the record path never allocates. A call passing
+/// more pairs is first reduced, on the stack too, to the pairs of its 64 smallest keys (whatever
+/// their positions), the others counted as dropped.
 pub const MAX_ATTRS_PER_CALL: usize = 64;
 
 /// Truncates `s` to at most `max` bytes at a character boundary.

@@ -51,6 +51,7 @@ fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
 use alloc::string::String;
 use alloc::vec::Vec;
 use edgemetrics::push::{self, Action, Outcome, Pusher, TransportError};
+use edgemetrics::registry::SmallestKeys;
 use edgemetrics::{
     Attr, AttrValue, Config, Encoded, Error, InstrumentId, InstrumentKind, InstrumentOptions, Registry, Temporality,
 };
@@ -63,9 +64,6 @@ pub const BIND_OVERFLOW: i32 = -2;
 /// [`Core::bind_record`]: release the cached handles of this instrument and call again.
 pub const BIND_RELEASE: i32 = -3;
 
-/// Pairs passed to the core per recording (its own cap, `MAX_ATTRS_PER_CALL`); a longer key goes through
-/// [`decode_many`].
-const MAX_PAIRS: usize = 64;
 /// Pairs decoded on the stack (a key with more goes through [`decode_many`]).
 const SMALL_PAIRS: usize = 16;
 
@@ -131,7 +129,7 @@ fn take_until_semicolon<'a>(s: &mut &'a str) -> Option<&'a str> {
 /// Decodes an attribute key (see the crate docs) into `out`; returns how many pairs were read
 /// and how many were dropped (values that cannot be represented, such as an integer outside the
 /// int64 range). `None` when the key holds more than `N` pairs (use a larger buffer, up to
-/// [`MAX_PAIRS`], then [`decode_many`]).
+/// [`MAX_ATTRS_PER_CALL`](edgemetrics::attr::MAX_ATTRS_PER_CALL), then [`decode_many`]).
 pub fn decode_attrs<'a, const N: usize>(mut s: &'a str, out: &mut [Attr<'a>; N]) -> Option<(usize, u64)> {
     let mut n = 0;
     let mut dropped = 0;
@@ -150,52 +148,37 @@ pub fn decode_attrs<'a, const N: usize>(mut s: &'a str, out: &mut [Attr<'a>; N])
     Some((n, dropped))
 }
 
-/// Decodes a key of any length: the pairs in key order (bytes; for equal keys the last one given
-/// wins), at most [`MAX_PAIRS`] of them — the first ones in key order, which contain the ones the
-/// core keeps under any `maxAttributes` ≤ 64 — and how many were dropped here.
-pub fn decode_many(mut s: &str) -> (Vec<Attr<'_>>, u64) {
-    // The MAX_PAIRS smallest keys, kept sorted: a linear insertion per pair (no generic sort
-    // linked in; this path only runs for objects with more than 64 attributes).
-    let mut best: Vec<Attr<'_>> = Vec::with_capacity(MAX_PAIRS + 1);
+/// Decodes a key of any length: at most
+/// [`MAX_ATTRS_PER_CALL`](edgemetrics::attr::MAX_ATTRS_PER_CALL) pairs, those of the smallest keys
+/// (bytes; for a repeated key the last one given wins), which contain the ones the core keeps under
+/// any `maxAttributes` ≤ 64, reduced by the core's own [`SmallestKeys`] (in no particular order:
+/// the core sorts them), and how many were dropped here.
+pub fn decode_many(mut s: &str) -> (SmallestKeys<'_>, u64) {
+    let mut best = SmallestKeys::default();
     let mut dropped = 0u64;
     while !s.is_empty() {
         let Some(pair) = decode_pair(&mut s) else { break };
-        let Some(p) = pair else {
-            dropped += 1;
-            continue;
-        };
-        let at = best.partition_point(|b| b.0 < p.0);
-        if best.get(at).is_some_and(|b| b.0 == p.0) {
-            // A repeated key: the last one given wins.
-            best[at] = p;
-            dropped += 1;
-            continue;
-        }
-        if at == MAX_PAIRS {
-            dropped += 1;
-            continue;
-        }
-        best.insert(at, p);
-        if best.len() > MAX_PAIRS {
-            best.pop();
-            dropped += 1;
+        match pair {
+            Some(p) => best.push(p),
+            None => dropped += 1,
         }
     }
+    let dropped = dropped + best.dropped();
     (best, dropped)
 }
 
 /// Runs `f` with the decoded attributes of `key` and counts what decoding dropped.
 fn with_attrs<R>(reg: &mut Registry, key: &str, f: impl FnOnce(&mut Registry, &[Attr<'_>]) -> R) -> R {
-    // A small buffer on the stack (filling MAX_PAIRS entries cost more than decoding a usual key).
-    // A longer key goes through `decode_many`: the same pairs reach the registry (sorted, which it
-    // does anyway; for a repeated key the last one given, as the registry would keep), at most
-    // MAX_PAIRS of them.
+    // A small buffer on the stack (filling MAX_ATTRS_PER_CALL entries cost more than decoding a
+    // usual key). A longer key goes through `decode_many`: the pairs the registry would keep reach
+    // it (for a repeated key the last one given), at most MAX_ATTRS_PER_CALL of them, reduced by
+    // the registry's own `SmallestKeys`.
     let mut buf = [("", AttrValue::Bool(false)); SMALL_PAIRS];
     let (r, dropped) = match decode_attrs(key, &mut buf) {
         Some((n, dropped)) => (f(reg, &buf[..n]), dropped),
         None => {
             let (v, dropped) = decode_many(key);
-            (f(reg, &v), dropped)
+            (f(reg, v.pairs()), dropped)
         }
     };
     if dropped > 0 {
@@ -688,10 +671,11 @@ impl Core {
         self.answer(m.as_ptr(), m.len())
     }
 
-    /// Answers (see [`Core::out_ptr`]) the path to append to the endpoint for the prepared request.
-    pub fn path(&mut self) -> u32 {
-        let p = self.prepared.as_ref().map_or("", |e| e.path.as_str());
-        self.answer(p.as_ptr(), p.len())
+    /// Answers (see [`Core::out_ptr`]) the URL of the prepared request: the endpoint joined with
+    /// the format's path as the push plan joins them (a query in the endpoint stays after the path).
+    pub fn url(&mut self) -> u32 {
+        self.out = self.push_config.url(self.prepared.as_ref().map_or("", |e| e.path.as_str()));
+        self.answer_out()
     }
 
     /// Answers (see [`Core::out_ptr`]) the headers of the prepared request as `name: value` lines
@@ -1234,6 +1218,7 @@ fn ms_to_ns(ms: f64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use edgemetrics::attr::MAX_ATTRS_PER_CALL as MAX_PAIRS;
 
     #[test]
     fn bind_record_and_the_overflow_shortcut() {
@@ -1364,9 +1349,10 @@ mod tests {
         }
         assert!(decode_attrs(&key, &mut buf).is_none());
         let (v, dropped) = decode_many(&key);
-        assert_eq!((v.len(), dropped), (MAX_PAIRS, 36));
-        assert_eq!(v[0].0, "k000");
-        assert_eq!(v[63].0, "k063");
+        assert_eq!((v.pairs().len(), dropped), (MAX_PAIRS, 36));
+        let mut keys: Vec<&str> = v.pairs().iter().map(|p| p.0).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, (0..64).map(|i| format!("k{i:03}")).collect::<Vec<_>>());
     }
 
     /// `Core::new_instrument` splits its one string by UTF-16 lengths as JS counts them.

@@ -5,7 +5,8 @@
 #   1. remote write, cumulative: counter totals per route/status equal what was sent (recorded by
 #      edgemetrics::worker::instrument, the route named by the handler); active requests sum to 0;
 #      histogram_quantile over the latency histogram of /slow lands in its bucket (100, 250] ms;
-#      response-size histogram sums are exact.
+#      response-size histogram sums are exact; every series carries instance=<the worker's
+#      per-isolate id, 16 hex digits>.
 #   2. one outbound request per invocation (sequential requests, OTLP protobuf, dev receiver):
 #      pushes == invocations, distinct batch ids, decoded counter total == invocations.
 #   2b. gzip: OTEL_EXPORTER_OTLP_COMPRESSION=gzip bodies, compressed by the worker, decompress and
@@ -85,9 +86,20 @@ ok "prometheus: response size sum for /api/items/:id == 561 bytes"
 active="$(q 'sum(http_server_active_requests)' | py 'import json,sys; print(json.load(sys.stdin)["data"]["result"][0]["value"][1])')"
 [ "$active" = 0 ] || die "sum(http_server_active_requests) = $active, want 0 (every request that started ended)"
 ok "prometheus: sum(http_server_active_requests) == 0 (recorded by edgemetrics::worker::instrument)"
-inst="$(q 'count(count by (instance) (http_server_request_duration_seconds_count))' | py 'import json,sys; print(json.load(sys.stdin)["data"]["result"][0]["value"][1])')"
-[ "$inst" = 1 ] || die "expected one per-isolate instance label, got $inst"
-ok "prometheus: series carry one per-isolate instance label"
+# The per-isolate instance label: on every series, and the worker's random service.instance.id
+# (16 lowercase hex digits, as GET /__metrics_debug reports it). Counting the values of
+# `count by (instance)` alone would pass without the label (one group, the empty value).
+wid="$(curl -s "http://127.0.0.1:$w1/__metrics_debug" | py 'import json,sys; print(json.load(sys.stdin)["instance_id"])')"
+[[ "$wid" =~ ^[0-9a-f]{16}$ ]] || die "worker instance_id \"$wid\", want 16 lowercase hex digits"
+q '{__name__=~".+"}' | py "
+import json,sys
+r=json.load(sys.stdin)['data']['result']
+assert r, 'no series in prometheus'
+bad=[s['metric'] for s in r if s['metric'].get('instance')!='$wid']
+assert not bad, ('series without instance=$wid', len(bad), bad[:3])
+print(len(r))
+" > "$WORK/inst.txt" || die "not every series carries instance=\"$wid\" (see the assertion above)"
+ok "prometheus: all $(cat "$WORK/inst.txt") series carry instance=\"$wid\", the worker's per-isolate id"
 stop_worker "$w1"
 
 # ---- 2. one push per invocation (OTLP protobuf to the dev receiver)

@@ -28,8 +28,10 @@ export interface Limits {
 
 export interface MetricsOptions {
   /** Receiver base URL (http or https). OTLP appends `/v1/metrics`, remote write
-   * `/api/v1/write` (see `remoteWrite.path`), Pushgateway `/metrics/job/...`. Not needed (and
-   * not used) with format `'emf'` or transport `'tail'`. */
+   * `/api/v1/write` (see `remoteWrite.path`), Pushgateway `/metrics/job/...`, to the URL's path
+   * (a query string stays after it: `https://h/base?x=1` sends to `https://h/base/v1/metrics?x=1`);
+   * a URL whose path already ends in it is used as is. No fragment. Not needed (and not used) with
+   * format `'emf'` or transport `'tail'`. */
   endpoint?: string;
   /** Wire format (default `'otlp-proto'`; `'compact'` with transport `'tail'`). `'emf'`: CloudWatch
    * Embedded Metric Format lines written to stdout, no request. */

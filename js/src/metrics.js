@@ -535,10 +535,11 @@ export class Metrics {
       const headers = {};
       eachHeader(text(core, core.headers()), (k, v) => (headers[k] = v));
       for (const [k, v] of this.#headers) headers[k] = v;
-      const path = text(core, core.path());
       return {
         method: text(core, core.method()),
-        url: this.endpoint + (path && !this.endpoint.endsWith(path) ? path : ''),
+        // Joined by the core as a flush joins it (a query in the endpoint stays after the path);
+        // '' for a batch meant for a log (no endpoint).
+        url: this.endpoint && text(core, core.url()),
         headers,
         body: bytes(core, core.body()),
         points,

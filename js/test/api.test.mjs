@@ -400,6 +400,36 @@ test('prepare(): a request for your own transport, without batch id or instance 
   }
 });
 
+test('an endpoint with a query: the format path is joined on its path part, the query kept after it (flush and prepare())', async () => {
+  const rx = await startReceiver();
+  try {
+    const cases = [
+      // [endpoint tail, format, the request URL the receiver must see]
+      ['/v1/metrics?tenant=a', 'otlp-proto', '/v1/metrics?tenant=a'],
+      ['/base?x=1', 'otlp-json', '/base/v1/metrics?x=1'],
+      ['/?next=/v1/metrics', 'otlp-proto', '/v1/metrics?next=/v1/metrics'],
+      ['/prom?db=x', 'remote-write', '/prom/api/v1/write?db=x'],
+    ];
+    for (const [tail, format, want] of cases) {
+      const metrics = new Metrics({ endpoint: rx.url + tail, format, serviceName: 'api' });
+      metrics.counter('c').add(1);
+      const prepared = metrics.prepare();
+      assert.equal(prepared.url, rx.url + want, `prepare(), ${tail}`);
+      metrics.counter('c').add(1);
+      const r = await metrics.flush();
+      assert.equal(r.status, 200, `${tail}: ${JSON.stringify(r)}`);
+      const got = new URL(rx.requests.at(-1).url, rx.url);
+      assert.equal(rx.requests.at(-1).url, want, `flush, ${tail}`);
+      if (tail === '/v1/metrics?tenant=a') {
+        assert.equal(got.pathname, '/v1/metrics');
+        assert.equal(got.searchParams.get('tenant'), 'a');
+      }
+    }
+  } finally {
+    await rx.close();
+  }
+});
+
 test('attribute keys are injective and order-insensitive in the core', async () => {
   assert.notEqual(attributeKey({ a: 'b:c' }), attributeKey({ 'a:b': 'c' }));
   assert.notEqual(attributeKey({ a: '1' }), attributeKey({ a: 1 }));

@@ -121,6 +121,11 @@ impl<W> Config<W> {
             self_metrics: true,
         }
     }
+    /// The URL a request with the format path `path` (`/v1/metrics`) goes to: the endpoint joined
+    /// with it on the endpoint's path part, a query kept after it, as the push plan sends it.
+    pub fn url(&self, path: &str) -> String {
+        super::http::join_url(&self.endpoint, path)
+    }
     /// Sends `Authorization: Bearer <token>`.
     pub fn bearer(mut self, token: &str) -> Self {
         self.auth = Auth::Bearer(Secret::new(token));

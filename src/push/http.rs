@@ -277,20 +277,27 @@ pub(crate) fn check_endpoint(url: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// Joins the endpoint and a format path (`/v1/metrics`), avoiding a doubled `/`. An endpoint
-/// that already ends in the path (a full URL such as `https://otlp.example/v1/metrics`) is used
-/// as is.
+/// Joins the endpoint and a format path (`/v1/metrics`) on the endpoint's path part, avoiding a
+/// doubled `/`: a query stays after the joined path (`http://h/base?x=1` gives
+/// `http://h/base/v1/metrics?x=1`). An endpoint whose path already ends in the format path (a full
+/// URL such as `https://otlp.example/v1/metrics?tenant=a`) is used as is.
+///
+/// The path part ends at the first `?` or `#`, and everything from there is kept unchanged after
+/// the joined path. A fragment never gets here in practice ([`check_endpoint`] refuses an endpoint
+/// with one, in both hosts); if one did, it would stay last, after the query, where URL syntax puts
+/// it (and `fetch` does not send it).
 pub(crate) fn join_url(endpoint: &str, path: &str) -> String {
-    if path.len() > 1 && endpoint.trim_end_matches('/').ends_with(path.trim_end_matches('/')) {
-        return String::from(endpoint.trim_end_matches('/'));
+    // `split_at_checked`: `?` and `#` are ASCII, so this never fails, and no str slicing panic
+    // (with the formatting it links) reaches the wasm module.
+    let cut = endpoint.bytes().position(|b| b == b'?' || b == b'#').unwrap_or(endpoint.len());
+    let (base, tail) = endpoint.split_at_checked(cut).unwrap_or((endpoint, ""));
+    let trimmed = base.trim_end_matches('/');
+    let full = path.len() > 1 && trimmed.ends_with(path.trim_end_matches('/'));
+    let mut url = String::from(if full || path.starts_with('/') { trimmed } else { base });
+    if !full {
+        url.push_str(path);
     }
-    let mut url = String::with_capacity(endpoint.len() + path.len());
-    if path.starts_with('/') {
-        url.push_str(endpoint.trim_end_matches('/'));
-    } else {
-        url.push_str(endpoint);
-    }
-    url.push_str(path);
+    url.push_str(tail);
     url
 }
 
@@ -368,6 +375,28 @@ mod tests {
         assert_eq!(join_url("https://h/otlp/v1/metrics/", "/v1/metrics"), "https://h/otlp/v1/metrics");
         assert_eq!(join_url("http://h/api/v1/write", "/api/v1/write"), "http://h/api/v1/write");
         assert_eq!(join_url("http://h/otlp", "/v1/metrics"), "http://h/otlp/v1/metrics");
+    }
+
+    /// The path is joined on the endpoint's path part: a query stays after it, and the check for
+    /// a full URL looks at the path part only.
+    #[test]
+    fn join_url_keeps_the_query_after_the_path() {
+        let otlp = "/v1/metrics";
+        assert_eq!(join_url("http://h/v1/metrics?tenant=a", otlp), "http://h/v1/metrics?tenant=a");
+        assert_eq!(join_url("http://h/v1/metrics/?tenant=a", otlp), "http://h/v1/metrics?tenant=a");
+        assert_eq!(join_url("http://h/base?x=1", otlp), "http://h/base/v1/metrics?x=1");
+        assert_eq!(join_url("http://h/base/?x=1&y=/v1/metrics", otlp), "http://h/base/v1/metrics?x=1&y=/v1/metrics");
+        assert_eq!(join_url("http://h?x=1", otlp), "http://h/v1/metrics?x=1");
+        assert_eq!(join_url("http://h:4318/?", otlp), "http://h:4318/v1/metrics?");
+        // A query that merely ends like the path is not the path.
+        assert_eq!(join_url("http://h/?next=/v1/metrics", otlp), "http://h/v1/metrics?next=/v1/metrics");
+        assert_eq!(join_url("http://h/api/v1/write?db=x", "/api/v1/write"), "http://h/api/v1/write?db=x");
+        assert_eq!(join_url("http://h/base?x=1", ""), "http://h/base?x=1");
+        // A fragment (refused by `check_endpoint`) would stay last, after the query.
+        assert_eq!(join_url("http://h/base?x=1#f", otlp), "http://h/base/v1/metrics?x=1#f");
+        assert_eq!(join_url("http://h/base#f", otlp), "http://h/base/v1/metrics#f");
+        // Through the push plan, as both hosts send it.
+        assert!(check_endpoint("http://h/v1/metrics?tenant=a").is_ok());
     }
 
     #[test]

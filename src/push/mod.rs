@@ -377,7 +377,7 @@ impl<W: Wire> Pusher<W> {
         headers.push(Header { name: Cow::Borrowed(BATCH_ID_HEADER), value: http::hex128(batch_id), secret: false });
         Request {
             method: encoded.method,
-            url: http::join_url(&self.config.endpoint, &encoded.path),
+            url: self.config.url(&encoded.path),
             headers,
             body: encoded.body,
             gzip,

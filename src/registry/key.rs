@@ -53,7 +53,9 @@ pub(crate) struct Sorted {
 }
 
 impl Sorted {
-    /// Sorts, de-duplicates (last given wins) and limits `attrs`.
+    /// Sorts, de-duplicates (last given wins) and limits `attrs`: at most [`MAX_ATTRS_PER_CALL`]
+    /// pairs (the indices are bytes). A longer call is first reduced by [`SmallestKeys`], which
+    /// keeps the result independent of the order given; the cut below is only a fence.
     pub fn new(attrs: &[Attr<'_>], limits: &AttrLimits) -> Sorted {
         let mut adj = Adjustments::default();
         let given = attrs.len();
@@ -120,6 +122,63 @@ impl Sorted {
     }
 }
 
+/// Out of any number of pairs offered one at a time, the ones [`Sorted`] can keep whatever the
+/// order given: the [`MAX_ATTRS_PER_CALL`] smallest keys (bytes), each with the last value offered
+/// for it, in no particular order ([`Sorted`] sorts them). The registry reduces a recording of
+/// more pairs with it (after leaving out invalid keys); a host that decodes pairs one at a time
+/// (the JS bindings) reduces them with it before the registry sees them.
+///
+/// A bounded working set on the stack, whatever the number of pairs: each pair is compared with
+/// at most [`MAX_ATTRS_PER_CALL`] kept ones, twice. Once the set is full, a new key replaces the
+/// largest one when it is smaller, and is dropped otherwise. The largest key of a full set only
+/// decreases, so a key dropped or replaced once never comes back, and a key still in the set has
+/// been there since its first pair: its later pairs replace its value (the last one wins). Plain
+/// scans, no sort: this is not the record path's common case, and it stays small in the wasm
+/// module.
+#[doc(hidden)]
+pub struct SmallestKeys<'a> {
+    pairs: [Attr<'a>; MAX_ATTRS_PER_CALL],
+    len: usize,
+    offered: u64,
+}
+
+impl<'a> Default for SmallestKeys<'a> {
+    fn default() -> Self {
+        SmallestKeys { pairs: [("", AttrValue::Bool(false)); MAX_ATTRS_PER_CALL], len: 0, offered: 0 }
+    }
+}
+
+impl<'a> SmallestKeys<'a> {
+    /// Offers one pair.
+    #[inline(never)]
+    pub fn push(&mut self, (k, v): Attr<'a>) {
+        self.offered += 1;
+        // Checked (never `None` here): no slice-index panic in the wasm module.
+        let (set, rest) = self.pairs.split_at_mut_checked(self.len).unwrap_or_default();
+        if let Some(b) = set.iter_mut().find(|b| b.0 == k) {
+            // A repeated key: the last one given wins.
+            b.1 = v;
+        } else if let Some(free) = rest.first_mut() {
+            *free = (k, v);
+            self.len += 1;
+        } else if let Some(max) = set.iter_mut().max_by(|a, b| key_cmp(a.0.as_bytes(), b.0.as_bytes())) {
+            if key_cmp(max.0.as_bytes(), k.as_bytes()) == Ordering::Greater {
+                *max = (k, v);
+            }
+        }
+    }
+
+    /// The pairs kept so far (at most [`MAX_ATTRS_PER_CALL`], distinct keys, in no order).
+    pub fn pairs(&self) -> &[Attr<'a>] {
+        self.pairs.get(..self.len).unwrap_or_default()
+    }
+
+    /// How many pairs offered are not kept: each repeated or displaced pair, once.
+    pub fn dropped(&self) -> u64 {
+        self.offered - self.len as u64
+    }
+}
+
 /// `attrs` taken in the order `idx`, string values truncated to the limit: [`Sorted`] and
 /// [`FastOrder`] share it, so one copy of [`write_key`] serves both.
 #[inline]
@@ -144,7 +203,18 @@ pub(crate) fn in_order<'s, 'a>(
 /// `len key tag value`.
 #[cfg(test)]
 pub(crate) fn canonicalize(attrs: &[Attr<'_>], limits: &AttrLimits, out: &mut Vec<u8>) -> Adjustments {
-    let sorted = Sorted::new(attrs, limits);
+    // As the table does: a call past MAX_ATTRS_PER_CALL pairs is reduced first.
+    let mut few = SmallestKeys::default();
+    let (attrs, before) = if attrs.len() > MAX_ATTRS_PER_CALL {
+        for &(k, v) in attrs.iter().filter(|(k, _)| !k.is_empty() && k.len() <= limits.max_key_len) {
+            few.push((k, v));
+        }
+        (few.pairs(), (attrs.len() - few.pairs().len()) as u32)
+    } else {
+        (attrs, 0)
+    };
+    let mut sorted = Sorted::new(attrs, limits);
+    sorted.adj.dropped += before;
     write_key(sorted.iter(attrs, limits), out);
     sorted.adj
 }
@@ -520,6 +590,8 @@ pub(crate) fn matches_in_order(stored: &[u8], attrs: &[Attr<'_>], order: &FastOr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::format;
+    use alloc::string::String;
 
     fn canon(a: &[Attr<'_>]) -> (Vec<u8>, Adjustments) {
         let mut out = Vec::new();
@@ -550,6 +622,33 @@ mod tests {
         let adj = canonicalize(&[("c", "ééé".into())], &limits, &mut out);
         assert_eq!(adj.truncated, 1);
         assert_eq!(*decode_key(&out), [KeyValue::new("c", "éé")]);
+    }
+
+    /// Past [`MAX_ATTRS_PER_CALL`] pairs: the smallest keys, whatever the order, under any
+    /// `max_attributes` (below or above the cap), every pair not kept counted once.
+    #[test]
+    fn past_the_per_call_cap_the_smallest_keys_are_kept_whatever_the_order() {
+        let names: Vec<String> = (0..70).rev().map(|i| format!("k{i:02}")).collect();
+        let mut attrs: Vec<Attr<'_>> = names.iter().map(|k| (k.as_str(), 1.into())).collect();
+        attrs.push(("k00", 2.into())); // a repeat given after the 64th pair: the last value wins
+        attrs.push(("", 1.into()));
+        for max_attributes in [3, 64, 100] {
+            let limits = AttrLimits { max_attributes, ..AttrLimits::default() };
+            let kept = max_attributes.min(MAX_ATTRS_PER_CALL);
+            let want: Vec<KeyValue> =
+                (0..kept).map(|i| KeyValue::new(&format!("k{i:02}"), if i == 0 { 2i64 } else { 1 })).collect();
+            let mut out = Vec::new();
+            let adj = canonicalize(&attrs, &limits, &mut out);
+            assert_eq!(*decode_key(&out), *want, "max_attributes {max_attributes}");
+            assert_eq!(adj, Adjustments { dropped: (72 - kept) as u32, truncated: 0 });
+            let mut rev = Vec::new();
+            let mut reversed = attrs.clone();
+            reversed.reverse();
+            canonicalize(&reversed, &limits, &mut rev);
+            // Reversed, k00's first pair (value 1) is now its last.
+            assert_eq!(decode_key(&rev)[1..], want[1..]);
+            assert_eq!(decode_key(&rev)[0], KeyValue::new("k00", 1i64));
+        }
     }
 
     /// `matches_in_order` for a set that takes the fast path.

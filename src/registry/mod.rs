@@ -29,6 +29,8 @@
 //! window), and `self_metrics.rs` writes the `edgemetrics.sdk.*` metrics.
 
 mod key;
+#[doc(hidden)]
+pub use key::SmallestKeys;
 pub(crate) mod self_metrics;
 mod table;
 

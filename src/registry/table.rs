@@ -23,9 +23,11 @@ use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use super::key::{decode_key, fast_order, in_order, matches_in_order, set_hash, write_key, Sorted, StoredKey};
+use super::key::{
+    decode_key, fast_order, in_order, matches_in_order, set_hash, write_key, SmallestKeys, Sorted, StoredKey,
+};
 use super::{Limits, OVERFLOW_KEY};
-use crate::attr::{Attr, AttrLimits, Attributes};
+use crate::attr::{Attr, AttrLimits, Attributes, MAX_ATTRS_PER_CALL};
 use crate::exphist::{ExpConfig, ExpHistogram};
 use crate::model::{ExpHistogramPoint, HistogramPoint, InstrumentKind, MetricData, NumberPoint, SdkStats, Temporality};
 
@@ -277,11 +279,29 @@ impl SeriesTable {
     /// or a new one. Kept out of line so that the fast path stays small.
     #[inline(never)]
     fn canonical_lookup_or_create(&mut self, id: u32, attrs: &[Attr<'_>], stats: &mut SdkStats) -> u32 {
+        if attrs.len() > MAX_ATTRS_PER_CALL {
+            return self.many_lookup_or_create(id, attrs, stats);
+        }
         let limits = self.limits.attributes;
         let sorted = Sorted::new(attrs, &limits);
         stats.attributes_dropped += sorted.adj.dropped as u64;
         stats.attributes_truncated += sorted.adj.truncated as u64;
         self.find_or_insert(id, attrs, sorted.order(), &limits, None, false, stats)
+    }
+
+    /// A recording of more than [`MAX_ATTRS_PER_CALL`] pairs: its valid keys (non-empty, within
+    /// the key limit) reduced on the stack to the smallest ones ([`SmallestKeys`]), every other
+    /// pair counted as dropped once, then canonicalized as a shorter call.
+    #[cold]
+    #[inline(never)]
+    fn many_lookup_or_create(&mut self, id: u32, attrs: &[Attr<'_>], stats: &mut SdkStats) -> u32 {
+        let max_key_len = self.limits.attributes.max_key_len;
+        let mut few = SmallestKeys::default();
+        for &(k, v) in attrs.iter().filter(|(k, _)| !k.is_empty() && k.len() <= max_key_len) {
+            few.push((k, v));
+        }
+        stats.attributes_dropped += (attrs.len() - few.pairs().len()) as u64;
+        self.canonical_lookup_or_create(id, few.pairs(), stats)
     }
 
     /// Probes the index for the canonical `key` of `instrument`.
