@@ -353,3 +353,41 @@ test('the Node entry reads and compiles its wasm in the background from import o
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('the Node entry starts no timer and opens no connection at import, construction or recording; the first flush does both', async () => {
+  // A fresh process counts what the package asks of the platform: every timer through the
+  // globals, every fetch, every TCP connect (node:net, under node:http). The flush at the end
+  // shows the counting catches the package's own timers and connections.
+  const script = `
+    const net = process.getBuiltinModule('node:net');
+    const calls = { timers: 0, fetch: 0, connect: 0 };
+    for (const name of ['setTimeout', 'setInterval', 'setImmediate']) {
+      const orig = globalThis[name];
+      globalThis[name] = function (...a) { calls.timers++; return orig.apply(this, a); };
+    }
+    const origFetch = globalThis.fetch;
+    globalThis.fetch = (...a) => { calls.fetch++; return origFetch(...a); };
+    const origConnect = net.Socket.prototype.connect;
+    net.Socket.prototype.connect = function (...a) { calls.connect++; return origConnect.apply(this, a); };
+    const { Metrics } = await import(${JSON.stringify(pathToFileURL(join(pkg, 'dist', 'otlp', 'node.js')).href)});
+    const atImport = { ...calls };
+    const m = new Metrics({ endpoint: 'http://127.0.0.1:9', selfMetrics: false, timeoutMs: 2000 });
+    m.counter('c').add(1, { route: '/a' });
+    m.histogram('h').bind({ route: '/b' }).record(0.5);
+    m.gauge('g').set(3);
+    const beforeFlush = { ...calls };
+    const r = await m.flush();
+    console.log(JSON.stringify({ atImport, beforeFlush, afterFlush: calls, sent: r.sent }));
+    process.exit(0);`;
+  const r = await runBounded(process.execPath, ['--input-type=module', '-e', script]);
+  assert.equal(r.code, 0, r.out);
+  const got = JSON.parse(r.out.trim().split('\n').pop());
+  const none = { timers: 0, fetch: 0, connect: 0 };
+  assert.deepEqual(got.atImport, none, 'import');
+  assert.deepEqual(got.beforeFlush, none, 'construction and recording');
+  // Port 9 refuses: the flush connects (node:http, never the global fetch) and times its attempts.
+  assert.equal(got.sent, false);
+  assert.ok(got.afterFlush.connect >= 1, JSON.stringify(got));
+  assert.ok(got.afterFlush.timers >= 1, JSON.stringify(got));
+  assert.equal(got.afterFlush.fetch, 0, JSON.stringify(got));
+});
