@@ -106,7 +106,7 @@ test('workerd: adaptive never holds data past maxAgeMs while the isolate stays b
   }
 });
 
-test('node: option flush is checked (RangeError/TypeError naming it); end() defers while invocations overlap, then flushes', async (t) => {
+test('node: option flush is checked (RangeError/TypeError naming it); end() defers while invocations overlap, then flushes; flush() always pushes', async (t) => {
   for (const [flush, cls, re] of [
     ['hourly', RangeError, /options\.flush must be 'adaptive', 'invocation' or an object/],
     [{ maxAgeMs: 0 }, RangeError, /options\.flush\.maxAgeMs must be a positive integer/],
@@ -140,6 +140,19 @@ test('node: option flush is checked (RangeError/TypeError naming it); end() defe
   const d = decodeOtlp(rx.requests[0]);
   assert.equal(d.metrics['end.hits'].points[0].value, 2);
   assert.equal(d.metrics['edgemetrics.sdk.invocations'].points[0].value, 2, 'the batch covers two invocations');
+  // flush() always pushes, whatever the policy and the invocations in flight.
+  m.begin();
+  m.begin();
+  c.add(5);
+  const forced = await m.flush();
+  assert.equal(forced.sent, true, JSON.stringify(forced));
+  assert.equal(forced.deferred, undefined);
+  assert.equal(m.inFlight, 2, 'flush() does not end an invocation');
+  assert.equal(rx.requests.length, 2);
+  assert.equal(decodeOtlp(rx.requests[1]).metrics['end.hits'].points[0].value, 5);
+  assert.equal((await m.end()).deferred, true, 'the policy still applies to end()');
+  assert.equal((await m.end()).sent, false, 'nothing recorded since the flush: nothing to push');
+  assert.equal(m.inFlight, 0);
   // everyInvocations without whenIdle: every 3rd end pushes, even when idle.
   const f = new Metrics({ endpoint: rx.url, format: 'otlp-json', serviceName: 'every', flush: { everyInvocations: 3, whenIdle: false } });
   const pushed = [];
