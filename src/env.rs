@@ -184,7 +184,7 @@ impl EnvConfig {
             if ends_with_metrics_path(&e) {
                 endpoint = Some((e, "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"));
             } else {
-                bad(
+                bad_url(
                     &mut c.errors,
                     "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
                     "must end in /v1/metrics (other paths are not supported)",
@@ -208,7 +208,7 @@ impl EnvConfig {
             if is_http_url(&url) {
                 c.endpoint = Some(url);
             } else {
-                bad(&mut c.errors, var, "must be an http(s) URL", &url);
+                bad_url(&mut c.errors, var, "must be an http(s) URL", &url);
             }
         }
 
@@ -439,6 +439,11 @@ fn bad(errors: &mut Vec<String>, var: &str, rule: &str, got: &str) {
     errors.push(format!("{var} {rule}; got {got:?}"));
 }
 
+/// [`bad`] for a URL: its query (which may carry an API key) is redacted in the message.
+fn bad_url(errors: &mut Vec<String>, var: &str, rule: &str, got: &str) {
+    errors.push(format!("{var} {rule}; got {:?}", crate::push::RedactedUrl(got)));
+}
+
 fn positive_int(v: Option<String>) -> Result<Option<u64>, String> {
     let Some(v) = v else { return Ok(None) };
     if !v.bytes().all(|b| b.is_ascii_digit()) {
@@ -571,6 +576,22 @@ mod tests {
             assert!(shown.contains("<redacted>"), "{shown}");
             assert!(shown.contains("https://otlp.example/otlp/v1/metrics"), "{shown}");
             assert!(!shown.contains("s3cr3t"), "a credential in Debug output: {shown}");
+        }
+    }
+
+    // An endpoint refused by the parser is quoted in its error without its query (an API key
+    // may travel there): errors reach logs as warnings.
+    #[test]
+    fn a_refused_endpoint_is_quoted_without_its_query() {
+        for (var, url) in [
+            ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "https://otlp.example/x?api_key=q-s3cr3t"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://otlp.example/otlp?api_key=q-s3cr3t"),
+        ] {
+            let c = EnvConfig::parse(|k| (k == var).then(|| url.to_string()));
+            assert_eq!(c.errors.len(), 1, "{:?}", c.errors);
+            let e = &c.errors[0];
+            assert!(e.starts_with(var) && e.contains("?<redacted>"), "{e}");
+            assert!(!e.contains("s3cr3t"), "a credential in an error: {e}");
         }
     }
 

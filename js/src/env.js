@@ -31,6 +31,9 @@ export const ENV_NAMES = [
 
 const FORMATS = ['otlp-proto', 'otlp-json', 'remote-write', 'pushgateway', 'compact', 'emf'];
 
+/** A URL quoted in an error message, its query (which may carry an API key) redacted. */
+export const showUrl = (u) => JSON.stringify(u.includes('?') ? u.slice(0, u.indexOf('?')) + '?<redacted>' : u);
+
 /**
  * Reads the configuration through `lookup(name) → string | undefined`. Unset and empty mean the
  * same (the OpenTelemetry rule). Returns
@@ -83,7 +86,7 @@ export function parseEnv(lookup) {
   const baseEndpoint = otlp ? get('OTEL_EXPORTER_OTLP_ENDPOINT')?.split('#')[0] : undefined;
   if (metricsEndpoint !== undefined) {
     if (!/\/v1\/metrics\/?$/.test(stripQuery(metricsEndpoint))) {
-      errors.push(`OTEL_EXPORTER_OTLP_METRICS_ENDPOINT must end in /v1/metrics (other paths are not supported); got ${JSON.stringify(metricsEndpoint)}`);
+      errors.push(`OTEL_EXPORTER_OTLP_METRICS_ENDPOINT must end in /v1/metrics (other paths are not supported); got ${showUrl(metricsEndpoint)}`);
     } else [endpoint, endpointVar] = [metricsEndpoint, 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT'];
   } else if (baseEndpoint !== undefined) {
     endpointVar = 'OTEL_EXPORTER_OTLP_ENDPOINT';
@@ -96,7 +99,7 @@ export function parseEnv(lookup) {
     if (e !== undefined) [endpoint, endpointVar] = [e, 'EDGEMETRICS_ENDPOINT'];
   }
   if (endpoint !== undefined) {
-    if (!/^https?:\/\/[^/?#\s]+/.test(endpoint)) errors.push(`${endpointVar} must be an http(s) URL; got ${JSON.stringify(endpoint)}`);
+    if (!/^https?:\/\/[^/?#\s]+/.test(endpoint)) errors.push(`${endpointVar} must be an http(s) URL; got ${showUrl(endpoint)}`);
     else options.endpoint = endpoint;
   }
 

@@ -6,7 +6,7 @@
 // (abi.js names its keys).
 import { FORMAT } from './abi.js';
 import { attributeKey } from './attributes.js';
-import { hostLookup } from './env.js';
+import { hostLookup, showUrl } from './env.js';
 import { detectResource } from './resource.js';
 
 const KNOWN = [
@@ -149,10 +149,10 @@ export function checkOptions(options) {
   try {
     url = new URL(endpoint);
   } catch {
-    throw new TypeError(`edgemetrics: options.endpoint is not a valid URL: ${JSON.stringify(endpoint)}`);
+    throw new TypeError(`edgemetrics: options.endpoint is not a valid URL: ${showUrl(endpoint)}`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:')
-    throw new TypeError(`edgemetrics: options.endpoint must be an http(s) URL, got ${JSON.stringify(endpoint)}`);
+    throw new TypeError(`edgemetrics: options.endpoint must be an http(s) URL, got ${showUrl(endpoint)}`);
   const format = oneOf('format', options.format ?? (transport === 'tail' ? 'compact' : 'otlp-proto'), Object.keys(FORMAT));
   const promFamily = format === 'remote-write' || format === 'pushgateway';
   const temporality = oneOf('temporality', options.temporality ?? (promFamily ? 'cumulative' : 'delta'), ['delta', 'cumulative']);

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { withMetrics, wrapLambda } from '../dist/node.js';
+import { Metrics, withMetrics, wrapLambda } from '../dist/node.js';
 import { mergeOptions, parseEnv, parsePairs, resolveOptions } from '../dist/modules/env.js';
 import { detectResource, SDK_VERSION } from '../dist/modules/resource.js';
 import { decodeOtlp, startReceiver } from './helpers.mjs';
@@ -243,7 +243,6 @@ test('no endpoint, OTEL_SDK_DISABLED or a bad variable: the handler runs, nothin
 });
 
 test('detectResource: false leaves the detected attributes out', async () => {
-  const { Metrics } = await import('../dist/node.js');
   const rx = await startReceiver();
   try {
     for (const detect of [true, false]) {
@@ -261,4 +260,21 @@ test('detectResource: false leaves the detected attributes out', async () => {
   } finally {
     await rx.close();
   }
+});
+
+test('a refused endpoint is quoted without its query (an API key may travel there), from the environment and from options', () => {
+  const secret = 'q-s3cr3t';
+  for (const [name, url] of [
+    ['OTEL_EXPORTER_OTLP_METRICS_ENDPOINT', `https://otlp.example/x?api_key=${secret}`],
+    ['OTEL_EXPORTER_OTLP_ENDPOINT', `ftp://otlp.example/otlp?api_key=${secret}`],
+  ]) {
+    const r = parseEnv((k) => (k === name ? url : undefined));
+    assert.equal(r.errors.length, 1, JSON.stringify(r.errors));
+    assert.ok(r.errors[0].startsWith(name) && r.errors[0].includes('?<redacted>'), r.errors[0]);
+    assert.ok(!r.errors[0].includes(secret), r.errors[0]);
+  }
+  assert.throws(
+    () => new Metrics({ endpoint: `ftp://h/x?api_key=${secret}` }),
+    (e) => e instanceof TypeError && e.message.includes('"ftp://h/x?<redacted>"') && !e.message.includes(secret),
+  );
 });
