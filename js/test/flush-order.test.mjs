@@ -12,15 +12,21 @@ import { Miniflare } from 'miniflare';
 import { bundle } from './bundle.mjs';
 import { bundledWorker, decodeOtlp, startReceiver, waitFor } from './helpers.mjs';
 
+/** The fixture worker, bundled and started in workerd with ENDPOINT; stopped after the test. */
+async function orderWorker(t, endpoint) {
+  const w = await bundle('flush-order-worker.mjs');
+  t.after(() => rmSync(w.dir, { recursive: true, force: true }));
+  const mf = new Miniflare({ ...bundledWorker(w.dir, w.outfile), bindings: { ENDPOINT: endpoint } });
+  t.after(() => mf.dispose());
+  return mf;
+}
+
 const values = (requests) => requests.map((r) => decodeOtlp(r).metrics['order.n']?.points.map((p) => p.value));
 
 test('workerd: a flush sends what was recorded until its call, not what the handler recorded after it', async (t) => {
   const receiver = await startReceiver();
   t.after(() => receiver.close());
-  const w = await bundle('flush-order-worker.mjs');
-  t.after(() => rmSync(w.dir, { recursive: true, force: true }));
-  const mf = new Miniflare({ ...bundledWorker(w.dir, w.outfile), bindings: { ENDPOINT: receiver.url } });
-  t.after(() => mf.dispose());
+  const mf = await orderWorker(t, receiver.url);
 
   const res = await mf.dispatchFetch('http://localhost/');
   assert.deepEqual(await res.json(), { first: true, second: true });
@@ -33,10 +39,7 @@ test('workerd: a flush sends what was recorded until its call, not what the hand
 });
 
 test('workerd: transport tail writes its line inside the flush() call (no timer), awaited or not', async (t) => {
-  const w = await bundle('flush-order-worker.mjs');
-  t.after(() => rmSync(w.dir, { recursive: true, force: true }));
-  const mf = new Miniflare({ ...bundledWorker(w.dir, w.outfile), bindings: { ENDPOINT: 'http://127.0.0.1:9' } });
-  t.after(() => mf.dispose());
+  const mf = await orderWorker(t, 'http://127.0.0.1:9');
   const res = await mf.dispatchFetch('http://localhost/?tail');
   const body = await res.json();
   assert.equal(body.lines, 1, JSON.stringify(body));
@@ -44,10 +47,7 @@ test('workerd: transport tail writes its line inside the flush() call (no timer)
 });
 
 test("workerd: format 'emf' writes its lines with console.log (no process.stdout) inside the flush() call, awaited or not", async (t) => {
-  const w = await bundle('flush-order-worker.mjs');
-  t.after(() => rmSync(w.dir, { recursive: true, force: true }));
-  const mf = new Miniflare({ ...bundledWorker(w.dir, w.outfile), bindings: { ENDPOINT: 'http://127.0.0.1:9' } });
-  t.after(() => mf.dispose());
+  const mf = await orderWorker(t, 'http://127.0.0.1:9');
   const res = await mf.dispatchFetch('http://localhost/?emf');
   const body = await res.json();
   assert.equal(body.process, 'undefined', 'this workerd has no process object');
