@@ -79,7 +79,8 @@ fn env_table() {
 
 /// `emf` is a name in every build; without the `emf` feature it gets the error every format
 /// missing from the build gets, with or without an endpoint (EMF needs none). Run with
-/// `cargo test -p edgemetrics --no-default-features --features otlp --test env_cases emf`.
+/// `cargo test -p edgemetrics --no-default-features --features otlp --test env_cases emf_without`
+/// (a step of `tests/run.sh`; the table above needs the default features).
 #[cfg(not(feature = "emf"))]
 #[test]
 fn emf_without_its_feature_is_the_format_not_in_this_build_error() {

@@ -34,6 +34,8 @@ step() {
 step "rust: format check" cargo fmt --all -- --check
 step "rust: core tests (unit, property, conformance, real servers, delivery, metrics-rs recorder, doc)" \
   cargo test -p edgemetrics --features decode,serde,metrics-rs
+step "rust: environment parsing in a build without the emf feature (the format-not-in-this-build error)" \
+  cargo test -p edgemetrics --no-default-features --features otlp --test env_cases emf_without
 step "rust: workers-rs host compiles for wasm32, its doctest builds (feature worker)" \
   cargo check --target wasm32-unknown-unknown -p edgemetrics --features worker
 step "rust: workers-rs host unit tests (native; instrument/bind parts that touch no JavaScript)" \
