@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
 import { Metrics } from '../dist/node.js';
-import { startReceiver } from './helpers.mjs';
+import { decodeOtlp, startReceiver } from './helpers.mjs';
 
 const require = createRequire(import.meta.url);
 const root = require('@opentelemetry/otlp-transformer/build/src/generated/root.js');
@@ -128,3 +128,22 @@ for (const format of ['otlp-proto', 'otlp-json']) {
     }
   });
 }
+
+test('an exponential histogram refuses negative and non-finite values and counts each in edgemetrics.sdk.values.rejected', async () => {
+  const rx = await startReceiver();
+  try {
+    const metrics = m({ endpoint: rx.url, format: 'otlp-json', selfMetrics: true });
+    const lat = metrics.histogram('latency', { aggregation: 'exponential' });
+    for (const v of [-1, -0.5, NaN, Infinity, 2]) lat.record(v, { route: '/a' });
+    lat.bind({ route: '/a' }).record(-3);
+    assert.equal((await metrics.flush()).sent, true);
+    const d = decodeOtlp(rx.requests[0]);
+    const rejected = Object.fromEntries(d.metrics['edgemetrics.sdk.values.rejected'].points.map((p) => [p.attrs.reason, p.value]));
+    assert.deepEqual(rejected, { negative: 3, non_finite: 2 });
+    const eh = decode(rx.requests[0]).latency.exponentialHistogram.dataPoints[0];
+    assert.equal(Number(eh.count), 1, 'only the 2 was recorded');
+    assert.equal(eh.negative?.bucketCounts?.length ?? 0, 0, 'no negative buckets');
+  } finally {
+    await rx.close();
+  }
+});
