@@ -6,6 +6,8 @@
 // hosts never use it: a timer there either never fires (frozen) or is not allowed.
 
 const SIGNALS = ['SIGINT', 'SIGTERM'];
+/** Numbers POSIX fixes for every platform; others come from Node/Bun's `os.constants.signals`. */
+const SIGNAL_NUMBERS = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGTERM: 15 };
 
 function unref(timer) {
   try {
@@ -18,9 +20,9 @@ function unref(timer) {
 
 /**
  * Flushes `metrics` every `intervalMs` (default 10000) from a timer that does not keep the
- * process alive, and once more on `beforeExit` (Node, Bun) and on SIGINT/SIGTERM (then the
- * process exits with 130/143 after that flush, as it would without the handler, unless
- * `exitOnSignal: false`). A flush already running is never doubled: a tick that finds one skips.
+ * process alive, and once more on `beforeExit` (Node, Bun) and on SIGINT/SIGTERM or the
+ * `signals` given (then the process exits with 128 + the signal's number after that flush: 130,
+ * 143, as it would without the handler, unless `exitOnSignal: false`). A flush already running is never doubled: a tick that finds one skips.
  * Returns `stop()`: removes the timer and the handlers and resolves with a final flush's result.
  *
  * @param {import('./index.d.ts').Metrics} metrics
@@ -64,7 +66,8 @@ export function startPeriodicFlush(metrics, options = {}) {
   const deno = globalThis.Deno;
   const removers = [];
   const onSignal = (sig) => {
-    const code = sig === 'SIGINT' ? 130 : sig === 'SIGTERM' ? 143 : 128;
+    // 128 + the signal's number, as a shell reports a process the signal ended (130, 143).
+    const code = 128 + (SIGNAL_NUMBERS[sig] ?? proc?.getBuiltinModule?.('node:os')?.constants?.signals?.[sig] ?? 0);
     stop().then(() => {
       if (!exitOnSignal) return;
       if (deno) deno.exit(code);

@@ -119,6 +119,24 @@ for (const [runtime, argv] of Object.entries(RUNTIMES)) {
     assert.equal(rx.requests.length, 2);
   });
 
+  test(`${runtime}: signals ['SIGHUP']: SIGHUP flushes and exits with 129; SIGTERM is then left to the runtime (no flush)`, async (t) => {
+    const rx = await startReceiver();
+    t.after(() => rx.close());
+    const extra = JSON.stringify({ signals: ['SIGHUP'] });
+    const p = start(t, argv([rx.url, 'signal', '600000', '', extra]));
+    assert.ok(await waitFor(() => p.stdout().includes('ready'), { timeoutMs: 15_000 }), 'the server did not start');
+    process.kill(p.child.pid, 'SIGHUP');
+    const r = await p.done;
+    assert.equal(r.code, 129, `exit ${r.code} ${r.signal ?? ''}\n${r.stderr}`);
+    assert.equal(total(rx), 7);
+    const q = start(t, argv([rx.url, 'signal', '600000', '', extra]));
+    assert.ok(await waitFor(() => q.stdout().includes('ready'), { timeoutMs: 15_000 }), 'the second server did not start');
+    process.kill(q.child.pid, 'SIGTERM');
+    const r2 = await q.done;
+    assert.ok(r2.signal === 'SIGTERM' || r2.code === 143, `exit ${r2.code} ${r2.signal ?? ''}\n${r2.stderr}`);
+    assert.equal(rx.requests.length, 1, 'SIGTERM is not in signals: no flush');
+  });
+
   test(`${runtime}: exitOnSignal false: the signal flushes and the server keeps running; its handlers are gone (the next signal ends it the default way)`, async (t) => {
     const rx = await startReceiver();
     t.after(() => rx.close());
