@@ -279,3 +279,26 @@ test('an async callback that never settles holds the flush at most a quarter of 
   assert.throws(() => new EdgeMeterProvider(m, { scopeLabels: true }), TypeError, 'no options today');
   assert.throws(() => new EdgeMeterProvider({}), TypeError);
 });
+
+test('node: in cumulative temporality an observable counter and up-down counter send their running totals', async (t) => {
+  const rx = await startReceiver();
+  t.after(() => rx.close());
+  const m = new Metrics({ endpoint: rx.url, format: 'otlp-proto', serviceName: 'otel-cum', temporality: 'cumulative', selfMetrics: false });
+  const meter = new EdgeMeterProvider(m).getMeter('cum-lib');
+  const observed = [10, 25, 25, 30];
+  const open = [4, 6, 6, 1];
+  let i = 0;
+  meter.createObservableCounter('cum.cpu', { unit: 's' }).addCallback((r) => r.observe(observed[i]));
+  meter.createObservableUpDownCounter('cum.open').addCallback((r) => r.observe(open[i]));
+  const cpu = [];
+  const conns = [];
+  for (; i < observed.length; i++) {
+    assert.equal((await m.flush()).sent, true);
+    const d = decodeOtlp(rx.requests.at(-1));
+    cpu.push(d.metrics['cum.cpu'].points[0].value);
+    conns.push(d.metrics['cum.open'].points[0].value);
+    assert.equal(d.metrics['cum.cpu'].temporality, 2, 'cumulative');
+  }
+  assert.deepEqual(cpu, observed, 'the counter: each observation as the total');
+  assert.deepEqual(conns, open, 'the up-down counter: each observation as the total');
+});
