@@ -44,9 +44,9 @@ function totals(requests) {
   return t;
 }
 
-async function workers(t, mode, receiver, second = false) {
+async function workers(t, mode, receiver, second = false, consumer = 'tail-consumer.mjs') {
   const p = await bundle('tail-producer.mjs');
-  const c = await bundle('tail-consumer.mjs', { wasmDir: join(dist, 'tail') });
+  const c = await bundle(consumer, { wasmDir: join(dist, 'tail') });
   t.after(() => {
     rmSync(p.dir, { recursive: true, force: true });
     rmSync(c.dir, { recursive: true, force: true });
@@ -184,4 +184,27 @@ test('a Tail Worker stopped mid-window loses what it merged since its last push 
   assert.equal(receiver.requests.length, 1);
   assert.deepEqual(totals(receiver.requests), expected(0, WINDOW));
   t.diagnostic(`stopped mid-window: ${5} of ${WINDOW + 5} invocations lost (window ${WINDOW})`);
+});
+
+test('tailHandler without options pushes once per 100 tail events (the documented default window)', async (t) => {
+  const receiver = await startReceiver();
+  t.after(() => receiver.close());
+  const mf = await workers(t, 'tail', receiver, false, 'tail-consumer-defaults.mjs');
+  const consumer = await mf.getWorker('consumer');
+  const stats = async () => (await consumer.fetch('http://localhost/stats')).json();
+  const eventsAtLeast = async (n) => {
+    for (let k = 0; k < 150 && (await stats()).events < n; k++) await new Promise((r) => setTimeout(r, 100));
+    return (await stats()).events;
+  };
+  await invoke(mf, 0, 99);
+  assert.equal(await eventsAtLeast(99), 99);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(receiver.requests.length, 0, '99 events: below the default window');
+  assert.equal((await stats()).pushes, 0);
+  await invoke(mf, 99, 100);
+  assert.equal(await eventsAtLeast(100), 100);
+  assert.ok(await waitFor(() => receiver.requests.length >= 1, { timeoutMs: 15_000 }), 'the 100th event did not push');
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(receiver.requests.length, 1);
+  assert.deepEqual(totals(receiver.requests), expected(0, 100));
 });
