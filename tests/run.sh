@@ -34,8 +34,14 @@ step() {
 step "rust: format check" cargo fmt --all -- --check
 step "rust: core tests (unit, property, conformance, real servers, delivery, metrics-rs recorder, doc)" \
   cargo test -p edgemetrics --features decode,serde,metrics-rs
-step "rust: environment parsing in a build without the emf feature (the format-not-in-this-build error)" \
-  cargo test -p edgemetrics --no-default-features --features otlp --test env_cases emf_without
+# One test, selected by name: the step fails if the name selects none (a renamed test).
+env_without_emf() {
+  local out
+  out=$(cargo test -p edgemetrics --no-default-features --features otlp --test env_cases emf_without 2>&1) || { echo "$out"; return 1; }
+  echo "$out" | grep -E '^test |test result'
+  echo "$out" | grep -q 'test result: ok. 1 passed' || { echo "expected exactly one test named emf_without..."; return 1; }
+}
+step "rust: environment parsing in a build without the emf feature (the format-not-in-this-build error)" env_without_emf
 step "rust: workers-rs host compiles for wasm32, its doctest builds (feature worker)" \
   cargo check --target wasm32-unknown-unknown -p edgemetrics --features worker
 step "rust: workers-rs host unit tests (native; instrument/bind parts that touch no JavaScript)" \
