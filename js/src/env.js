@@ -32,7 +32,7 @@ export const ENV_NAMES = [
 const FORMATS = ['otlp-proto', 'otlp-json', 'remote-write', 'pushgateway', 'compact', 'emf'];
 
 /** A URL quoted in an error message, its query (which may carry an API key) redacted. */
-export const showUrl = (u) => JSON.stringify(u.includes('?') ? u.slice(0, u.indexOf('?')) + '?<redacted>' : u);
+export const showUrl = (u) => JSON.stringify(u.includes('?') ? stripQuery(u) + '?<redacted>' : u);
 
 /**
  * Reads the configuration through `lookup(name) → string | undefined`. Unset and empty mean the

@@ -177,6 +177,18 @@ impl<'a> SmallestKeys<'a> {
     pub fn dropped(&self) -> u64 {
         self.offered - self.len as u64
     }
+
+    /// The reduction of a recording of more than [`MAX_ATTRS_PER_CALL`] pairs: its valid keys
+    /// (non-empty, at most `max_key_len` bytes) offered in order, and how many pairs of `attrs`
+    /// are not kept (invalid, repeated or displaced), each counted once.
+    pub(crate) fn of_valid(attrs: &[Attr<'a>], max_key_len: usize) -> (Self, u32) {
+        let mut few = SmallestKeys::default();
+        for &(k, v) in attrs.iter().filter(|(k, _)| !k.is_empty() && k.len() <= max_key_len) {
+            few.push((k, v));
+        }
+        let dropped = (attrs.len() - few.len) as u32;
+        (few, dropped)
+    }
 }
 
 /// `attrs` taken in the order `idx`, string values truncated to the limit: [`Sorted`] and
@@ -204,12 +216,11 @@ pub(crate) fn in_order<'s, 'a>(
 #[cfg(test)]
 pub(crate) fn canonicalize(attrs: &[Attr<'_>], limits: &AttrLimits, out: &mut Vec<u8>) -> Adjustments {
     // As the table does: a call past MAX_ATTRS_PER_CALL pairs is reduced first.
-    let mut few = SmallestKeys::default();
+    let few;
     let (attrs, before) = if attrs.len() > MAX_ATTRS_PER_CALL {
-        for &(k, v) in attrs.iter().filter(|(k, _)| !k.is_empty() && k.len() <= limits.max_key_len) {
-            few.push((k, v));
-        }
-        (few.pairs(), (attrs.len() - few.pairs().len()) as u32)
+        let dropped;
+        (few, dropped) = SmallestKeys::of_valid(attrs, limits.max_key_len);
+        (few.pairs(), dropped)
     } else {
         (attrs, 0)
     };

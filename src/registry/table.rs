@@ -295,12 +295,8 @@ impl SeriesTable {
     #[cold]
     #[inline(never)]
     fn many_lookup_or_create(&mut self, id: u32, attrs: &[Attr<'_>], stats: &mut SdkStats) -> u32 {
-        let max_key_len = self.limits.attributes.max_key_len;
-        let mut few = SmallestKeys::default();
-        for &(k, v) in attrs.iter().filter(|(k, _)| !k.is_empty() && k.len() <= max_key_len) {
-            few.push((k, v));
-        }
-        stats.attributes_dropped += (attrs.len() - few.pairs().len()) as u64;
+        let (few, dropped) = SmallestKeys::of_valid(attrs, self.limits.attributes.max_key_len);
+        stats.attributes_dropped += dropped as u64;
         self.canonical_lookup_or_create(id, few.pairs(), stats)
     }
 
