@@ -24,7 +24,8 @@
 //! | `EDGEMETRICS_MAX_ATTEMPTS`, `EDGEMETRICS_CARDINALITY_LIMIT`, `EDGEMETRICS_MAX_SERIES` | retry and limits |
 //! | `EDGEMETRICS_FLUSH_POLICY` | `adaptive` (push when the isolate goes idle or the data is 10 s old) or `invocation` (every invocation) |
 //!
-//! The OTLP variables apply only to the OTLP formats. Unset and empty mean the same. A
+//! The OTLP endpoint, headers, protocol and compression variables apply only to the OTLP formats;
+//! the timeout and the temporality preference apply to every format. Unset and empty mean the same. A
 //! `#fragment` of an OTLP endpoint is dropped (it is never sent). A format whose cargo feature is
 //! not in this build is an error of `EDGEMETRICS_FORMAT` once it would be used (an endpoint is
 //! set, or the format is `emf`).
